@@ -1,0 +1,1 @@
+"""Proofs: Fr32, CommP/CommD, commitment CIDs, Merkle trees, a devnet seal, PoRep and PoSt."""
