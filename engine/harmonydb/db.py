@@ -1,0 +1,617 @@
+"""HarmonyDB: the one way the cluster talks to PostgreSQL or YugabyteDB.
+
+Design points, each a lesson from Curio's harmonydb (reference harmony.md, sections 1 and 8):
+
+* Every call borrows a pooled connection for exactly as long as it needs it; cursors and
+  transactions are scoped by ``async with`` or a closure, so nothing leaks on errors or cancels.
+* One retry policy (:mod:`.retry`) for 40001, 40P01 and lost connections, on every entry point;
+  a transaction closure is re-run as a whole.
+* A ``ContextVar`` marks "inside a transaction": a non-transaction call made there would run on a
+  different connection, outside the transaction, so it raises :class:`TransactionMisuse`.
+* SQL text is typed ``LiteralString``: a type checker rejects SQL assembled from runtime strings,
+  so values travel only as parameters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, LiteralString, TypeVar, overload
+
+import asyncpg
+
+from .config import DatabaseURL, check_schema_name, parse_url
+from .errors import (
+    FEATURE_NOT_SUPPORTED,
+    INVALID_AUTHORIZATION,
+    INVALID_CATALOG_NAME,
+    INVALID_PASSWORD,
+    AuthenticationError,
+    ConfigError,
+    ConnectError,
+    DatabaseMissingError,
+    HarmonyDBError,
+    ITestSchemaRefused,
+    QueryError,
+    TransactionMisuse,
+)
+from .retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
+from .rows import convert
+from .translate import translated
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Args = tuple[Any, ...]
+
+_current_tx: ContextVar[Tx | None] = ContextVar("harmonydb_current_tx", default=None)
+
+ITEST_SCHEMA_PREFIX = "itest_"
+
+
+def _rows_affected(status: str) -> int:
+    """asyncpg returns the command tag ("UPDATE 3", "INSERT 0 1"); the last number is the count."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class DB:
+    """A pool of connections to one schema, with typed, retried, leak-free calls.
+
+    Create with :meth:`DB.open` (or :func:`engine.harmonydb.connect`, which also starts the
+    embedded server when no URL is configured). Close with :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        url: DatabaseURL,
+        schema: str,
+        retry: RetryPolicy,
+        read_only: bool,
+        server_version: str,
+    ) -> None:
+        self._pool = pool
+        self.url = url
+        self.schema = schema
+        self.retry_policy = retry
+        self.read_only = read_only
+        self.server_version = server_version
+        self.is_yugabyte = "-YB-" in server_version
+        self._notify_supported: bool | None = None
+        self._closed = False
+        self.on_close: list[Callable[[], Any]] = []
+        #: the embedded server handle when this DB runs on one (set by ``connect``)
+        self.embedded: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        schema: str = "harmony",
+        migrate: bool = True,
+        read_only: bool = False,
+        application_name: str = "harmony",
+        min_size: int = 1,
+        max_size: int = 10,
+        retry: RetryPolicy = DEFAULT_POLICY,
+        connect_timeout: float = 5.0,
+        create_schema: bool = True,
+    ) -> DB:
+        """Open a pool, make sure the schema exists, and apply pending migrations.
+
+        Raises :class:`ConnectError` subclasses with one-line, password-free messages.
+        """
+        parsed = parse_url(url)
+        check_schema_name(schema)
+        settings = {
+            "search_path": schema,
+            "application_name": application_name[:63],
+            "timezone": "UTC",
+        }
+        if read_only:
+            settings["default_transaction_read_only"] = "on"
+        if create_schema and not read_only:
+            await _ensure_schema(parsed, schema, connect_timeout)
+        try:
+            pool = await asyncpg.create_pool(
+                parsed.dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                server_settings=settings,
+            )
+        except BaseException as exc:
+            raise _connect_error(exc, parsed) from None
+        try:
+            async with pool.acquire() as conn:
+                version = await conn.fetchval("SELECT version()")
+                exists = await conn.fetchval(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema
+                )
+        except BaseException:
+            await pool.close()
+            raise
+        if not exists:
+            await pool.close()
+            raise ConfigError(f"schema {schema!r} does not exist in {parsed.redacted}")
+        db = cls(
+            pool,
+            url=parsed,
+            schema=schema,
+            retry=retry,
+            read_only=read_only,
+            server_version=str(version),
+        )
+        if migrate and not read_only:
+            from .migrations import migrate as apply_migrations
+
+            try:
+                await apply_migrations(db)
+            except BaseException:
+                await db.close()
+                raise
+        return db
+
+    async def close(self) -> None:
+        """Close every pooled connection. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for hook in self.on_close:
+            result = hook()
+            if asyncio.iscoroutine(result):
+                await result
+        await self._pool.close()
+
+    async def delete_all(self) -> None:
+        """Drop this test database's schema and close the pool (ITestID teardown).
+
+        Refuses any schema not named ``itest_…``: a test fixture pointed at a real cluster must
+        not be able to destroy it.
+        """
+        if not self.schema.startswith(ITEST_SCHEMA_PREFIX) or len(self.schema) <= len(
+            ITEST_SCHEMA_PREFIX
+        ):
+            raise ITestSchemaRefused(
+                f"refusing to drop schema {self.schema!r}: not an itest_ schema"
+            )
+        await self.close()
+        conn = await _raw_connect(self.url, 10.0)
+        try:
+            with translated():
+                # identifier validated by check_schema_name + prefix check above
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    # ------------------------------------------------------------------ plain calls
+
+    async def exec(self, sql: LiteralString, *args: Any) -> int:
+        """Run one statement in autocommit mode; return the number of rows affected."""
+        self._guard("exec")
+
+        async def work() -> int:
+            async with self._acquire() as conn:
+                with translated():
+                    status = await conn.execute(sql, *args)
+            return _rows_affected(status)
+
+        return await run_with_retry(work, self.retry_policy, what="exec")
+
+    @overload
+    async def select(self, sql: LiteralString, *args: Any, into: type[T]) -> list[T]: ...
+    @overload
+    async def select(
+        self, sql: LiteralString, *args: Any, into: None = None
+    ) -> list[dict[str, Any]]: ...
+    async def select(
+        self, sql: LiteralString, *args: Any, into: type[Any] | None = None
+    ) -> list[Any]:
+        """All rows, as ``into`` dataclasses (matched by column name) or as dicts."""
+        self._guard("select")
+
+        async def work() -> list[Any]:
+            async with self._acquire() as conn:
+                with translated():
+                    records = await conn.fetch(sql, *args)
+            return [convert(r, into) for r in records]
+
+        return await run_with_retry(work, self.retry_policy, what="select")
+
+    @overload
+    async def query_row(self, sql: LiteralString, *args: Any, into: type[T]) -> T | None: ...
+    @overload
+    async def query_row(
+        self, sql: LiteralString, *args: Any, into: None = None
+    ) -> dict[str, Any] | None: ...
+    async def query_row(self, sql: LiteralString, *args: Any, into: type[Any] | None = None) -> Any:
+        """The first row or None."""
+        self._guard("query_row")
+
+        async def work() -> Any:
+            async with self._acquire() as conn:
+                with translated():
+                    record = await conn.fetchrow(sql, *args)
+            return None if record is None else convert(record, into)
+
+        return await run_with_retry(work, self.retry_policy, what="query_row")
+
+    async def query_value(self, sql: LiteralString, *args: Any) -> Any:
+        """The first column of the first row, or None."""
+        self._guard("query_value")
+
+        async def work() -> Any:
+            async with self._acquire() as conn:
+                with translated():
+                    return await conn.fetchval(sql, *args)
+
+        return await run_with_retry(work, self.retry_policy, what="query_value")
+
+    def iterate(
+        self, sql: LiteralString, *args: Any, into: type[Any] | None = None, prefetch: int = 500
+    ) -> Iteration:
+        """Stream rows through a server-side cursor without loading them all.
+
+        Use as ``async with db.iterate(sql) as rows: async for row in rows: ...``: leaving the
+        block, by exhaustion, ``break`` or an exception, closes the cursor, ends its read-only
+        transaction and returns the connection.
+        """
+        self._guard("iterate")
+        return Iteration(self, sql, args, into, prefetch, tx=None)
+
+    # ------------------------------------------------------------------ transactions
+
+    async def transaction(
+        self,
+        fn: Callable[[Tx], Awaitable[T]],
+        *,
+        retry: bool = True,
+        isolation: str | None = None,
+    ) -> T:
+        """Run ``fn(tx)`` in a transaction and return its result.
+
+        The transaction commits only if ``fn`` calls ``await tx.commit()``; returning without
+        it, or raising, rolls back. BEGIN is sent lazily with the first statement, which keeps
+        transactions short and serialization conflicts rare. With ``retry`` (the default) the
+        whole closure re-runs on 40001, 40P01 or a lost connection, so ``fn`` must not have side
+        effects outside the database that cannot be repeated.
+        """
+        self._guard("transaction")
+
+        async def attempt() -> T:
+            async with self.begin(isolation=isolation) as tx:
+                return await fn(tx)
+
+        if not retry:
+            return await attempt()
+        return await run_with_retry(attempt, self.retry_policy, what="transaction")
+
+    @contextlib.asynccontextmanager
+    async def begin(self, *, isolation: str | None = None) -> AsyncIterator[Tx]:
+        """A transaction as a block, not retried: ``async with db.begin() as tx: …``.
+
+        As with :meth:`transaction`, only an explicit ``await tx.commit()`` commits.
+        """
+        self._guard("begin")
+        tx = Tx(self, isolation)
+        token = _current_tx.set(tx)
+        try:
+            yield tx
+        finally:
+            _current_tx.reset(token)
+            await tx.finish()
+
+    # ------------------------------------------------------------------ notifications
+
+    def channel(self, name: str) -> str:
+        """The server-wide channel name for ``name`` in this schema.
+
+        NOTIFY channels are per database, not per schema: prefixing the schema keeps test
+        schemas (and separate clusters sharing a database) from waking each other.
+        """
+        full = f"{self.schema}__{name}"
+        if len(full) > 63 or not full.replace("_", "a").isalnum():
+            raise ConfigError(f"bad channel name {name!r}")
+        return full
+
+    async def notify_supported(self) -> bool:
+        """Whether this server delivers LISTEN/NOTIFY (PostgreSQL yes; YugabyteDB only when
+        ``yb_enable_listen_notify`` is on). Probed once per DB."""
+        if self._notify_supported is None:
+            self._notify_supported = await self._probe_notify()
+        return self._notify_supported
+
+    async def _probe_notify(self) -> bool:
+        async with self._acquire() as conn:
+            if self.is_yugabyte:
+                flag = await conn.fetchval(
+                    "SELECT current_setting('yb_enable_listen_notify', true)"
+                )
+                if str(flag).lower() not in ("on", "true"):
+                    return False
+            try:
+                await conn.execute("LISTEN harmony_probe; UNLISTEN harmony_probe")
+            except asyncpg.exceptions.PostgresError as exc:
+                if exc.sqlstate == FEATURE_NOT_SUPPORTED:
+                    return False
+                raise
+        return True
+
+    async def notify(self, name: str, payload: str = "") -> None:
+        """Send a wake-up hint outside a transaction; a no-op where NOTIFY is unsupported."""
+        self._guard("notify")
+        if not await self.notify_supported():
+            return
+        await self.exec("SELECT pg_notify($1, $2)", self.channel(name), payload)
+
+    async def listen_connection(self) -> asyncpg.Connection:
+        """A dedicated connection (not from the pool) for LISTEN; the caller closes it."""
+        conn = await _raw_connect(self.url, 5.0, search_path=self.schema)
+        return conn
+
+    # ------------------------------------------------------------------ internals
+
+    def _guard(self, what: str) -> None:
+        if self._closed:
+            raise TransactionMisuse(f"{what} called on a closed DB")
+        current = _current_tx.get()
+        if current is not None and current._db is self:
+            raise TransactionMisuse(
+                f"cannot use a non-transaction call ({what}) inside a transaction: use the tx"
+            )
+
+    @contextlib.asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        with translated():
+            conn = await self._pool.acquire()
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
+
+    @property
+    def pool_size(self) -> int:
+        return self._pool.get_size()
+
+
+class Tx:
+    """An open transaction. Statements run on one connection; BEGIN goes out with the first."""
+
+    def __init__(self, db: DB, isolation: str | None) -> None:
+        self._db = db
+        self._isolation = isolation
+        self._conn: asyncpg.Connection | None = None
+        self._transaction: Any = None
+        self._done = False
+        self._committed = False
+        self._notifications: dict[str, str] = {}
+        self.statements = 0
+
+    @property
+    def committed(self) -> bool:
+        return self._committed
+
+    @property
+    def holds_connection(self) -> bool:
+        """False until the first statement: BEGIN (and the connection) are taken lazily."""
+        return self._conn is not None
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._done:
+            raise TransactionMisuse("transaction already finished")
+        if self._conn is None:
+            with translated():
+                self._conn = await self._db._pool.acquire()
+                self._transaction = self._conn.transaction(isolation=self._isolation)
+                await self._transaction.start()
+        self.statements += 1
+        return self._conn
+
+    async def exec(self, sql: LiteralString, *args: Any) -> int:
+        conn = await self._connection()
+        with translated():
+            return _rows_affected(await conn.execute(sql, *args))
+
+    async def select(
+        self, sql: LiteralString, *args: Any, into: type[Any] | None = None
+    ) -> list[Any]:
+        conn = await self._connection()
+        with translated():
+            records = await conn.fetch(sql, *args)
+        return [convert(r, into) for r in records]
+
+    async def query_row(self, sql: LiteralString, *args: Any, into: type[Any] | None = None) -> Any:
+        conn = await self._connection()
+        with translated():
+            record = await conn.fetchrow(sql, *args)
+        return None if record is None else convert(record, into)
+
+    async def query_value(self, sql: LiteralString, *args: Any) -> Any:
+        conn = await self._connection()
+        with translated():
+            return await conn.fetchval(sql, *args)
+
+    def iterate(
+        self, sql: LiteralString, *args: Any, into: type[Any] | None = None, prefetch: int = 500
+    ) -> Iteration:
+        """A server-side cursor inside this transaction (closed when its block ends)."""
+        return Iteration(self._db, sql, args, into, prefetch, tx=self)
+
+    def notify(self, name: str, payload: str = "") -> None:
+        """Queue one NOTIFY per channel, sent just before COMMIT and only if the commit happens.
+
+        However many rows a transaction adds, listeners get one wake-up: NOTIFY takes a global
+        lock at commit, so one per row would serialise busy writers (reference performance.md).
+        """
+        self._notifications[name] = payload
+
+    async def commit(self) -> None:
+        """Commit now. Statements after this raise :class:`TransactionMisuse`."""
+        if self._done:
+            raise TransactionMisuse("transaction already finished")
+        if self._conn is not None:
+            with translated():
+                if self._notifications and await self._db.notify_supported():
+                    for name, payload in self._notifications.items():
+                        await self._conn.execute(
+                            "SELECT pg_notify($1, $2)", self._db.channel(name), payload
+                        )
+                await self._transaction.commit()
+        self._committed = True
+        await self._release()
+
+    async def rollback(self) -> None:
+        """Roll back now (also what happens when the block ends without :meth:`commit`)."""
+        if self._done:
+            return
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._transaction.rollback()
+        await self._release()
+
+    async def finish(self) -> None:
+        if not self._done:
+            await self.rollback()
+
+    async def _release(self) -> None:
+        self._done = True
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await self._db._pool.release(conn)
+
+
+class Iteration:
+    """Rows from a server-side cursor; an async context manager and async iterator."""
+
+    def __init__(
+        self,
+        db: DB,
+        sql: LiteralString,
+        args: Args,
+        into: type[Any] | None,
+        prefetch: int,
+        tx: Tx | None,
+    ) -> None:
+        self._db, self._sql, self._args, self._into = db, sql, args, into
+        self._prefetch, self._tx = prefetch, tx
+        self._stack = contextlib.AsyncExitStack()
+        self._cursor: Any = None
+        self._iter: Any = None
+
+    async def __aenter__(self) -> Iteration:
+        try:
+            if self._tx is not None:
+                conn = await self._tx._connection()
+            else:
+                conn = await self._stack.enter_async_context(self._db._acquire())
+                transaction = conn.transaction(readonly=True)
+                with translated():
+                    await transaction.start()
+                self._stack.push_async_callback(_rollback_quietly, transaction)
+            with translated():
+                self._cursor = conn.cursor(self._sql, *self._args, prefetch=self._prefetch)
+                self._iter = self._cursor.__aiter__()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    def __aiter__(self) -> Iteration:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._iter is None:
+            raise TransactionMisuse(
+                "iterate() must be used as `async with db.iterate(...) as rows`"
+            )
+        with translated():
+            record = await self._iter.__anext__()
+        return convert(record, self._into)
+
+
+async def _rollback_quietly(transaction: Any) -> None:
+    with contextlib.suppress(Exception):
+        await transaction.rollback()
+
+
+async def _raw_connect(
+    url: DatabaseURL, connect_timeout: float, *, search_path: str | None = None
+) -> asyncpg.Connection:
+    settings = {"timezone": "UTC"}
+    if search_path:
+        settings["search_path"] = search_path
+    try:
+        return await asyncpg.connect(url.dsn, timeout=connect_timeout, server_settings=settings)
+    except BaseException as exc:
+        raise _connect_error(exc, url) from None
+
+
+async def _ensure_schema(url: DatabaseURL, schema: str, connect_timeout: float) -> None:
+    """CREATE SCHEMA IF NOT EXISTS, tolerating a role that may not create but finds it there."""
+    conn = await _raw_connect(url, connect_timeout)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            return
+        try:
+            # identifier validated by check_schema_name
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        except asyncpg.exceptions.UniqueViolationError:
+            pass  # a concurrent CREATE SCHEMA won the race: the schema exists, which is the goal
+        except asyncpg.exceptions.PostgresError as exc:
+            raise QueryError(
+                f"cannot create schema {schema!r}: {exc}", sqlstate=exc.sqlstate
+            ) from None
+    finally:
+        await conn.close()
+
+
+def _connect_error(exc: BaseException, url: DatabaseURL) -> BaseException:
+    """One-line, password-free errors for the ways a connection fails."""
+    if isinstance(exc, HarmonyDBError | asyncio.CancelledError | KeyboardInterrupt):
+        return exc
+    where = ", ".join(url.hosts)
+    state = getattr(exc, "sqlstate", None)
+    if state == INVALID_PASSWORD:
+        return AuthenticationError(
+            f"password authentication failed for user {url.user!r} at {where}", sqlstate=state
+        )
+    if state == INVALID_AUTHORIZATION:
+        return AuthenticationError(
+            f"access refused for user {url.user!r} at {where}: {exc}", sqlstate=state
+        )
+    if state == INVALID_CATALOG_NAME:
+        return DatabaseMissingError(
+            f"database {url.database!r} does not exist on {where}", sqlstate=state
+        )
+    if isinstance(exc, asyncpg.exceptions.PostgresError):
+        return ConnectError(f"cannot connect to {where}: {exc}", sqlstate=state)
+    if isinstance(exc, TimeoutError):
+        return ConnectError(f"cannot reach PostgreSQL at {where}: timed out")
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(f"cannot reach PostgreSQL at {where}: unknown host")
+    if isinstance(exc, OSError):
+        reason = (os.strerror(exc.errno) if exc.errno else None) or str(exc) or type(exc).__name__
+        return ConnectError(f"cannot reach PostgreSQL at {where}: {reason}")
+    if isinstance(exc, asyncpg.exceptions.InterfaceError | ValueError):
+        return ConfigError(f"unusable database URL {url.redacted!r}: {exc}")
+    return ConnectError(f"cannot connect to {where}: {type(exc).__name__}: {exc}")
+
+
+def application_name() -> str:
+    """Default application name: program and pid, so pg_stat_activity tells processes apart."""
+    return f"harmony:{os.getpid()}"
