@@ -1,0 +1,306 @@
+"""Schema migrations from ``sql/YYYYMMDD-<comment>.sql``.
+
+What differs from Curio (reference harmony.md section 1.3) and why:
+
+* The ledger records the **full filename** and a SHA-256 of the content. Curio keys by the date
+  prefix, so a second file of an already-applied date is silently skipped; and an edited,
+  already-shipped file goes unnoticed. Here both are impossible: every file runs, and a changed
+  one stops start-up with an error naming it.
+* Each file runs **in its own transaction together with its ledger row** (PostgreSQL), so a
+  failing file leaves nothing half-applied and a crash can never record a file that did not run.
+  YugabyteDB DDL is not fully transactional; there the file runs as one implicit transaction and
+  the ledger row follows, so files must stay idempotent (``IF NOT EXISTS``).
+* Many processes starting at once apply each file **exactly once**, serialised by a lease row
+  (``INSERT … ON CONFLICT … WHERE expires_at < now()``). It works on both servers: YugabyteDB
+  rejects ``LOCK TABLE … ACCESS EXCLUSIVE`` and may lack advisory locks. The lease expires, so a
+  killed migrator cannot block the cluster forever; while applying, its holder renews it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import secrets
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from .errors import MigrationError
+
+if TYPE_CHECKING:
+    from .db import DB
+
+log = logging.getLogger(__name__)
+
+FILENAME = re.compile(r"^(?P<date>\d{8})-(?P<comment>[a-z0-9][a-z0-9._-]*)\.sql$")
+_TX_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION)\b", re.I | re.M)
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS harmony_schema_migrations (
+    filename   TEXT PRIMARY KEY,
+    checksum   TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS harmony_schema_lock (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    holder     TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    filename: str
+    sql: str
+    checksum: str
+
+
+@dataclass
+class MigrationStatus:
+    applied: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # in the ledger, no longer shipped
+
+    @property
+    def current(self) -> bool:
+        return not self.pending and not self.changed
+
+
+def sql_dir() -> Traversable:
+    """Migrations: ``engine/sql`` inside an installed wheel, else the checkout's ``sql/``."""
+    packaged = files("engine") / "sql"
+    if packaged.is_dir():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    if not checkout.is_dir():
+        raise MigrationError(
+            "migrations not found in the wheel (engine/sql) or the checkout (sql/)"
+        )
+    return checkout
+
+
+def load_migrations(directory: Traversable | Path | None = None) -> list[Migration]:
+    """Every migration in filename order; any badly named file is refused."""
+    root = directory if directory is not None else sql_dir()
+    found = []
+    for entry in root.iterdir():
+        name = entry.name
+        if name.startswith(".") or name == "__pycache__":
+            continue
+        match = FILENAME.match(name)
+        if not match or not _valid_date(match["date"]):
+            raise MigrationError(
+                f"badly named migration {name!r}: expected YYYYMMDD-<comment>.sql "
+                "(a real date, then lower-case letters, digits, '.', '_' or '-')",
+                filename=name,
+            )
+        data = entry.read_bytes()
+        text = data.decode("utf-8")
+        if _TX_CONTROL.search(text):
+            raise MigrationError(
+                f"migration {name!r} contains BEGIN/COMMIT/ROLLBACK: each file already runs in "
+                "its own transaction",
+                filename=name,
+            )
+        found.append(Migration(name, text, hashlib.sha256(data).hexdigest()))
+    return sorted(found, key=lambda m: m.filename)
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        dt.datetime.strptime(text, "%Y%m%d")  # noqa: DTZ007 - a calendar check, no time zone
+    except ValueError:
+        return False
+    return True
+
+
+async def _ensure_ledger(db: DB) -> None:
+    # Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog (23505/42P07):
+    # the loser simply finds the table there on the next try.
+    for attempt in range(5):
+        try:
+            async with db._acquire() as conn:
+                await conn.execute(LEDGER_DDL)
+            return
+        except (asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.DuplicateTableError):
+            await asyncio.sleep(0.05 * (attempt + 1))
+    async with db._acquire() as conn:
+        await conn.execute(LEDGER_DDL)
+
+
+async def _ledger(db: DB) -> dict[str, str]:
+    rows = await db.select("SELECT filename, checksum FROM harmony_schema_migrations")
+    return {r["filename"]: r["checksum"] for r in rows}
+
+
+def compare(migrations: Iterable[Migration], ledger: dict[str, str]) -> MigrationStatus:
+    status = MigrationStatus()
+    shipped = set()
+    for m in migrations:
+        shipped.add(m.filename)
+        recorded = ledger.get(m.filename)
+        if recorded is None:
+            status.pending.append(m.filename)
+        elif recorded != m.checksum:
+            status.changed.append(m.filename)
+        else:
+            status.applied.append(m.filename)
+    status.unknown = sorted(set(ledger) - shipped)
+    return status
+
+
+async def migration_status(db: DB, migrations: list[Migration] | None = None) -> MigrationStatus:
+    """Applied, pending and changed files, without changing anything (works read-only)."""
+    migrations = load_migrations() if migrations is None else migrations
+    exists = await db.query_value(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 "
+        "AND table_name = 'harmony_schema_migrations'",
+        db.schema,
+    )
+    ledger = await _ledger(db) if exists else {}
+    return compare(migrations, ledger)
+
+
+def _changed_error(names: list[str]) -> MigrationError:
+    return MigrationError(
+        f"migration {names[0]} was changed after it was applied (checksum differs from the "
+        "ledger). Shipped migrations must never be edited: restore it and add a new file",
+        filename=names[0],
+    )
+
+
+async def migrate(
+    db: DB,
+    migrations: list[Migration] | None = None,
+    *,
+    lease_seconds: float = 60.0,
+    wait_seconds: float = 600.0,
+) -> list[str]:
+    """Apply pending migrations exactly once cluster-wide; return the files applied here."""
+    migrations = load_migrations() if migrations is None else migrations
+    await _ensure_ledger(db)
+    status = compare(migrations, await _ledger(db))
+    if status.changed:
+        raise _changed_error(status.changed)
+    if not status.pending:
+        return []
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    await _acquire_lease(db, holder, lease_seconds, wait_seconds)
+    renewer = asyncio.create_task(_renew(db, holder, lease_seconds))
+    try:
+        status = compare(migrations, await _ledger(db))  # others may have applied some
+        if status.changed:
+            raise _changed_error(status.changed)
+        applied = []
+        pending = set(status.pending)
+        for migration in migrations:
+            if migration.filename in pending:
+                await _apply(db, migration)
+                applied.append(migration.filename)
+        return applied
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        with contextlib.suppress(Exception):
+            await db.exec("DELETE FROM harmony_schema_lock WHERE id = 1 AND holder = $1", holder)
+
+
+async def _acquire_lease(db: DB, holder: str, lease: float, wait: float) -> None:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wait
+    delay = 0.02
+    while True:
+        won = await db.query_value(
+            """
+            INSERT INTO harmony_schema_lock (id, holder, expires_at)
+            VALUES (1, $1, now() + make_interval(secs => $2))
+            ON CONFLICT (id) DO UPDATE
+               SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+             WHERE harmony_schema_lock.expires_at < now()
+            RETURNING holder
+            """,
+            holder,
+            lease,
+        )
+        if won == holder:
+            return
+        if loop.time() > give_up:
+            current = await db.query_value("SELECT holder FROM harmony_schema_lock WHERE id = 1")
+            raise MigrationError(
+                f"waited {wait:.0f}s for the migration lock held by {current}; "
+                "is a migration hanging?"
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+async def _renew(db: DB, holder: str, lease: float) -> None:
+    while True:
+        await asyncio.sleep(lease / 3)
+        renewed = await db.exec(
+            "UPDATE harmony_schema_lock SET expires_at = now() + make_interval(secs => $2) "
+            "WHERE id = 1 AND holder = $1",
+            holder,
+            lease,
+        )
+        if not renewed:
+            log.warning(
+                "migration lease lost by %s; the ledger still prevents double applies", holder
+            )
+
+
+async def _apply(db: DB, migration: Migration) -> None:
+    log.info("applying migration %s", migration.filename)
+    async with db._acquire() as conn:
+        try:
+            if db.is_yugabyte:
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO harmony_schema_migrations (filename, checksum) VALUES ($1, $2)",
+                    migration.filename,
+                    migration.checksum,
+                )
+                return
+            async with conn.transaction():
+                await conn.execute(migration.sql)  # no arguments: simple protocol, many statements
+                await conn.execute(
+                    "INSERT INTO harmony_schema_migrations (filename, checksum) VALUES ($1, $2)",
+                    migration.filename,
+                    migration.checksum,
+                )
+        except asyncpg.exceptions.UniqueViolationError as exc:
+            if exc.constraint_name != "harmony_schema_migrations_pkey":
+                raise _failed(db, migration, exc) from None
+            # Only reachable if our lease expired mid-run: another process applied it first,
+            # and this transaction (DDL included) rolled back.
+            log.warning("migration %s was applied concurrently; skipped", migration.filename)
+        except asyncpg.exceptions.PostgresError as exc:
+            raise _failed(db, migration, exc) from None
+
+
+def _failed(db: DB, migration: Migration, exc: asyncpg.exceptions.PostgresError) -> MigrationError:
+    outcome = (
+        "statements before the failing one may have been applied (YugabyteDB DDL is not "
+        "transactional)"
+        if db.is_yugabyte
+        else "nothing from it was applied"
+    )
+    return MigrationError(
+        f"migration {migration.filename} failed, {outcome}: {exc} (SQLSTATE {exc.sqlstate})",
+        filename=migration.filename,
+        sqlstate=exc.sqlstate,
+    )

@@ -1,0 +1,173 @@
+"""Migrations: order, exactly once, checksums, bad names, atomic failure, concurrent starts."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from engine.harmonydb import DB, MigrationError, load_migrations, migrate, migration_status
+from engine.harmonydb.migrations import sql_dir
+
+
+def write(directory: Path, name: str, sql: str) -> None:
+    (directory / name).write_text(sql)
+
+
+async def test_files_run_in_filename_order_each_once(db: DB, tmp_path: Path) -> None:
+    write(tmp_path, "20260102-second.sql", "INSERT INTO log_entries (name) VALUES ('second');")
+    write(
+        tmp_path,
+        "20260101-first.sql",
+        "CREATE TABLE log_entries (n SERIAL PRIMARY KEY, name TEXT);\n"
+        "INSERT INTO log_entries (name) VALUES ('first');",
+    )
+    assert await migrate(db, load_migrations(tmp_path)) == [
+        "20260101-first.sql",
+        "20260102-second.sql",
+    ]
+    assert await migrate(db, load_migrations(tmp_path)) == []
+    rows = await db.select("SELECT name FROM log_entries ORDER BY n")
+    assert [r["name"] for r in rows] == ["first", "second"]
+
+
+async def test_two_files_of_the_same_date_both_run_even_when_one_was_applied_earlier(
+    db: DB, tmp_path: Path
+) -> None:
+    write(tmp_path, "20260730-a.sql", "CREATE TABLE a (x INT);")
+    await migrate(db, load_migrations(tmp_path))
+    write(tmp_path, "20260730-b.sql", "CREATE TABLE b (x INT);")  # Curio would skip this one
+    assert await migrate(db, load_migrations(tmp_path)) == ["20260730-b.sql"]
+    assert await db.query_value("SELECT count(*) FROM b") == 0
+
+
+async def test_a_changed_applied_file_stops_startup_naming_the_file(db: DB, tmp_path: Path) -> None:
+    write(tmp_path, "20260101-t.sql", "CREATE TABLE t (x INT);")
+    await migrate(db, load_migrations(tmp_path))
+    write(tmp_path, "20260101-t.sql", "CREATE TABLE t (x INT, y INT);")
+    with pytest.raises(MigrationError, match=re.escape("20260101-t.sql was changed")) as caught:
+        await migrate(db, load_migrations(tmp_path))
+    assert caught.value.filename == "20260101-t.sql"
+    status = await migration_status(db, load_migrations(tmp_path))
+    assert status.changed == ["20260101-t.sql"]
+    assert not status.current
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "2026-01-01-x.sql",
+        "20261301-bad-month.sql",
+        "foo.sql",
+        "20260101_x.sql",
+        "20260101-Upper.sql",
+        "20260101-x.SQL",
+        "20260101-x.sql.orig",
+    ],
+)
+def test_a_badly_named_file_is_refused(tmp_path: Path, name: str) -> None:
+    write(tmp_path, "20260101-good.sql", "SELECT 1;")
+    write(tmp_path, name, "SELECT 1;")
+    with pytest.raises(MigrationError, match="badly named") as caught:
+        load_migrations(tmp_path)
+    assert caught.value.filename == name
+
+
+def test_a_file_with_its_own_transaction_control_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "20260101-x.sql", "BEGIN;\nCREATE TABLE x (a INT);\nCOMMIT;")
+    with pytest.raises(MigrationError, match="BEGIN/COMMIT"):
+        load_migrations(tmp_path)
+
+
+async def test_a_failing_file_leaves_nothing_half_applied(db: DB, tmp_path: Path) -> None:
+    write(tmp_path, "20260101-ok.sql", "CREATE TABLE ok (x INT);")
+    write(
+        tmp_path,
+        "20260102-broken.sql",
+        "CREATE TABLE half (x INT);\nINSERT INTO half VALUES (1);\nSELEKT oops;",
+    )
+    with pytest.raises(MigrationError) as caught:
+        await migrate(db, load_migrations(tmp_path))
+    assert caught.value.filename == "20260102-broken.sql"
+    assert caught.value.sqlstate == "42601"
+    assert "nothing from it was applied" in str(caught.value)
+    assert await db.query_value("SELECT to_regclass('half')") is None
+    status = await migration_status(db, load_migrations(tmp_path))
+    assert status.applied == ["20260101-ok.sql"]
+    assert status.pending == ["20260102-broken.sql"]
+
+
+async def test_many_processes_starting_at_once_apply_each_file_exactly_once(
+    db: DB, tmp_path: Path
+) -> None:
+    await db.exec("CREATE TABLE applied_count (filename TEXT)")
+    for day in range(1, 6):
+        write(
+            tmp_path,
+            f"2026010{day}-step.sql",
+            f"SELECT pg_sleep(0.05);\nINSERT INTO applied_count VALUES ('2026010{day}');",
+        )
+    migrations = load_migrations(tmp_path)
+    starters = [
+        await DB.open(db.url.dsn, schema=db.schema, migrate=False, max_size=2) for _ in range(8)
+    ]
+    try:
+        results = await asyncio.gather(*(migrate(s, migrations) for s in starters))
+    finally:
+        for s in starters:
+            await s.close()
+    assert sorted(name for applied in results for name in applied) == [
+        m.filename for m in migrations
+    ]
+    rows = await db.select(
+        "SELECT filename, count(*) AS n FROM applied_count GROUP BY filename ORDER BY filename"
+    )
+    assert [r["n"] for r in rows] == [1] * 5
+    assert await db.query_value("SELECT count(*) FROM harmony_schema_lock") == 0
+
+
+async def test_an_expired_lease_of_a_dead_migrator_does_not_block(db: DB, tmp_path: Path) -> None:
+    await db.exec(
+        "INSERT INTO harmony_schema_lock (id, holder, expires_at) "
+        "VALUES (1, 'dead-host:1:x', now() - interval '1 second')"
+    )
+    write(tmp_path, "20260101-x.sql", "CREATE TABLE x (a INT);")
+    assert await migrate(db, load_migrations(tmp_path)) == ["20260101-x.sql"]
+
+
+async def test_a_live_lease_makes_others_wait_then_give_up_clearly(db: DB, tmp_path: Path) -> None:
+    await db.exec(
+        "INSERT INTO harmony_schema_lock (id, holder, expires_at) "
+        "VALUES (1, 'busy-host:1:y', now() + interval '1 hour')"
+    )
+    write(tmp_path, "20260101-x.sql", "CREATE TABLE x (a INT);")
+    with pytest.raises(MigrationError, match="busy-host"):
+        await migrate(db, load_migrations(tmp_path), wait_seconds=0.3)
+
+
+async def test_every_shipped_migration_can_be_reapplied(db: DB) -> None:
+    """Idempotency matters on YugabyteDB, where DDL is not transactional and a crash can
+    re-run a file. Unlike Curio's test, this one actually re-applies every file."""
+    for migration in load_migrations():
+        async with db._acquire() as conn:
+            await conn.execute(migration.sql)
+
+
+def test_shipped_migrations_are_found_and_validly_named() -> None:
+    names = [m.filename for m in load_migrations()]
+    assert names == sorted(p.name for p in Path(str(sql_dir())).glob("*.sql"))
+    assert names[0] == "20261123-01-harmony-core.sql"
+
+
+async def test_fresh_schema_has_curios_tables(db: DB) -> None:
+    for table in (
+        "harmony_machines",
+        "harmony_machine_details",
+        "harmony_task",
+        "harmony_task_history",
+        "harmony_task_singletons",
+        "harmony_config",
+    ):
+        assert await db.query_value("SELECT to_regclass($1)::text", table) == table
