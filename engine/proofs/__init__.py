@@ -17,6 +17,7 @@ This ``__init__`` is the public API; the submodules are implementation detail ex
 
 from engine.proofs import fr32
 from engine.proofs.bench import COMMP_TARGET_RATIO, run_bench
+from engine.proofs.cache_files import PAux, TAux, read_p_aux, read_t_aux
 from engine.proofs.challenges import (
     clear_top_bits,
     porep_challenges,
@@ -44,7 +45,9 @@ from engine.proofs.errors import (
     SectorFileUnreadable,
     UnsupportedSectorSize,
 )
+from engine.proofs.field import FIELD_MODULUS
 from engine.proofs.hashing import h, sha256_trunc254, trunc254
+from engine.proofs.labels import replica_id
 from engine.proofs.merkle import (
     InclusionProof,
     TreeBuilder,
@@ -73,16 +76,10 @@ from engine.proofs.post import (
     verify_winning_post,
 )
 from engine.proofs.sdr import (
-    FIELD_MODULUS,
-    PAux,
     SdrResult,
     SealResult,
-    TAux,
     TreeRCResult,
     finalize,
-    read_p_aux,
-    read_t_aux,
-    replica_id,
     sdr,
     seal,
     tree_d,

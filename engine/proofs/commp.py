@@ -12,16 +12,12 @@ for any piece size and independent units can be spread over a process pool.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, Future
 
 from engine.proofs import fr32
-from engine.proofs.errors import (
-    InvalidPieceError,
-    SectorFileMissing,
-    SectorFileTruncated,
-    SectorFileUnreadable,
-)
+from engine.proofs.errors import InvalidPieceError
+from engine.proofs.files import file_size, open_for_read, read_exact
 from engine.proofs.hashing import h, level_root
 from engine.proofs.sizes import is_padded_piece_size, padded_piece_size
 
@@ -106,39 +102,16 @@ def commp(data: bytes | bytearray | memoryview, *, pool: Executor | None = None)
     return h(left, right.result() if right else zero_comm(half))
 
 
-def _open_piece(path: str) -> tuple[int, int]:
-    """Open ``path`` for reading; returns (fd, size) with typed errors."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        raise SectorFileMissing(path, "piece file") from None
-    except OSError as e:
-        raise SectorFileUnreadable(path, f"cannot open piece file: {e.strerror}") from None
-    return fd, os.fstat(fd).st_size
-
-
-def _file_chunks(path: str, fd: int, offset: int, length: int, step: int) -> Iterator[bytes]:
-    end = offset + length
-    pos = offset
-    while pos < end:
-        want = min(step, end - pos)
-        try:
-            chunk = os.pread(fd, want, pos)
-        except OSError as e:
-            raise SectorFileUnreadable(path, f"read failed at offset {pos}: {e.strerror}") from e
-        if len(chunk) != want:
-            raise SectorFileTruncated(path, end, pos + len(chunk), "piece file")
-        yield chunk
-        pos += want
-
-
 def _file_root(path: str, offset: int, length: int, padded_len: int) -> bytes:
     """Root over ``length`` payload bytes of ``path`` at ``offset``; picklable for pools."""
-    fd, _ = _open_piece(path)
+    step = _unit_payload(padded_len)
+    fd = open_for_read(path, "piece file")
     try:
-        return _payload_root(
-            _file_chunks(path, fd, offset, length, _unit_payload(padded_len)), padded_len
+        chunks = (
+            read_exact(fd, path, min(step, offset + length - pos), pos, "piece file")
+            for pos in range(offset, offset + length, step)
         )
+        return _payload_root(chunks, padded_len)
     finally:
         os.close(fd)
 
@@ -152,8 +125,7 @@ def commp_file(path: str, *, pool: Executor | None = None) -> bytes:
         SectorFileTruncated: it shrank while being read.
         InvalidPieceError: it is smaller than 65 bytes.
     """
-    fd, size = _open_piece(path)
-    os.close(fd)
+    size = file_size(path, "piece file")
     padded_len = padded_piece_size(size)
     if pool is None or padded_len < 2 * UNIT:
         return _file_root(path, 0, size, padded_len)

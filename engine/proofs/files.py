@@ -7,7 +7,10 @@ the file, whichever proof step touched it first.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 
 from engine.proofs.errors import (
     SectorFileMissing,
@@ -15,7 +18,7 @@ from engine.proofs.errors import (
     SectorFileUnreadable,
 )
 
-__all__ = ["file_size", "open_for_read", "read_exact"]
+__all__ = ["atomic_output", "file_size", "open_for_read", "read_exact"]
 
 
 def open_for_read(path: str, what: str) -> int:
@@ -47,3 +50,26 @@ def file_size(path: str, what: str) -> int:
         raise SectorFileMissing(path, what) from None
     except OSError as e:
         raise SectorFileUnreadable(path, f"cannot stat {what}: {e.strerror}") from None
+
+
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[int]:
+    """Yield a file descriptor whose content replaces ``path`` only if the block succeeds.
+
+    The data goes to a temporary file in the same directory, is fsynced, then renamed over
+    ``path``; on any exception the temporary file is removed and ``path`` is untouched, so a
+    crash never leaves a half-written sealed or unsealed file under its final name.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide sector files from other services
+        yield fd
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)

@@ -194,6 +194,7 @@ class TreeBuilder:
             self._fd, self._tmp = tempfile.mkstemp(
                 dir=directory, prefix=os.path.basename(tree_path) + ".", suffix=".tmp"
             )
+            os.fchmod(self._fd, 0o644)
 
     def __enter__(self) -> TreeBuilder:
         return self

@@ -26,25 +26,22 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from engine.proofs import graph
-from engine.proofs.challenges import porep_challenges
-from engine.proofs.errors import ProofError
-from engine.proofs.files import open_for_read, read_exact
-from engine.proofs.hashing import NODE, h
-from engine.proofs.merkle import InclusionProof, TreeReader, verify
-from engine.proofs.sdr import (
+from engine.proofs.cache_files import (
     TREE_C,
     TREE_C_LEAVES,
     TREE_D,
     TREE_R_LAST,
-    column_hash,
-    encode_node,
-    label,
     layer_file,
-    porep_seed,
     read_p_aux,
     read_t_aux,
-    replica_id,
 )
+from engine.proofs.challenges import porep_challenges
+from engine.proofs.errors import ProofError
+from engine.proofs.field import encode_node
+from engine.proofs.files import open_for_read, read_exact
+from engine.proofs.hashing import NODE, h
+from engine.proofs.labels import column_hash, label, porep_seed, replica_id
+from engine.proofs.merkle import InclusionProof, TreeReader, verify
 from engine.proofs.sizes import spec_for
 
 __all__ = [

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from engine.proofs.cache_files import P_AUX, TREE_R_LAST, read_p_aux, read_t_aux
 from engine.proofs.challenges import clear_top_bits, post_challenges, winning_sector_index
 from engine.proofs.errors import (
     ProofError,
@@ -31,7 +32,6 @@ from engine.proofs.errors import (
 )
 from engine.proofs.hashing import NODE, h
 from engine.proofs.merkle import InclusionProof, TreeReader, verify
-from engine.proofs.sdr import TREE_R_LAST, read_p_aux, read_t_aux
 from engine.proofs.sizes import WINDOW_POST_CHALLENGES, WINNING_POST_CHALLENGES, spec_for
 
 __all__ = [
@@ -160,7 +160,7 @@ def prove_sector(
     taux = read_t_aux(sector.cache_dir)
     paux = read_p_aux(sector.cache_dir)
     spec = spec_for(taux.sector_size)
-    p_aux_path = os.path.join(sector.cache_dir, "p_aux")
+    p_aux_path = os.path.join(sector.cache_dir, P_AUX)
     if check and h(paux.comm_c, paux.comm_r_last) != sector.comm_r:
         raise SectorFileCorrupt(p_aux_path, "p_aux does not hash to the sector's comm_r")
     tree_path = os.path.join(sector.cache_dir, TREE_R_LAST)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.proofs import fr32
+from engine.proofs.cache_files import P_AUX, T_AUX
 from engine.proofs.challenges import (
     clear_top_bits,
     post_challenges,
@@ -31,7 +32,7 @@ from engine.proofs.post import (
     verify_window_post,
     verify_winning_post,
 )
-from engine.proofs.sdr import P_AUX, T_AUX, finalize, seal
+from engine.proofs.sdr import finalize, seal
 from engine.proofs.sizes import SECTOR_2KIB, WINDOW_POST_CHALLENGES, WINNING_POST_CHALLENGES
 
 PROVER = prover_id(1000)

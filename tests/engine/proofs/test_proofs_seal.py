@@ -12,6 +12,17 @@ from pathlib import Path
 import pytest
 
 from engine.proofs import fr32, graph
+from engine.proofs.cache_files import (
+    P_AUX,
+    T_AUX,
+    TREE_C,
+    TREE_C_LEAVES,
+    TREE_D,
+    TREE_R_LAST,
+    layer_file,
+    read_p_aux,
+    read_t_aux,
+)
 from engine.proofs.challenges import porep_challenges, prover_id
 from engine.proofs.commp import commd_from_pieces, commp, zero_comm
 from engine.proofs.errors import (
@@ -20,23 +31,12 @@ from engine.proofs.errors import (
     SectorFileTruncated,
     UnsupportedSectorSize,
 )
+from engine.proofs.field import FIELD_MODULUS, decode_node, encode_node
 from engine.proofs.hashing import h
+from engine.proofs.labels import label
 from engine.proofs.porep import PoRepProof, porep_failure, prove_porep
 from engine.proofs.sdr import (
-    FIELD_MODULUS,
-    P_AUX,
-    T_AUX,
-    TREE_C,
-    TREE_C_LEAVES,
-    TREE_D,
-    TREE_R_LAST,
-    decode_node,
-    encode_node,
     finalize,
-    label,
-    layer_file,
-    read_p_aux,
-    read_t_aux,
     sdr,
     seal,
     tree_d,
