@@ -13,6 +13,10 @@ Functions touch only the files whose paths they are given. CPU-heavy entry point
 
 This ``__init__`` is the public API; the submodules are implementation detail except
 :mod:`engine.proofs.fr32`, exported as a namespace (``fr32.pad``, ``fr32.unpad``).
+
+Caveat: the functions ``commp`` and ``sdr`` share their names with the modules that define
+them, and the package attribute is the function. ``from engine.proofs.sdr import tree_d``
+works; ``import engine.proofs.sdr as m`` gives the function, not the module.
 """
 
 from engine.proofs import fr32

@@ -26,7 +26,6 @@ from engine.proofs.challenges import clear_top_bits, post_challenges, winning_se
 from engine.proofs.errors import (
     ProofError,
     SectorFileCorrupt,
-    SectorFileError,
     SectorFileMissing,
     SectorFileUnreadable,
 )
@@ -134,6 +133,7 @@ class WinningPostProof:
 
 
 def _fault_kind(error: BaseException) -> FaultKind:
+    """Missing and unreadable files are their own kinds; anything else wrong is corruption."""
     if isinstance(error, SectorFileMissing):
         return "missing"
     if isinstance(error, (SectorFileUnreadable, OSError)):
@@ -183,7 +183,7 @@ def check_sector(sector: PostSector, randomness: bytes | None = None) -> SectorF
     """A "vanilla test": can this sector be proven right now? ``None`` if yes."""
     try:
         prove_sector(sector, randomness or bytes(32), WINDOW_POST_CHALLENGES)
-    except (SectorFileError, OSError) as e:
+    except (ProofError, OSError) as e:
         return SectorFault(sector.sector_id, _fault_kind(e), str(e))
     return None
 
@@ -203,7 +203,7 @@ def generate_window_post(
     for sector in sectors:
         try:
             proofs.append(prove_sector(sector, randomness, WINDOW_POST_CHALLENGES, check=check))
-        except (SectorFileError, OSError) as e:
+        except (ProofError, OSError) as e:  # e.g. a t_aux naming an unknown sector size
             faults.append(SectorFault(sector.sector_id, _fault_kind(e), str(e)))
     return WindowPostResult(tuple(proofs), tuple(faults))
 
