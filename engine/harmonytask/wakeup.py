@@ -1,0 +1,86 @@
+"""Wake-ups over LISTEN/NOTIFY, and the polling that replaces them where they do not exist.
+
+NOTIFY is a hint, never a dependency (reference performance.md section 4): the scheduler always
+polls too, rarely when notifications work and adaptively when they do not (YugabyteDB without
+``yb_enable_listen_notify``, or a dropped listener connection being re-established).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncpg
+
+from engine.harmonydb import DB, HarmonyDBError
+
+log = logging.getLogger(__name__)
+
+
+class Listener:
+    """A dedicated connection LISTENing on some channels, re-established when it drops."""
+
+    def __init__(
+        self,
+        db: DB,
+        handlers: dict[str, Callable[[str], None]],
+        on_reconnect: Callable[[], None],
+    ) -> None:
+        self._db = db
+        self._handlers = handlers
+        self._on_reconnect = on_reconnect
+        self._conn: asyncpg.Connection | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closed = False
+        self.connected = False
+
+    async def start(self) -> bool:
+        """Listen; False when the server does not deliver notifications (poll instead)."""
+        if not await self._db.notify_supported():
+            return False
+        await self._connect()
+        return True
+
+    async def _connect(self) -> None:
+        conn = await self._db.listen_connection()
+        for name, handler in self._handlers.items():
+            await conn.add_listener(
+                self._db.channel(name), lambda _c, _pid, _ch, payload, h=handler: h(payload)
+            )
+        conn.add_termination_listener(self._lost)
+        self._conn = conn
+        self.connected = True
+
+    def _lost(self, _conn: object) -> None:
+        self.connected = False
+        if not self._closed and self._reconnecting is None:
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.1
+        try:
+            while not self._closed:
+                try:
+                    await self._connect()
+                    log.info("notification listener reconnected")
+                    self._on_reconnect()  # whatever was announced meanwhile is unheard: poll
+                    return
+                except (HarmonyDBError, OSError, asyncpg.PostgresError) as exc:
+                    log.warning("notification listener down (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            self._reconnecting = None
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
+        if self._conn is not None and not self._conn.is_closed():
+            with contextlib.suppress(Exception):
+                await self._conn.close(timeout=2)
+        self.connected = False

@@ -1,0 +1,145 @@
+"""A process pool for CPU-heavy ``do()`` work, whose calls can really be cancelled.
+
+Work that holds the GIL for seconds (hashing a sector, burning CPU) would freeze every coroutine
+of the process, the console's UI included. It runs here in worker processes instead. Unlike
+``concurrent.futures.ProcessPoolExecutor``, cancelling a call (preemption, shutdown, timeout)
+terminates the worker running it and starts a fresh one, so a preempted task stops using the CPU
+at once instead of running to the end unseen.
+
+Functions and arguments must be picklable: top-level functions, plain data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker process died while running the call (killed, out of memory, segfault)."""
+
+
+def _worker_main(conn: Connection) -> None:
+    while True:
+        try:
+            fn, args, kwargs = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return  # the parent went away
+        try:
+            result = ("ok", fn(*args, **kwargs))
+        except BaseException as exc:  # report everything back; the worker stays usable
+            result = ("err", exc, traceback.format_exc())
+        try:
+            conn.send(result)
+        except Exception as exc:  # unpicklable result or exception
+            conn.send(("err", RuntimeError(f"cannot send result back: {exc}"), ""))
+
+
+class _Worker:
+    def __init__(self, ctx: Any) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(
+            target=_worker_main, args=(child,), daemon=True, name="harmony-worker"
+        )
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def join(self) -> None:
+        self.process.join(timeout=5)
+
+
+class ProcessPool:
+    """``await pool.run(fn, *args)`` runs ``fn`` in a worker process; cancellable."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.size = max(1, workers or os.cpu_count() or 1)
+        methods = multiprocessing.get_all_start_methods()
+        self._ctx = multiprocessing.get_context(
+            "forkserver" if "forkserver" in methods else "spawn"
+        )
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self._all: set[_Worker] = set()
+        self._closed = False
+
+    def _ensure_started(self) -> asyncio.Queue[_Worker]:
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for _ in range(self.size):
+                worker = _Worker(self._ctx)
+                self._all.add(worker)
+                self._idle.put_nowait(worker)
+        return self._idle
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._closed:
+            raise RuntimeError("process pool is closed")
+        idle = self._ensure_started()
+        worker = await idle.get()
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+        fd = worker.conn.fileno()
+        try:
+            worker.conn.send((fn, args, kwargs))
+            loop.add_reader(fd, lambda: readable.done() or readable.set_result(None))
+            try:
+                await readable
+            finally:
+                loop.remove_reader(fd)
+            try:
+                reply = worker.conn.recv()
+            except (EOFError, OSError) as exc:
+                raise WorkerCrashed(
+                    f"worker process {worker.process.pid} died running {fn.__name__}"
+                ) from exc
+        except BaseException:
+            # Cancelled (or the worker died): this worker's state is unknown; replace it.
+            worker.kill()
+            self._all.discard(worker)
+            await asyncio.to_thread(worker.join)
+            if not self._closed:
+                fresh = _Worker(self._ctx)
+                self._all.add(fresh)
+                idle.put_nowait(fresh)
+            raise
+        idle.put_nowait(worker)
+        if reply[0] == "ok":
+            return reply[1]  # type: ignore[no-any-return]
+        exc = reply[1]
+        if isinstance(exc, BaseException) and reply[2]:
+            exc.add_note(f"in worker process:\n{reply[2]}")
+        raise exc
+
+    async def close(self) -> None:
+        self._closed = True
+        for worker in list(self._all):
+            worker.kill()
+        await asyncio.to_thread(lambda: [w.join() for w in self._all])
+        self._all.clear()
+
+
+_default: ProcessPool | None = None
+
+
+def default_pool() -> ProcessPool:
+    """The process-wide pool, one worker per core, started on first use."""
+    global _default
+    if _default is None:
+        _default = ProcessPool()
+    return _default
