@@ -80,13 +80,16 @@ async def test_stale_broken_unmeasured_and_unreachable_paths_are_skipped(
 ) -> None:
     stale = await attach_dir("stale", can_store=True)
     await attach_dir("never-beaten", can_store=True, beat=False)
-    await attach_dir("elsewhere", host=OTHER_HOST, can_store=True)
+    elsewhere = await attach_dir("elsewhere", host=OTHER_HOST, can_store=True)
     await StorageHeartbeat(db, OTHER_HOST).beat_once()
-    await db.exec(
+    # its only host stopped beating a minute ago
+    for sql in (
         "UPDATE storage_path_hosts SET last_heartbeat = now() - interval '60 seconds' "
         "WHERE storage_id = $1",
-        stale.storage_id,
-    )
+        "UPDATE storage_path SET last_heartbeat = now() - interval '60 seconds' "
+        "WHERE storage_id = $1",
+    ):
+        await db.exec(sql, stale.storage_id)
     with pytest.raises(NoSuitablePath) as refused:
         await best_path(db, FT.SEALED, KIB, seal=False, host=HOST)
     assert refused.value.rejections == {
@@ -96,7 +99,7 @@ async def test_stale_broken_unmeasured_and_unreachable_paths_are_skipped(
     }
     # placement that need not be local may use the other host's path
     remote = await best_path(db, FT.SEALED, KIB, seal=False, host=HOST, need_local=False)
-    assert remote.local_path is None
+    assert remote.local_path is None and remote.storage_id == elsewhere.storage_id
 
 
 async def test_a_path_without_room_is_refused_with_the_most_free_space(db: DB, attach_dir) -> None:
