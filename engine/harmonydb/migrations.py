@@ -44,7 +44,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FILENAME = re.compile(r"^(?P<date>\d{8})-(?P<comment>[a-z0-9][a-z0-9._-]*)\.sql$")
-_TX_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|START\s+TRANSACTION)\b", re.I | re.M)
+_TX_CONTROL = re.compile(
+    r"^\s*(BEGIN|COMMIT|ROLLBACK|END|START\s+TRANSACTION)(\s+(WORK|TRANSACTION))?\s*;",
+    re.I | re.M,
+)
+# Function bodies ($$ ... $$, $tag$ ... $tag$) and comments may say BEGIN/END freely.
+_DOLLAR_QUOTED = re.compile(r"\$([A-Za-z_]*)\$.*?\$\1\$", re.S)
+_COMMENT = re.compile(r"--[^\n]*")
 
 LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS harmony_schema_migrations (
@@ -109,7 +115,7 @@ def load_migrations(directory: Traversable | Path | None = None) -> list[Migrati
             )
         data = entry.read_bytes()
         text = data.decode("utf-8")
-        if _TX_CONTROL.search(text):
+        if _TX_CONTROL.search(_COMMENT.sub("", _DOLLAR_QUOTED.sub("", text))):
             raise MigrationError(
                 f"migration {name!r} contains BEGIN/COMMIT/ROLLBACK: each file already runs in "
                 "its own transaction",

@@ -81,6 +81,12 @@ def test_a_file_with_its_own_transaction_control_is_refused(tmp_path: Path) -> N
         load_migrations(tmp_path)
 
 
+def test_function_bodies_may_use_begin_and_end(tmp_path: Path) -> None:
+    write(tmp_path, "20260101-f.sql",
+          "CREATE FUNCTION f() RETURNS INT AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$ LANGUAGE plpgsql;")
+    assert [m.filename for m in load_migrations(tmp_path)] == ["20260101-f.sql"]
+
+
 async def test_a_failing_file_leaves_nothing_half_applied(db: DB, tmp_path: Path) -> None:
     write(tmp_path, "20260101-ok.sql", "CREATE TABLE ok (x INT);")
     write(
