@@ -6,9 +6,13 @@ built here, so they behave identically; the console only adds a UI on top.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.util
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType, builtin_tasks
@@ -43,14 +47,25 @@ def select_tasks(available: dict[str, TaskType], wanted: Sequence[str] | None) -
 
 @dataclass
 class Node:
+    """A running machine: its engine plus background services (the storage heartbeat)."""
+
     engine: TaskEngine
     pool: ProcessPool
+    services: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def graceful_terminate(self, grace: float | None = None) -> None:
         await self.engine.graceful_terminate(grace)
+        await self._stop_services()
 
     async def stop_now(self) -> None:
         await self.engine.stop_now()
+        await self._stop_services()
+
+    async def _stop_services(self) -> None:
+        for task in self.services:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 async def start_node(
@@ -60,8 +75,26 @@ async def start_node(
     task_names: Sequence[str] | None = None,
     config: EngineConfig | None = None,
     pool: ProcessPool | None = None,
+    storage_heartbeat: bool = True,
+    demo_dir: Path | None = None,
 ) -> Node:
+    """Join the cluster as ``identity``: start the engine and this host's storage heartbeat.
+
+    With ``demo_dir``, first make sure the devnet demo (a miner, two storage paths under that
+    directory, a small pipeline) is set up, if this installation ships the demo workload.
+    """
     pool = pool or default_pool()
+    if demo_dir is not None and importlib.util.find_spec("engine.demo") is not None:
+        from engine import demo
+
+        await demo.ensure_demo(db, demo_dir)
     tasks = select_tasks(available_tasks(db, pool), task_names)
     engine = await TaskEngine.new(tasks, identity, db, config=config)
-    return Node(engine, pool)
+    node = Node(engine, pool)
+    if storage_heartbeat:
+        from engine.storage import StorageHeartbeat
+
+        node.services.append(
+            asyncio.create_task(StorageHeartbeat(db).run(), name="storage-heartbeat")
+        )
+    return node
