@@ -168,14 +168,12 @@ class StorageHeartbeat:
 
     async def run(self) -> None:
         """Beat until stopped or cancelled; a failing beat is logged, never fatal."""
-        from .moves import recover_moves
-        from .redeclare import redeclare
+        from .redeclare import redeclare  # it imports moves, which imports placement
 
         loop = asyncio.get_running_loop()
         if self.recover_on_start:
             try:
-                await recover_moves(self.db, host=self.host)
-                await redeclare(self.db, host=self.host)
+                await redeclare(self.db, host=self.host)  # recovers interrupted moves first
             except Exception:
                 log.exception("storage: start-up recovery and redeclare failed")
         every = self.redeclare_every

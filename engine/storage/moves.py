@@ -221,6 +221,15 @@ async def _move_one(
     step = on_step or (lambda _step, _n: None)
 
     already = await _declared(db, dst_id, miner, sector, ft)
+    if already:
+        # Only drop the source if the declared destination copy is really there and whole.
+        there = await asyncio.to_thread(_size_or_none, final)
+        if there != size:
+            raise StorageError(
+                f"the {ft} file of sector t0{miner}-{sector} is also declared on {dst_id}, but "
+                f"{final} is {'missing' if there is None else f'{there} bytes, not {size}'} "
+                "(run `harmony storage redeclare --drop-missing` there)"
+            )
     fd = -1
     move_id: int | None = None
     renamed = switched = False
@@ -351,6 +360,13 @@ async def _switch(
             move_id,
         )
     await tx.commit()
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return entry_size(path)
+    except FileNotFoundError:
+        return None
 
 
 def _create_locked(temp: Path, is_dir: bool) -> int:

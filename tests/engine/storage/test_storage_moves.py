@@ -147,6 +147,28 @@ async def test_a_second_mover_of_the_same_file_is_turned_away(
     assert temps(src.local_path, dst.local_path) == []
 
 
+async def test_a_copy_already_declared_at_the_destination_is_trusted_only_if_whole(
+    db: DB, attach_dir, write_file
+) -> None:
+    src = await attach_dir("seal", can_seal=True)
+    dst = await attach_dir("store", can_store=True)
+    before = await make_sector(db, src, write_file)
+    dst_file = sector_file_path(dst.local_path, FT.SEALED, MINER, SECTOR)
+    dst_file.parent.mkdir(exist_ok=True)
+    dst_file.write_bytes(sector_file_path(src.local_path, FT.SEALED, MINER, SECTOR).read_bytes())
+    os.truncate(dst_file, MIB)
+    await declare_sector(db, dst.storage_id, MINER, SECTOR, FT.SEALED, primary=False)
+    with pytest.raises(StorageError, match="is 1048576 bytes, not 8388608"):
+        await move_sector(db, MINER, SECTOR, FT.SEALED, dest=dst.storage_id, host=HOST)
+    assert len(await find_sector(db, MINER, SECTOR, FT.SEALED)) == 2  # nothing dropped
+
+    dst_file.write_bytes(sector_file_path(src.local_path, FT.SEALED, MINER, SECTOR).read_bytes())
+    await move_sector(db, MINER, SECTOR, FT.SEALED, dest=dst.storage_id, host=HOST)
+    assert await assert_one_good_declared_copy(db, FT.SEALED, before[FT.SEALED]) == dst_file
+    [loc] = await find_sector(db, MINER, SECTOR, FT.SEALED)
+    assert loc.is_primary  # the primary flag moved with the file
+
+
 MOVER = textwrap.dedent(
     """
     import asyncio, sys, time
