@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import db, machine, run, storage, task
+from . import bench, db, machine, run, storage, task
 
-COMMAND_MODULES = [run, task, machine, storage, db]
+COMMAND_MODULES = [run, task, machine, storage, db, bench]

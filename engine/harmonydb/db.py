@@ -89,6 +89,8 @@ class DB:
         self.on_close: list[Callable[[], Any]] = []
         #: the embedded server handle when this DB runs on one (set by ``connect``)
         self.embedded: Any = None
+        #: statements sent through this DB (retries included), for benchmarks and diagnostics
+        self.statements = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -201,6 +203,7 @@ class DB:
         self._guard("exec")
 
         async def work() -> int:
+            self.statements += 1
             async with self._acquire() as conn:
                 with translated():
                     status = await conn.execute(sql, *args)
@@ -221,6 +224,7 @@ class DB:
         self._guard("select")
 
         async def work() -> list[Any]:
+            self.statements += 1
             async with self._acquire() as conn:
                 with translated():
                     records = await conn.fetch(sql, *args)
@@ -239,6 +243,7 @@ class DB:
         self._guard("query_row")
 
         async def work() -> Any:
+            self.statements += 1
             async with self._acquire() as conn:
                 with translated():
                     record = await conn.fetchrow(sql, *args)
@@ -251,6 +256,7 @@ class DB:
         self._guard("query_value")
 
         async def work() -> Any:
+            self.statements += 1
             async with self._acquire() as conn:
                 with translated():
                     return await conn.fetchval(sql, *args)
@@ -416,6 +422,7 @@ class Tx:
                 self._transaction = self._conn.transaction(isolation=self._isolation)
                 await self._transaction.start()
         self.statements += 1
+        self._db.statements += 1
         return self._conn
 
     async def exec(self, sql: LiteralString, *args: Any) -> int:

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from support.pgcluster import TcpPostgres, free_port
 
 from engine.harmonydb import (
     DB,
@@ -18,6 +17,7 @@ from engine.harmonydb import (
     ConnectError,
     DatabaseMissingError,
 )
+from support.pgcluster import TcpPostgres, free_port
 
 
 @pytest.fixture(scope="module")

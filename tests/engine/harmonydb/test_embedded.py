@@ -18,9 +18,9 @@ from typing import ClassVar
 
 import psutil
 import pytest
-from support.ordinary_user import OrdinaryUser
 
 from engine.harmonydb.embedded import SERVER_USER_AS_ROOT, is_root
+from support.ordinary_user import OrdinaryUser
 
 CHILD = """
 import sys

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support.probe import Probe, wait_until
 
 from engine.harmonydb import DB, Tx
 from engine.harmonytask import (
@@ -18,6 +17,7 @@ from engine.harmonytask import (
     restart_task,
     task_history,
 )
+from support.probe import Probe, wait_until
 
 
 async def test_failures_retry_then_enter_the_failed_state_then_restart_by_id(

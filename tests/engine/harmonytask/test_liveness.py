@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support.probe import Probe, wait_until
 
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, MachineIdentityInUse, add_tasks, task_history
+from support.probe import Probe, wait_until
 
 
 async def expire(db: DB, machine_id: int) -> None:

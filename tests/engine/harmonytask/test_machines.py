@@ -7,7 +7,6 @@ import asyncio
 import time
 
 import pytest
-from support.probe import Probe, wait_until
 
 from engine.harmonydb import DB
 from engine.harmonytask import (
@@ -21,6 +20,7 @@ from engine.harmonytask import (
     task_history,
     uncordon,
 )
+from support.probe import Probe, wait_until
 
 POLLING = EngineConfig(
     use_notify=False,

@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from support.probe import Probe, wait_until
-
 from engine.harmonydb import DB
 from engine.harmonytask import Limiter, add_tasks, task_history
 from engine.resources import GiB, Resources
+from support.probe import Probe, wait_until
 
 
 async def runs_per_task(db: DB) -> dict[int, int]:

@@ -1,0 +1,140 @@
+"""``harmony bench engine|proofs|console``: print measured figures (targets are not asserted)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from .common import CommandError, print_json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="measure the engine, the proofs or the console")
+    kinds = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+
+    engine = kinds.add_parser(
+        "engine",
+        help="K engine processes over N no-op tasks: throughput, pickup latency, idle load",
+        description="Runs K engine processes (each its own machine) on the configured database "
+        "in a scratch schema, then reports end-to-end throughput (tasks/s including history "
+        "rows), pickup latency p50/p99 at a fixed offered load, and DB statements per second "
+        "of an idle engine. The scratch schema is dropped afterwards.",
+    )
+    engine.add_argument("--engines", type=int, default=2, help="engine processes (default 2)")
+    engine.add_argument(
+        "--tasks", type=int, default=20_000, help="no-op tasks per throughput run (default 20000)"
+    )
+    engine.add_argument("--repeats", type=int, default=3, help="throughput runs (default 3)")
+    engine.add_argument(
+        "--rate",
+        type=float,
+        default=200.0,
+        help="offered load for the latency run, tasks/s (default 200)",
+    )
+    engine.add_argument(
+        "--duration", type=float, default=10.0, help="latency run length in seconds (default 10)"
+    )
+    engine.add_argument(
+        "--idle", type=float, default=20.0, help="idle measurement window in seconds (default 20)"
+    )
+    engine.add_argument(
+        "--poll",
+        action="store_true",
+        help="force polling wake-ups (as on YugabyteDB without NOTIFY)",
+    )
+    engine.add_argument("--json", action="store_true", help="machine-readable output")
+    engine.set_defaults(run=run_engine)
+
+    proofs = kinds.add_parser(
+        "proofs",
+        help="CommP and the devnet seal of an 8 MiB sector vs raw SHA-256",
+        description="Measures raw SHA-256 over twice the padded bytes of 8 MiB, CommP of 8 MiB "
+        "(ratio to the raw hashing), and each stage of the devnet seal of an 8 MiB sector.",
+    )
+    proofs.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
+    proofs.add_argument("--no-seal", action="store_true", help="skip the 8 MiB seal")
+    proofs.add_argument("--json", action="store_true", help="machine-readable output")
+    proofs.set_defaults(run=run_proofs)
+
+    console = kinds.add_parser(
+        "console",
+        help="console refresh cost with 100 machines, 10k tasks, 1M history rows, 10k sectors",
+        description="Seeds a scratch schema (100 machines, 10,000 pending tasks, 1,000,000 "
+        "history rows, 10,000 sectors), then measures the console's refresh DB time, UI event-"
+        "loop lag while CPU-heavy work runs in the same process, and RSS.",
+    )
+    console.add_argument("--json", action="store_true", help="machine-readable output")
+    console.set_defaults(run=run_console)
+
+
+async def _url(args: argparse.Namespace) -> str:
+    if args.db:
+        return str(args.db)
+    from engine.harmonydb import start_embedded
+
+    server = await asyncio.to_thread(start_embedded, args.data_dir)
+    return server.uri
+
+
+def _show(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    for key, value in result.items():
+        print(f"{key}: {value}")
+
+
+async def run_engine(args: argparse.Namespace) -> int:
+    from engine.harmonytask.bench import run_engine_bench
+
+    url = await _url(args)
+    say = (lambda _: None) if args.json else print
+    report = await run_engine_bench(
+        url,
+        engines=args.engines,
+        tasks=args.tasks,
+        repeats=args.repeats,
+        rate=args.rate,
+        duration=args.duration,
+        idle=args.idle,
+        poll=args.poll,
+        progress=say,
+    )
+    result = report.as_dict()
+    if args.json:
+        print_json(result)
+    else:
+        lat, idle = result["pickup_latency_ms"], result["idle"]
+        print(f"\n{result['server']}, {result['engines']} engine processes, {result['mode']}")
+        print(
+            f"throughput: {result['throughput_median']:,.0f} tasks/s median of "
+            f"{', '.join(f'{t:,.0f}' for t in result['throughput_tasks_per_s'])}"
+        )
+        print(
+            f"pickup at {lat['rate_per_s']:g} tasks/s: p50 {lat['p50']:.2f} ms, "
+            f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms ({lat['tasks']} tasks)"
+        )
+        print(
+            f"idle engine: {idle['statements_per_s_per_engine']:.2f} statements/s, server "
+            f"{idle['server_transactions_per_s_per_engine']:.2f} transactions/s per engine"
+        )
+    return 0
+
+
+async def run_proofs(args: argparse.Namespace) -> int:
+    from engine.proofs.bench import run_bench
+
+    result = await asyncio.to_thread(run_bench, repeat=args.repeat, seal=not args.no_seal)
+    _show(result, args.json)
+    return 0
+
+
+async def run_console(args: argparse.Namespace) -> int:
+    try:
+        from console.bench import run_console_bench
+    except ImportError as exc:
+        raise CommandError(f"console benchmark unavailable: {exc}") from None
+    result = await run_console_bench(await _url(args))
+    _show(result, args.json)
+    return 0

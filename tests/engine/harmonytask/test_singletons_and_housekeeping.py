@@ -1,0 +1,71 @@
+"""Singleton tasks and IAmBored; history retention and forgetting departed machines."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from engine.harmonydb import DB
+from engine.harmonytask import EngineConfig, housekeeping, singleton_adder
+from support.probe import Probe, wait_until
+
+FAST = EngineConfig(
+    heartbeat_interval=3600, poll_interval=0.1, idle_try_interval=0.05, housekeeping_interval=3600
+)
+
+
+async def test_a_singleton_runs_once_per_interval_across_machines(probe_db: DB, engines) -> None:
+    probes = [
+        Probe(probe_db, f"m{i}", "tick", iam_bored=singleton_adder("tick", 0.5)) for i in range(3)
+    ]
+    for i, probe in enumerate(probes):
+        await engines([probe], f"m{i}", config=FAST)
+    await asyncio.sleep(1.3)
+    runs = await probe_db.select("SELECT at FROM probe_runs ORDER BY at")
+    assert 2 <= len(runs) <= 3  # every 0.5 s, whichever machine was bored first
+    gaps = [(b["at"] - a["at"]).total_seconds() for a, b in itertools.pairwise(runs)]
+    assert all(g >= 0.45 for g in gaps), gaps
+    row = await probe_db.query_row(
+        "SELECT task_name, last_run_time IS NOT NULL AS ran FROM harmony_task_singletons"
+    )
+    assert row == {"task_name": "tick", "ran": True}
+
+
+async def test_a_singleton_does_not_start_while_one_is_live(probe_db: DB, engines) -> None:
+    probes = [
+        Probe(probe_db, f"m{i}", "tick", block=True, iam_bored=singleton_adder("tick", 0.05))
+        for i in range(2)
+    ]
+    for i, probe in enumerate(probes):
+        await engines([probe], f"m{i}", config=FAST)
+    await wait_until(lambda: sum(len(p.started) for p in probes) == 1, 5)
+    await asyncio.sleep(0.5)
+    assert sum(len(p.started) for p in probes) == 1
+    assert await probe_db.query_value("SELECT count(*) FROM harmony_task") == 1
+
+
+async def test_housekeeping_deletes_history_past_retention_and_departed_machines(
+    probe_db: DB,
+) -> None:
+    await probe_db.exec(
+        "INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, "
+        "completed_by_host_and_port, outcome) SELECT g, 'noop', t, t, t, TRUE, 'm', 'done' "
+        "FROM generate_series(0, 29) g, "
+        "LATERAL (SELECT now() - make_interval(days => g, hours => 12) AS t) x"
+    )
+    await probe_db.exec(
+        "INSERT INTO harmony_machines (host_and_port, cpu, ram, gpu, session, last_contact) "
+        "VALUES ('gone', 1, 1, 0, NULL, now() - interval '3 days'), "
+        "('alive', 1, 1, 0, 's', now()), ('recent', 1, 1, 0, NULL, now())"
+    )
+    config = EngineConfig(history_retention=7 * 86400, forget_machines_after=86400)
+    removed = await housekeeping(probe_db, config, batch=5)
+    assert removed == {"history": 23, "machines": 1}  # 7.5..29.5 days old, and 'gone'
+    assert await probe_db.query_value("SELECT count(*) FROM harmony_task_history") == 7
+    names = [
+        r["host_and_port"]
+        for r in await probe_db.select("SELECT host_and_port FROM harmony_machines ORDER BY 1")
+    ]
+    assert names == ["alive", "recent"]
+    kept_all = EngineConfig(history_retention=None, forget_machines_after=86400)
+    assert (await housekeeping(probe_db, kept_all))["history"] == 0

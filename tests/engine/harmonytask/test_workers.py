@@ -1,0 +1,74 @@
+"""The process pool for CPU-heavy work: the event loop stays responsive, cancellation really
+stops the worker, errors come back with their type."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import psutil
+import pytest
+
+from engine.harmonytask import ProcessPool
+from engine.harmonytask.builtin import burn_cpu
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+def explode(message: str) -> None:
+    raise ValueError(message)
+
+
+def sleep_forever() -> None:
+    time.sleep(3600)
+
+
+async def max_loop_lag(while_running: asyncio.Future[object]) -> float:
+    worst = 0.0
+    while not while_running.done():
+        before = time.perf_counter()
+        await asyncio.sleep(0.01)
+        worst = max(worst, time.perf_counter() - before - 0.01)
+    return worst
+
+
+async def test_cpu_heavy_work_does_not_block_the_event_loop() -> None:
+    pool = ProcessPool(1)
+    try:
+        await pool.run(worker_pid)  # start the worker outside the measurement
+        burn = asyncio.ensure_future(pool.run(burn_cpu, 700))
+        lag = await max_loop_lag(burn)
+        assert await burn > 0
+        assert lag < 0.1, f"event loop stalled for {lag * 1000:.0f} ms"
+    finally:
+        await pool.close()
+
+
+async def test_a_cancelled_call_kills_its_worker_and_the_pool_goes_on() -> None:
+    pool = ProcessPool(1)
+    try:
+        first = await pool.run(worker_pid)
+        call = asyncio.ensure_future(pool.run(sleep_forever))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert not psutil.pid_exists(first) or psutil.Process(first).status() == "zombie"
+        second = await pool.run(worker_pid)
+        assert second != first
+    finally:
+        await pool.close()
+
+
+async def test_errors_raised_in_a_worker_keep_their_type() -> None:
+    pool = ProcessPool(1)
+    try:
+        with pytest.raises(ValueError, match="bad sector") as caught:
+            await pool.run(explode, "bad sector")
+        assert any("in worker process" in note for note in caught.value.__notes__)
+        assert await pool.run(worker_pid) > 0  # the worker survived the error
+    finally:
+        await pool.close()
