@@ -9,16 +9,27 @@ from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from engine.harmonydb import DB, connect
+from engine.harmonydb import DB, MigrationError, connect, migration_status
 
 
 class CommandError(Exception):
     """A one-line, user-facing failure; the CLI prints it and exits non-zero."""
 
 
-async def open_db(args: argparse.Namespace, *, read_only: bool = False, migrate: bool = True) -> DB:
-    """The cluster database from ``--db``/``--data-dir``/``--schema``."""
-    return await connect(
+async def open_db(
+    args: argparse.Namespace,
+    *,
+    read_only: bool = False,
+    migrate: bool = True,
+    check_schema: bool = True,
+) -> DB:
+    """The cluster database from ``--db``/``--data-dir``/``--schema``.
+
+    ``migrate`` applies pending migrations (commands that write); otherwise, unless
+    ``check_schema`` is off (``db status`` reports the problems itself), a schema that is not
+    current stops the command: a changed migration, or pending ones this code needs.
+    """
+    db = await connect(
         args.db,
         data_dir=args.data_dir,
         schema=args.schema,
@@ -26,6 +37,25 @@ async def open_db(args: argparse.Namespace, *, read_only: bool = False, migrate:
         migrate=migrate and not read_only,
         application_name=f"harmony {args.command or 'console'}",
     )
+    if check_schema and not (migrate and not read_only):
+        try:
+            status = await migration_status(db)
+        except BaseException:
+            await db.close()
+            raise
+        if not status.current:
+            await db.close()
+            if status.changed:
+                raise MigrationError(
+                    f"migration {status.changed[0]} was changed after it was applied "
+                    "(see `harmony db status`)",
+                    filename=status.changed[0],
+                )
+            raise CommandError(
+                f"schema {args.schema!r} has {len(status.pending)} pending migration(s); "
+                "run `harmony db migrate`"
+            )
+    return db
 
 
 def print_json(value: Any) -> None:

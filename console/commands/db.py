@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run_migrate(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False)
+    db = await open_db(args, migrate=False, check_schema=False)
     try:
         applied = await migrate(db)
         status = await migration_status(db)
@@ -34,7 +34,7 @@ async def run_migrate(args: argparse.Namespace) -> int:
 
 
 async def run_status(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False)
+    db = await open_db(args, migrate=False, check_schema=False)
     try:
         status = await migration_status(db)
         where = db.url.redacted

@@ -27,7 +27,6 @@ import asyncpg
 
 from .config import DatabaseURL, check_schema_name, parse_url
 from .errors import (
-    FEATURE_NOT_SUPPORTED,
     INVALID_AUTHORIZATION,
     INVALID_CATALOG_NAME,
     INVALID_PASSWORD,
@@ -348,9 +347,12 @@ class DB:
             try:
                 await conn.execute("LISTEN harmony_probe; UNLISTEN harmony_probe")
             except asyncpg.exceptions.PostgresError as exc:
-                if exc.sqlstate == FEATURE_NOT_SUPPORTED:
-                    return False
-                raise
+                # 0A000 on YugabyteDB without the flag; a standby or a pooler in transaction
+                # mode refuses differently. Any refusal means: poll instead.
+                log.info(
+                    "server refuses LISTEN (%s, SQLSTATE %s): polling for work", exc, exc.sqlstate
+                )
+                return False
         return True
 
     async def notify(self, name: str, payload: str = "") -> None:

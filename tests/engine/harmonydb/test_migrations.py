@@ -82,8 +82,11 @@ def test_a_file_with_its_own_transaction_control_is_refused(tmp_path: Path) -> N
 
 
 def test_function_bodies_may_use_begin_and_end(tmp_path: Path) -> None:
-    write(tmp_path, "20260101-f.sql",
-          "CREATE FUNCTION f() RETURNS INT AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$ LANGUAGE plpgsql;")
+    write(
+        tmp_path,
+        "20260101-f.sql",
+        "CREATE FUNCTION f() RETURNS INT AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$ LANGUAGE plpgsql;",
+    )
     assert [m.filename for m in load_migrations(tmp_path)] == ["20260101-f.sql"]
 
 
@@ -177,3 +180,68 @@ async def test_fresh_schema_has_curios_tables(db: DB) -> None:
         "harmony_config",
     ):
         assert await db.query_value("SELECT to_regclass($1)::text", table) == table
+
+
+async def test_concurrent_processes_migrate_a_fresh_schema_once(pg_url: str) -> None:
+    """Four `harmony db migrate` processes race on an empty schema."""
+    import subprocess
+    import sys
+
+    from engine.harmonydb import itest_db, new_itest_id
+
+    schema = f"itest_{new_itest_id()}"
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "console",
+            "--db",
+            pg_url,
+            "--schema",
+            schema,
+            "db",
+            "migrate",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd="/",
+        )
+        for _ in range(4)
+    ]
+    outputs = [await p.communicate() for p in procs]
+    db = await itest_db(pg_url, itest_id=schema.removeprefix("itest_"), migrate=False)
+    try:
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+        applied = [
+            line
+            for out, _ in outputs
+            for line in out.decode().splitlines()
+            if line.startswith("applied ")
+        ]
+        shipped = [m.filename for m in load_migrations()]
+        assert sorted(applied) == sorted(f"applied {name}" for name in shipped)
+        assert (await migration_status(db)).current
+    finally:
+        await db.delete_all()
+
+
+async def test_a_changed_migration_stops_the_cli_with_one_line(db: DB) -> None:
+    import subprocess
+    import sys
+
+    first = load_migrations()[0].filename
+    await db.exec("UPDATE harmony_schema_migrations SET checksum = 'x' WHERE filename = $1", first)
+    for command in (["db", "migrate"], ["db", "status"], ["task", "list"]):
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "console", "--db", db.url.dsn, "--schema", db.schema, *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+        assert result.returncode == 1, command
+        if command == ["db", "status"]:
+            assert f"CHANGED  {first}" in result.stdout
+        else:
+            assert result.stderr.count("\n") == 1
+            assert result.stderr.startswith(f"harmony: error: migration {first} was changed")

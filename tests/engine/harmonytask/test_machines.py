@@ -141,3 +141,20 @@ async def test_graceful_terminate_with_a_grace_period_returns_ordinary_work_but_
     assert await probe_db.query_row(
         "SELECT owner_id, retries FROM harmony_task WHERE id = $1", o
     ) == {"owner_id": None, "retries": 0}
+
+
+async def test_a_dropped_listener_reconnects_and_catches_up(probe_db: DB, engines) -> None:
+    """Notifications sent while the LISTEN connection was down are lost; the reconnect wakes
+    the scheduler so nothing waits for the (hour-long) safety poll."""
+    probe = Probe(probe_db, "m")
+    engine = await engines([probe], "m", config=NOTIFY)
+    listener = engine._listener
+    assert listener is not None and listener.connected
+    old_pid = listener._conn.get_server_pid()
+    await probe_db.exec("SELECT pg_terminate_backend($1)", old_pid)
+    (missed,) = await add_tasks(probe_db, "probe", 1)  # its NOTIFY may reach nobody
+    await wait_until(lambda: probe.started == [missed], 5, "the catch-up after reconnecting")
+    await wait_until(lambda: listener.connected, 5)
+    assert listener._conn.get_server_pid() != old_pid
+    (later,) = await add_tasks(probe_db, "probe", 1)
+    await wait_until(lambda: probe.started == [missed, later], 2)
