@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = actions.add_parser(
         "attach",
         help="initialise a directory as a storage path and attach it on this host",
-        description="Initialise DIR as a storage path (or reuse its sectorstore.json) and "
+        description="Initialise PATH as a storage path (or reuse its sectorstore.json) and "
         "attach it on this host. Without --seal or --store the path is read-only.",
         epilog=ATTACH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

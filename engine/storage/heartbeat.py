@@ -4,7 +4,8 @@ Every 10 s (+-10 % jitter, so a cluster started at once does not beat in lockste
 checks each attached directory for real: it exists, its ``sectorstore.json`` still carries the
 path's ID (a different disk mounted there must not be written to), a file can be created and
 fsynced in it. It then records ``psutil.disk_usage`` and its own accounting (``used``: bytes of
-sector files; ``reserved``: live reservations not yet on disk) and derives ``available``.
+sector files, measured only where ``max_storage`` is set, as in Curio; ``reserved``: live
+reservations not yet on disk) and derives ``available``.
 Failures are recorded as ``heartbeat_err``; a path nobody has reported for 50 s is stale. Both
 take the path out of placement, without anyone having to notice.
 
@@ -114,7 +115,9 @@ def _measure(local: LocalPath, host: str, pending: list[_Pending]) -> _Measure:
             probe.unlink()
     usage = psutil.disk_usage(str(root))
     used = 0
-    for ft in SectorFileType.all().bits():
+    # Walking every sector file costs a stat per file every beat; like Curio, pay it only
+    # where a limit makes the number matter.
+    for ft in SectorFileType.all().bits() if local.max_storage > 0 else ():
         type_dir = root / ft.dir_name
         with contextlib.suppress(FileNotFoundError):
             for entry in os.scandir(type_dir):

@@ -251,15 +251,17 @@ async def _move_one(
             await asyncio.to_thread(_install, temp, final)
             renamed = True
             step("renamed", size)
-        await db.transaction(lambda tx: _switch(tx, src, dst_id, sector_size, move_id), retry=True)
+        try:
+            await db.transaction(lambda tx: _switch(tx, src, dst_id, sector_size, move_id))
+        except Exception:
+            # A commit whose answer was lost may still have happened (and a retried switch
+            # then finds the source undeclared): the journal row says which.
+            if await _journal_state(db, move_id) != "switched":
+                raise
         switched = True
         step("declared", size)
     except BaseException:
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(_undo, temp, final if renamed and not switched else None)
-        if move_id is not None and not switched:
-            with contextlib.suppress(Exception):
-                await db.exec("DELETE FROM storage_moves WHERE id = $1", move_id)
+        await _abandon(db, move_id, temp, final if renamed and not switched else None, src, dst_id)
         raise
     finally:
         if fd >= 0:
@@ -269,6 +271,36 @@ async def _move_one(
     await db.exec("DELETE FROM storage_moves WHERE id = $1", move_id)
     log.info("moved %s to %s (%s)", src.local_path, final, size_str(size))
     return MoveResult(miner, sector, ft, src.storage_id, dst_id, size, final)
+
+
+async def _journal_state(db: DB, move_id: int | None) -> str | None:
+    if move_id is None:
+        return None
+    return await db.query_value("SELECT state FROM storage_moves WHERE id = $1", move_id)
+
+
+async def _abandon(
+    db: DB,
+    move_id: int | None,
+    temp: Path,
+    final: Path | None,
+    src: SectorLocation,
+    dst_id: str,
+) -> None:
+    """Undo a move that did not switch: remove our temp (and our renamed copy, unless the
+    destination turns out to be declared after all) and the journal row. If the database
+    cannot tell, leave the files to :func:`recover_moves`, which checks before deleting."""
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(remove_entry, temp)
+    try:
+        if final is not None and not await _declared(
+            db, dst_id, src.miner, src.sector, src.file_type
+        ):
+            await asyncio.to_thread(remove_entry, final)
+        if move_id is not None:
+            await db.exec("DELETE FROM storage_moves WHERE id = $1 AND state = 'copying'", move_id)
+    except Exception as exc:
+        log.warning("abandoning the move of %s: cleanup left to recovery (%s)", temp, exc)
 
 
 async def _declared(
@@ -405,12 +437,6 @@ def _install(temp: Path, final: Path) -> None:
             raise StorageError(f"{final} is being written by another mover")
     os.rename(temp, final)
     fsync_dir(final.parent)
-
-
-def _undo(temp: Path, final: Path | None) -> None:
-    remove_entry(temp)
-    if final is not None:
-        remove_entry(final)
 
 
 def _remove_unless_locked(path: Path) -> str:
