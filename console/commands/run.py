@@ -7,8 +7,14 @@ import asyncio
 import logging
 import signal
 import sys
+from dataclasses import replace
 
-from engine.harmonytask import EXIT_RESTART_REQUESTED, MachineIdentityInUse, default_identity
+from engine.harmonytask import (
+    EXIT_RESTART_REQUESTED,
+    EngineConfig,
+    MachineIdentityInUse,
+    default_identity,
+)
 from engine.node import start_node
 
 from .common import CommandError, open_db
@@ -41,6 +47,44 @@ def add_machine_options(parser: argparse.ArgumentParser) -> None:
         help="machine identity; a restart with the same name re-adopts its "
         "tasks (default: <hostname>:worker, or <hostname>:console)",
     )
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="how often this machine reports in (default 2)",
+    )
+    parser.add_argument(
+        "--machine-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="silence after which this machine declares a peer dead and takes "
+        "its tasks (default 12); use the same value on every machine",
+    )
+    parser.add_argument(
+        "--history-days",
+        type=float,
+        metavar="DAYS",
+        default=None,
+        help="delete task history older than this (default 7; 0 keeps it forever)",
+    )
+
+
+def engine_config(args: argparse.Namespace) -> EngineConfig:
+    """Engine settings from the command line (defaults where a flag is absent)."""
+    defaults = EngineConfig()
+    heartbeat = getattr(args, "heartbeat", None) or defaults.heartbeat_interval
+    timeout = getattr(args, "machine_timeout", None) or defaults.machine_timeout
+    days = getattr(args, "history_days", None)
+    if timeout < 3 * heartbeat:
+        raise CommandError(
+            f"--machine-timeout ({timeout:g}s) must be at least 3 heartbeats ({3 * heartbeat:g}s)"
+        )
+    retention = defaults.history_retention if days is None else (days * 86400 or None)
+    return replace(
+        defaults, heartbeat_interval=heartbeat, machine_timeout=timeout, history_retention=retention
+    )
 
 
 async def run_machine(args: argparse.Namespace) -> int:
@@ -52,13 +96,14 @@ async def run_machine(args: argparse.Namespace) -> int:
 
 
 async def run_worker(args: argparse.Namespace) -> int:
+    config = engine_config(args)  # bad flags fail before anything connects
     _log_to_stdout(args.verbose)
     identity = args.name or default_identity("worker")
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     db = await open_db(args)
     try:
         try:
-            node = await start_node(db, identity, task_names=names)
+            node = await start_node(db, identity, task_names=names, config=config)
         except (ValueError, MachineIdentityInUse) as exc:
             raise CommandError(str(exc)) from None
         engine = node.engine

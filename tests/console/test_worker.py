@@ -254,3 +254,14 @@ async def test_unknown_task_types_are_a_clear_error(db: DB) -> None:
     )
     assert result.returncode == 1
     assert "unknown task type(s) nosuch" in result.stderr
+
+
+def test_engine_flags_are_checked_before_connecting() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "console", "--db", "postgres://u:p@127.0.0.1:1/x", "run",
+         "--engine-only", "--heartbeat", "5", "--machine-timeout", "6"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == ("harmony: error: --machine-timeout (6s) must be at least 3 "
+                             "heartbeats (15s)\n")
