@@ -14,7 +14,6 @@ from engine.harmonydb import DB
 from engine.storage import AttachedPath, StorageHeartbeat, attach
 
 HOST = "host-a"
-OTHER_HOST = "host-b"
 
 
 @dataclass
