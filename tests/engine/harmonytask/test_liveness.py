@@ -80,16 +80,16 @@ async def test_a_fenced_failure_changes_nothing(probe_db: DB, engines) -> None:
 async def test_silent_machines_lose_their_tasks_but_busy_live_ones_keep_them(
     probe_db: DB, engines
 ) -> None:
-    """Real heartbeats every 0.1 s, a 0.6 s timeout: a task that runs for many timeouts on a
-    live machine is never taken away; a machine that goes silent loses its task."""
-    live = EngineConfig(heartbeat_interval=0.1, machine_timeout=0.6, poll_interval=0.2)
+    """Real heartbeats every 0.25 s, a 1.5 s timeout: a task that runs for several timeouts on
+    a live machine is never taken away; a machine that goes silent loses its task."""
+    live = EngineConfig(heartbeat_interval=0.25, machine_timeout=1.5, poll_interval=0.2)
     busy = Probe(probe_db, "busy", "long", block=True)
     await engines([busy], "busy", config=live)
     (long_task,) = await add_tasks(probe_db, "long", 1)
     await wait_until(lambda: busy.started == [long_task], 5)
 
     silent = Probe(probe_db, "silent", block=True)
-    quiet = EngineConfig(heartbeat_interval=3600, machine_timeout=0.6, poll_interval=0.2)
+    quiet = EngineConfig(heartbeat_interval=3600, machine_timeout=1.5, poll_interval=0.2)
     s = await engines([silent], "silent", config=quiet)
     (task_id,) = await add_tasks(probe_db, "probe", 1)
     await wait_until(lambda: silent.started == [task_id], 5)
@@ -97,7 +97,7 @@ async def test_silent_machines_lose_their_tasks_but_busy_live_ones_keep_them(
     rescuer = Probe(probe_db, "rescuer")
     await engines([rescuer], "rescuer", config=live)
     await wait_until(lambda: rescuer.started == [task_id], 10, "the silent machine's task")
-    await asyncio.sleep(1.5)  # more than two timeouts
+    await asyncio.sleep(3.2)  # more than two timeouts
     assert busy.started == [long_task]  # still running where it started, never rescued
     assert (
         await probe_db.query_value(

@@ -4,6 +4,7 @@ preemption, can_accept."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 from engine.harmonydb import DB
@@ -111,9 +112,12 @@ async def test_a_big_task_is_not_starved_by_a_stream_of_small_ones(probe_db, eng
     await wait_until(lambda: len(small.started) == 3, 5)
     assert not big.started
     now[0] += timedelta(minutes=5)  # the big task has now waited past starvation_after
+    advanced = time.monotonic()
     small.release()
     await wait_until(lambda: big.started, 5, "the big task to start")
-    assert len(small.started) == 3  # nothing small started in between
+    big_start = big.start_times[big.started[0]]
+    later_smalls = [t for t in small.start_times.values() if t > advanced]
+    assert all(t > big_start for t in later_smalls)  # nothing small started before it
     small.block = False
     small.release()
     await wait_until(lambda: len(small.started) == 7, 5)
