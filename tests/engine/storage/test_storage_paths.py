@@ -1,7 +1,5 @@
 """Attach and detach: sectorstore.json, Curio's columns, hosts, and refusals that leave nothing."""
 
-# Tests set up and inspect real files inline; blocking the test's event loop is intended.
-# ruff: noqa: ASYNC240
 
 from __future__ import annotations
 
