@@ -258,10 +258,24 @@ async def test_unknown_task_types_are_a_clear_error(db: DB) -> None:
 
 def test_engine_flags_are_checked_before_connecting() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "console", "--db", "postgres://u:p@127.0.0.1:1/x", "run",
-         "--engine-only", "--heartbeat", "5", "--machine-timeout", "6"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "--db",
+            "postgres://u:p@127.0.0.1:1/x",
+            "run",
+            "--engine-only",
+            "--heartbeat",
+            "5",
+            "--machine-timeout",
+            "6",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
-    assert result.stderr == ("harmony: error: --machine-timeout (6s) must be at least 3 "
-                             "heartbeats (15s)\n")
+    assert result.stderr == (
+        "harmony: error: --machine-timeout (6s) must be at least 3 heartbeats (15s)\n"
+    )

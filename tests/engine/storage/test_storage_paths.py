@@ -1,6 +1,5 @@
 """Attach and detach: sectorstore.json, Curio's columns, hosts, and refusals that leave nothing."""
 
-
 from __future__ import annotations
 
 import json
