@@ -97,6 +97,8 @@ class Scheduler:
             if headroom <= 0:
                 continue
             n = handler.details.cost.how_many_fit(free, headroom)
+            if n > 0 and not await self._storage_has_room(handler):
+                continue  # back-pressure: no path could take this type's files now
             if n > 0:
                 limits[handler.name] = n
             elif handler.details.cost.fits_in(engine.capacity):
@@ -128,6 +130,16 @@ class Scheduler:
         if not claimed_count:
             await self._bored()
         return claimed_count
+
+    async def _storage_has_room(self, handler: Handler) -> bool:
+        storage = handler.details.storage
+        if storage is None:
+            return True
+        try:
+            return await storage.has_capacity()
+        except HarmonyDBError as exc:
+            log.warning("storage check of %s failed: %s", handler.name, exc)
+            return False
 
     async def _claim(self, limits: dict[str, int]) -> list[Claimed]:
         engine = self.engine

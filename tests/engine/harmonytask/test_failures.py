@@ -82,13 +82,15 @@ async def test_an_attempt_past_its_timeout_is_a_failure(probe_db: DB, engines) -
 
 
 class BrokenStorage:
-    """A storage requirement no path can satisfy."""
+    """A storage requirement that looks available but whose claim always fails (e.g. another
+    machine took the last space between the check and the claim)."""
 
-    def __init__(self) -> None:
+    def __init__(self, room: bool = True) -> None:
         self.claims = 0
+        self.room = room
 
     async def has_capacity(self) -> bool:
-        return True
+        return self.room
 
     async def claim(self, task_id: int, machine_id: int) -> object:
         self.claims += 1
@@ -147,3 +149,16 @@ async def test_extra_work_commits_with_the_task_or_not_at_all(probe_db: DB, engi
     items = await probe_db.select("SELECT key, task_id FROM work_items")
     assert tasks == [{"id": first}]
     assert items == [{"key": "sector-1", "task_id": first}]
+
+
+async def test_a_type_whose_storage_has_no_room_is_not_claimed(probe_db: DB, engines) -> None:
+    full = BrokenStorage(room=False)
+    needy = Probe(probe_db, "m", "needy", storage=full)
+    await engines([needy], "m")
+    (task_id,) = await add_tasks(probe_db, "needy", 1)
+    await asyncio.sleep(0.5)
+    assert full.claims == 0 and not needy.started
+    row = await probe_db.query_row(
+        "SELECT owner_id, attempt FROM harmony_task WHERE id = $1", task_id
+    )
+    assert row == {"owner_id": None, "attempt": 0}  # never even claimed
