@@ -1,0 +1,231 @@
+"""One process's view of the chain: config, current epoch, beacons, and when to advance.
+
+Everything chain-dependent in a process shares one :class:`ChainService`. It answers "what
+epoch is it" from the injected clock (no query), computes beacons locally (hash chain), and
+decides when the chain needs advancing: at the next epoch something is due (a message lands, a
+deadline with sectors closes), learned from this process's own sends and advances and, across
+the cluster, from NOTIFY payloads on the ``chain`` channel; otherwise every ``idle_tick``
+seconds. So an idle cluster advances its chain a couple of times a minute, and a busy one at
+every epoch that matters. Without NOTIFY (YugabyteDB by default) a node learns only from its own
+actions and the idle tick, which costs latency, never correctness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from engine.harmonydb import DB, HarmonyDBError
+
+from .advance import AdvanceResult
+from .beacon import BeaconCache
+from .clock import ChainClock, SystemClock
+from .config import ChainConfig, load_chain
+
+__all__ = ["ChainService"]
+
+log = logging.getLogger(__name__)
+
+
+class ChainService:
+    """Shared by the chain-dependent task types of one process.
+
+    Args:
+        clock: the time source (tests pass a :class:`ManualClock`).
+        idle_tick: seconds between chain advances when nothing is due.
+    """
+
+    def __init__(self, db: DB, clock: ChainClock | None = None, *, idle_tick: float = 30.0) -> None:
+        self.db = db
+        self.clock: ChainClock = clock or SystemClock()
+        self.idle_tick = idle_tick
+        self.beacons = BeaconCache()
+        self._config: ChainConfig | None = None
+        self._config_checked = 0.0
+        #: last materialised head this process knows of, and the next epoch a tick is due
+        self.head: int | None = None
+        self.due: int | None = None
+        self.last_tick: float | None = None
+        self._changed = asyncio.Event()
+        self._listener: object | None = None
+        self._started = False
+        self._head_callbacks: list[Callable[[int], None]] = []
+        self._message_callbacks: list[Callable[[int], None]] = []
+
+    # ------------------------------------------------------------------ config and time
+
+    async def config(self) -> ChainConfig | None:
+        """The chain (cached for the process's life once it exists; re-checked at most every
+        2 seconds while it does not)."""
+        if self._config is None and time.monotonic() - self._config_checked > 2.0:
+            self._config_checked = time.monotonic()
+            self._config = await load_chain(self.db)
+        return self._config
+
+    async def wait_config(self) -> ChainConfig:
+        """Wait until the cluster has a chain (``harmony chain init`` or the demo)."""
+        while True:
+            try:
+                config = await self.config()
+            except HarmonyDBError as exc:
+                log.warning("reading the chain config failed: %s", exc)
+                config = None
+            if config is not None:
+                return config
+            await self.wait_changed(5.0)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def epoch(self) -> int:
+        """The current epoch by the clock (requires the config to be loaded)."""
+        assert self._config is not None, "await config() first"
+        return self._config.epoch_at(self.clock.now())
+
+    async def sleep_until_epoch(self, epoch: int, *, wake: asyncio.Event | None = None) -> None:
+        """Until ``epoch`` begins, or ``wake`` is set (whichever is first)."""
+        assert self._config is not None
+        await self.sleep_until(self._config.time_of(epoch), wake=wake)
+
+    async def sleep_until(self, when: datetime, *, wake: asyncio.Event | None = None) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(when))
+        waits: list[asyncio.Future[object]] = [sleeper]  # type: ignore[list-item]
+        waker = None
+        if wake is not None:
+            waker = asyncio.ensure_future(wake.wait())
+            waits.append(waker)  # type: ignore[arg-type]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                if not w.done():
+                    w.cancel()
+            for w in waits:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await w
+
+    async def wait_changed(self, seconds: float) -> None:
+        """Until the chain state known here changes (a tick, a message, a config), or
+        ``seconds`` real seconds."""
+        event = self._changed
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+
+    def _fire(self) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    @property
+    def changed(self) -> asyncio.Event:
+        """An event set at the next change (take it before sleeping)."""
+        return self._changed
+
+    async def beacon(self, epoch: int) -> bytes:
+        config = await self.wait_config()
+        return await self.beacons.get(self.db, config, epoch)
+
+    # ------------------------------------------------------------------ notifications
+
+    async def start(self) -> None:
+        """Listen for the cluster's chain notifications (once per process; idempotent)."""
+        if self._started:
+            return
+        self._started = True
+        from engine.harmonytask.wakeup import Listener
+
+        listener = Listener(self.db, {"chain": self.on_notice}, on_reconnect=self._fire)
+        try:
+            if await listener.start():
+                self._listener = listener
+                self.db.on_close.append(listener.close)
+        except (HarmonyDBError, OSError) as exc:
+            log.warning("chain notifications unavailable (%s); relying on polling", exc)
+
+    def on_head(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(head)`` whenever the chain advanced (here or, with NOTIFY, anywhere)."""
+        self._head_callbacks.append(callback)
+
+    def on_message(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(land_epoch)`` when a message was sent."""
+        self._message_callbacks.append(callback)
+
+    def on_notice(self, payload: str) -> None:
+        kind, _, rest = payload.partition(":")
+        try:
+            if kind == "h":
+                head_text, _, due_text = rest.partition(":")
+                self._learn_head(int(head_text), int(due_text) if due_text else None)
+            elif kind == "m":
+                self.note_message(int(rest))
+            elif kind == "c":
+                self._config_checked = 0.0
+                self._fire()
+        except ValueError:
+            log.debug("ignoring chain notice %r", payload)
+
+    def _learn_head(self, head: int, due: int | None) -> None:
+        if self.head is not None and head < self.head:
+            return
+        self.head = head
+        self.last_tick = time.monotonic()
+        # A message sent meanwhile may land before the reported due epoch.
+        if self.due is not None and head < self.due and (due is None or self.due < due):
+            due = self.due
+        self.due = due
+        for callback in self._head_callbacks:
+            callback(head)
+        self._fire()
+
+    def note_advance(self, result: AdvanceResult) -> None:
+        """This process advanced the chain."""
+        if result.advanced:
+            self._learn_head(result.head, result.next_due)
+        else:
+            self.last_tick = time.monotonic()
+            self._fire()
+
+    def note_message(self, land_epoch: int) -> None:
+        """A message will land at ``land_epoch``: the chain must reach it then."""
+        if self.due is None or land_epoch < self.due:
+            self.due = land_epoch
+        for callback in self._message_callbacks:
+            callback(land_epoch)
+        self._fire()
+
+    # ------------------------------------------------------------------ tick schedule
+
+    def next_tick_at(self) -> datetime | float:
+        """When the chain should next advance: an epoch's start (datetime), or a monotonic
+        time for the idle tick, whichever comes first; ``0.0`` = now."""
+        assert self._config is not None
+        if self.head is None or self.last_tick is None:
+            return 0.0
+        idle = self.last_tick + self.idle_tick
+        if self.due is not None:
+            due_at = self._config.time_of(max(self.due, self.head + 1))
+            seconds = (due_at - self.clock.now()).total_seconds()
+            if time.monotonic() + seconds < idle:
+                return due_at
+        return idle
+
+    def tick_due(self) -> bool:
+        at = self.next_tick_at()
+        if isinstance(at, datetime):
+            return self.clock.now() >= at
+        return time.monotonic() >= at
+
+    async def sleep_until_tick_due(self) -> None:
+        """Until :meth:`tick_due` may have become true (or anything changed)."""
+        wake = self._changed
+        at = self.next_tick_at()
+        if isinstance(at, datetime):
+            await self.sleep_until(at, wake=wake)
+        else:
+            delay = at - time.monotonic()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), delay)
