@@ -1,0 +1,444 @@
+"""The typed read model of the cluster: what one refresh of the console knows.
+
+Every class is a frozen dataclass with ``eq=False``: a snapshot is replaced as a whole each
+refresh, and deep equality over thousands of rows on every reactive assignment would cost more
+than re-rendering (reference console.md section 3). Times are aware UTC datetimes; ``*_age`` and
+``elapsed`` figures are seconds measured against the snapshot's ``taken_at`` (the injected
+clock), never against the database server's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.chain import ChainProfile
+from engine.storage import StoragePathInfo
+
+__all__ = [
+    "BUCKETS",
+    "STRIP_STAGES",
+    "ChartSnap",
+    "ClusterSnapshot",
+    "FailedTaskSnap",
+    "HistorySnap",
+    "MachineSnap",
+    "PipelineSnap",
+    "PipelineSummary",
+    "PostDeadline",
+    "PostMiner",
+    "PostSnap",
+    "QueueSnap",
+    "RunningTaskSnap",
+    "SectorProblem",
+    "SectorStrip",
+    "StageLoad",
+    "StorageSnap",
+    "StripCell",
+    "TaskTypeSnap",
+]
+
+
+# --------------------------------------------------------------------------- machines
+
+
+@dataclass(frozen=True, eq=False)
+class MachineSnap:
+    """One row of ``harmony_machines`` with its details and running-task count."""
+
+    id: int
+    host_and_port: str
+    name: str
+    #: active | cordoned | draining | drained | restarting | offline | dead
+    state: str
+    cpu: int
+    ram: int
+    gpu: float
+    #: live use from the last heartbeat: CPU and GPU as 0..1 fractions, RAM in bytes
+    cpu_load: float | None
+    ram_used: int | None
+    gpu_used: float | None
+    last_contact: datetime
+    contact_age: float
+    #: no heartbeat for longer than the reader's ``stale_after`` while the session is live
+    stale: bool
+    startup_time: datetime | None
+    version: str | None
+    tasks: tuple[str, ...]
+    running: int
+
+    @property
+    def uptime(self) -> float | None:
+        """Seconds from start-up to the last heartbeat (None when unknown)."""
+        if self.startup_time is None:
+            return None
+        return max(0.0, (self.last_contact - self.startup_time).total_seconds())
+
+    @property
+    def label(self) -> str:
+        return self.name or self.host_and_port
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in ("offline", "dead")
+
+
+@dataclass(frozen=True, eq=False)
+class RunningTaskSnap:
+    """A claimed task (``owner_id`` set) and how long its current attempt has run."""
+
+    id: int
+    name: str
+    owner_id: int
+    claimed_at: datetime | None
+    posted_time: datetime
+    attempt: int
+    retries: int
+    elapsed: float
+
+
+# --------------------------------------------------------------------------- task queues
+
+
+@dataclass(frozen=True, eq=False)
+class TaskTypeSnap:
+    """One task type: the queue now, and the last 24 hours of history."""
+
+    name: str
+    pending: int
+    #: pending but inside a retry back-off (``retry_after`` in the future)
+    waiting: int
+    running: int
+    failed: int
+    oldest_pending: datetime | None
+    oldest_age: float | None
+    done_24h: int
+    failed_24h: int
+    #: mean run time (work_end - work_start) of successful attempts in the window
+    mean_seconds: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class FailedTaskSnap:
+    """A task in the dead-letter state (``failed_at`` set), restartable by id."""
+
+    id: int
+    name: str
+    failed_at: datetime
+    age: float
+    retries: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class HistorySnap:
+    """One attempt from ``harmony_task_history``."""
+
+    id: int
+    task_id: int
+    name: str
+    work_start: datetime
+    work_end: datetime
+    result: bool
+    outcome: str | None
+    err: str | None
+    host: str
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, (self.work_end - self.work_start).total_seconds())
+
+
+@dataclass(frozen=True, eq=False)
+class ChartSnap:
+    """Completions and failures per minute, oldest minute first."""
+
+    minutes: tuple[datetime, ...]
+    done: tuple[int, ...]
+    failed: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class QueueSnap:
+    types: tuple[TaskTypeSnap, ...]
+    failed_tasks: tuple[FailedTaskSnap, ...]
+    failed_total: int
+    history: tuple[HistorySnap, ...]
+    #: the filter the history rows were selected with (None = the latest rows)
+    history_filter: str | None
+    chart: ChartSnap
+    #: hours of the 24 h window loaded so far (history is loaded in slices, newest first)
+    window_hours: float
+    done_24h: int
+    failed_24h: int
+
+    @property
+    def pending(self) -> int:
+        return sum(t.pending for t in self.types)
+
+    @property
+    def running(self) -> int:
+        return sum(t.running for t in self.types)
+
+    @property
+    def window_complete(self) -> bool:
+        return self.window_hours >= 24.0
+
+
+# --------------------------------------------------------------------------- sealing pipeline
+
+#: Curio's "PoRep Pipeline" summary buckets, in the GUI's order (reference domain.md 1.3).
+BUCKETS = ("SDR", "Trees", "PreCommit Msg", "Wait Seed", "PoRep", "Commit Msg")
+
+#: The per-sector strip: one cell per stage, with Curio's GUI labels, in pipeline order.
+STRIP_STAGES = (
+    "SDR",
+    "TreeD",
+    "TreeC",
+    "TreeR",
+    "Synthetic",
+    "PComm Msg",
+    "PComm Wait",
+    "Wait Seed",
+    "PoRep",
+    "Clear Cache",
+    "Move Storage",
+    "Commit Msg",
+    "Commit Wait",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class PipelineSummary:
+    """One miner's bucket counts. Stage buckets leave failed sectors out (they are counted
+    once, under ``failed``); the predicates are otherwise exactly Curio's."""
+
+    sp_id: int
+    counts: dict[str, int]
+    running: dict[str, int]
+    done: int
+    failed: int
+
+    def pending(self, bucket: str) -> int:
+        return self.counts.get(bucket, 0) - self.running.get(bucket, 0)
+
+
+@dataclass(frozen=True, eq=False)
+class StageLoad:
+    """All miners together: sectors in a bucket whose stage task is queued or running."""
+
+    bucket: str
+    pending: int
+    running: int
+
+
+@dataclass(frozen=True, eq=False)
+class StripCell:
+    """One stage of one sector.
+
+    ``status`` is one of: ``done``, ``running`` (task claimed), ``queued`` (task waiting for a
+    machine), ``failed`` (task failed, or its id is missing from harmony_task: Curio shows that
+    as FAILED), ``batch`` (ready, not yet picked by a batch), ``waiting`` (waiting for the
+    chain), ``none`` (not reached yet).
+    """
+
+    label: str
+    status: str
+    task_id: int | None = None
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SectorStrip:
+    sp_id: int
+    sector_number: int
+    create_time: datetime
+    age: float
+    cells: tuple[StripCell, ...]
+    #: the stage the sector is in now (its first stage not done), or "Done"
+    stage: str
+    #: Sealing | Sealed | Failed
+    state: str
+    since: datetime
+    stuck: bool
+    failed_reason: str
+    failed_msg: str
+    #: "yes" / "no" (precommitted or active on the devnet chain), and the chain state
+    on_chain: str
+    chain_state: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.sp_id}:{self.sector_number}"
+
+
+@dataclass(frozen=True, eq=False)
+class SectorProblem:
+    """A failed sector, or one in the same stage for longer than the stuck threshold."""
+
+    sp_id: int
+    sector_number: int
+    kind: str  # failed | stuck
+    stage: str
+    since: datetime
+    age: float
+    reason: str
+    message: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.sp_id}:{self.sector_number}"
+
+
+@dataclass(frozen=True, eq=False)
+class PipelineSnap:
+    head_epoch: int | None
+    summaries: tuple[PipelineSummary, ...]
+    loads: tuple[StageLoad, ...]
+    sectors: tuple[SectorStrip, ...]
+    #: sectors still in the pipeline (the strip list is limited)
+    in_progress: int
+    problems: tuple[SectorProblem, ...]
+    stuck_after: float
+
+    @property
+    def total(self) -> int:
+        return sum(sum(s.counts.values()) + s.done + s.failed for s in self.summaries)
+
+    @property
+    def done(self) -> int:
+        return sum(s.done for s in self.summaries)
+
+    @property
+    def failed(self) -> int:
+        return sum(s.failed for s in self.summaries)
+
+    @property
+    def stuck(self) -> int:
+        return sum(1 for p in self.problems if p.kind == "stuck")
+
+
+# --------------------------------------------------------------------------- storage
+
+
+@dataclass(frozen=True, eq=False)
+class StorageSnap:
+    paths: tuple[StoragePathInfo, ...]
+
+    @property
+    def capacity(self) -> int:
+        return sum(p.path.capacity for p in self.paths)
+
+    @property
+    def used(self) -> int:
+        return sum(max(p.path.capacity - p.path.fs_available, 0) for p in self.paths)
+
+    @property
+    def reserved(self) -> int:
+        return sum(p.live_reserved for p in self.paths)
+
+
+# --------------------------------------------------------------------------- PoSt
+
+
+@dataclass(frozen=True, eq=False)
+class PostDeadline:
+    """One deadline of a miner: the figures of ``proving deadlines`` and Curio's grid flags.
+
+    Counts are of live sectors (active, faulty or recovering) and of partitions holding live
+    sectors, as ``proving deadlines`` without ``--all``.
+    """
+
+    index: int
+    partitions: int
+    live: int
+    active: int
+    faulty: int
+    recovering: int
+    #: partitions whose SubmitWindowedPoSt landed in the current proving period
+    proven_partitions: int
+
+    @property
+    def empty(self) -> bool:
+        return self.live == 0
+
+    @property
+    def proven(self) -> bool:
+        """Curio's ``Proven`` flag: live sectors and none faulty."""
+        return self.live > 0 and self.faulty == 0
+
+    @property
+    def part_faulty(self) -> bool:
+        return self.faulty > 0
+
+    @property
+    def all_faulty(self) -> bool:
+        return self.live > 0 and self.faulty >= self.live
+
+    @property
+    def partitions_proven(self) -> bool:
+        return self.proven_partitions >= self.partitions
+
+
+@dataclass(frozen=True, eq=False)
+class PostMiner:
+    sp_id: int
+    sector_size: int
+    proving_period_offset: int
+    #: the period the proven-partition counts belong to (at snapshot time)
+    period_start: int
+    deadlines: tuple[PostDeadline, ...]
+
+    @property
+    def address(self) -> str:
+        return f"t0{self.sp_id}"
+
+    @property
+    def live(self) -> int:
+        return sum(d.live for d in self.deadlines)
+
+    @property
+    def faulty(self) -> int:
+        return sum(d.faulty for d in self.deadlines)
+
+    @property
+    def recovering(self) -> int:
+        return sum(d.recovering for d in self.deadlines)
+
+
+@dataclass(frozen=True, eq=False)
+class PostSnap:
+    #: None when the chain is not configured yet (no ``chain_config`` row)
+    profile: ChainProfile | None
+    genesis: datetime | None
+    head_epoch: int | None
+    miners: tuple[PostMiner, ...]
+
+
+# --------------------------------------------------------------------------- the whole
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterSnapshot:
+    """Everything one refresh read, in one consistent (repeatable-read) view."""
+
+    taken_at: datetime
+    #: wall time of the query set, milliseconds, and the number of statements
+    db_ms: float
+    statements: int
+    machines: tuple[MachineSnap, ...]
+    running: tuple[RunningTaskSnap, ...]
+    queues: QueueSnap
+    pipeline: PipelineSnap
+    storage: StorageSnap
+    post: PostSnap
+    notes: tuple[str, ...] = field(default=())
+
+    def machine(self, machine_id: int) -> MachineSnap | None:
+        return next((m for m in self.machines if m.id == machine_id), None)
+
+    def running_on(self, machine_id: int) -> list[RunningTaskSnap]:
+        return [t for t in self.running if t.owner_id == machine_id]
+
+    def task_type(self, name: str) -> TaskTypeSnap | None:
+        return next((t for t in self.queues.types if t.name == name), None)

@@ -1,0 +1,411 @@
+"""The sealing pipeline as Curio's GUI shows it (reference domain.md 1.2-1.3).
+
+Three bounded queries: the summary buckets per miner with Curio's exact predicates (one
+aggregate over ``sectors_sdr_pipeline``), the sectors still in the pipeline (``LIMIT``ed, oldest
+first) for the per-sector stage strip, and the failed or stuck sectors (``LIMIT``ed, oldest
+first). A fourth looks up the harmony tasks those sectors point at, by primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine.harmonydb import Tx
+
+from .model import (
+    BUCKETS,
+    PipelineSummary,
+    SectorProblem,
+    SectorStrip,
+    StageLoad,
+    StripCell,
+)
+
+__all__ = [
+    "SUMMARY",
+    "TaskState",
+    "current_stage",
+    "read_pipeline",
+    "strip_cells",
+]
+
+# Bucket predicates are Curio's PorepPipelineSummary ($1 = chain head), each with NOT failed
+# added: Curio also counts a failed sector in its stage bucket; here it is counted once, under
+# Failed. ``stage_task`` is the task of the stage the sector is in, for the running split.
+SUMMARY = """
+WITH s AS (
+    SELECT p.sp_id, p.failed,
+           p.after_commit_msg_success AS done,
+           NOT (p.after_commit_msg_success AND p.after_move_storage) AS in_progress,
+           (p.after_sdr = false) AS b_sdr,
+           (p.after_sdr AND (NOT p.after_tree_d OR NOT p.after_tree_c OR NOT p.after_tree_r))
+               AS b_trees,
+           (p.after_tree_r AND NOT p.after_precommit_msg) AS b_precommit,
+           coalesce(p.after_precommit_msg_success AND p.seed_epoch > $1::bigint, false)
+               AS b_wait_seed,
+           coalesce(NOT p.after_porep AND p.after_precommit_msg_success
+                    AND p.seed_epoch < $1::bigint, false) AS b_porep,
+           (NOT p.after_commit_msg_success AND p.after_porep) AS b_commit,
+           CASE WHEN NOT p.after_sdr THEN p.task_id_sdr
+                WHEN NOT p.after_tree_d THEN p.task_id_tree_d
+                WHEN NOT (p.after_tree_c AND p.after_tree_r) THEN p.task_id_tree_r
+                WHEN NOT p.after_synth THEN p.task_id_synth
+                WHEN NOT p.after_precommit_msg THEN p.task_id_precommit_msg
+                WHEN NOT p.after_porep THEN p.task_id_porep
+                WHEN NOT p.after_commit_msg THEN p.task_id_commit_msg
+           END AS stage_task
+      FROM sectors_sdr_pipeline p
+)
+SELECT s.sp_id,
+       count(*) FILTER (WHERE b_sdr AND NOT failed) AS sdr,
+       count(*) FILTER (WHERE b_sdr AND NOT failed AND t.owner_id IS NOT NULL) AS sdr_running,
+       count(*) FILTER (WHERE b_trees AND NOT failed) AS trees,
+       count(*) FILTER (WHERE b_trees AND NOT failed AND t.owner_id IS NOT NULL)
+           AS trees_running,
+       count(*) FILTER (WHERE b_precommit AND NOT failed) AS precommit,
+       count(*) FILTER (WHERE b_precommit AND NOT failed AND t.owner_id IS NOT NULL)
+           AS precommit_running,
+       count(*) FILTER (WHERE b_wait_seed AND NOT failed) AS wait_seed,
+       count(*) FILTER (WHERE b_porep AND NOT failed) AS porep,
+       count(*) FILTER (WHERE b_porep AND NOT failed AND t.owner_id IS NOT NULL) AS porep_running,
+       count(*) FILTER (WHERE b_commit AND NOT failed) AS commit,
+       count(*) FILTER (WHERE b_commit AND NOT failed AND t.owner_id IS NOT NULL)
+           AS commit_running,
+       count(*) FILTER (WHERE done) AS done,
+       count(*) FILTER (WHERE failed) AS failed,
+       count(*) FILTER (WHERE in_progress) AS in_progress
+  FROM s LEFT JOIN harmony_task t ON t.id = s.stage_task
+ GROUP BY s.sp_id
+ ORDER BY s.sp_id
+ LIMIT 1000
+"""
+
+_COLUMNS = """
+SELECT p.sp_id, p.sector_number, p.create_time,
+       p.after_sdr, p.after_tree_d, p.after_tree_c, p.after_tree_r, p.after_synth,
+       p.after_precommit_msg, p.after_precommit_msg_success, p.seed_epoch,
+       p.seed_value IS NOT NULL AS has_seed, p.after_porep, p.after_finalize,
+       p.after_move_storage, p.after_commit_msg, p.after_commit_msg_success,
+       p.task_id_sdr, p.task_id_tree_d, p.task_id_tree_c, p.task_id_tree_r, p.task_id_synth,
+       p.task_id_precommit_msg, p.task_id_porep, p.task_id_finalize, p.task_id_move_storage,
+       p.task_id_commit_msg, p.precommit_ready_at, p.commit_ready_at,
+       p.failed, p.failed_at, p.failed_reason, p.failed_reason_msg,
+       c.state AS chain_state,
+       greatest(p.create_time, p.precommit_ready_at, p.commit_ready_at,
+                (SELECT max(h.work_end)
+                   FROM sectors_pipeline_events e
+                   JOIN harmony_task_history h ON h.id = ANY (e.task_history_ids)
+                  WHERE e.sp_id = p.sp_id AND e.sector_number = p.sector_number)) AS since
+  FROM sectors_sdr_pipeline p
+  LEFT JOIN chain_sectors c ON c.sp_id = p.sp_id AND c.sector_number = p.sector_number
+"""
+
+SECTORS = (
+    _COLUMNS
+    + """
+ WHERE NOT (p.after_commit_msg_success AND p.after_move_storage)
+ ORDER BY p.create_time, p.sp_id, p.sector_number
+ LIMIT $1
+"""
+)
+
+# $1 = now - stuck threshold. A sector created after it cannot have been stuck that long, which
+# keeps the per-row event lookup to the candidates.
+PROBLEMS = (
+    """
+SELECT * FROM ("""
+    + _COLUMNS
+    + """
+ WHERE p.failed
+    OR (NOT (p.after_commit_msg_success AND p.after_move_storage) AND p.create_time < $1)
+) q
+ WHERE failed OR since < $1
+ ORDER BY CASE WHEN failed THEN coalesce(failed_at, since) ELSE since END, sp_id, sector_number
+ LIMIT $2
+"""
+)
+
+TASKS = """
+SELECT id, owner_id, failed_at IS NOT NULL AS failed
+  FROM harmony_task
+ WHERE id = ANY ($1::bigint[])
+ ORDER BY id
+"""
+
+_TASK_COLUMNS = (
+    "task_id_sdr",
+    "task_id_tree_d",
+    "task_id_tree_c",
+    "task_id_tree_r",
+    "task_id_synth",
+    "task_id_precommit_msg",
+    "task_id_porep",
+    "task_id_finalize",
+    "task_id_move_storage",
+    "task_id_commit_msg",
+)
+
+
+@dataclass(frozen=True)
+class TaskState:
+    owner_id: int | None
+    failed: bool
+
+
+def _task_cell(
+    label: str,
+    done: bool,
+    task_id: int | None,
+    ready: bool,
+    tasks: Mapping[int, TaskState],
+    *,
+    batch: bool = False,
+) -> StripCell:
+    if done:
+        return StripCell(label, "done", task_id)
+    if task_id is not None:
+        task = tasks.get(task_id)
+        if task is None or task.failed:
+            # Curio: a task id missing from harmony_task is shown as FAILED.
+            return StripCell(label, "failed", task_id)
+        if task.owner_id is not None:
+            return StripCell(label, "running", task_id, task.owner_id)
+        return StripCell(label, "queued", task_id)
+    if ready:
+        return StripCell(label, "batch" if batch else "queued")
+    return StripCell(label, "none")
+
+
+def _wait_cell(label: str, done: bool, ready: bool) -> StripCell:
+    if done:
+        return StripCell(label, "done")
+    return StripCell(label, "waiting" if ready else "none")
+
+
+def seed_done(row: Mapping[str, Any], head: int | None) -> bool:
+    if row["has_seed"] or row["after_porep"]:
+        return True
+    seed = row["seed_epoch"]
+    return bool(
+        row["after_precommit_msg_success"]
+        and seed is not None
+        and head is not None
+        and head >= seed
+    )
+
+
+def strip_cells(
+    row: Mapping[str, Any], tasks: Mapping[int, TaskState], head: int | None
+) -> tuple[StripCell, ...]:
+    """The stage strip of one ``sectors_sdr_pipeline`` row, labels as Curio's GUI."""
+    r = row
+    seeded = seed_done(r, head)
+    cells = [
+        _task_cell("SDR", r["after_sdr"], r["task_id_sdr"], True, tasks),
+        _task_cell("TreeD", r["after_tree_d"], r["task_id_tree_d"], r["after_sdr"], tasks),
+        _task_cell("TreeC", r["after_tree_c"], r["task_id_tree_c"], r["after_tree_d"], tasks),
+        _task_cell("TreeR", r["after_tree_r"], r["task_id_tree_r"], r["after_tree_d"], tasks),
+        _task_cell("Synthetic", r["after_synth"], r["task_id_synth"], r["after_tree_r"], tasks),
+        _task_cell(
+            "PComm Msg",
+            r["after_precommit_msg"],
+            r["task_id_precommit_msg"],
+            r["after_synth"],
+            tasks,
+            batch=True,
+        ),
+        _wait_cell("PComm Wait", r["after_precommit_msg_success"], r["after_precommit_msg"]),
+        _wait_cell("Wait Seed", seeded, r["after_precommit_msg_success"]),
+        _task_cell("PoRep", r["after_porep"], r["task_id_porep"], seeded, tasks),
+        _task_cell(
+            "Clear Cache", r["after_finalize"], r["task_id_finalize"], r["after_porep"], tasks
+        ),
+        _task_cell(
+            "Move Storage",
+            r["after_move_storage"],
+            r["task_id_move_storage"],
+            r["after_finalize"],
+            tasks,
+        ),
+        _task_cell(
+            "Commit Msg",
+            r["after_commit_msg"],
+            r["task_id_commit_msg"],
+            r["after_porep"],
+            tasks,
+            batch=True,
+        ),
+        _wait_cell("Commit Wait", r["after_commit_msg_success"], r["after_commit_msg"]),
+    ]
+    if r["failed"]:
+        stage = current_stage(cells)
+        cells = [
+            StripCell(c.label, "failed", c.task_id, c.owner_id) if c.label == stage else c
+            for c in cells
+        ]
+    return tuple(cells)
+
+
+#: The main line; Clear Cache and Move Storage run beside Commit Msg (Curio's poller does not
+#: make the commit wait for them), so they only count once the main line is through.
+_MAIN_LINE = (
+    "SDR",
+    "TreeD",
+    "TreeC",
+    "TreeR",
+    "Synthetic",
+    "PComm Msg",
+    "PComm Wait",
+    "Wait Seed",
+    "PoRep",
+    "Commit Msg",
+    "Commit Wait",
+    "Clear Cache",
+    "Move Storage",
+)
+
+
+def current_stage(cells: tuple[StripCell, ...] | list[StripCell]) -> str:
+    """The first stage not done, in pipeline order, or "Done"."""
+    by_label = {c.label: c for c in cells}
+    for label in _MAIN_LINE:
+        if by_label[label].status != "done":
+            return label
+    return "Done"
+
+
+def _state(row: Mapping[str, Any]) -> str:
+    if row["failed"]:
+        return "Failed"
+    return "Sealed" if row["after_commit_msg_success"] else "Sealing"
+
+
+def _age(now: datetime, ts: datetime | None) -> float:
+    return 0.0 if ts is None else max(0.0, (now - ts).total_seconds())
+
+
+@dataclass
+class PipelineRead:
+    summaries: list[dict[str, Any]]
+    sectors: list[dict[str, Any]]
+    problems: list[dict[str, Any]]
+    tasks: dict[int, TaskState]
+
+
+async def read_pipeline(
+    tx: Tx,
+    head: int | None,
+    now: datetime,
+    stuck_after: float,
+    sector_limit: int,
+    problem_limit: int,
+) -> PipelineRead:
+    summaries = await tx.select(SUMMARY, head)
+    sectors = await tx.select(SECTORS, sector_limit)
+    problems = await tx.select(PROBLEMS, now - timedelta(seconds=stuck_after), problem_limit)
+    ids = sorted({r[c] for r in (*sectors, *problems) for c in _TASK_COLUMNS if r[c] is not None})
+    tasks: dict[int, TaskState] = {}
+    if ids:
+        for t in await tx.select(TASKS, ids):
+            tasks[t["id"]] = TaskState(t["owner_id"], t["failed"])
+    return PipelineRead(summaries, sectors, problems, tasks)
+
+
+_BUCKET_KEYS = {
+    "SDR": "sdr",
+    "Trees": "trees",
+    "PreCommit Msg": "precommit",
+    "Wait Seed": "wait_seed",
+    "PoRep": "porep",
+    "Commit Msg": "commit",
+}
+
+
+def build_summaries(rows: list[dict[str, Any]]) -> tuple[PipelineSummary, ...]:
+    out = []
+    for r in rows:
+        counts = {b: int(r[k]) for b, k in _BUCKET_KEYS.items()}
+        running = {b: int(r.get(f"{k}_running") or 0) for b, k in _BUCKET_KEYS.items()}
+        out.append(PipelineSummary(r["sp_id"], counts, running, int(r["done"]), int(r["failed"])))
+    return tuple(out)
+
+
+def build_loads(summaries: tuple[PipelineSummary, ...]) -> tuple[StageLoad, ...]:
+    return tuple(
+        StageLoad(
+            b,
+            sum(s.pending(b) for s in summaries),
+            sum(s.running.get(b, 0) for s in summaries),
+        )
+        for b in BUCKETS
+    )
+
+
+def build_strip(
+    row: Mapping[str, Any],
+    tasks: Mapping[int, TaskState],
+    head: int | None,
+    now: datetime,
+    stuck_after: float,
+) -> SectorStrip:
+    cells = strip_cells(row, tasks, head)
+    stage = current_stage(cells)
+    since = row["since"] or row["create_time"]
+    state = _state(row)
+    return SectorStrip(
+        sp_id=row["sp_id"],
+        sector_number=row["sector_number"],
+        create_time=row["create_time"],
+        age=_age(now, row["create_time"]),
+        cells=cells,
+        stage=stage,
+        state=state,
+        since=since,
+        stuck=state == "Sealing" and _age(now, since) > stuck_after,
+        failed_reason=row["failed_reason"] or "",
+        failed_msg=row["failed_reason_msg"] or "",
+        on_chain="yes" if row["chain_state"] not in (None, "terminated") else "no",
+        chain_state=row["chain_state"],
+    )
+
+
+def build_problem(
+    row: Mapping[str, Any], tasks: Mapping[int, TaskState], head: int | None, now: datetime
+) -> SectorProblem:
+    cells = strip_cells(row, tasks, head)
+    stage = current_stage(cells)
+    if row["failed"]:
+        since = row["failed_at"] or row["since"] or row["create_time"]
+        return SectorProblem(
+            row["sp_id"],
+            row["sector_number"],
+            "failed",
+            stage,
+            since,
+            _age(now, since),
+            row["failed_reason"] or "",
+            row["failed_reason_msg"] or "",
+        )
+    since = row["since"] or row["create_time"]
+    cell = next(c for c in cells if c.label == stage) if stage != "Done" else None
+    what = {
+        "queued": "task waiting for a machine",
+        "running": "task running",
+        "failed": "task failed or missing",
+        "batch": "waiting for a batch",
+        "waiting": "waiting for the chain",
+        "none": "not started",
+    }.get(cell.status if cell else "", "")
+    return SectorProblem(
+        row["sp_id"],
+        row["sector_number"],
+        "stuck",
+        stage,
+        since,
+        _age(now, since),
+        "stuck",
+        what,
+    )

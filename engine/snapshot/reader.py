@@ -1,0 +1,327 @@
+"""``SnapshotReader``: one refresh of the console as a small, fixed set of bounded queries.
+
+Every refresh runs the same statements (about twenty: aggregates, primary-key lookups and
+``LIMIT``ed lists) in one repeatable-read transaction, so every pane shows the same instant.
+Rules (reference console.md section 10):
+
+* ``now`` comes from the caller's clock and is passed as a parameter; no statement reads the
+  server's clock, so a fixed clock gives the same screen every time;
+* every ``ORDER BY`` ends in a unique key and every list has a ``LIMIT``;
+* the 24 h task counts come from :class:`~engine.snapshot.history.HistoryWindow`, which reads
+  only new history rows after the first refresh.
+
+The reader only SELECTs: it works under a role that may do nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.chain import EpochClock
+from engine.harmonydb import DB, Tx
+from engine.harmonytask.admin import MACHINE_STATE
+
+from .history import HistoryRead, HistoryWindow
+from .model import (
+    ClusterSnapshot,
+    FailedTaskSnap,
+    HistorySnap,
+    MachineSnap,
+    PipelineSnap,
+    PostSnap,
+    QueueSnap,
+    RunningTaskSnap,
+    StorageSnap,
+    TaskTypeSnap,
+)
+from .pipeline import (
+    PipelineRead,
+    build_loads,
+    build_problem,
+    build_strip,
+    build_summaries,
+    read_pipeline,
+)
+from .post import read_post
+from .storage import read_storage
+
+__all__ = ["SnapshotReader"]
+
+MACHINES = (
+    """
+SELECT m.id, m.host_and_port, coalesce(d.machine_name, m.host_and_port) AS name, """
+    + MACHINE_STATE
+    + """ AS state,
+       m.cpu, m.ram, m.gpu, m.cpu_load, m.ram_used, m.gpu_used, m.last_contact,
+       d.startup_time, d.version, d.tasks, coalesce(r.n, 0)::int AS running
+  FROM harmony_machines m
+  LEFT JOIN harmony_machine_details d ON d.machine_id = m.id
+  LEFT JOIN (SELECT owner_id, count(*) AS n FROM harmony_task
+              WHERE owner_id IS NOT NULL GROUP BY owner_id) r ON r.owner_id = m.id
+ ORDER BY coalesce(d.machine_name, m.host_and_port), m.id
+ LIMIT 1000
+"""
+)
+
+RUNNING = """
+SELECT id, name, owner_id, claimed_at, posted_time, attempt, retries
+  FROM harmony_task
+ WHERE owner_id IS NOT NULL
+ ORDER BY claimed_at, id
+ LIMIT $1
+"""
+
+TASK_TYPES = """
+SELECT name,
+       count(*) FILTER (WHERE owner_id IS NULL AND failed_at IS NULL) AS pending,
+       count(*) FILTER (WHERE owner_id IS NULL AND failed_at IS NULL AND retry_after > $1)
+           AS waiting,
+       count(*) FILTER (WHERE owner_id IS NOT NULL) AS running,
+       count(*) FILTER (WHERE failed_at IS NOT NULL) AS failed,
+       min(posted_time) FILTER (WHERE owner_id IS NULL AND failed_at IS NULL) AS oldest_pending
+  FROM harmony_task
+ GROUP BY name
+ ORDER BY name
+ LIMIT 1000
+"""
+
+FAILED_TASKS = """
+SELECT id, name, failed_at, retries, last_error
+  FROM harmony_task
+ WHERE failed_at IS NOT NULL
+ ORDER BY failed_at DESC, id DESC
+ LIMIT $1
+"""
+
+HISTORY = """
+SELECT id, task_id, name, work_start, work_end, result, outcome, err,
+       completed_by_host_and_port AS host
+  FROM harmony_task_history
+ ORDER BY work_end DESC, id DESC
+ LIMIT $1
+"""
+
+# A filter looks at the newest $3 attempts only, so a rare match never scans the whole table.
+HISTORY_FILTERED = """
+SELECT * FROM (
+    SELECT id, task_id, name, work_start, work_end, result, outcome, err,
+           completed_by_host_and_port AS host
+      FROM harmony_task_history
+     ORDER BY work_end DESC, id DESC
+     LIMIT $3
+) h
+ WHERE h.name ILIKE $2 OR h.err ILIKE $2 OR h.host ILIKE $2 OR h.outcome ILIKE $2
+    OR h.task_id::text = $4
+ ORDER BY work_end DESC, id DESC
+ LIMIT $1
+"""
+
+
+@dataclass
+class _Read:
+    machines: list[dict[str, Any]]
+    running: list[dict[str, Any]]
+    types: list[dict[str, Any]]
+    failed: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    window: HistoryRead
+    pipeline: PipelineRead
+    storage: StorageSnap
+    post: PostSnap
+
+
+def _age(now: datetime, ts: datetime | None) -> float | None:
+    return None if ts is None else max(0.0, (now - ts).total_seconds())
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class SnapshotReader:
+    """Reads :class:`ClusterSnapshot`\\ s; keeps the incremental 24 h history between them.
+
+    Args:
+        db: a pool on the cluster's schema (read-only is enough).
+        stale_after: seconds without a heartbeat after which a live machine is marked stale.
+        stuck_after: seconds in one pipeline stage after which a sector is listed as stuck
+            (Curio's GUI turns dates older than 12 h red).
+    """
+
+    def __init__(
+        self,
+        db: DB,
+        *,
+        stale_after: float = 10.0,
+        stuck_after: float = 12 * 3600.0,
+        window: HistoryWindow | None = None,
+        running_limit: int = 2000,
+        failed_limit: int = 200,
+        history_limit: int = 200,
+        history_scan: int = 50_000,
+        sector_limit: int = 200,
+        problem_limit: int = 100,
+    ) -> None:
+        self.db = db
+        self.stale_after = stale_after
+        self.stuck_after = stuck_after
+        self.window = window or HistoryWindow()
+        self.running_limit = running_limit
+        self.failed_limit = failed_limit
+        self.history_limit = history_limit
+        self.history_scan = history_scan
+        self.sector_limit = sector_limit
+        self.problem_limit = problem_limit
+
+    async def snapshot(
+        self, now: datetime, *, history_filter: str | None = None
+    ) -> ClusterSnapshot:
+        """Run the query set once and build the snapshot (``now`` must be aware UTC)."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        statements = self.db.statements
+        started = time.perf_counter()
+        history_filter = (history_filter or "").strip() or None
+
+        async def read(tx: Tx) -> _Read:
+            machines = await tx.select(MACHINES)
+            running = await tx.select(RUNNING, self.running_limit)
+            types = await tx.select(TASK_TYPES, now)
+            failed = await tx.select(FAILED_TASKS, self.failed_limit)
+            if history_filter is None:
+                history = await tx.select(HISTORY, self.history_limit)
+            else:
+                history = await tx.select(
+                    HISTORY_FILTERED,
+                    self.history_limit,
+                    _like(history_filter),
+                    self.history_scan,
+                    history_filter,
+                )
+            window = await self.window.read(tx, now)
+            post = await read_post(tx, now)
+            head = post.head_epoch
+            if head is None and post.profile is not None and post.genesis is not None:
+                head = EpochClock(post.genesis, post.profile).epoch_at(now)
+            pipeline = await read_pipeline(
+                tx, head, now, self.stuck_after, self.sector_limit, self.problem_limit
+            )
+            storage = await read_storage(tx, now)
+            return _Read(machines, running, types, failed, history, window, pipeline, storage, post)
+
+        raw = await self.db.transaction(read, isolation="repeatable_read")
+        self.window.apply(raw.window)
+        db_ms = (time.perf_counter() - started) * 1000
+        return self._build(raw, now, db_ms, self.db.statements - statements, history_filter)
+
+    # ------------------------------------------------------------------ building
+
+    def _build(
+        self, raw: _Read, now: datetime, db_ms: float, statements: int, history_filter: str | None
+    ) -> ClusterSnapshot:
+        machines = tuple(self._machine(r, now) for r in raw.machines)
+        running = tuple(
+            RunningTaskSnap(
+                id=r["id"],
+                name=r["name"],
+                owner_id=r["owner_id"],
+                claimed_at=r["claimed_at"],
+                posted_time=r["posted_time"],
+                attempt=r["attempt"],
+                retries=r["retries"],
+                elapsed=_age(now, r["claimed_at"]) or 0.0,
+            )
+            for r in raw.running
+        )
+        totals = self.window.per_type(now)
+        names = sorted({r["name"] for r in raw.types} | set(totals))
+        by_name = {r["name"]: r for r in raw.types}
+        types = []
+        for name in names:
+            q = by_name.get(name, {})
+            h = totals.get(name)
+            types.append(
+                TaskTypeSnap(
+                    name=name,
+                    pending=int(q.get("pending", 0)),
+                    waiting=int(q.get("waiting", 0)),
+                    running=int(q.get("running", 0)),
+                    failed=int(q.get("failed", 0)),
+                    oldest_pending=q.get("oldest_pending"),
+                    oldest_age=_age(now, q.get("oldest_pending")),
+                    done_24h=h.done if h else 0,
+                    failed_24h=h.failed if h else 0,
+                    mean_seconds=(h.done_seconds / h.done) if h and h.done else None,
+                )
+            )
+        queues = QueueSnap(
+            types=tuple(types),
+            failed_tasks=tuple(
+                FailedTaskSnap(
+                    r["id"],
+                    r["name"],
+                    r["failed_at"],
+                    _age(now, r["failed_at"]) or 0.0,
+                    r["retries"],
+                    r["last_error"],
+                )
+                for r in raw.failed
+            ),
+            failed_total=sum(t.failed for t in types),
+            history=tuple(HistorySnap(**r) for r in raw.history),
+            history_filter=history_filter,
+            chart=self.window.chart(now),
+            window_hours=self.window.hours_loaded,
+            done_24h=sum(t.done_24h for t in types),
+            failed_24h=sum(t.failed_24h for t in types),
+        )
+        p = raw.pipeline
+        head = raw.post.head_epoch
+        summaries = build_summaries(p.summaries)
+        pipeline = PipelineSnap(
+            head_epoch=head,
+            summaries=summaries,
+            loads=build_loads(summaries),
+            sectors=tuple(build_strip(r, p.tasks, head, now, self.stuck_after) for r in p.sectors),
+            in_progress=sum(int(r["in_progress"]) for r in p.summaries),
+            problems=tuple(build_problem(r, p.tasks, head, now) for r in p.problems),
+            stuck_after=self.stuck_after,
+        )
+        return ClusterSnapshot(
+            taken_at=now,
+            db_ms=db_ms,
+            statements=statements,
+            machines=machines,
+            running=running,
+            queues=queues,
+            pipeline=pipeline,
+            storage=raw.storage,
+            post=raw.post,
+        )
+
+    def _machine(self, r: dict[str, Any], now: datetime) -> MachineSnap:
+        age = _age(now, r["last_contact"]) or 0.0
+        state = r["state"]
+        return MachineSnap(
+            id=r["id"],
+            host_and_port=r["host_and_port"],
+            name=r["name"],
+            state=state,
+            cpu=r["cpu"],
+            ram=r["ram"],
+            gpu=r["gpu"],
+            cpu_load=r["cpu_load"],
+            ram_used=r["ram_used"],
+            gpu_used=r["gpu_used"],
+            last_contact=r["last_contact"],
+            contact_age=age,
+            stale=state not in ("offline", "dead") and age > self.stale_after,
+            startup_time=r["startup_time"],
+            version=r["version"],
+            tasks=tuple(t for t in (r["tasks"] or "").split(",") if t),
+            running=r["running"],
+        )

@@ -1,0 +1,127 @@
+"""Storage paths for the console: ``storage list``'s rows, with ages measured against the
+injected clock (``engine.storage.list_paths`` uses the server's ``now()``).
+
+The rows are :class:`engine.storage.StoragePathInfo`, so the console's health, use and bar
+logic is the ``storage list`` command's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from engine.harmonydb import Tx
+from engine.storage import HostView, SectorFileType, StoragePathInfo
+from engine.storage.hosts import host_url
+from engine.storage.paths import StoragePathRow
+
+from .model import StorageSnap
+
+__all__ = ["read_storage"]
+
+PATHS = """
+SELECT storage_id, urls, weight, max_storage, can_seal, can_store, groups, allow_to,
+       allow_types, deny_types, allow_miners, deny_miners, capacity, available, fs_available,
+       reserved, used, last_heartbeat, heartbeat_err,
+       extract(epoch FROM $1::timestamptz - last_heartbeat)::float8 AS age
+  FROM storage_path
+ ORDER BY capacity DESC, storage_id
+ LIMIT 1000
+"""
+
+# Counts, live reservations and moves in one round trip: kind tells them apart.
+FIGURES = """
+SELECT 'count' AS kind, storage_id, sector_filetype AS filetype, count(*)::bigint AS n
+  FROM sector_location
+ GROUP BY storage_id, sector_filetype
+UNION ALL
+SELECT 'reserved', storage_id, 0, sum(GREATEST(bytes - on_disk, 0))::bigint
+  FROM storage_reservations_live
+ GROUP BY storage_id
+UNION ALL
+SELECT 'moves', dst_storage_id, 0, count(*)::bigint
+  FROM storage_moves
+ WHERE state = 'copying'
+ GROUP BY dst_storage_id
+ ORDER BY 1, 2, 3
+"""
+
+HOSTS = """
+SELECT storage_id, hostname, local_path, heartbeat_err,
+       extract(epoch FROM $1::timestamptz - last_heartbeat)::float8 AS age
+  FROM storage_path_hosts
+ ORDER BY storage_id, hostname
+ LIMIT 10000
+"""
+
+_ROW_FIELDS = (
+    "storage_id",
+    "urls",
+    "weight",
+    "max_storage",
+    "can_seal",
+    "can_store",
+    "groups",
+    "allow_to",
+    "allow_types",
+    "deny_types",
+    "allow_miners",
+    "deny_miners",
+    "capacity",
+    "available",
+    "fs_available",
+    "reserved",
+    "used",
+    "last_heartbeat",
+    "heartbeat_err",
+)
+
+
+async def read_storage(tx: Tx, now: datetime, host: str | None = None) -> StorageSnap:
+    """Every storage path (largest first), with per-type sector counts, hosts and health.
+
+    ``host`` names the machine whose local directory is shown as ``local_path``; the console
+    passes None, so what it shows does not depend on where it runs.
+    """
+    paths = await tx.select(PATHS, now)
+    counts: dict[str, dict[SectorFileType, int]] = {}
+    reserved: dict[str, int] = {}
+    moves: dict[str, int] = {}
+    for r in await tx.select(FIGURES):
+        if r["kind"] == "count":
+            counts.setdefault(r["storage_id"], {})[SectorFileType(r["filetype"])] = int(r["n"])
+        elif r["kind"] == "reserved":
+            reserved[r["storage_id"]] = int(r["n"])
+        else:
+            moves[r["storage_id"]] = int(r["n"])
+    hosts: dict[str, list[HostView]] = {}
+    for r in await tx.select(HOSTS, now):
+        hosts.setdefault(r["storage_id"], []).append(
+            HostView(
+                r["hostname"],
+                Path(r["local_path"]),
+                host_url(r["hostname"], r["local_path"]),
+                r["age"],
+                r["heartbeat_err"],
+            )
+        )
+    infos = []
+    for p in paths:
+        row = StoragePathRow(**{k: p[k] for k in _ROW_FIELDS})
+        views = hosts.get(row.storage_id, [])
+        local = next((h.local_path for h in views if host is not None and h.host == host), None)
+        infos.append(
+            StoragePathInfo(
+                path=row,
+                counts={
+                    ft: counts.get(row.storage_id, {}).get(ft, 0)
+                    for ft in SectorFileType.all().bits()
+                },
+                hosts=views,
+                local_path=local,
+                heartbeat_age=p["age"],
+                live_reserved=reserved.get(row.storage_id, 0),
+                moves_in_progress=moves.get(row.storage_id, 0),
+            )
+        )
+    return StorageSnap(tuple(infos))
