@@ -21,6 +21,7 @@ from engine.harmonytask import EngineError
 
 from .commands import COMMAND_MODULES
 from .commands.common import CommandError
+from .commands.default import add_console_options
 from .commands.run import add_machine_options
 
 EPILOG = """\
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
     add_machine_options(parser)
+    add_console_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)

@@ -1,27 +1,127 @@
-"""``harmony`` with no command: start on the cluster database and report its status."""
+"""``harmony`` with no command: the operations console, with this process as a machine.
+
+Start-up: the console paints at once and connects in the background (starting the embedded
+PostgreSQL when no ``--db`` is given); after the first snapshot is on screen it starts this
+process's engine (``<host>:console``) with the devnet demo under ``<data dir>/demo``.
+``--read-only`` runs no engine and offers no actions. Textual is imported only here, so the
+headless paths never load it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
+from pathlib import Path
 
-from engine.harmonydb import migration_status
+from engine.harmonydb import DB, default_data_dir
+from engine.harmonytask import default_identity
+from engine.node import Node, start_node
 
-from .common import open_db
+log = logging.getLogger("harmony.console")
+
+COLOR_SYSTEMS = ("auto", "standard", "256", "truecolor")
+
+
+def add_console_options(parser: argparse.ArgumentParser) -> None:
+    """The console's flags (global: ``harmony [flags]``)."""
+    group = parser.add_argument_group("console")
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        help="watch only: no engine, no actions; works with a role that may only SELECT",
+    )
+    group.add_argument(
+        "--no-demo", action="store_true", help="do not set up the devnet demo workload"
+    )
+    group.add_argument(
+        "--refresh",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between refreshes (default 2, minimum 1; +/- change it live)",
+    )
+    group.add_argument(
+        "--no-mouse", action="store_true", help="no mouse reporting (plain terminal selection)"
+    )
+    group.add_argument(
+        "--color-system",
+        choices=COLOR_SYSTEMS,
+        default=None,
+        help="colours: standard = 16, 256, truecolor (default: detect; NO_COLOR is honoured)",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("the refresh interval is at least 1 second")
+    return value
+
+
+def _route_logging(data_dir: Path | None) -> None:
+    """While the TUI owns the terminal, log records go to a file (and to ``textual console``),
+    never to stderr, which would scribble over the screen."""
+    from textual.logging import TextualHandler
+
+    root = logging.getLogger()
+    level = root.level
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(TextualHandler())
+    if data_dir is not None:
+        with contextlib.suppress(OSError):
+            data_dir.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(data_dir / "console.log")
+            file_handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+            root.addHandler(file_handler)
+    root.setLevel(level if level != logging.NOTSET else logging.WARNING)
 
 
 async def run(args: argparse.Namespace) -> int:
-    db = await open_db(args)
-    try:
-        status = await migration_status(db)
-        machines = await db.query_value("SELECT count(*) FROM harmony_machines")
-        pending = await db.query_value("SELECT count(*) FROM harmony_task WHERE owner_id IS NULL")
-        print(f"database: {db.url.redacted}  schema: {db.schema}")
-        print(f"server:   {db.server_version.split(' on ')[0]}")
-        print(
-            f"schema:   {len(status.applied)} migrations applied, "
-            f"{'current' if status.current else 'NOT current'}"
+    color = getattr(args, "color_system", None)
+    if color:
+        # Textual reads it when first imported, which happens just below.
+        os.environ["TEXTUAL_COLOR_SYSTEM"] = color
+    from console.app import make_app
+
+    read_only = bool(getattr(args, "read_only", False))
+    data_dir = args.data_dir or (default_data_dir() if args.db is None else None)
+    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
+    node_db: list[DB] = []
+
+    async def start_machine(url: str) -> Node:
+        db = await DB.open(
+            url, schema=args.schema, migrate=False, application_name="harmony console engine"
         )
-        print(f"cluster:  {machines} machines, {pending} pending tasks")
+        node_db.append(db)
+        demo = None if getattr(args, "no_demo", False) or data_dir is None else data_dir / "demo"
+        return await start_node(
+            db, args.name or default_identity("console"), task_names=names, demo_dir=demo
+        )
+
+    app = make_app(
+        args.db,
+        args.schema,
+        engine=None if read_only else start_machine,
+        refresh_s=float(getattr(args, "refresh", 2.0)),
+        read_only=read_only,
+        data_dir=data_dir,
+    )
+    _route_logging(data_dir)
+    try:
+        await app.run_async(mouse=not getattr(args, "no_mouse", False))
     finally:
-        await db.close()
-    return 0
+        node = app.node
+        if node is not None:
+            # q already drained or stopped it; after a hang-up or a crash, return its tasks.
+            await node.stop_now()
+        for db in node_db:
+            await db.close()
+    return int(app.return_code or 0)

@@ -1,0 +1,149 @@
+"""Pane 1: machines and their resources; cordon, uncordon and drain the selected one."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable
+
+from engine.snapshot import ClusterSnapshot, MachineSnap, duration
+
+from ..widgets.cells import Styles, age, bar, num, short_size, text
+from ..widgets.keyed_table import Column, KeyedTable
+from .base import Pane, PaneHeader
+
+__all__ = ["MachinesPane", "machine_cells", "state_style"]
+
+COLUMNS = (
+    Column("Machine", "name", 14),
+    Column("State", "state", 10),
+    Column("CPU", "cpu", 12),
+    Column("RAM", "ram", 13),
+    Column("GPU", "gpu", 7),
+    Column("Run", "running", 4, right=True),
+    Column("Contact", "contact", 10),
+    Column("Up", "uptime", 6, right=True),
+    Column("Version", "version", 7),
+    Column("Host:port", "host"),
+)
+
+STATE_ORDER = ("active", "cordoned", "draining", "drained", "restarting", "offline", "dead")
+
+
+def state_style(styles: Styles, state: str) -> Style:
+    if state == "active":
+        return styles.ok
+    if state in ("cordoned", "draining", "restarting"):
+        return styles.warn
+    if state == "drained":
+        return styles.info
+    return styles.crit
+
+
+def contact_cell(m: MachineSnap, styles: Styles) -> Text:
+    if not m.alive:
+        return Text(f"lost {duration(m.contact_age)}", style=styles.crit, no_wrap=True)
+    if m.stale:
+        return Text(f"stale {duration(m.contact_age)}", style=styles.warn, no_wrap=True)
+    return Text(f"{duration(m.contact_age)} ago", no_wrap=True)
+
+
+def machine_cells(m: MachineSnap, styles: Styles) -> tuple[Text, ...]:
+    ram_fraction = (m.ram_used / m.ram) if m.ram_used is not None and m.ram else None
+    gpu = bar(m.gpu_used, 3, styles, suffix=f"{m.gpu:g}") if m.gpu > 0 else Text("-", style="dim")
+    return (
+        text(m.label, styles.bold),
+        text(m.state, state_style(styles, m.state)),
+        bar(m.cpu_load, 6, styles, suffix=f"{m.cpu:>3}c"),
+        bar(ram_fraction, 6, styles, suffix=f"{short_size(m.ram):>5}"),
+        gpu,
+        num(m.running, styles.info if m.running else ""),
+        contact_cell(m, styles),
+        age(m.uptime),
+        text(m.version or "-"),
+        text(m.host_and_port, "dim"),
+    )
+
+
+class MachinesPane(Pane):
+    """Every machine: capacity and live use, running tasks, contact, uptime, state."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "machine('cordon')", "Cordon", id="console.cordon"),
+        Binding("u", "machine('uncordon')", "Uncordon", id="console.uncordon"),
+        Binding("d", "machine('drain')", "Drain", id="console.drain"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield PaneHeader(self.WAITING, id="machines-header")
+        yield KeyedTable(COLUMNS, id="machines-table")
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#machines-table", KeyedTable)
+
+    @property
+    def filter_table(self) -> KeyedTable:
+        return self.table
+
+    def selected_machine_id(self) -> int | None:
+        key = self.table.selected_key
+        return int(key) if key is not None else None
+
+    def render_snapshot(self, snap: ClusterSnapshot) -> None:
+        styles = self.palette
+        header = self.query_one("#machines-header", PaneHeader)
+        if not snap.machines:
+            header.update(
+                Text(
+                    "no machines have joined the cluster yet: start one with "
+                    "`harmony run --engine-only`"
+                )
+            )
+            self.table.sync({})
+            return
+        states = Counter(m.state for m in snap.machines)
+        line = Text()
+        line.append(f"{len(snap.machines)} machines: ", style=styles.bold)
+        line.append(", ".join(f"{states[s]} {s}" for s in STATE_ORDER if states[s]))
+        stale = sum(1 for m in snap.machines if m.stale)
+        if stale:
+            line.append("; ")
+            line.append(f"{stale} stale", style=styles.warn)
+        alive = [m for m in snap.machines if m.alive]
+        cores = sum(m.cpu for m in alive)
+        load = sum((m.cpu_load or 0) * m.cpu for m in alive)
+        line.append(f"; {len(snap.running)} tasks running; CPU {load:.0f}/{cores}")
+        rows = {}
+        for m in snap.machines:
+            cells = machine_cells(m, styles)
+            if self.matches(*cells):
+                rows[str(m.id)] = cells
+        line.append(self.filter_note(len(rows), len(snap.machines)))
+        header.update(line)
+        self.table.sync(rows)
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "machine":
+            if self.harmony.read_only:
+                return False
+            if self.table.selected_key is None or self.harmony.busy:
+                return None
+        return True
+
+    def action_machine(self, kind: str) -> None:
+        machine_id = self.selected_machine_id()
+        if machine_id is not None:
+            self.harmony.request_machine_action(kind, machine_id)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.harmony.open_machine(int(event.row_key.value))

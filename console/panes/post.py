@@ -1,0 +1,310 @@
+"""Pane 5: WindowPoSt deadlines per miner: the 48-cell strip, live countdowns to Challenge,
+Open, Close and FaultCutoff of the current and next non-empty deadlines, and the figures of
+``proving info`` and ``proving deadlines``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from engine.chain import DeadlineInfo, EpochClock
+from engine.snapshot import (
+    ClusterSnapshot,
+    PostDeadline,
+    PostMiner,
+    PostSnap,
+    countdown,
+    current_deadline,
+    deadline_times,
+    duration,
+    next_non_empty,
+)
+from engine.storage import size_str
+
+from ..widgets.cells import Styles, num, text
+from ..widgets.keyed_table import Column, KeyedTable
+from .base import Pane, PaneHeader
+
+__all__ = ["PostPane", "deadline_glyph", "deadline_strip"]
+
+LEGEND = ". empty  # proven  x part faulty  X faulty  [reverse] current"
+
+COUNTDOWN_COLUMNS = (
+    Column("Miner", "miner", 7),
+    Column("DL", "dl", 3, right=True),
+    Column("When", "when", 8),
+    Column("Sectors", "sectors", 7, right=True),
+    Column("Challenge", "challenge", 9, right=True),
+    Column("Open", "open", 9, right=True),
+    Column("Close", "close", 9, right=True),
+    Column("FaultCutoff", "cutoff", 11, right=True),
+)
+
+DEADLINE_COLUMNS = (
+    Column("Miner", "miner", 7),
+    Column("Deadline", "dl", 8, right=True),
+    Column("Open", "open", 8),
+    Column("Partitions", "partitions", 10, right=True),
+    Column("Sectors (faults)", "sectors", 16, right=True),
+    Column("Proven partitions", "proven", 17, right=True),
+    Column("", "current", 9),
+)
+
+
+def deadline_glyph(d: PostDeadline) -> str:
+    """Curio's grid flags as one character each: empty, proven, partly faulty, faulty."""
+    if d.empty:
+        return "."
+    if d.all_faulty:
+        return "X"
+    if d.part_faulty:
+        return "x"
+    return "#"
+
+
+def glyph_style(d: PostDeadline, styles: Styles) -> Style | str:
+    if d.empty:
+        return "dim"
+    if d.all_faulty:
+        return styles.crit
+    if d.part_faulty:
+        return styles.warn
+    return styles.ok
+
+
+def deadline_strip(miner: PostMiner, current: int | None, styles: Styles) -> Text:
+    out = Text("[", no_wrap=True)
+    for d in miner.deadlines:
+        style = glyph_style(d, styles)
+        if d.index == current:
+            style = Style.parse(style) if isinstance(style, str) else style
+            style = style + Style(reverse=True, bold=True)
+        out.append(deadline_glyph(d), style=style)
+    out.append("]")
+    return out
+
+
+def ruler(count: int, current: int | None) -> Text:
+    """Tens digits under the strip, with ``^`` under the current deadline."""
+    chars = [str(i // 10) if i % 10 == 0 else " " for i in range(count)]
+    if current is not None and 0 <= current < count:
+        chars[current] = "^"
+    out = Text(" " + "".join(chars), style="dim", no_wrap=True)
+    if current is not None:
+        out.stylize("bold", current + 1, current + 2)
+    return out
+
+
+def _epoch_time(post: PostSnap, epoch: int) -> datetime:
+    assert post.genesis is not None and post.profile is not None
+    return EpochClock(post.genesis, post.profile).time_of(epoch)
+
+
+class PostPane(Pane):
+    """WindowPoSt deadlines of every miner."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "toggle_all", "All deadlines", id="console.post.all")
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.show_all = False
+        self.now: datetime | None = None
+
+    def compose(self) -> ComposeResult:
+        yield PaneHeader(self.WAITING, id="post-header")
+        yield Vertical(id="post-miners")
+        yield Static(Text(LEGEND, style="dim"), classes="legend")
+        yield KeyedTable(COUNTDOWN_COLUMNS, id="post-countdowns")
+        yield KeyedTable(DEADLINE_COLUMNS, id="post-deadlines")
+
+    @property
+    def filter_table(self) -> KeyedTable:
+        return self.query_one("#post-deadlines", KeyedTable)
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.rerender()
+
+    def tick(self, now: datetime) -> None:
+        if self.snapshot is not None and now != self.now:
+            self.render_snapshot(self.snapshot)
+
+    def render_snapshot(self, snap: ClusterSnapshot) -> None:
+        now = self.harmony.clock.now()
+        self.now = now
+        styles = self.palette
+        post = snap.post
+        header = self.query_one("#post-header", PaneHeader)
+        box = self.query_one("#post-miners", Vertical)
+        if post.profile is None or post.genesis is None:
+            header.update("no chain configured yet: the devnet demo sets one up (`harmony`)")
+            self._sync_miner_lines(box, [])
+            self.query_one("#post-countdowns", KeyedTable).sync({})
+            self.filter_table.sync({})
+            return
+        epoch = EpochClock(post.genesis, post.profile).epoch_at(now)
+        line = Text()
+        if not post.miners:
+            line.append(f"epoch {epoch}: no miners on the chain yet")
+            header.update(line)
+            self._sync_miner_lines(box, [])
+            self.query_one("#post-countdowns", KeyedTable).sync({})
+            self.filter_table.sync({})
+            return
+        live = sum(m.live for m in post.miners)
+        faulty = sum(m.faulty for m in post.miners)
+        recovering = sum(m.recovering for m in post.miners)
+        line.append(f"{len(post.miners)} miners: ", style=styles.bold)
+        line.append(f"{live:,} live sectors, ")
+        line.append(f"{faulty:,} faulty", style=styles.crit if faulty else "")
+        line.append(f" ({recovering:,} recovering); epoch {epoch}")
+        if post.head_epoch is not None:
+            line.append(f" (head {post.head_epoch})")
+        line.append(
+            f"; {post.profile.name} {duration(post.profile.deadline_seconds)} deadlines",
+            style="dim",
+        )
+        header.update(line)
+
+        miner_lines: list[Text] = []
+        countdowns: dict[str, tuple[Text, ...]] = {}
+        deadlines: dict[str, tuple[Text, ...]] = {}
+        for miner in post.miners:
+            info = current_deadline(post, miner, now)
+            assert info is not None
+            miner_lines.append(self._miner_info(post, miner, info, now, styles))
+            miner_lines.append(Text(" ").append_text(deadline_strip(miner, info.index, styles)))
+            miner_lines.append(ruler(len(miner.deadlines), info.index))
+            here = miner.deadlines[info.index]
+            countdowns[f"{miner.sp_id}:now"] = self._countdown_row(
+                post, miner, info, here, "now", now, styles
+            )
+            nxt = next_non_empty(post, miner, now)
+            if nxt is not None and nxt[0].index != info.index:
+                countdowns[f"{miner.sp_id}:next"] = self._countdown_row(
+                    post, miner, nxt[0], nxt[1], "next", now, styles
+                )
+            for d in miner.deadlines:
+                if not (self.show_all or not d.empty or d.index == info.index):
+                    continue
+                cells = self._deadline_row(post, miner, info, d, styles)
+                if self.matches(*cells):
+                    deadlines[f"{miner.sp_id}:{d.index}"] = cells
+        self._sync_miner_lines(box, miner_lines)
+        self.query_one("#post-countdowns", KeyedTable).sync(countdowns)
+        self.filter_table.sync(deadlines)
+
+    def _sync_miner_lines(self, box: Vertical, lines: list[Text]) -> None:
+        statics = list(box.query(Static))
+        while len(statics) > len(lines):
+            statics.pop().remove()
+        for static, line in zip(statics, lines, strict=False):
+            static.update(line)
+        if len(lines) > len(statics):
+            box.mount_all(Static(line, classes="miner-line") for line in lines[len(statics) :])
+
+    def _miner_info(
+        self, post: PostSnap, miner: PostMiner, info: DeadlineInfo, now: datetime, styles: Styles
+    ) -> Text:
+        assert post.profile is not None
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(miner.address, style=styles.bold)
+        line.append(f" {size_str(miner.sector_size)}  ")
+        pct = miner.faulty * 100 / miner.live if miner.live else 0.0
+        line.append(
+            f"faults {miner.faulty} ({pct:.1f}%)", style=styles.crit if miner.faulty else ""
+        )
+        line.append(f", recovering {miner.recovering}  ")
+        period = post.profile.wpost_proving_period
+        line.append(f"period {info.period_start} (boundary {info.period_start % period}), ")
+        next_start = _epoch_time(post, info.next_period_start)
+        line.append(f"next in {duration((next_start - now).total_seconds())}", style="dim")
+        return line
+
+    def _countdown_row(
+        self,
+        post: PostSnap,
+        miner: PostMiner,
+        info: DeadlineInfo,
+        d: PostDeadline,
+        when: str,
+        now: datetime,
+        styles: Styles,
+    ) -> tuple[Text, ...]:
+        assert post.profile is not None
+        t = deadline_times(post, info)
+        style: Style | str = ""
+        if when == "now" and info.is_open and not d.empty:
+            elapsed = (now - t.open).total_seconds()
+            window = post.profile.deadline_seconds
+            if d.partitions_proven:
+                style = styles.ok
+            elif elapsed >= window / 2:
+                style = styles.crit  # Curio: danger after 15 of 30 minutes unproven
+            else:
+                style = styles.warn
+
+        def cd(moment: datetime) -> Text:
+            seconds = (moment - now).total_seconds()
+            return Text(
+                countdown(seconds),
+                justify="right",
+                no_wrap=True,
+                style="dim" if seconds < 0 else "",
+            )
+
+        label = Text(when, style=styles.bold if when == "now" else "", no_wrap=True)
+        if when == "now" and not d.empty:
+            label.append(f" {d.proven_partitions}/{d.partitions}", style=style)
+        return (
+            text(miner.address),
+            num(info.index),
+            label,
+            num(d.live),
+            cd(t.challenge),
+            cd(t.open),
+            cd(t.close),
+            cd(t.fault_cutoff),
+        )
+
+    def _deadline_row(
+        self,
+        post: PostSnap,
+        miner: PostMiner,
+        current: DeadlineInfo,
+        d: PostDeadline,
+        styles: Styles,
+    ) -> tuple[Text, ...]:
+        assert post.profile is not None
+        opens = _epoch_time(
+            post, current.period_start + d.index * post.profile.wpost_challenge_window
+        )
+        is_current = d.index == current.index
+        past = d.index < current.index
+        proven_style: Style | str = ""
+        if not d.empty and past:
+            proven_style = styles.ok if d.partitions_proven else styles.crit
+        faults = Text(
+            f"{d.live} ({d.faulty})",
+            justify="right",
+            no_wrap=True,
+            style=styles.crit if d.faulty else ("dim" if d.empty else ""),
+        )
+        return (
+            text(miner.address),
+            num(d.index),
+            text(opens.strftime("%H:%M:%S")),
+            num(d.partitions, "dim" if d.empty else ""),
+            faults,
+            num(d.proven_partitions, proven_style),
+            text("(current)" if is_current else "", styles.bold),
+        )

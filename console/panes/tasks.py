@@ -1,0 +1,258 @@
+"""Pane 2: task queues per type, failed tasks (restart with ``r``), history with a filter, and
+a chart of completions and failures per minute."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import ContentSwitcher, Static
+
+from engine.snapshot import ClusterSnapshot, duration
+
+from ..widgets.cells import age, ident, num, text
+from ..widgets.chart import ThroughputChart
+from ..widgets.keyed_table import Column, KeyedTable
+from .base import Pane, PaneHeader
+
+__all__ = ["TasksPane"]
+
+TYPE_COLUMNS = (
+    Column("Task", "name", 14),
+    Column("Pending", "pending", 7, right=True),
+    Column("Run", "running", 5, right=True),
+    Column("Failed", "failed", 6, right=True),
+    Column("Oldest", "oldest", 7, right=True),
+    Column("Done 24h", "done", 8, right=True),
+    Column("Fail 24h", "failed24", 8, right=True),
+    Column("Mean", "mean", 6, right=True),
+)
+
+FAILED_COLUMNS = (
+    Column("Task ID", "id", 8, right=True),
+    Column("Type", "name", 13),
+    Column("Failed", "age", 7, right=True),
+    Column("Tries", "retries", 5, right=True),
+    Column("Last error", "error"),
+)
+
+HISTORY_COLUMNS = (
+    Column("Ended", "end", 8),
+    Column("Type", "name", 13),
+    Column("Task ID", "task", 8, right=True),
+    Column("Outcome", "outcome", 9),
+    Column("Took", "took", 6, right=True),
+    Column("Machine", "host", 14),
+    Column("Error", "err"),
+)
+
+VIEWS = {"types": "queues", "failed": "failed tasks", "history": "history"}
+
+
+class TasksPane(Pane):
+    """Queues per task type (with a chart), the failed tasks, and recent attempts."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "view('types')", "Queues", id="console.tasks.types"),
+        Binding("f", "view('failed')", "Failed", id="console.tasks.failed"),
+        Binding("h", "view('history')", "History", id="console.tasks.history"),
+        Binding("r", "restart", "Restart", id="console.restart"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = "types"
+
+    def compose(self) -> ComposeResult:
+        yield PaneHeader(self.WAITING, id="tasks-header")
+        yield Static(id="tasks-views", classes="view-tabs")
+        with ContentSwitcher(initial="types", id="tasks-switcher"):
+            with Vertical(id="types"):
+                yield KeyedTable(TYPE_COLUMNS, id="types-table")
+                yield ThroughputChart(id="tasks-chart")
+            yield KeyedTable(FAILED_COLUMNS, id="failed")
+            yield KeyedTable(HISTORY_COLUMNS, id="history")
+
+    def on_mount(self) -> None:
+        self._render_views()
+
+    def table(self, view: str | None = None) -> KeyedTable:
+        view = view or self.view
+        return self.query_one("#types-table" if view == "types" else f"#{view}", KeyedTable)
+
+    @property
+    def filter_table(self) -> KeyedTable:
+        return self.table()
+
+    # ------------------------------------------------------------------ views
+
+    def action_view(self, view: str) -> None:
+        self.show_view(view)
+
+    def show_view(self, view: str) -> None:
+        if view not in VIEWS:
+            return
+        self.view = view
+        self.query_one("#tasks-switcher", ContentSwitcher).current = view
+        self._render_views()
+        self.refresh_bindings()
+        self.rerender()
+        self.table().focus()
+
+    def _render_views(self) -> None:
+        line = Text()
+        for key, label in VIEWS.items():
+            shortcut = {"types": "t", "failed": "f", "history": "h"}[key]
+            style = "reverse bold" if key == self.view else "dim"
+            line.append(f" {shortcut} {label} ", style=style)
+            line.append(" ")
+        self.query_one("#tasks-views", Static).update(line)
+
+    def set_filter(self, text_: str) -> None:
+        self.filter_text = text_.strip()
+        if self.view == "history":
+            # History is filtered in SQL (over the newest attempts), not just on screen.
+            self.harmony.set_history_filter(self.filter_text or None)
+        self.rerender()
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_snapshot(self, snap: ClusterSnapshot) -> None:
+        styles = self.palette
+        q = snap.queues
+        line = Text()
+        if not q.types:
+            line.append(
+                "no tasks queued and none finished in the last 24 h: add some with "
+                "`harmony task add noop --count 10`"
+            )
+            self.query_one("#tasks-header", PaneHeader).update(line)
+            for view in VIEWS:
+                self.table(view).sync({})
+            self.query_one("#tasks-chart", ThroughputChart).show(q.chart)
+            return
+        waiting = sum(t.waiting for t in q.types)
+        line.append("queue: ", style=styles.bold)
+        line.append(f"{q.pending:,} pending")
+        if waiting:
+            line.append(f" ({waiting} in retry back-off)", style="dim")
+        line.append(f", {q.running:,} running, ")
+        line.append(f"{q.failed_total:,} failed", style=styles.crit if q.failed_total else "")
+        line.append("  24h: ", style=styles.bold)
+        line.append(f"{q.done_24h:,} done, ")
+        line.append(f"{q.failed_24h:,} failed", style=styles.warn if q.failed_24h else "")
+        if not q.window_complete:
+            line.append(f" (history loading: {q.window_hours:.1f}h so far)", style=styles.warn)
+        if self.view == "types":
+            shown = self._render_types(snap)
+            total = len(q.types)
+        elif self.view == "failed":
+            shown = self._render_failed(snap)
+            total = len(q.failed_tasks)
+        else:
+            shown = self._render_history(snap)
+            total = len(q.history)
+        if self.view != "history":
+            line.append(self.filter_note(shown, total))
+        elif q.history_filter:
+            line.append(f"  filter '{q.history_filter}': {shown} matching attempts")
+        self.query_one("#tasks-header", PaneHeader).update(line)
+
+    def _render_types(self, snap: ClusterSnapshot) -> int:
+        styles = self.palette
+        rows = {}
+        for t in snap.queues.types:
+            cells = (
+                text(t.name, styles.bold),
+                num(t.pending),
+                num(t.running, styles.info if t.running else ""),
+                num(t.failed, styles.crit if t.failed else ""),
+                age(t.oldest_age, styles.warn if (t.oldest_age or 0) > 3600 else ""),
+                num(t.done_24h),
+                num(t.failed_24h, styles.warn if t.failed_24h else ""),
+                Text(
+                    duration(t.mean_seconds) if t.mean_seconds is not None else "-",
+                    justify="right",
+                    style="" if t.mean_seconds is not None else "dim",
+                ),
+            )
+            if self.matches(*cells):
+                rows[t.name] = cells
+        self.table("types").sync(rows)
+        self.query_one("#tasks-chart", ThroughputChart).show(snap.queues.chart)
+        return len(rows)
+
+    def _render_failed(self, snap: ClusterSnapshot) -> int:
+        styles = self.palette
+        rows = {}
+        for t in snap.queues.failed_tasks:
+            cells = (
+                ident(t.id),
+                text(t.name, styles.bold),
+                age(t.age, styles.crit),
+                num(t.retries),
+                text(t.last_error or "", "dim"),
+            )
+            if self.matches(*cells):
+                rows[str(t.id)] = cells
+        self.table("failed").sync(rows)
+        return len(rows)
+
+    def _render_history(self, snap: ClusterSnapshot) -> int:
+        styles = self.palette
+        rows = {}
+        for h in snap.queues.history:
+            outcome = h.outcome or ("done" if h.result else "failed")
+            style = (
+                styles.ok
+                if h.result
+                else (styles.crit if outcome in ("failed", "retry") else styles.warn)
+            )
+            rows[str(h.id)] = (
+                text(h.work_end.strftime("%H:%M:%S")),
+                text(h.name, styles.bold),
+                ident(h.task_id),
+                text(outcome, style),
+                age(h.duration),
+                text(h.host, "dim"),
+                text(h.err or "", "dim"),
+            )
+        self.table("history").sync(rows)
+        return len(rows)
+
+    # ------------------------------------------------------------------ restart
+
+    def selected_failed_task(self) -> int | None:
+        snap = self.snapshot
+        if snap is None:
+            return None
+        if self.view == "failed":
+            key = self.table("failed").selected_key
+            return int(key) if key is not None else None
+        if self.view == "history":
+            key = self.table("history").selected_key
+            row = next((h for h in snap.queues.history if str(h.id) == key), None)
+            if row is not None and any(f.id == row.task_id for f in snap.queues.failed_tasks):
+                return row.task_id
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "restart":
+            if self.harmony.read_only:
+                return False
+            if self.view == "types":
+                return False
+            if self.selected_failed_task() is None or self.harmony.busy:
+                return None
+        return True
+
+    def action_restart(self) -> None:
+        task_id = self.selected_failed_task()
+        if task_id is not None:
+            self.harmony.request_restart_task(task_id)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self.refresh_bindings()

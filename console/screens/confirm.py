@@ -1,0 +1,91 @@
+"""The cordon / uncordon / drain confirmation: Cancel first and focused, the tasks still running
+on the machine, and the PoSt maintenance warning."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from engine.snapshot import DrainPlan, duration
+
+__all__ = ["MachineActionScreen"]
+
+WHAT = {
+    "cordon": "No new tasks start on it; running tasks continue.",
+    "uncordon": "It schedules again (a drain or restart request is cancelled).",
+    "drain": "No new tasks start on it; it reports 'drained' once the running ones end.",
+}
+
+
+class MachineActionScreen(ModalScreen[bool]):
+    """Confirm an action on one machine. Dismisses with True to go ahead."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="console.dialog.cancel"),
+        Binding("left,h", "app.focus_previous", show=False),
+        Binding("right,l", "app.focus_next", show=False),
+    ]
+
+    def __init__(self, kind: str, plan: DrainPlan) -> None:
+        super().__init__()
+        self.kind = kind
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        m = self.plan.machine
+        with Vertical(id="dialog", classes="dialog"):
+            yield Static(
+                Text(f"{self.kind.capitalize()} {m.label}?", style="bold"), classes="dialog-title"
+            )
+            yield Static(Text(f"{m.host_and_port} (id {m.id}), now {m.state}. {WHAT[self.kind]}"))
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(self._running_text(), id="dialog-running")
+                warnings = self.plan.warnings if self.kind != "uncordon" else []
+                if warnings:
+                    yield Static(
+                        self._warning_text(warnings), id="dialog-warning", classes="warning"
+                    )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel", variant="default")
+                yield Button(
+                    self.kind.capitalize(),
+                    id="confirm",
+                    variant="warning" if self.kind != "uncordon" else "primary",
+                )
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def _running_text(self) -> Text:
+        running = self.plan.running
+        if not running:
+            return Text("No tasks running there.", style="dim")
+        out = Text()
+        out.append(f"{len(running)} task(s) still running there", style="bold")
+        if self.kind == "drain":
+            out.append(f" (expected to finish in ~{duration(self.plan.estimate)})")
+        out.append(":\n")
+        for t in running[:8]:
+            out.append(f"  {t.id:>8}  {t.name:<16} running {duration(t.elapsed)}\n")
+        if len(running) > 8:
+            out.append(f"  ... and {len(running) - 8} more\n", style="dim")
+        return out
+
+    def _warning_text(self, warnings: list[str]) -> Text:
+        out = Text()
+        out.append("WARNING: PoSt deadlines (maintenance rule)\n", style="bold")
+        for w in warnings:
+            out.append(f"  - {w}\n")
+        return out
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,93 @@
+"""``?``: every key, grouped, and what the screen's symbols mean."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+__all__ = ["HELP", "HelpScreen", "help_table"]
+
+HELP = [
+    (
+        "Panes",
+        [
+            ("1-5", "machines, task queues, sealing pipeline, storage, PoSt deadlines"),
+            ("tab / shift+tab", "next / previous table in a pane"),
+            ("enter", "details of the selected machine, sector or storage path"),
+            ("esc", "back; clears the filter"),
+        ],
+    ),
+    (
+        "Everywhere",
+        [
+            ("/", "filter the table (history: searched in the database)"),
+            ("ctrl+p or :", "command palette: jump to a machine, a task, a sector"),
+            ("p", "pause / resume live updates"),
+            ("+ / -", "refresh less / more often (default 2 s, minimum 1 s)"),
+            ("ctrl+r", "refresh now"),
+            ("q", "quit (asks first when this machine's engine runs tasks)"),
+        ],
+    ),
+    (
+        "Machines",
+        [
+            ("c / u / d", "cordon / uncordon / drain the selected machine (asks first)"),
+        ],
+    ),
+    (
+        "Task queues",
+        [
+            ("t / f / h", "queues per type / failed tasks / history"),
+            ("r", "restart the selected failed task"),
+        ],
+    ),
+    ("PoSt", [("a", "show all 48 deadlines or only those with sectors")]),
+    (
+        "Symbols",
+        [
+            ("[###**   ]", "used, reserved, free; yellow above 90 %, red above 98 %"),
+            ("strip", "= done > running ~ queued b batch w chain ! failed . not yet"),
+            (
+                "stages",
+                "S SDR D TreeD C TreeC R TreeR Y Synthetic P PComm Msg p PComm Wait "
+                "W Wait Seed O PoRep F Clear Cache M Move Storage K Commit Msg k Commit Wait",
+            ),
+            ("deadlines", ". empty # proven x part faulty X faulty; reversed = current"),
+        ],
+    ),
+]
+
+
+def help_table() -> Table:
+    """Keys and meanings in two columns (the second wraps under itself)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for section, rows in HELP:
+        table.add_row(Text(section, style="bold underline"), "")
+        for key, what in rows:
+            table.add_row(Text(key), Text(what))
+        table.add_row("", "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close", id="console.help.close")
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog detail"):
+            yield Static(Text("Harmony Console keys", style="bold"), classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(help_table())
+
+    def action_close(self) -> None:
+        self.dismiss(None)
