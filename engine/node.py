@@ -17,12 +17,13 @@ from pathlib import Path
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType, builtin_tasks
 from engine.harmonytask.workers import ProcessPool, default_pool
+from engine.tasks import workload_tasks
 
 log = logging.getLogger(__name__)
 
 #: Factories of every task type a machine can run, by name. Workload modules add theirs.
 TaskFactory = Callable[[DB, ProcessPool], list[TaskType]]
-TASK_FACTORIES: list[TaskFactory] = [lambda db, pool: builtin_tasks(db, pool)]
+TASK_FACTORIES: list[TaskFactory] = [lambda db, pool: builtin_tasks(db, pool), workload_tasks]
 
 
 def available_tasks(db: DB, pool: ProcessPool) -> dict[str, TaskType]:

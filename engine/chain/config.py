@@ -169,6 +169,7 @@ async def init_chain(
     )
     config = await require_chain(db)
     if created:
+        await db.notify("chain", "c")
         return config, True
     wanted = {
         "profile": (config.profile.name, profile.name),

@@ -55,6 +55,7 @@ class ChainService:
         self._started = False
         self._head_callbacks: list[Callable[[int], None]] = []
         self._message_callbacks: list[Callable[[int], None]] = []
+        self._channels: dict[str, list[Callable[[str], None]]] = {}
 
     # ------------------------------------------------------------------ config and time
 
@@ -76,7 +77,8 @@ class ChainService:
                 config = None
             if config is not None:
                 return config
-            await self.wait_changed(5.0)
+            # `chain init` announces itself (NOTIFY "c"); without NOTIFY, look twice a minute.
+            await self.wait_changed(30.0)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -137,13 +139,29 @@ class ChainService:
         self._started = True
         from engine.harmonytask.wakeup import Listener
 
-        listener = Listener(self.db, {"chain": self.on_notice}, on_reconnect=self._fire)
+        handlers: dict[str, Callable[[str], None]] = {"chain": self.on_notice}
+        for channel, callbacks in self._channels.items():
+            handlers[channel] = _fan_out(callbacks)
+        listener = Listener(self.db, handlers, on_reconnect=self._reconnected)
         try:
             if await listener.start():
                 self._listener = listener
                 self.db.on_close.append(listener.close)
         except (HarmonyDBError, OSError) as exc:
             log.warning("chain notifications unavailable (%s); relying on polling", exc)
+
+    def _reconnected(self) -> None:
+        for callbacks in self._channels.values():
+            for callback in callbacks:
+                callback("")
+        self._fire()
+
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Also listen on ``channel`` (call before :meth:`start`); ``callback(payload)`` runs
+        for every notification, and with ``""`` after a reconnect (something may be missed)."""
+        if self._started:
+            raise RuntimeError("subscribe before the service starts listening")
+        self._channels.setdefault(channel, []).append(callback)
 
     def on_head(self, callback: Callable[[int], None]) -> None:
         """Call ``callback(head)`` whenever the chain advanced (here or, with NOTIFY, anywhere)."""
@@ -188,6 +206,13 @@ class ChainService:
             self.last_tick = time.monotonic()
             self._fire()
 
+    def want_tick_at(self, epoch: int) -> None:
+        """Something here needs the chain materialised up to ``epoch`` when it comes (e.g. a
+        seed epoch the pipeline waits for), so readers of ``chain_tipsets`` see it promptly."""
+        if self.due is None or epoch < self.due:
+            self.due = epoch
+            self._fire()
+
     def note_message(self, land_epoch: int) -> None:
         """A message will land at ``land_epoch``: the chain must reach it then."""
         if self.due is None or land_epoch < self.due:
@@ -229,3 +254,11 @@ class ChainService:
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), delay)
+
+
+def _fan_out(callbacks: list[Callable[[str], None]]) -> Callable[[str], None]:
+    def deliver(payload: str) -> None:
+        for callback in callbacks:
+            callback(payload)
+
+    return deliver

@@ -1,0 +1,48 @@
+"""The CPU-heavy parts of the sealing stages, run in the process pool (top-level functions over
+plain arguments, so they pickle)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+
+from engine.proofs import sdr, write_cc_unsealed
+
+__all__ = ["remove_path", "sdr_into"]
+
+
+def sdr_into(
+    cache_dir: str,
+    unsealed_path: str,
+    sector_size: int,
+    prover_id: bytes,
+    sector_number: int,
+    ticket: bytes,
+    comm_d: bytes,
+) -> None:
+    """SDR for a CC sector: the (all-zero) unsealed file and every label layer, written to the
+    given (temporary) paths and flushed to disk."""
+    write_cc_unsealed(unsealed_path, sector_size)
+    sdr(cache_dir, sector_size, prover_id, sector_number, ticket, comm_d)
+    for root, _dirs, files in os.walk(cache_dir):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fd = os.open(unsealed_path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_path(path: str) -> None:
+    """Remove a file or directory tree if it exists."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

@@ -1,0 +1,171 @@
+"""Storage for pipeline tasks: room on the right kind of path, on the host holding the sector.
+
+:class:`TaskStorage` is the engine's ``StorageRequirement`` for a sealing stage:
+
+* ``has_capacity`` (asked by the engine before claiming, every scheduling cycle) answers from
+  one snapshot of the path table shared by every stage of the process and refreshed at most
+  every few seconds, so back-pressure costs no query per cycle and per type;
+* ``claim`` (once the task is ours) first checks *locality*: a stage that reads a sector's
+  cache must run on a host where that cache is (Curio does this in ``CanAccept``; here a task
+  claimed on the wrong host goes back to the queue with the engine's storage back-off), then
+  reserves space for the files the stage writes. The stage's ``do`` gets the reservation with
+  :meth:`reservation_for` to learn where to write.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from engine.harmonydb import DB
+from engine.storage import (
+    Reservation,
+    SectorFileType,
+    StorageError,
+    find_sector,
+    reserve,
+)
+from engine.storage.placement import PathState, load_path_states, rank
+
+__all__ = ["LocalFiles", "PathStatesCache", "SectorRef", "TaskStorage"]
+
+#: ``(miner, sector, sector_size)`` of the sector a task works on, or None if it is gone.
+SectorRef = tuple[int, int, int]
+SectorLookup = Callable[[int], Awaitable[SectorRef | None]]
+NONE = SectorFileType(0)
+
+
+class PathStatesCache:
+    """The path table as seen from one host, re-read at most every ``ttl`` seconds."""
+
+    def __init__(self, db: DB, host: str, ttl: float = 10.0) -> None:
+        self.db = db
+        self.host = host
+        self.ttl = ttl
+        self._states: list[PathState] = []
+        self._at = -1e9
+        #: smallest sector size in use (updated by the pollers), for back-pressure checks
+        self.sector_size = 2048
+
+    async def get(self, max_age: float | None = None) -> list[PathState]:
+        if time.monotonic() - self._at > (self.ttl if max_age is None else max_age):
+            self._states = await load_path_states(self.db, self.host)
+            self._at = time.monotonic()
+        return self._states
+
+    def invalidate(self) -> None:
+        self._at = -1e9
+
+
+class _NoReservation:
+    """What ``claim`` returns when a stage writes no new file (locality check only)."""
+
+    released = True
+
+    async def release(self) -> None:
+        return None
+
+
+class LocalFiles(StorageError):
+    """The sector's files are not on this host (the task goes back to the queue)."""
+
+
+class TaskStorage:
+    """Args:
+    writes: file types the stage creates (reserved at claim time); may be empty.
+    seal: the new files go to a sealing path (sealing overheads), else a store path.
+    reads: file types that must already be on a path attached to this host.
+    lookup: task id -> (miner, sector, sector size).
+    """
+
+    def __init__(
+        self,
+        db: DB,
+        paths: PathStatesCache,
+        lookup: SectorLookup,
+        *,
+        writes: SectorFileType = NONE,
+        seal: bool = True,
+        reads: SectorFileType = NONE,
+    ) -> None:
+        self.db = db
+        self.paths = paths
+        self.lookup = lookup
+        self.writes = SectorFileType(writes)
+        self.seal = seal
+        self.reads = SectorFileType(reads)
+        self._held: dict[int, Reservation] = {}
+        self._room = True
+
+    async def has_capacity(self) -> bool:
+        if not self.writes:
+            return True
+        # A "no" is re-checked sooner than a "yes": paths start reporting a few seconds after a
+        # machine starts, and work should not wait a whole TTL for them.
+        states = await self.paths.get(None if self._room else 2.0)
+        pending: dict[str, int] = {}
+        for ft in self.writes.bits():
+            needed = ft.overhead(self.paths.sector_size, sealing=self.seal)
+            ranking = rank(
+                states, ft, needed, seal=self.seal, host=self.paths.host, pending=pending
+            )
+            if not ranking.candidates:
+                self._room = False
+                return False
+            best = ranking.candidates[0].storage_id
+            pending[best] = pending.get(best, 0) + needed
+        self._room = True
+        return True
+
+    async def claim(self, task_id: int, machine_id: int) -> Reservation | _NoReservation:
+        ref = await self.lookup(task_id)
+        if ref is None:
+            return _NoReservation()  # the sector is gone; do() will notice and finish
+        miner, sector, size = ref
+        if self.reads:
+            found = await find_sector(self.db, miner, sector, self.reads, host=self.paths.host)
+            local = {loc.file_type for loc in found if loc.local_path is not None}
+            remote = {loc.file_type for loc in found if loc.local_path is None}
+            missing = [ft for ft in self.reads.bits() if ft not in local and ft in remote]
+            if missing:
+                names = ", ".join(str(ft) for ft in missing)
+                raise LocalFiles(
+                    f"sector t0{miner}-{sector}: its {names} is on another host, "
+                    f"not {self.paths.host}"
+                )
+        if not self.writes:
+            return _NoReservation()
+        self.paths.invalidate()
+        reservation = await reserve(
+            self.db,
+            miner=miner,
+            sector=sector,
+            sector_size=size,
+            file_types=self.writes,
+            seal=self.seal,
+            task_id=task_id,
+            machine_id=machine_id,
+            host=self.paths.host,
+        )
+        self._held[task_id] = reservation
+        return _Held(self, task_id, reservation)
+
+    def reservation_for(self, task_id: int) -> Reservation:
+        """The space reserved for this task's new files (after the engine's claim)."""
+        try:
+            return self._held[task_id]
+        except KeyError:
+            raise StorageError(f"no storage reserved for task {task_id}") from None
+
+
+class _Held:
+    """The engine's handle: releasing it also forgets the task's reservation here."""
+
+    def __init__(self, owner: TaskStorage, task_id: int, reservation: Reservation) -> None:
+        self.owner = owner
+        self.task_id = task_id
+        self.reservation = reservation
+
+    async def release(self) -> None:
+        self.owner._held.pop(self.task_id, None)
+        await self.reservation.release()

@@ -1,0 +1,129 @@
+"""``WinPost``: on a won epoch, prove 66 challenges of one sector and "mine" the block.
+
+The sector is chosen from the eligible set by Filecoin's ``winning_sector_index``; the proof is
+generated in the process pool and verified against the chain's view of the sector. The block
+counts (``mining_tasks.included``) only if the proof verifies and the epoch has not passed yet
+(Curio's ``WinInclCheck`` learns the same from the next tipsets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from engine.chain import Dst, draw_randomness, get_miner, miner_entropy, object_cid
+from engine.harmonytask import (
+    AddTaskFn,
+    StillOwned,
+    TaskID,
+    TaskType,
+    TaskTypeDetails,
+    retry_wait_linear,
+)
+from engine.proofs import (
+    PostSector,
+    ProofError,
+    clear_top_bits,
+    generate_winning_post,
+    prover_id,
+    verify_winning_post,
+    winning_sector_index,
+)
+from engine.resources import MiB, Resources
+
+from ..window.files import PartitionSector, locate
+from .lottery import WINPOST
+
+if TYPE_CHECKING:
+    from ..workload import Workload
+
+__all__ = ["WinPostTask"]
+
+log = logging.getLogger(__name__)
+
+
+class WinPostTask(TaskType):
+    def __init__(self, workload: Workload) -> None:
+        self.workload = workload
+        self.db = workload.db
+
+    def type_details(self) -> TaskTypeDetails:
+        return TaskTypeDetails(
+            name=WINPOST,
+            cost=Resources(cpu=1, ram=256 * MiB),
+            max_failures=2,
+            retry_wait=retry_wait_linear(0.1, 0.1),
+            time_sensitive=True,
+        )
+
+    async def adder(self, add_task: AddTaskFn) -> None:
+        await self.workload.lottery.serve(WINPOST, add_task)
+
+    async def do(self, task_id: TaskID, still_owned: StillOwned) -> bool:
+        w = self.workload
+        row = await self.db.query_row(
+            "SELECT sp_id, epoch FROM mining_tasks WHERE task_id = $1", task_id
+        )
+        if row is None:
+            return True
+        config = await w.chain.wait_config()
+        sp, epoch = row["sp_id"], row["epoch"]
+        miner = await get_miner(self.db, sp)
+        eligible = await self.db.select(
+            "SELECT sector_number, sealed_cid FROM chain_sectors WHERE sp_id = $1 "
+            "AND state = 'active' AND activation_epoch <= $2 ORDER BY sector_number",
+            sp,
+            epoch - config.winning_post_lookback,
+        )
+        header: dict[str, object] = {"miner": miner.address, "epoch": epoch}
+        included = False
+        mined_cid = None
+        if not eligible:
+            header["error"] = "no eligible sector"
+        else:
+            beacon = await w.chain.beacon(epoch)
+            rand = clear_top_bits(
+                draw_randomness(beacon, Dst.WINNING_POST_CHALLENGE_SEED, epoch, miner_entropy(sp))
+            )
+            pid = prover_id(sp)
+            index = winning_sector_index(pid, rand, 0, len(eligible))
+            chosen = PartitionSector(
+                eligible[index]["sector_number"], eligible[index]["sealed_cid"], "active"
+            )
+            present, missing = await locate(self.db, w.host, sp, [chosen])
+            sectors = [PostSector(r["sector_number"], b"", "", "") for r in eligible]
+            header["winning_sector"] = chosen.sector_number
+            header["beacon"] = beacon.hex()
+            if missing:
+                header["error"] = missing[0].detail
+            else:
+                sectors[index] = present[0]
+                try:
+                    proof = await w.pool.run(generate_winning_post, pid, rand, sectors)
+                    listed = [(s.sector_id, s.comm_r) for s in sectors]
+                    listed[index] = (chosen.sector_number, chosen.comm_r)
+                    ok = verify_winning_post(pid, rand, listed, proof, miner.sector_size)
+                    header["proof"] = hashlib.sha256(proof.proof.to_bytes()).hexdigest()
+                    if not ok:
+                        header["error"] = "the WinningPoSt proof does not verify"
+                    in_time = w.chain.epoch() == epoch
+                    if ok and not in_time:
+                        header["error"] = "block finished after its epoch"
+                    included = ok and in_time
+                except (ProofError, OSError) as exc:
+                    header["error"] = str(exc)
+            if included:
+                mined_cid = object_cid("block", header)
+        await self.db.exec(
+            "UPDATE mining_tasks SET mined_cid = $2, mined_header = $3::jsonb, mined_at = now(), "
+            "submitted_at = CASE WHEN $4 THEN now() END, included = $4 WHERE task_id = $1",
+            task_id,
+            mined_cid,
+            json.dumps(header),
+            included,
+        )
+        if not included:
+            log.warning("t0%d won epoch %d but mined no block: %s", sp, epoch, header.get("error"))
+        return True
