@@ -101,6 +101,17 @@ SELECT g, 10000 + g,
        1 + g % 3, 1
   FROM generate_series(1, 540) AS g,
        LATERAL (SELECT timestamptz '2026-01-01 12:00:00+00' - g * interval '40 seconds') AS t (ts);
+-- The last hour, busier and uneven: 2 to 12 attempts a minute, every 11th one failed.
+INSERT INTO harmony_task_history (id, task_id, name, posted, work_start, work_end, result, err,
+    completed_by_host_and_port, outcome, machine_id, attempt)
+SELECT 2000 + m * 20 + k, 20000 + m * 20 + k, (ARRAY['noop', 'burn', 'TreeD'])[1 + k % 3],
+       ts - interval '30 seconds', ts - interval '5 seconds', ts, (m + k) % 11 <> 0,
+       CASE WHEN (m + k) % 11 = 0 THEN 'exit status 2' END, 'node-b:worker',
+       CASE WHEN (m + k) % 11 = 0 THEN 'retry' ELSE 'done' END, 2, 1
+  FROM generate_series(0, 59) AS m,
+       LATERAL generate_series(1, 2 + (m * 7) % 11) AS k,
+       LATERAL (SELECT timestamptz '2026-01-01 11:00:10+00' + m * interval '1 minute'
+                       + k * interval '3 seconds') AS t (ts);
 INSERT INTO harmony_task_history (id, task_id, name, posted, work_start, work_end, result, err,
     completed_by_host_and_port, outcome, machine_id, attempt) VALUES
  (900, 104, 'burn', '2026-01-01 11:50:00+00', '2026-01-01 11:50:10+00',

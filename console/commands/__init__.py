@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import bench, db, machine, run, storage, task
+from . import bench, db, machine, run, screenshots, storage, task
 
-COMMAND_MODULES = [run, task, machine, storage, db, bench]
+COMMAND_MODULES = [run, task, machine, storage, db, bench, screenshots]

@@ -197,7 +197,7 @@ async def test_history_filter_goes_to_the_database(
         await wait_until(lambda: app.snapshot.queues.history_filter == "exit status", 10)
         history = app.snapshot.queues.history
         assert history and all("exit status" in (h.err or "") for h in history)
-        await shows(app, pilot, "60 matching attempts")
+        await shows(app, pilot, "matching attempts")
 
 
 # --------------------------------------------------------------------------- read-only

@@ -1,0 +1,131 @@
+"""SVG screenshots of every pane from the seeded fixture cluster.
+
+Shared by the snapshot tests (``tests/console/test_snapshots.py``) and ``harmony screenshots``:
+both build the app with :func:`fixture_app` (fixed clock, no engine, no refresh during the
+shot) and bring it to the shown state with :func:`settle`, so the files in ``screenshots/`` are
+the screens the tests pin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from textual.pilot import Pilot
+
+from engine.harmonydb import DB, itest_db
+
+from .app import HarmonyConsole, make_app
+from .clock import FixedClock
+from .fixture import FIXED_NOW, seed
+
+__all__ = ["SHOTS", "Shot", "fixture_app", "render_svg", "settle", "write_screenshots"]
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    #: keys pressed after the first snapshot is on screen
+    keys: tuple[str, ...]
+    #: text that must be on screen before the shot is taken
+    ready: str
+    title: str
+
+
+SHOTS = (
+    Shot("machines", (), "7 machines", "1 Machines and resources"),
+    Shot("tasks", ("2",), "8 pending", "2 Task queues"),
+    Shot("pipeline", ("3",), "13 in progress", "3 Sealing pipeline"),
+    Shot("storage", ("4",), "4 paths", "4 Storage paths"),
+    Shot("post", ("5",), "-00:13:00", "5 PoSt deadlines"),
+    Shot("drain-dialog", ("d",), "WARNING: PoSt deadlines", "Drain dialog"),
+    Shot("machine-detail", ("enter",), "Left (est.)", "Machine detail"),
+)
+
+
+def fixture_app(dsn: str, schema: str) -> HarmonyConsole:
+    """The console on the fixture cluster, frozen at FIXED_NOW."""
+    return make_app(
+        dsn,
+        schema,
+        clock=FixedClock(FIXED_NOW),
+        refresh_s=3600,
+        label="fixture",
+        theme="textual-dark",
+        animations=False,
+        watchdog=False,
+        migrate=False,
+    )
+
+
+def _screen_has(app: HarmonyConsole, text: str) -> bool:
+
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        record=True,
+        force_terminal=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(
+            full=True, screen_stack=app._background_screens, simplify=True
+        )
+    )
+    return text in console.export_text()
+
+
+async def settle(pilot: Pilot[int], keys: tuple[str, ...] = (), ready: str = "") -> None:
+    """Wait for the first snapshot, press ``keys``, then wait until ``ready`` is on screen."""
+    app = pilot.app
+    assert isinstance(app, HarmonyConsole)
+    await asyncio.wait_for(app.first_render.wait(), 30)
+    await pilot.pause()
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause()
+    for _ in range(200):
+        await pilot.pause()
+        if not ready or _screen_has(app, ready):
+            break
+        await asyncio.sleep(0.02)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
+async def render_svg(app: HarmonyConsole, shot: Shot, size: tuple[int, int]) -> str:
+    """Run ``app`` headless at ``size``, bring it to ``shot`` and export the screen."""
+    svg: list[str] = []
+
+    async def auto_pilot(pilot: Pilot[int]) -> None:
+        await settle(pilot, shot.keys, shot.ready)
+        svg.append(app.export_screenshot(title=f"Harmony Console - {shot.title}"))
+        app.exit()
+
+    await app.run_async(headless=True, size=size, auto_pilot=auto_pilot)
+    if not svg:
+        raise RuntimeError(f"screenshot {shot.name} was not taken")
+    return svg[0]
+
+
+async def write_screenshots(url: str, out: Path, size: tuple[int, int] = (120, 34)) -> list[Path]:
+    """Seed a scratch schema, write ``<out>/<pane>.svg`` for every shot, drop the schema."""
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    db: DB = await itest_db(url)
+    written = []
+    try:
+        await seed(db)
+        for shot in SHOTS:
+            svg = await render_svg(fixture_app(db.url.dsn, db.schema), shot, size)
+            path = out / f"{shot.name}.svg"
+            await asyncio.to_thread(path.write_text, svg, encoding="utf-8")
+            written.append(path)
+    finally:
+        await db.delete_all()
+    return written
