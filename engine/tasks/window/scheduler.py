@@ -9,7 +9,8 @@
 
 The loop computes deadlines from the chain clock and each miner's offset, so it queries the
 database only when a deadline boundary passes (about once per challenge window), when a proof
-was written here, or every 30 s.
+was written here, or every 30 s; unsent proofs are looked for only while a deadline that has
+partitions is open (the only time a proof can be sent).
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ class PostScheduler(Poller):
             if e > epoch and (wake is None or e < wake):
                 wake = e
 
+        submitting = False  # a deadline with partitions is open: its proofs may await sending
         for sp, miner in miners.items():
             current = miner.deadline(config, epoch)
+            submitting = submitting or current.index in partitions[sp]
             for info in (current, following(profile, current, 1)):
                 if info.challenge <= epoch < info.close:
                     for part in partitions[sp].get(info.index, {}):
@@ -112,7 +115,7 @@ class PostScheduler(Poller):
                     if faulty:
                         await self._add_partition(WDPOST_RECOVER, sp, target, part)
             wake_at(current.close)
-        if WDPOST_SUBMIT in self.adders:
+        if WDPOST_SUBMIT in self.adders and submitting:
             for row in await self.db.select(_UNSENT, epoch):
                 if row["submit_at_epoch"] <= epoch:
                     await self._add_submit(row)
