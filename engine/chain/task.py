@@ -2,7 +2,7 @@
 
 Every machine that runs the type keeps an adder that adds a tick when one is due (see
 :class:`ChainService`); the insert is guarded by ``harmony_task_singletons`` so at most one tick
-is live cluster-wide and ticks are at least half an epoch apart. The adder is our own loop, not
+is live cluster-wide and ticks are at least half an epoch (at most 0.5 s) apart. The adder is our own loop, not
 an ``iam_bored`` hook: the engine calls those only when it is idle, and a chain that stops while
 every machine is busy sealing would miss PoSt deadlines.
 """
@@ -66,14 +66,15 @@ class ChainTick(TaskType):
         service = self.service
         await service.start()
         config = await service.wait_config()
-        gap = config.profile.block_time / 2
+        # Ticks from different machines at least this far apart (real seconds).
+        gap = min(config.profile.block_time / 2, 0.5)
 
         async def extra(task_id: TaskID, tx: Tx) -> bool:
             return await tx.query_value(_CLAIM_SINGLETON, CHAIN_TICK, task_id, gap) is not None
 
         refused_at = 0.0
         while True:
-            if service.tick_due() and time.monotonic() - refused_at >= config.profile.block_time:
+            if service.tick_due() and time.monotonic() - refused_at >= gap:
                 try:
                     added = await add_task(extra)
                 except HarmonyDBError as exc:
@@ -81,16 +82,14 @@ class ChainTick(TaskType):
                     added = None
                 if added is None:
                     # Another machine's tick is live or just ran; its result will tell us
-                    # (NOTIFY), or we try again next epoch.
+                    # (NOTIFY), or we try again shortly.
                     refused_at = time.monotonic()
                 else:
                     # Do not add again before this tick reports (or a few epochs pass).
                     await service.wait_changed(max(5.0, 3 * config.profile.block_time))
                 continue
             if service.tick_due():
-                await asyncio.sleep(
-                    max(0.05, config.profile.block_time - (time.monotonic() - refused_at))
-                )
+                await asyncio.sleep(max(0.05, gap - (time.monotonic() - refused_at)))
             else:
                 await service.sleep_until_tick_due()
 

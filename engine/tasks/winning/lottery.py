@@ -4,9 +4,10 @@ A miner wins epoch ``e`` when ``SHA256(ticket) / 2^256 < power_share × expected
 ``ticket = DrawRandomness(beacon(e), ElectionProofProduction, e, miner)`` (Filecoin draws an
 election proof the same way, then counts wins with a Poisson CDF; one comparison is enough for
 a devnet). Power is a miner's raw bytes in eligible sectors (active for at least the
-WinningPoSt lookback); it is read at most every 30 s, and beacons are computed locally, so the
-lottery itself costs no query per epoch. A win adds a ``WinPost`` task and its ``mining_tasks``
-row (unique per miner and epoch, so the machines that all drew the same win add it once).
+WinningPoSt lookback); the sectors' activation epochs are re-read when the chain advances (or
+every 60 s) and beacons are computed locally, so the lottery itself costs no query per epoch.
+A win adds a ``WinPost`` task and its ``mining_tasks`` row (unique per miner and epoch, so the
+machines that all drew the same win add it once).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ WINPOST = "WinPost"
 
 _POWER = """
 SELECT m.sp_id, m.sector_size,
-       count(s.sector_number) FILTER (WHERE s.state = 'active'
-                                        AND s.activation_epoch <= $1) AS eligible
+       COALESCE(array_agg(s.activation_epoch) FILTER (WHERE s.state = 'active'), '{}')
+           AS activations
   FROM chain_miners m LEFT JOIN chain_sectors s ON s.sp_id = m.sp_id
  GROUP BY m.sp_id, m.sector_size ORDER BY m.sp_id
 """
@@ -55,24 +56,38 @@ class Lottery(Poller):
     def __init__(self, workload: Workload) -> None:
         super().__init__(workload, "lottery")
         self.db = workload.db
-        self._power: dict[int, int] = {}
-        self._power_at = -1e9
+        #: per miner: sector size and the activation epochs of its active sectors
+        self._sectors: dict[int, tuple[int, list[int]]] = {}
+        self._read_at = -1e9
         self._last_epoch: int | None = None
+        # Sector states change only when the chain advances: re-read then (or every 60 s).
+        workload.chain.on_head(self._stale)
+
+    def _stale(self, _head: int) -> None:
+        self._read_at = -1e9
+
+    def power(self, epoch: int, lookback: int) -> dict[int, int]:
+        """Raw power per miner at ``epoch``: bytes in sectors active for ``lookback`` epochs."""
+        return {
+            sp: size * sum(1 for a in activations if a <= epoch - lookback)
+            for sp, (size, activations) in self._sectors.items()
+        }
 
     async def run_once(self) -> tuple[float, datetime | None]:
         chain = self.workload.chain
         config = await chain.wait_config()
         epoch = chain.epoch()
-        if time.monotonic() - self._power_at > 30.0:
-            rows = await self.db.select(_POWER, epoch - config.winning_post_lookback)
-            self._power = {r["sp_id"]: r["eligible"] * r["sector_size"] for r in rows}
-            self._power_at = time.monotonic()
+        if time.monotonic() - self._read_at > 60.0:
+            rows = await self.db.select(_POWER)
+            self._sectors = {r["sp_id"]: (r["sector_size"], r["activations"]) for r in rows}
+            self._read_at = time.monotonic()
         if epoch >= 0 and epoch != self._last_epoch:
             self._last_epoch = epoch
-            total = sum(self._power.values())
+            powers = self.power(epoch, config.winning_post_lookback)
+            total = sum(powers.values())
             if total > 0:
                 beacon = await chain.beacon(epoch)
-                for sp_id, power in self._power.items():
+                for sp_id, power in powers.items():
                     if wins(beacon, epoch, sp_id, power, total, config.expected_winners):
                         await self._add(sp_id, epoch)
         return 30.0, config.time_of(max(epoch, -1) + 1)

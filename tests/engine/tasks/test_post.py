@@ -1,0 +1,221 @@
+"""WindowPoSt and WinningPoSt on a devnet: proofs at each deadline, a damaged sector skipped and
+faulted, its recovery declared and proven a period later, a late submit refused, blocks won."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.chain import DeadlineInfo, new_deadline_info
+from engine.storage import SectorFileType, find_sector
+from engine.tasks import SubmitRefused, pledge_sectors
+from engine.tasks.window import WdPostSubmitTask
+from engine.tasks.winning import wins
+from engine.tasks.workload import Workload
+
+
+async def sealed_path(devnet, sp_id: int, number: int) -> Path:
+    (loc,) = await find_sector(devnet.db, sp_id, number, SectorFileType.SEALED)
+    assert loc.local_path is not None
+    return loc.local_path
+
+
+async def states(devnet) -> dict[int, tuple[str, bool]]:
+    rows = await devnet.db.select(
+        "SELECT c.sector_number, c.state, m.is_faulty FROM chain_sectors c "
+        "JOIN sectors_meta m ON m.sp_id = c.sp_id AND m.sector_num = c.sector_number"
+    )
+    return {r["sector_number"]: (r["state"], r["is_faulty"]) for r in rows}
+
+
+async def prove_deadline(devnet, info: DeadlineInfo) -> dict:
+    """Move to the deadline's Challenge (the proof is computed), to its Open (it is sent), on
+    until it landed; returns the proof row."""
+    db = devnet.db
+
+    async def proof() -> dict | None:
+        return await db.query_row(
+            "SELECT * FROM wdpost_proofs WHERE proving_period_start = $1 AND deadline = $2",
+            info.period_start,
+            info.index,
+        )
+
+    async def sent() -> bool:
+        row = await proof()
+        return row is not None and row["message_cid"] is not None
+
+    async def landed() -> bool:
+        return bool(
+            await devnet.value(
+                "SELECT count(*) FROM chain_post_submissions WHERE proving_period_start = $1 "
+                "AND deadline = $2",
+                info.period_start,
+                info.index,
+            )
+        )
+
+    devnet.goto(info.challenge)
+    await devnet.settle(proof)
+    devnet.goto(info.open)
+    await devnet.settle(sent)
+    await devnet.until(landed, max_epochs=info.close - info.open, pause=0.1)
+    row = await proof()
+    assert row is not None
+    return row
+
+
+async def test_a_damaged_sector_is_skipped_faulted_then_recovered_a_period_later(devnet) -> None:
+    db = devnet.db
+    profile = devnet.config.profile
+    miner = await devnet.miner()
+    await devnet.engine()
+    await pledge_sectors(db, miner.sp_id, 2)
+
+    async def active() -> bool:
+        return await devnet.value("SELECT count(*) FROM sectors_meta") == 2
+
+    await devnet.until(active)
+    dl, part = (
+        await db.query_row('SELECT min(deadline) AS d, min("partition") AS p FROM chain_sectors')
+    ).values()
+    assert await devnet.value("SELECT count(DISTINCT deadline) FROM chain_sectors") == 1
+    period_start = miner.deadline(devnet.config, devnet.epoch).period_start
+    first = new_deadline_info(profile, period_start, dl, devnet.epoch).next_not_elapsed()
+
+    # Period 1: both sectors proven.
+    proof = await prove_deadline(devnet, first)
+    assert (proof["submit_at_epoch"], proof["submit_by_epoch"]) == (first.open, first.close)
+    params = json.loads(bytes(proof["proof_params"]))
+    assert params["partitions"][0]["skipped"] == []
+    assert await states(devnet) == {0: ("active", False), 1: ("active", False)}
+    landed = await db.query_row(
+        "SELECT w.executed_tsk_epoch, w.executed_rcpt_exitcode FROM message_waits w "
+        "WHERE w.signed_message_cid = $1",
+        proof["message_cid"],
+    )
+    assert landed["executed_rcpt_exitcode"] == 0
+    assert first.open <= landed["executed_tsk_epoch"] < first.close
+
+    # Period 2: sector 1's replica is corrupt: skipped, and faulty once the PoSt lands.
+    sealed = await sealed_path(devnet, miner.sp_id, 1)
+    good = sealed.read_bytes()
+    sealed.write_bytes(bytes(len(good)))
+    second = new_deadline_info(profile, first.period_start + profile.wpost_proving_period, dl, 0)
+    proof = await prove_deadline(devnet, second)
+    (skipped,) = json.loads(bytes(proof["proof_params"]))["partitions"]
+    assert skipped["skipped"] == [1]
+    assert [f["kind"] for f in skipped["faults"]] == ["corrupt"]
+    assert await states(devnet) == {0: ("active", False), 1: ("faulty", True)}
+
+    # The file is restored: the recovery is declared before the next FaultCutoff...
+    sealed.write_bytes(good)
+    third = new_deadline_info(profile, second.period_start + profile.wpost_proving_period, dl, 0)
+    devnet.goto(third.open - 2 * profile.wpost_challenge_window)
+
+    async def declared() -> bool:
+        return bool(
+            await devnet.value(
+                "SELECT count(*) FROM chain_messages WHERE method = 'DeclareFaultsRecovered'"
+            )
+        )
+
+    await devnet.settle(declared)  # the clock stands still: WdPostRecover ran at this Open
+
+    async def recovering() -> bool:
+        return (await states(devnet))[1] == ("recovering", True)
+
+    await devnet.until(recovering, max_epochs=profile.message_delay_epochs + 3, pause=0.2)
+    recovery = await db.query_row(
+        "SELECT m.landed_epoch, m.params FROM chain_messages m "
+        "WHERE m.method = 'DeclareFaultsRecovered'"
+    )
+    assert recovery["landed_epoch"] < third.fault_cutoff
+    assert json.loads(recovery["params"])["declarations"] == [
+        {"deadline": dl, "partition": part, "sectors": [1]}
+    ]
+    # ...and proven at that deadline: the sector is active again.
+    await prove_deadline(devnet, third)
+    assert await states(devnet) == {0: ("active", False), 1: ("active", False)}
+    proven = await db.select("SELECT proving_period_start FROM chain_post_submissions ORDER BY 1")
+    assert [p["proving_period_start"] for p in proven] == [
+        first.period_start,
+        second.period_start,
+        third.period_start,
+    ]
+
+
+async def test_a_submit_that_would_land_after_close_is_refused_not_sent(devnet) -> None:
+    db = devnet.db
+    miner = await devnet.miner()
+    close = devnet.epoch + 5
+    await db.exec(
+        'INSERT INTO wdpost_proofs (sp_id, proving_period_start, deadline, "partition", '
+        "submit_at_epoch, submit_by_epoch, proof_params, submit_task_id) "
+        "VALUES ($1, 0, 3, 0, $2, $3, $4, 77)",
+        miner.sp_id,
+        close - 10,
+        close,
+        json.dumps({"deadline": 3, "partitions": [{"index": 0, "proofs": []}]}).encode(),
+    )
+    task = WdPostSubmitTask(Workload(db, devnet.pool, clock=devnet.clock))
+
+    async def owned() -> bool:
+        return True
+
+    devnet.goto(close - devnet.config.profile.message_delay_epochs)
+    with pytest.raises(
+        SubmitRefused, match=f"at or after the deadline's Close \\(epoch {close}\\)"
+    ):
+        await task.do(77, owned)
+    row = await db.query_row("SELECT message_cid, submit_error FROM wdpost_proofs")
+    assert row["message_cid"] is None
+    assert row["submit_error"].startswith(f"not sent: it would land at epoch {close}")
+    assert await devnet.value("SELECT count(*) FROM chain_messages") == 0
+
+
+def test_the_lottery_is_deterministic_and_weighted_by_power() -> None:
+    beacon = bytes(32)
+    draws = [wins(beacon, e, 1000, 1, 1, 0.1) for e in range(2000)]
+    assert draws == [wins(beacon, e, 1000, 1, 1, 0.1) for e in range(2000)]
+    assert 150 < sum(draws) < 250  # about 10% of epochs
+    assert sum(wins(beacon, e, 1000, 1, 4, 0.1) for e in range(2000)) < sum(draws)
+    assert not any(wins(beacon, e, 1000, 0, 1, 5.0) for e in range(100))  # no power, no win
+
+
+async def test_won_epochs_are_mined_and_a_lost_sector_costs_the_block(devnet) -> None:
+    db = devnet.db
+    await db.exec("UPDATE chain_config SET expected_winners = 1000")  # win every epoch
+    miner = await devnet.miner()
+    await devnet.engine()
+    await pledge_sectors(db, miner.sp_id, 1)
+
+    async def mined() -> bool:
+        return bool(await devnet.value("SELECT count(*) FROM mining_tasks WHERE included"))
+
+    await devnet.until(mined, max_epochs=80)
+    block = await db.query_row("SELECT * FROM mining_tasks WHERE included ORDER BY epoch LIMIT 1")
+    assert block["won"] and block["mined_cid"].startswith("bafy2bzace")
+    header = json.loads(block["mined_header"])
+    assert header["winning_sector"] == 0 and header["miner"] == "t01000"
+    # Eligible only after the WinningPoSt lookback.
+    activated = await devnet.value("SELECT activation_epoch FROM chain_sectors")
+    assert block["epoch"] >= activated + devnet.config.winning_post_lookback
+    (await sealed_path(devnet, miner.sp_id, 0)).unlink()
+    latest = await devnet.value("SELECT max(epoch) FROM mining_tasks")
+
+    async def missed() -> bool:
+        return bool(
+            await devnet.value(
+                "SELECT count(*) FROM mining_tasks WHERE epoch > $1 AND NOT included", latest
+            )
+        )
+
+    await devnet.until(missed, max_epochs=10)
+    lost = await db.query_row(
+        "SELECT mined_cid, mined_header FROM mining_tasks WHERE epoch > $1 AND NOT included",
+        latest,
+    )
+    assert lost["mined_cid"] is None
+    assert "missing" in json.loads(lost["mined_header"])["error"]
