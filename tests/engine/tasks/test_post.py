@@ -30,16 +30,18 @@ async def states(devnet) -> dict[int, tuple[str, bool]]:
     return {r["sector_number"]: (r["state"], r["is_faulty"]) for r in rows}
 
 
-async def prove_deadline(devnet, info: DeadlineInfo) -> dict:
+async def prove_deadline(devnet, info: DeadlineInfo, sp_id: int = 1000) -> dict:
     """Move to the deadline's Challenge (the proof is computed), to its Open (it is sent), on
     until it landed; returns the proof row."""
     db = devnet.db
 
     async def proof() -> dict | None:
         return await db.query_row(
-            "SELECT * FROM wdpost_proofs WHERE proving_period_start = $1 AND deadline = $2",
+            "SELECT * FROM wdpost_proofs WHERE proving_period_start = $1 AND deadline = $2 "
+            "AND sp_id = $3",
             info.period_start,
             info.index,
+            sp_id,
         )
 
     async def sent() -> bool:
@@ -50,9 +52,10 @@ async def prove_deadline(devnet, info: DeadlineInfo) -> dict:
         return bool(
             await devnet.value(
                 "SELECT count(*) FROM chain_post_submissions WHERE proving_period_start = $1 "
-                "AND deadline = $2",
+                "AND deadline = $2 AND sp_id = $3",
                 info.period_start,
                 info.index,
+                sp_id,
             )
         )
 
@@ -144,6 +147,50 @@ async def test_a_damaged_sector_is_skipped_faulted_then_recovered_a_period_later
         second.period_start,
         third.period_start,
     ]
+
+
+async def test_two_miners_keep_their_own_sectors_deadlines_and_proofs(devnet) -> None:
+    db = devnet.db
+    miners = [await devnet.miner(sp_id=1000), await devnet.miner(sp_id=1001)]
+    assert miners[0].proving_period_offset != miners[1].proving_period_offset
+    await devnet.engine()
+    for m in miners:
+        assert await pledge_sectors(db, m.sp_id, 2) == [0, 1]
+
+    async def active() -> bool:
+        return await devnet.value("SELECT count(*) FROM sectors_meta") == 4
+
+    await devnet.until(active)
+    infos = []
+    for m in miners:
+        dl = await devnet.value("SELECT min(deadline) FROM chain_sectors WHERE sp_id = $1", m.sp_id)
+        start = m.deadline(devnet.config, devnet.epoch).period_start
+        infos.append((new_deadline_info(devnet.config.profile, start, dl, devnet.epoch), m))
+    infos = [(i.next_not_elapsed(), m) for i, m in infos]
+    for info, m in sorted(infos, key=lambda pair: pair[0].challenge):
+        proof = await prove_deadline(devnet, info, m.sp_id)
+        (part,) = json.loads(bytes(proof["proof_params"]))["partitions"]
+        assert (len(part["proofs"]), part["skipped"]) == (2, [])
+    rows = await db.select(
+        'SELECT sp_id, proving_period_start, deadline, "partition" FROM chain_post_submissions '
+        "ORDER BY sp_id"
+    )
+    assert [(r["sp_id"], r["proving_period_start"], r["deadline"]) for r in rows] == [
+        (m.sp_id, info.period_start, info.index)
+        for info, m in sorted(infos, key=lambda pair: pair[1].sp_id)
+    ]
+    tasks = await db.select(
+        "SELECT sp_id, proving_period_start, deadline_index FROM wdpost_partition_tasks "
+        "ORDER BY sp_id"
+    )
+    assert [(t["sp_id"], t["proving_period_start"]) for t in tasks] == [
+        (r["sp_id"], r["proving_period_start"]) for r in rows
+    ]
+    assert await devnet.value("SELECT count(*) FROM chain_sectors WHERE state <> 'active'") == 0
+    for m in miners:
+        for n in (0, 1):
+            path = await sealed_path(devnet, m.sp_id, n)
+            assert path.name == f"s-t0{m.sp_id}-{n}"
 
 
 async def test_a_submit_that_would_land_after_close_is_refused_not_sent(devnet) -> None:
