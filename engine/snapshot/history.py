@@ -7,10 +7,11 @@ each time. Instead the reader keeps per-(task type, minute) buckets:
   minus a short overlap (the ``harmony_task_history_work_end`` index), skipping ids already
   counted. The overlap catches rows whose transaction committed after a later one had been read
   (``work_end`` is the inserting transaction's ``now()``).
-* **Backfill**: the part of the window before the first refresh is loaded newest first, in
-  slices of at most ``slice_rows`` rows (the slice boundary is found by an index probe), one
-  slice per refresh, so no refresh pays for the whole day. Until it finishes the console shows
-  how many hours are covered.
+* **Backfill**: the part of the window before the first refresh is loaded once. A small history
+  (``inline_rows``) is loaded by the first refresh itself; a big one newest first, in slices of
+  at most ``slice_rows`` rows (the boundary found by an index probe), each in its own short
+  transaction run *between* refreshes (:meth:`HistoryWindow.read_slice`), so no refresh pays for
+  the whole day. Until it finishes the console shows how many hours are covered.
 * Buckets older than the window are dropped.
 
 The object is only mutated by :meth:`HistoryWindow.apply`, after the transaction that read the
@@ -95,12 +96,14 @@ class HistoryWindow:
         window: timedelta = timedelta(hours=24),
         *,
         overlap: timedelta = timedelta(seconds=3),
-        slice_rows: int = 40_000,
+        slice_rows: int = 20_000,
+        inline_rows: int = 5_000,
         max_new_rows: int = 50_000,
     ) -> None:
         self.window = window
         self.overlap = overlap
         self.slice_rows = slice_rows
+        self.inline_rows = inline_rows
         self.max_new_rows = max_new_rows
         self.buckets: dict[tuple[str, datetime], Bucket] = defaultdict(Bucket)
         #: start of the live part: rows with work_end >= t0 - overlap are read incrementally
@@ -115,23 +118,40 @@ class HistoryWindow:
     # ---------------------------------------------------------------- reading (no mutation)
 
     async def read(self, tx: Tx, now: datetime) -> HistoryRead:
+        """New rows since the watermark (every refresh). On the first refresh, a history small
+        enough (at most ``inline_rows`` rows in the window) is loaded at once; a bigger one is
+        left to :meth:`read_slice`, called between refreshes."""
         result = HistoryRead(now)
         t0 = self.t0 or now
         since = (self.watermark or t0) - self.overlap
         rows = await tx.select(NEW_ROWS, since, self.max_new_rows)
         result.new_rows = rows
         result.truncated = len(rows) >= self.max_new_rows
-        if not self.backfill_done:
-            hi = self.backfill_lo or (t0 - self.overlap)
-            floor = t0 - self.window
-            if hi > floor:
-                boundary = await tx.query_value(SLICE_PROBE, floor, hi, self.slice_rows)
-                lo = floor if boundary is None else boundary
-                result.slice_rows = await tx.select(SLICE, lo, hi)
-                result.slice_lo = lo
-            else:
+        if self.t0 is None and self.inline_rows > 0:
+            floor, hi = t0 - self.window, t0 - self.overlap
+            if await tx.query_value(SLICE_PROBE, floor, hi, self.inline_rows) is None:
+                result.slice_rows = await tx.select(SLICE, floor, hi)
                 result.slice_lo = floor
         return result
+
+    async def read_slice(self, tx: Tx) -> HistoryRead:
+        """The next backfill slice: at most ``slice_rows`` rows, newest first."""
+        assert self.t0 is not None, "read() runs first"
+        result = HistoryRead(self.t0)
+        hi = self.backfill_lo or (self.t0 - self.overlap)
+        floor = self.t0 - self.window
+        if hi > floor:
+            boundary = await tx.query_value(SLICE_PROBE, floor, hi, self.slice_rows)
+            lo = floor if boundary is None else boundary
+            result.slice_rows = await tx.select(SLICE, lo, hi)
+            result.slice_lo = lo
+        else:
+            result.slice_lo = floor
+        return result
+
+    @property
+    def backfill_pending(self) -> bool:
+        return self.t0 is not None and not self.backfill_done
 
     # ---------------------------------------------------------------- applying
 

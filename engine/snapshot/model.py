@@ -423,7 +423,8 @@ class ClusterSnapshot:
     """Everything one refresh read, in one consistent (repeatable-read) view."""
 
     taken_at: datetime
-    #: wall time of the query set, milliseconds, and the number of statements
+    #: time spent waiting on the database (statement round trips), milliseconds, and the
+    #: number of statements
     db_ms: float
     statements: int
     machines: tuple[MachineSnap, ...]

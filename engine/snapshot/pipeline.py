@@ -34,12 +34,11 @@ __all__ = [
 
 # Bucket predicates are Curio's PorepPipelineSummary ($1 = chain head), each with NOT failed
 # added: Curio also counts a failed sector in its stage bucket; here it is counted once, under
-# Failed. ``stage_task`` is the task of the stage the sector is in, for the running split.
+# Failed. ``running`` looks up the task of the stage the sector is in (a primary-key probe, only
+# for sectors that have one), for the pending/running split.
 SUMMARY = """
-WITH s AS (
-    SELECT p.sp_id, p.failed,
-           p.after_commit_msg_success AS done,
-           NOT (p.after_commit_msg_success AND p.after_move_storage) AS in_progress,
+WITH stage AS (
+    SELECT p.sp_id,
            (p.after_sdr = false) AS b_sdr,
            (p.after_sdr AND (NOT p.after_tree_d OR NOT p.after_tree_c OR NOT p.after_tree_r))
                AS b_trees,
@@ -49,42 +48,64 @@ WITH s AS (
            coalesce(NOT p.after_porep AND p.after_precommit_msg_success
                     AND p.seed_epoch < $1::bigint, false) AS b_porep,
            (NOT p.after_commit_msg_success AND p.after_porep) AS b_commit,
-           CASE WHEN NOT p.after_sdr THEN p.task_id_sdr
-                WHEN NOT p.after_tree_d THEN p.task_id_tree_d
-                WHEN NOT (p.after_tree_c AND p.after_tree_r) THEN p.task_id_tree_r
-                WHEN NOT p.after_synth THEN p.task_id_synth
-                WHEN NOT p.after_precommit_msg THEN p.task_id_precommit_msg
-                WHEN NOT p.after_porep THEN p.task_id_porep
-                WHEN NOT p.after_commit_msg THEN p.task_id_commit_msg
-           END AS stage_task
+           CASE WHEN p.after_commit_msg THEN false
+                ELSE EXISTS (
+                    SELECT 1 FROM harmony_task t
+                     WHERE t.owner_id IS NOT NULL
+                       AND t.id = CASE WHEN NOT p.after_sdr THEN p.task_id_sdr
+                                       WHEN NOT p.after_tree_d THEN p.task_id_tree_d
+                                       WHEN NOT (p.after_tree_c AND p.after_tree_r)
+                                           THEN p.task_id_tree_r
+                                       WHEN NOT p.after_synth THEN p.task_id_synth
+                                       WHEN NOT p.after_precommit_msg
+                                           THEN p.task_id_precommit_msg
+                                       WHEN NOT p.after_porep THEN p.task_id_porep
+                                       ELSE p.task_id_commit_msg END)
+           END AS running
       FROM sectors_sdr_pipeline p
+     -- Rows left out match no stage predicate: failed ones are counted only under Failed, and
+     -- a committed sector can only still match Wait Seed (seed_epoch > head).
+     WHERE NOT p.failed AND (NOT p.after_commit_msg_success OR p.seed_epoch > $1::bigint)
+), per_stage AS (
+    SELECT sp_id,
+           count(*) FILTER (WHERE b_sdr) AS sdr,
+           count(*) FILTER (WHERE b_sdr AND running) AS sdr_running,
+           count(*) FILTER (WHERE b_trees) AS trees,
+           count(*) FILTER (WHERE b_trees AND running) AS trees_running,
+           count(*) FILTER (WHERE b_precommit) AS precommit,
+           count(*) FILTER (WHERE b_precommit AND running) AS precommit_running,
+           count(*) FILTER (WHERE b_wait_seed) AS wait_seed,
+           count(*) FILTER (WHERE b_porep) AS porep,
+           count(*) FILTER (WHERE b_porep AND running) AS porep_running,
+           count(*) FILTER (WHERE b_commit) AS commit,
+           count(*) FILTER (WHERE b_commit AND running) AS commit_running
+      FROM stage
+     GROUP BY sp_id
+), totals AS (
+    SELECT sp_id,
+           count(*) FILTER (WHERE after_commit_msg_success) AS done,
+           count(*) FILTER (WHERE failed) AS failed,
+           count(*) FILTER (WHERE NOT (after_commit_msg_success AND after_move_storage))
+               AS in_progress
+      FROM sectors_sdr_pipeline
+     GROUP BY sp_id
 )
-SELECT s.sp_id,
-       count(*) FILTER (WHERE b_sdr AND NOT failed) AS sdr,
-       count(*) FILTER (WHERE b_sdr AND NOT failed AND t.owner_id IS NOT NULL) AS sdr_running,
-       count(*) FILTER (WHERE b_trees AND NOT failed) AS trees,
-       count(*) FILTER (WHERE b_trees AND NOT failed AND t.owner_id IS NOT NULL)
-           AS trees_running,
-       count(*) FILTER (WHERE b_precommit AND NOT failed) AS precommit,
-       count(*) FILTER (WHERE b_precommit AND NOT failed AND t.owner_id IS NOT NULL)
-           AS precommit_running,
-       count(*) FILTER (WHERE b_wait_seed AND NOT failed) AS wait_seed,
-       count(*) FILTER (WHERE b_porep AND NOT failed) AS porep,
-       count(*) FILTER (WHERE b_porep AND NOT failed AND t.owner_id IS NOT NULL) AS porep_running,
-       count(*) FILTER (WHERE b_commit AND NOT failed) AS commit,
-       count(*) FILTER (WHERE b_commit AND NOT failed AND t.owner_id IS NOT NULL)
-           AS commit_running,
-       count(*) FILTER (WHERE done) AS done,
-       count(*) FILTER (WHERE failed) AS failed,
-       count(*) FILTER (WHERE in_progress) AS in_progress
-  FROM s LEFT JOIN harmony_task t ON t.id = s.stage_task
- GROUP BY s.sp_id
- ORDER BY s.sp_id
+SELECT t.sp_id,
+       coalesce(s.sdr, 0) AS sdr, coalesce(s.sdr_running, 0) AS sdr_running,
+       coalesce(s.trees, 0) AS trees, coalesce(s.trees_running, 0) AS trees_running,
+       coalesce(s.precommit, 0) AS precommit,
+       coalesce(s.precommit_running, 0) AS precommit_running,
+       coalesce(s.wait_seed, 0) AS wait_seed,
+       coalesce(s.porep, 0) AS porep, coalesce(s.porep_running, 0) AS porep_running,
+       coalesce(s.commit, 0) AS commit, coalesce(s.commit_running, 0) AS commit_running,
+       t.done, t.failed, t.in_progress
+  FROM totals t
+  LEFT JOIN per_stage s ON s.sp_id = t.sp_id
+ ORDER BY t.sp_id
  LIMIT 1000
 """
 
-_COLUMNS = """
-SELECT p.sp_id, p.sector_number, p.create_time,
+_FIELDS = """p.sp_id, p.sector_number, p.create_time,
        p.after_sdr, p.after_tree_d, p.after_tree_c, p.after_tree_r, p.after_synth,
        p.after_precommit_msg, p.after_precommit_msg_success, p.seed_epoch,
        p.seed_value IS NOT NULL AS has_seed, p.after_porep, p.after_finalize,
@@ -92,39 +113,58 @@ SELECT p.sp_id, p.sector_number, p.create_time,
        p.task_id_sdr, p.task_id_tree_d, p.task_id_tree_c, p.task_id_tree_r, p.task_id_synth,
        p.task_id_precommit_msg, p.task_id_porep, p.task_id_finalize, p.task_id_move_storage,
        p.task_id_commit_msg, p.precommit_ready_at, p.commit_ready_at,
-       p.failed, p.failed_at, p.failed_reason, p.failed_reason_msg,
-       c.state AS chain_state,
-       greatest(p.create_time, p.precommit_ready_at, p.commit_ready_at,
+       p.failed, p.failed_at, p.failed_reason, p.failed_reason_msg"""
+
+# When the sector entered its current stage: the latest of its creation, the batch-ready marks
+# and its last recorded task attempt (sectors_pipeline_events).
+_SINCE = """greatest(p.create_time, p.precommit_ready_at, p.commit_ready_at,
                 (SELECT max(h.work_end)
                    FROM sectors_pipeline_events e
                    JOIN harmony_task_history h ON h.id = ANY (e.task_history_ids)
-                  WHERE e.sp_id = p.sp_id AND e.sector_number = p.sector_number)) AS since
-  FROM sectors_sdr_pipeline p
-  LEFT JOIN chain_sectors c ON c.sp_id = p.sp_id AND c.sector_number = p.sector_number
-"""
+                  WHERE e.sp_id = p.sp_id AND e.sector_number = p.sector_number))"""
 
+# The oldest sectors still in the pipeline: limited first, then the chain state and the stage
+# start are looked up for those rows only.
 SECTORS = (
-    _COLUMNS
-    + """
- WHERE NOT (p.after_commit_msg_success AND p.after_move_storage)
- ORDER BY p.create_time, p.sp_id, p.sector_number
- LIMIT $1
+    """
+SELECT q.*,
+       (SELECT c.state FROM chain_sectors c
+         WHERE c.sp_id = q.sp_id AND c.sector_number = q.sector_number) AS chain_state
+  FROM (SELECT """
+    + _FIELDS
+    + ",\n       "
+    + _SINCE
+    + """ AS since
+          FROM (SELECT * FROM sectors_sdr_pipeline
+                 WHERE NOT (after_commit_msg_success AND after_move_storage)
+                 ORDER BY create_time, sp_id, sector_number
+                 LIMIT $1) p) q
+ ORDER BY q.create_time, q.sp_id, q.sector_number
 """
 )
 
 # $1 = now - stuck threshold. A sector created after it cannot have been stuck that long, which
-# keeps the per-row event lookup to the candidates.
+# keeps the stage-start lookup to the candidates.
 PROBLEMS = (
     """
-SELECT * FROM ("""
-    + _COLUMNS
-    + """
- WHERE p.failed
-    OR (NOT (p.after_commit_msg_success AND p.after_move_storage) AND p.create_time < $1)
-) q
- WHERE failed OR since < $1
- ORDER BY CASE WHEN failed THEN coalesce(failed_at, since) ELSE since END, sp_id, sector_number
- LIMIT $2
+SELECT q.*,
+       (SELECT c.state FROM chain_sectors c
+         WHERE c.sp_id = q.sp_id AND c.sector_number = q.sector_number) AS chain_state
+  FROM (SELECT * FROM (SELECT """
+    + _FIELDS
+    + ",\n               "
+    + _SINCE
+    + """ AS since
+                 FROM sectors_sdr_pipeline p
+                WHERE p.failed
+                   OR (NOT (p.after_commit_msg_success AND p.after_move_storage)
+                       AND p.create_time < $1)) candidates
+         WHERE failed OR since < $1
+         ORDER BY CASE WHEN failed THEN coalesce(failed_at, since) ELSE since END,
+                  sp_id, sector_number
+         LIMIT $2) q
+ ORDER BY CASE WHEN q.failed THEN coalesce(q.failed_at, q.since) ELSE q.since END,
+          q.sp_id, q.sector_number
 """
 )
 
@@ -302,8 +342,13 @@ async def read_pipeline(
     stuck_after: float,
     sector_limit: int,
     problem_limit: int,
+    previous: PipelineRead | None = None,
 ) -> PipelineRead:
+    """The summary always; the per-sector lists too, unless ``previous`` is given, whose
+    lists are then reused (the console skips them while the pipeline pane is hidden)."""
     summaries = await tx.select(SUMMARY, head)
+    if previous is not None:
+        return PipelineRead(summaries, previous.sectors, previous.problems, previous.tasks)
     sectors = await tx.select(SECTORS, sector_limit)
     problems = await tx.select(PROBLEMS, now - timedelta(seconds=stuck_after), problem_limit)
     ids = sorted({r[c] for r in (*sectors, *problems) for c in _TASK_COLUMNS if r[c] is not None})

@@ -9,7 +9,7 @@ every second between refreshes without touching the database.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from .model import PostDeadline, PostMiner, PostSnap
 
 __all__ = [
     "DeadlineTimes",
+    "PostCache",
     "PostRisk",
     "current_deadline",
     "deadline_times",
@@ -52,17 +53,23 @@ SELECT sp_id, sector_size, proving_period_offset
 """
 
 # Live = active, faulty or recovering (precommitted and terminated sectors are not proven).
-# Faulty counts recovering sectors too: they stay faulty until a proof includes them.
+# Faulty counts recovering sectors too: they stay faulty until a proof includes them. Grouped by
+# partition first, so "partitions with live sectors" needs no DISTINCT.
 DEADLINES = """
 SELECT sp_id, deadline,
-       count(DISTINCT "partition") FILTER (WHERE state IN ('active', 'faulty', 'recovering'))
-           AS partitions,
-       count(*) FILTER (WHERE state IN ('active', 'faulty', 'recovering')) AS live,
-       count(*) FILTER (WHERE state = 'active') AS active,
-       count(*) FILTER (WHERE state IN ('faulty', 'recovering')) AS faulty,
-       count(*) FILTER (WHERE state = 'recovering') AS recovering
-  FROM chain_sectors
- WHERE deadline IS NOT NULL AND sp_id = ANY ($1::bigint[])
+       count(*) FILTER (WHERE live > 0) AS partitions,
+       sum(live)::bigint AS live,
+       sum(active)::bigint AS active,
+       sum(faulty)::bigint AS faulty,
+       sum(recovering)::bigint AS recovering
+  FROM (SELECT sp_id, deadline, "partition",
+               count(*) FILTER (WHERE state IN ('active', 'faulty', 'recovering')) AS live,
+               count(*) FILTER (WHERE state = 'active') AS active,
+               count(*) FILTER (WHERE state IN ('faulty', 'recovering')) AS faulty,
+               count(*) FILTER (WHERE state = 'recovering') AS recovering
+          FROM chain_sectors
+         WHERE deadline IS NOT NULL AND sp_id = ANY ($1::bigint[])
+         GROUP BY sp_id, deadline, "partition") per_partition
  GROUP BY sp_id, deadline
  ORDER BY sp_id, deadline
 """
@@ -91,7 +98,27 @@ def profile_from_row(row: dict[str, Any]) -> ChainProfile:
     )
 
 
-async def read_post(tx: Tx, now: datetime) -> PostSnap:
+@dataclass
+class PostCache:
+    """Per-deadline counts are re-read only when the chain moved (every change to
+    ``chain_sectors`` and ``chain_post_submissions`` happens in the transaction that adds
+    tipsets), the miners or their proving periods changed, or ``max_age`` seconds passed."""
+
+    max_age: float = 30.0
+    key: tuple[object, ...] | None = None
+    read_at: datetime | None = None
+    counts: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    proven: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def fresh(self, key: tuple[object, ...], now: datetime) -> bool:
+        return (
+            key == self.key
+            and self.read_at is not None
+            and abs((now - self.read_at).total_seconds()) < self.max_age
+        )
+
+
+async def read_post(tx: Tx, now: datetime, cache: PostCache | None = None) -> PostSnap:
     chain = await tx.query_row(CHAIN)
     assert chain is not None
     head = chain["head"]
@@ -108,13 +135,17 @@ async def read_post(tx: Tx, now: datetime) -> PostSnap:
         deadline_info_from_offset(profile, m["proving_period_offset"], epoch).period_start
         for m in miners
     ]
-    counts: dict[tuple[int, int], dict[str, Any]] = {
-        (r["sp_id"], r["deadline"]): r for r in await tx.select(DEADLINES, ids)
-    }
-    proven: dict[tuple[int, int], int] = {
-        (r["sp_id"], r["deadline"]): int(r["proven"])
-        for r in await tx.select(SUBMISSIONS, ids, starts)
-    }
+    key = (head, tuple(ids), tuple(starts))
+    if cache is not None and head is not None and cache.fresh(key, now):
+        counts, proven = cache.counts, cache.proven
+    else:
+        counts = {(r["sp_id"], r["deadline"]): r for r in await tx.select(DEADLINES, ids)}
+        proven = {
+            (r["sp_id"], r["deadline"]): int(r["proven"])
+            for r in await tx.select(SUBMISSIONS, ids, starts)
+        }
+        if cache is not None:
+            cache.key, cache.read_at, cache.counts, cache.proven = key, now, counts, proven
     out = []
     for m, start in zip(miners, starts, strict=True):
         sp = m["sp_id"]

@@ -16,9 +16,10 @@ The reader only SELECTs: it works under a role that may do nothing else.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString
 
 from engine.chain import EpochClock
 from engine.harmonydb import DB, Tx
@@ -45,10 +46,13 @@ from .pipeline import (
     build_summaries,
     read_pipeline,
 )
-from .post import read_post
-from .storage import read_storage
+from .post import PostCache, read_post
+from .storage import Counts, read_counts, read_storage
 
-__all__ = ["SnapshotReader"]
+__all__ = ["LISTS", "SnapshotReader"]
+
+#: Detail lists a refresh may skip (carried over from the previous one) when nobody shows them.
+LISTS = ("sectors", "history")
 
 MACHINES = (
     """
@@ -131,6 +135,51 @@ class _Read:
     pipeline: PipelineRead
     storage: StorageSnap
     post: PostSnap
+    counts: Counts
+
+
+class _TimedTx:
+    """A Tx whose statements add their round-trip time to a :class:`_Timing`."""
+
+    def __init__(self, tx: Tx, timing: _Timing) -> None:
+        self._tx = tx
+        self._timing = timing
+
+    async def select(self, sql: LiteralString, *args: Any, into: Any = None) -> list[Any]:
+        started = time.perf_counter()
+        try:
+            return await self._tx.select(sql, *args, into=into)
+        finally:
+            self._timing.add(started)
+
+    async def query_row(self, sql: LiteralString, *args: Any, into: Any = None) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self._tx.query_row(sql, *args, into=into)
+        finally:
+            self._timing.add(started)
+
+    async def query_value(self, sql: LiteralString, *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self._tx.query_value(sql, *args)
+        finally:
+            self._timing.add(started)
+
+
+class _Timing:
+    """Time spent waiting for the database (statement round trips) during one refresh."""
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+        self.statements = 0
+
+    def add(self, started: float) -> None:
+        self.ms += (time.perf_counter() - started) * 1000
+        self.statements += 1
+
+    def wrap(self, tx: Tx) -> _TimedTx:
+        return _TimedTx(tx, self)
 
 
 def _age(now: datetime, ts: datetime | None) -> float | None:
@@ -165,8 +214,17 @@ class SnapshotReader:
         history_scan: int = 50_000,
         sector_limit: int = 200,
         problem_limit: int = 100,
+        counts_every: float = 30.0,
     ) -> None:
         self.db = db
+        self.counts_every = counts_every
+        self._counts: Counts = {}
+        self._counts_at: datetime | None = None
+        self._post_cache = PostCache()
+        self._last: _Read | None = None
+        self._last_filter: str | None = None
+        #: wall time of the last snapshot() (queries, decoding and building), milliseconds
+        self.last_wall_ms = 0.0
         self.stale_after = stale_after
         self.stuck_after = stuck_after
         self.window = window or HistoryWindow()
@@ -178,21 +236,43 @@ class SnapshotReader:
         self.problem_limit = problem_limit
 
     async def snapshot(
-        self, now: datetime, *, history_filter: str | None = None
+        self,
+        now: datetime,
+        *,
+        history_filter: str | None = None,
+        lists: Collection[str] | None = None,
     ) -> ClusterSnapshot:
-        """Run the query set once and build the snapshot (``now`` must be aware UTC)."""
+        """Run the query set once and build the snapshot (``now`` must be aware UTC).
+
+        ``lists`` names the detail lists to read this time, out of :data:`LISTS`
+        (``"sectors"``: the pipeline strip and problem lists, ``"history"``: recent attempts);
+        the others are carried over from the previous snapshot. None reads all.
+        """
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        statements = self.db.statements
         started = time.perf_counter()
         history_filter = (history_filter or "").strip() or None
+        counts_due = self._counts_at is None or (
+            abs((now - self._counts_at).total_seconds()) >= self.counts_every
+        )
+        timing = _Timing()
 
-        async def read(tx: Tx) -> _Read:
+        def want(name: str) -> bool:
+            return lists is None or name in lists
+
+        async def read(raw_tx: Tx) -> _Read:
+            tx = timing.wrap(raw_tx)
             machines = await tx.select(MACHINES)
             running = await tx.select(RUNNING, self.running_limit)
             types = await tx.select(TASK_TYPES, now)
             failed = await tx.select(FAILED_TASKS, self.failed_limit)
-            if history_filter is None:
+            if (
+                not want("history")
+                and self._last is not None
+                and (history_filter == self._last_filter)
+            ):
+                history = self._last.history
+            elif history_filter is None:
                 history = await tx.select(HISTORY, self.history_limit)
             else:
                 history = await tx.select(
@@ -202,26 +282,67 @@ class SnapshotReader:
                     self.history_scan,
                     history_filter,
                 )
-            window = await self.window.read(tx, now)
-            post = await read_post(tx, now)
+            window = await self.window.read(tx, now)  # type: ignore[arg-type]
+            post = await read_post(tx, now, self._post_cache)  # type: ignore[arg-type]
             head = post.head_epoch
             if head is None and post.profile is not None and post.genesis is not None:
                 head = EpochClock(post.genesis, post.profile).epoch_at(now)
             pipeline = await read_pipeline(
-                tx, head, now, self.stuck_after, self.sector_limit, self.problem_limit
+                tx,  # type: ignore[arg-type]
+                head,
+                now,
+                self.stuck_after,
+                self.sector_limit,
+                self.problem_limit,
+                None if want("sectors") or self._last is None else self._last.pipeline,
             )
-            storage = await read_storage(tx, now)
-            return _Read(machines, running, types, failed, history, window, pipeline, storage, post)
+            counts = await read_counts(tx) if counts_due else self._counts  # type: ignore[arg-type]
+            storage = await read_storage(tx, now, counts)  # type: ignore[arg-type]
+            return _Read(
+                machines,
+                running,
+                types,
+                failed,
+                history,
+                window,
+                pipeline,
+                storage,
+                post,
+                counts,
+            )
 
         raw = await self.db.transaction(read, isolation="repeatable_read")
+        self._last, self._last_filter = raw, history_filter
         self.window.apply(raw.window)
-        db_ms = (time.perf_counter() - started) * 1000
-        return self._build(raw, now, db_ms, self.db.statements - statements, history_filter)
+        if counts_due:
+            self._counts, self._counts_at = raw.counts, now
+        snap = self._build(raw, now, timing, history_filter)
+        self.last_wall_ms = (time.perf_counter() - started) * 1000
+        return snap
+
+    @property
+    def backfill_pending(self) -> bool:
+        """The 24 h history is not fully loaded yet (see :meth:`backfill_step`)."""
+        return self.window.backfill_pending
+
+    async def backfill_step(self) -> float:
+        """Load one slice of the 24 h history (its own short transaction, never inside a
+        refresh); returns the milliseconds it took. Call between refreshes until
+        :attr:`backfill_pending` is False."""
+        if not self.window.backfill_pending:
+            return 0.0
+        started = time.perf_counter()
+
+        async def read(tx: Tx) -> HistoryRead:
+            return await self.window.read_slice(tx)
+
+        self.window.apply(await self.db.transaction(read))
+        return (time.perf_counter() - started) * 1000
 
     # ------------------------------------------------------------------ building
 
     def _build(
-        self, raw: _Read, now: datetime, db_ms: float, statements: int, history_filter: str | None
+        self, raw: _Read, now: datetime, timing: _Timing, history_filter: str | None
     ) -> ClusterSnapshot:
         machines = tuple(self._machine(r, now) for r in raw.machines)
         running = tuple(
@@ -293,8 +414,8 @@ class SnapshotReader:
         )
         return ClusterSnapshot(
             taken_at=now,
-            db_ms=db_ms,
-            statements=statements,
+            db_ms=timing.ms,
+            statements=timing.statements,
             machines=machines,
             running=running,
             queues=queues,

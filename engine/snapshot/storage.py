@@ -17,7 +17,7 @@ from engine.storage.paths import StoragePathRow
 
 from .model import StorageSnap
 
-__all__ = ["read_storage"]
+__all__ = ["COUNTS", "Counts", "read_counts", "read_storage"]
 
 PATHS = """
 SELECT storage_id, urls, weight, max_storage, can_seal, can_store, groups, allow_to,
@@ -29,21 +29,26 @@ SELECT storage_id, urls, weight, max_storage, can_seal, can_store, groups, allow
  LIMIT 1000
 """
 
-# Counts, live reservations and moves in one round trip: kind tells them apart.
-FIGURES = """
-SELECT 'count' AS kind, storage_id, sector_filetype AS filetype, count(*)::bigint AS n
+# Declared sector files per path and type: a scan of sector_location, so the reader runs it at
+# most every ``counts_every`` seconds (files come and go with sealing, not every second).
+COUNTS = """
+SELECT storage_id, sector_filetype AS filetype, count(*)::bigint AS n
   FROM sector_location
  GROUP BY storage_id, sector_filetype
-UNION ALL
-SELECT 'reserved', storage_id, 0, sum(GREATEST(bytes - on_disk, 0))::bigint
+ ORDER BY storage_id, sector_filetype
+"""
+
+# Live reservations and moves in one round trip: kind tells them apart.
+FIGURES = """
+SELECT 'reserved' AS kind, storage_id, sum(GREATEST(bytes - on_disk, 0))::bigint AS n
   FROM storage_reservations_live
  GROUP BY storage_id
 UNION ALL
-SELECT 'moves', dst_storage_id, 0, count(*)::bigint
+SELECT 'moves', dst_storage_id, count(*)::bigint
   FROM storage_moves
  WHERE state = 'copying'
  GROUP BY dst_storage_id
- ORDER BY 1, 2, 3
+ ORDER BY 1, 2
 """
 
 HOSTS = """
@@ -77,20 +82,30 @@ _ROW_FIELDS = (
 )
 
 
-async def read_storage(tx: Tx, now: datetime, host: str | None = None) -> StorageSnap:
+Counts = dict[str, dict[SectorFileType, int]]
+
+
+async def read_counts(tx: Tx) -> Counts:
+    counts: Counts = {}
+    for r in await tx.select(COUNTS):
+        counts.setdefault(r["storage_id"], {})[SectorFileType(r["filetype"])] = int(r["n"])
+    return counts
+
+
+async def read_storage(
+    tx: Tx, now: datetime, counts: Counts, host: str | None = None
+) -> StorageSnap:
     """Every storage path (largest first), with per-type sector counts, hosts and health.
 
-    ``host`` names the machine whose local directory is shown as ``local_path``; the console
-    passes None, so what it shows does not depend on where it runs.
+    ``counts`` come from :func:`read_counts` (possibly a few refreshes old). ``host`` names the
+    machine whose local directory is shown as ``local_path``; the console passes None, so what
+    it shows does not depend on where it runs.
     """
     paths = await tx.select(PATHS, now)
-    counts: dict[str, dict[SectorFileType, int]] = {}
     reserved: dict[str, int] = {}
     moves: dict[str, int] = {}
     for r in await tx.select(FIGURES):
-        if r["kind"] == "count":
-            counts.setdefault(r["storage_id"], {})[SectorFileType(r["filetype"])] = int(r["n"])
-        elif r["kind"] == "reserved":
+        if r["kind"] == "reserved":
             reserved[r["storage_id"]] = int(r["n"])
         else:
             moves[r["storage_id"]] = int(r["n"])
