@@ -16,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import signal
 import sys
 import time
@@ -53,7 +56,7 @@ from .screens.help import HelpScreen
 from .screens.machine import MachineScreen
 from .screens.quit import QuitScreen
 
-__all__ = ["HarmonyConsole", "NodeFactory", "make_app"]
+__all__ = ["HarmonyConsole", "NodeFactory", "make_app", "prestart_worker_processes"]
 
 log = logging.getLogger("harmony.console")
 
@@ -326,6 +329,7 @@ class HarmonyConsole(App[int]):
         try:
             if not self.paused and not isinstance(self.screen, ModalScreen):
                 await self._poll_once()
+                await self._backfill()
         finally:
             self._polling = False
             self._last_poll_end = time.monotonic()
@@ -337,7 +341,11 @@ class HarmonyConsole(App[int]):
     async def _poll_once(self) -> None:
         assert self.reader is not None
         try:
-            snap = await self.reader.snapshot(self.clock.now(), history_filter=self.history_filter)
+            snap = await self.reader.snapshot(
+                self.clock.now(),
+                history_filter=self.history_filter,
+                lists=None if self.snapshot is None else self.wanted_lists(),
+            )
         except Exception as exc:
             self.error = _one_line(exc)
             if not self._error_notified:
@@ -350,6 +358,34 @@ class HarmonyConsole(App[int]):
         self._error_notified = False
         self.apply_snapshot(snap)
 
+    async def _backfill(self) -> None:
+        """Load the 24 h history in slices after a refresh, within part of the interval (the
+        next refresh shows the progress); never inside a refresh."""
+        reader = self.reader
+        if reader is None or not reader.backfill_pending:
+            return
+        budget = max(0.3, 0.4 * min(self.refresh_s, 5.0))
+        started = time.monotonic()
+        while reader.backfill_pending and time.monotonic() - started < budget:
+            try:
+                await reader.backfill_step()
+            except Exception as exc:
+                log.warning("history backfill failed: %s", _one_line(exc))
+                return
+        if not reader.backfill_pending:
+            self._dirty = True  # show the complete 24 h figures at once
+
+    def wanted_lists(self) -> set[str]:
+        """The detail lists the visible pane shows (the others are not re-read)."""
+        lists: set[str] = set()
+        if self._active == "pipeline":
+            lists.add("sectors")
+        elif self._active == "tasks":
+            pane = self.pane("tasks")
+            if isinstance(pane, TasksPane) and pane.view == "history":
+                lists.add("history")
+        return lists
+
     def apply_snapshot(self, snap: ClusterSnapshot) -> None:
         self.snapshot = snap
         with self.batch_update():
@@ -358,8 +394,8 @@ class HarmonyConsole(App[int]):
             if callable(show) and isinstance(self.screen, MachineScreen):
                 show(snap)
             self.render_status()
-        self.refresh_bindings()
         if not self.first_render.is_set():
+            self.refresh_bindings()  # "no row selected" no longer holds
             self.call_after_refresh(self.first_render.set)
 
     def _on_notice(self, _payload: str) -> None:
@@ -443,6 +479,8 @@ class HarmonyConsole(App[int]):
         if focused is None or pane not in focused.ancestors:
             pane.focus_main()
         self.refresh_bindings()
+        if self.wanted_lists():
+            self.refresh_now()  # its list was not re-read while it was hidden
 
     def action_show_pane(self, pane: str) -> None:
         self.show_pane(pane)
@@ -727,6 +765,17 @@ def _one_line(exc: BaseException) -> str:
     return text[:200]
 
 
+def prestart_worker_processes() -> None:
+    """Start multiprocessing's fork server (and resource tracker) now, while stdout and
+    stderr are still the terminal's: started later, from inside the running app, they would be
+    handed Textual's captured streams, whose file descriptors are not real
+    ("bad value(s) in fds_to_keep"), and the engine's CPU-heavy tasks could not start."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        multiprocessing.forkserver.ensure_running()
+    else:
+        multiprocessing.resource_tracker.ensure_running()  # type: ignore[attr-defined]
+
+
 def make_app(
     db_url: str | None,
     schema: str = "harmony",
@@ -759,6 +808,8 @@ def make_app(
     """
     if read_only and engine is not None:
         raise ValueError("a read-only console runs no engine")
+    if engine is not None:
+        prestart_worker_processes()
     app = HarmonyConsole(
         db_url,
         schema,

@@ -101,6 +101,8 @@ class TasksPane(Pane):
         self.refresh_bindings()
         self.rerender()
         self.table().focus()
+        if view == "history":
+            self.harmony.refresh_now()  # the history list is only re-read while shown
 
     def _render_views(self) -> None:
         line = Text()
@@ -255,4 +257,5 @@ class TasksPane(Pane):
             self.harmony.request_restart_task(task_id)
 
     def on_data_table_row_highlighted(self) -> None:
-        self.refresh_bindings()
+        if self.view != "types":
+            self.refresh_bindings()  # whether the row is a restartable task
