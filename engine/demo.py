@@ -2,7 +2,8 @@
 
 :func:`ensure_demo` makes sure the cluster has
 
-* a devnet chain (2-second epochs, deadlines every 20 s) starting now, if it has no chain;
+* a devnet chain (2-second epochs, deadlines every 20 s), if it has no chain; its genesis is a
+  few minutes back so that the demo miner's first deadline comes soon (:func:`demo_genesis`);
 * miner ``t01000`` with 2 KiB sectors;
 * two storage paths on this host under ``demo_dir``: ``seal/`` (sealing only) and ``store/``
   (long-term storage only), so sectors are sealed on one and moved to the other;
@@ -22,7 +23,7 @@ import contextlib
 import fcntl
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from engine.chain import (
@@ -33,6 +34,7 @@ from engine.chain import (
     get_miner,
     init_chain,
     load_chain,
+    proving_period_offset,
     require_chain,
 )
 from engine.harmonydb import DB
@@ -53,7 +55,7 @@ async def ensure_demo(db: DB, demo_dir: Path, *, host: str | None = None) -> Non
     config = await load_chain(db)
     if config is None:
         try:
-            config, created = await init_chain(db, DEVNET)
+            config, created = await init_chain(db, DEVNET, genesis=demo_genesis())
         except ChainConfigConflict:  # another process created a different chain meanwhile
             config, created = await require_chain(db), False
         if created:
@@ -79,6 +81,20 @@ async def ensure_demo(db: DB, demo_dir: Path, *, host: str | None = None) -> Non
             DEMO_MAX_SECTORS,
         )
         await db.notify("sealing", f"pledge:{DEMO_MINER}")
+
+
+def demo_genesis(now: datetime | None = None) -> datetime:
+    """A genesis a few minutes back, chosen so that miner t01000, created now, starts a proving
+    period about 100 s from now: its first sectors (active after about 45 s) are assigned to
+    deadline 0 (Filecoin picks the lowest mutable index), so the first WindowPoSt lands within
+    two minutes instead of up to one proving period (16 minutes) later."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    period = DEVNET.wpost_proving_period
+    for epoch in range(period):
+        offset = proving_period_offset(DEVNET, DEMO_MINER, epoch)
+        if 45 <= (offset - epoch) % period <= 60:
+            return now - timedelta(seconds=epoch * DEVNET.block_time)
+    return now
 
 
 async def _attach_paths(db: DB, demo_dir: Path, host: str | None) -> None:

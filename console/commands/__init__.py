@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import bench, db, machine, run, screenshots, storage, task
+from . import bench, chain, db, machine, proving, run, screenshots, sectors, storage, task
 
-COMMAND_MODULES = [run, task, machine, storage, db, bench, screenshots]
+COMMAND_MODULES = [run, task, machine, storage, chain, sectors, proving, db, bench, screenshots]

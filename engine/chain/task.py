@@ -2,9 +2,9 @@
 
 Every machine that runs the type keeps an adder that adds a tick when one is due (see
 :class:`ChainService`); the insert is guarded by ``harmony_task_singletons`` so at most one tick
-is live cluster-wide and ticks are at least half an epoch (at most 0.5 s) apart. The adder is our own loop, not
-an ``iam_bored`` hook: the engine calls those only when it is idle, and a chain that stops while
-every machine is busy sealing would miss PoSt deadlines.
+is live cluster-wide and ticks are at least half an epoch (at most 0.5 s) apart. The adder is
+our own loop, not an ``iam_bored`` hook: the engine calls those only when it is idle, and a
+chain that stops while every machine is busy sealing would miss PoSt deadlines.
 """
 
 from __future__ import annotations

@@ -1,0 +1,304 @@
+"""``harmony sectors pledge|list|status|resume``: CC sectors through the sealing pipeline."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.chain import (
+    ChainNotInitialised,
+    Miner,
+    UnknownMiner,
+    create_miner,
+    get_miner,
+    list_miners,
+    load_chain,
+    parse_miner,
+)
+from engine.harmonydb import DB
+from engine.proofs import format_sector_size
+from engine.storage import find_sector
+from engine.tasks import (
+    ResumeRefused,
+    SectorNotInPipeline,
+    pledge_sectors,
+    resume_sector,
+    set_auto_pledge,
+)
+from engine.tasks.seal.status import SectorView, list_sectors, sector_events
+
+from .chain import parse_sector_size
+from .common import CommandError, add_json_flag, open_db, print_json, print_table
+from .proving import epoch_time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    sectors = sub.add_parser(
+        "sectors",
+        help="sectors: pledge CC sectors, list, status, resume a failed one",
+        description="Sectors of the cluster's miners, from the sealing pipeline "
+        "(sectors_sdr_pipeline) and the devnet chain.",
+    )
+    actions = sectors.add_subparsers(dest="sectors_command", metavar="ACTION", required=True)
+    pledge = actions.add_parser(
+        "pledge",
+        help="start committed-capacity sectors (lotus-miner sectors pledge)",
+        description="Start N CC sectors of the miner with sectors of --size (created if the "
+        "chain has no such miner). With --auto K, keep K sectors sealing until the miner has "
+        "--max-sectors instead (--auto 0 stops it).",
+    )
+    pledge.add_argument("--count", type=int, default=1, help="sectors to start (default 1)")
+    pledge.add_argument("--size", help="sector size: 2KiB, 8MiB or 512MiB")
+    pledge.add_argument("--miner", metavar="ADDRESS", help="f0<id>/t0<id>")
+    pledge.add_argument("--auto", type=int, metavar="K", help="keep K sectors sealing")
+    pledge.add_argument(
+        "--max-sectors", type=int, default=16, help="stop auto-pledging at this many sectors"
+    )
+    pledge.set_defaults(run=run_pledge)
+    ls = actions.add_parser("list", help="every sector with its state (lotus-miner layout)")
+    ls.add_argument("--miner", metavar="ADDRESS", help="only this miner's sectors")
+    add_json_flag(ls)
+    ls.set_defaults(run=run_list)
+    status = actions.add_parser("status", help="one sector: commitments, messages, stages, log")
+    status.add_argument("number", type=int, metavar="SECTOR")
+    status.add_argument("--miner", metavar="ADDRESS")
+    add_json_flag(status)
+    status.set_defaults(run=run_status)
+    resume = actions.add_parser(
+        "resume",
+        help="take a failed sector back into the pipeline (only before its PreCommit)",
+    )
+    resume.add_argument("number", type=int, metavar="SECTOR")
+    resume.add_argument("--miner", metavar="ADDRESS")
+    resume.set_defaults(run=run_resume)
+
+
+async def _chain_epoch(db: DB) -> int:
+    config = await load_chain(db)
+    if config is None:
+        raise CommandError(str(ChainNotInitialised()))
+    return config.epoch_at(datetime.now(UTC))
+
+
+async def _miner(db: DB, text: str | None) -> Miner:
+    from .proving import pick_miner
+
+    return await pick_miner(db, text)
+
+
+async def run_pledge(args: argparse.Namespace) -> int:
+    size = parse_sector_size(args.size) if args.size else None
+    if args.count < 1 and args.auto is None:
+        raise CommandError("--count must be at least 1")
+    db = await open_db(args)
+    try:
+        config = await load_chain(db)
+        if config is None:
+            raise CommandError(str(ChainNotInitialised()))
+        created = False
+        if args.miner is not None:
+            try:
+                miner = await get_miner(db, parse_miner(args.miner))
+            except (ValueError, UnknownMiner) as exc:
+                raise CommandError(str(exc)) from None
+            if size is not None and size != miner.sector_size:
+                raise CommandError(
+                    f"{miner.address} seals {format_sector_size(miner.sector_size)} sectors, "
+                    f"not {format_sector_size(size)}"
+                )
+        else:
+            miners = [m for m in await list_miners(db) if size in (None, m.sector_size)]
+            if len(miners) > 1:
+                names = ", ".join(m.address for m in miners)
+                raise CommandError(f"several miners ({names}): choose one with --miner")
+            if miners:
+                miner = miners[0]
+            else:
+                epoch = max(0, config.epoch_at(datetime.now(UTC)))
+                miner = await create_miner(db, config, size or 2048, epoch=epoch)
+                created = True
+        if created:
+            print(
+                f"created miner {miner.address} ({format_sector_size(miner.sector_size)} sectors)"
+            )
+        if args.auto is not None:
+            await set_auto_pledge(db, miner.sp_id, args.auto, args.max_sectors)
+            if args.auto > 0:
+                print(
+                    f"{miner.address}: keeping {args.auto} CC sector(s) sealing until it has "
+                    f"{args.max_sectors}"
+                )
+            else:
+                print(f"{miner.address}: auto-pledge stopped")
+            return 0
+        numbers = await pledge_sectors(db, miner.sp_id, args.count)
+    finally:
+        await db.close()
+    listed = ", ".join(map(str, numbers))
+    print(f"{miner.address}: pledged {len(numbers)} CC sector(s): {listed}")
+    return 0
+
+
+def _view_json(v: SectorView) -> dict[str, Any]:
+    return {
+        "miner": v.miner,
+        "sector": v.sector_number,
+        "state": v.state,
+        "on_chain": v.on_chain,
+        "active": v.active,
+        "chain_state": v.chain_state,
+        "expiration": v.expiration_epoch,
+        "deadline": v.deadline,
+        "partition": v.partition,
+        "failed_reason": v.failed_reason,
+        "failed_reason_msg": v.failed_reason_msg,
+    }
+
+
+async def run_list(args: argparse.Namespace) -> int:
+    db = await open_db(args, migrate=False)
+    try:
+        epoch = await _chain_epoch(db)
+        sp_id = (await _miner(db, args.miner)).sp_id if args.miner else None
+        config = await load_chain(db)
+        rows = await list_sectors(db, epoch, sp_id=sp_id)
+    finally:
+        await db.close()
+    if args.json:
+        print_json([_view_json(v) for v in rows])
+        return 0
+    if not rows:
+        print("no sectors yet (harmony sectors pledge --count 2)")
+        return 0
+    several = len({v.sp_id for v in rows}) > 1
+    assert config is not None
+    bt = config.profile.block_time
+
+    def state(v: SectorView) -> str:
+        return f"Failed: {v.failed_reason}" if v.state == "Failed" else v.state
+
+    def yes(flag: bool) -> str:
+        return "YES" if flag else "NO"
+
+    headers = ["ID", "State", "OnChain", "Active", "Expiration", "Deadline", "Deals"]
+    table = [
+        [
+            v.sector_number,
+            state(v),
+            yes(v.on_chain),
+            yes(v.active),
+            epoch_time(epoch, v.expiration_epoch, bt) if v.expiration_epoch else "n/a",
+            f"{v.deadline}/{v.partition}" if v.deadline is not None else "",
+            "CC",
+        ]
+        for v in rows
+    ]
+    if several:
+        headers = ["Miner", *headers]
+        table = [[v.miner, *row] for v, row in zip(rows, table, strict=True)]
+    print_table(headers, table)
+    return 0
+
+
+def _hex(value: bytes | None) -> str:
+    return bytes(value).hex() if value else ""
+
+
+async def run_status(args: argparse.Namespace) -> int:
+    db = await open_db(args, migrate=False)
+    try:
+        epoch = await _chain_epoch(db)
+        miner = await _miner(db, args.miner)
+        (view,) = await list_sectors(db, epoch, sp_id=miner.sp_id, number=args.number) or [None]
+        if view is None:
+            raise CommandError(f"{miner.address} has no sector {args.number}")
+        events = await sector_events(db, miner.sp_id, args.number)
+        locations = await find_sector(db, miner.sp_id, args.number)
+    finally:
+        await db.close()
+    r = view.row
+    if args.json:
+        print_json(
+            {
+                **_view_json(view),
+                "comm_d": r["tree_d_cid"],
+                "comm_r": r["tree_r_cid"],
+                "ticket": _hex(r["ticket_value"]),
+                "ticket_epoch": r["ticket_epoch"],
+                "seed": _hex(r["seed_value"]),
+                "seed_epoch": r["seed_epoch"],
+                "precommit_msg": r["precommit_msg_cid"],
+                "commit_msg": r["commit_msg_cid"],
+                "activation_epoch": r["activation_epoch"],
+                "locations": [
+                    {
+                        "type": str(loc.file_type),
+                        "storage_id": loc.storage_id,
+                        "path": loc.local_path,
+                    }
+                    for loc in locations
+                ],
+                "events": [
+                    {
+                        "task_id": e.task_id,
+                        "task": e.name,
+                        "start": e.work_start.isoformat(),
+                        "end": e.work_end.isoformat(),
+                        "outcome": e.outcome,
+                        "error": e.err,
+                        "machine": e.host,
+                    }
+                    for e in events
+                ],
+            }
+        )
+        return 0
+    print(f"SectorID:\t{args.number}")
+    print(f"Miner:\t\t{miner.address}")
+    print(f"Status:\t\t{view.state}")
+    print(f"CIDcommD:\t{r['tree_d_cid'] or ''}")
+    print(f"CIDcommR:\t{r['tree_r_cid'] or ''}")
+    print(f"Ticket:\t\t{_hex(r['ticket_value'])}")
+    print(f"TicketH:\t{r['ticket_epoch'] if r['ticket_epoch'] is not None else ''}")
+    print(f"Seed:\t\t{_hex(r['seed_value'])}")
+    print(f"SeedH:\t\t{r['seed_epoch'] if r['seed_epoch'] is not None else ''}")
+    print(f"Precommit:\t{r['precommit_msg_cid'] or ''}")
+    print(f"Commit:\t\t{r['commit_msg_cid'] or ''}")
+    print("Deals:\t\t[]")
+    print(
+        f"OnChain:\t{'YES' if view.on_chain else 'NO'} ({view.chain_state or 'not precommitted'})"
+    )
+    if view.deadline is not None:
+        print(f"Deadline:\t{view.deadline}, partition {view.partition}")
+    if view.state == "Failed":
+        print(f"Failed:\t\t{view.failed_reason}: {view.failed_reason_msg}")
+        print("\t\t(harmony sectors resume " + f"{args.number} --miner {miner.address})")
+    if locations:
+        print("--------\nStorage")
+        for loc in locations:
+            print(f"{str(loc.file_type).capitalize()}:\t{loc.local_path or loc.storage_id}")
+    if events:
+        print("--------\nEvent Log:")
+        for i, e in enumerate(events):
+            took = (e.work_end - e.work_start).total_seconds()
+            line = f"{i}.\t{e.work_end.astimezone():%Y-%m-%d %H:%M:%S}\t{e.name}\t{e.outcome}"
+            line += f"\t{took:.2f}s\t{e.host}"
+            if e.err:
+                line += f"\n\t\t{e.err}"
+            print(line)
+    return 0
+
+
+async def run_resume(args: argparse.Namespace) -> int:
+    db = await open_db(args)
+    try:
+        miner = await _miner(db, args.miner)
+        try:
+            resumed = await resume_sector(db, miner.sp_id, args.number)
+        except (ResumeRefused, SectorNotInPipeline) as exc:
+            raise CommandError(str(exc)) from None
+    finally:
+        await db.close()
+    print(resumed.description)
+    return 0
