@@ -167,6 +167,8 @@ class HarmonyConsole(App[int]):
         self.error: str | None = None
         self.engine_note = ""
         self.quitting = False
+        #: the database is the embedded server this process started or joined
+        self.embedded = False
 
         self._polling = False
         self._dirty = False
@@ -239,6 +241,7 @@ class HarmonyConsole(App[int]):
         if url is None:
             server = await asyncio.to_thread(start_embedded, self.data_dir)
             url = self.db_url = server.uri
+            self.embedded = True
         db = await DB.open(
             url,
             schema=self.schema,
@@ -278,7 +281,8 @@ class HarmonyConsole(App[int]):
         self.db = db
         self.error = None
         if self.label is None:
-            self.label = f"{db.schema}@{db.url.redacted.split('@')[-1]}"
+            where = "embedded" if self.embedded else ",".join(db.url.hosts) or "local socket"
+            self.label = f"{db.schema} @ {where}"
 
     @work(group="engine", exit_on_error=False, name="engine", description="start this machine")
     async def start_engine(self) -> None:

@@ -109,7 +109,8 @@ class MachinesPane(Pane):
             return
         states = Counter(m.state for m in snap.machines)
         line = Text()
-        line.append(f"{len(snap.machines)} machines: ", style=styles.bold)
+        count = len(snap.machines)
+        line.append(f"{count} machine{'s' if count != 1 else ''}: ", style=styles.bold)
         line.append(", ".join(f"{states[s]} {s}" for s in STATE_ORDER if states[s]))
         stale = sum(1 for m in snap.machines if m.stale)
         if stale:
@@ -118,7 +119,7 @@ class MachinesPane(Pane):
         alive = [m for m in snap.machines if m.alive]
         cores = sum(m.cpu for m in alive)
         load = sum((m.cpu_load or 0) * m.cpu for m in alive)
-        line.append(f"; {len(snap.running)} tasks running; CPU {load:.0f}/{cores}")
+        line.append(f"; {len(snap.running)} running; CPU {load:.0f} of {cores} cores busy")
         rows = {}
         for m in snap.machines:
             cells = machine_cells(m, styles)

@@ -124,6 +124,9 @@ class StoragePane(Pane):
             line.append(f"; {size_str(s.used)} of {size_str(s.capacity)} used ")
             line.append(f"({pct:.0f}%)", style=level_style(styles, pct / 100))
             line.append(f", {size_str(s.reserved)} reserved")
+        for info in [p for p in s.paths if p.path.heartbeat_err is not None][:2]:
+            line.append(f"; {info.storage_id[:8]}: ", style=styles.crit)
+            line.append(info.path.heartbeat_err or "")
         rows = {}
         for info in s.paths:
             cells = path_cells(info, styles)

@@ -364,3 +364,24 @@ def test_headless_paths_never_import_textual() -> None:
         "assert 'textual' not in sys.modules, 'textual imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
+
+
+async def test_no_color_still_tells_states_apart(
+    cluster: DB,
+    console_app: Any,
+    first_render: Any,
+    shows: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under NO_COLOR every state keeps a word or a glyph: bars, strip and grid read in
+    monochrome."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = console_app(cluster.url.dsn, cluster.schema)
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await shows(app, pilot, "stale", "lost", "cordoned", "[###")
+        await pilot.press("3")
+        await shows(app, pilot, "= ! .", "Stuck", "Failed")
+        await pilot.press("5")
+        await shows(app, pilot, "[#####xX#.", "^")
