@@ -23,7 +23,6 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -757,11 +756,6 @@ class HarmonyConsole(App[int]):
             if db is not None:
                 with contextlib.suppress(Exception):
                     await db.close()
-
-    # ------------------------------------------------------------------ for tests
-
-    def now(self) -> datetime:
-        return self.clock.now()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -343,20 +343,29 @@ async def read_pipeline(
     sector_limit: int,
     problem_limit: int,
     previous: PipelineRead | None = None,
+    *,
+    sectors: bool = True,
+    problems: bool = True,
 ) -> PipelineRead:
-    """The summary always; the per-sector lists too, unless ``previous`` is given, whose
-    lists are then reused (the console skips them while the pipeline pane is hidden)."""
+    """The summary always; the strip list (``sectors``) and the failed/stuck list
+    (``problems``) when asked, else carried over from ``previous``."""
     summaries = await tx.select(SUMMARY, head)
-    if previous is not None:
-        return PipelineRead(summaries, previous.sectors, previous.problems, previous.tasks)
-    sectors = await tx.select(SECTORS, sector_limit)
-    problems = await tx.select(PROBLEMS, now - timedelta(seconds=stuck_after), problem_limit)
-    ids = sorted({r[c] for r in (*sectors, *problems) for c in _TASK_COLUMNS if r[c] is not None})
+    if previous is None:
+        sectors = problems = True
+    strip = await tx.select(SECTORS, sector_limit) if sectors else previous.sectors  # type: ignore[union-attr]
+    stuck = (
+        await tx.select(PROBLEMS, now - timedelta(seconds=stuck_after), problem_limit)
+        if problems
+        else previous.problems  # type: ignore[union-attr]
+    )
+    if not (sectors or problems):
+        return PipelineRead(summaries, strip, stuck, previous.tasks)  # type: ignore[union-attr]
+    ids = sorted({r[c] for r in (*strip, *stuck) for c in _TASK_COLUMNS if r[c] is not None})
     tasks: dict[int, TaskState] = {}
     if ids:
         for t in await tx.select(TASKS, ids):
             tasks[t["id"]] = TaskState(t["owner_id"], t["failed"])
-    return PipelineRead(summaries, sectors, problems, tasks)
+    return PipelineRead(summaries, strip, stuck, tasks)
 
 
 _BUCKET_KEYS = {

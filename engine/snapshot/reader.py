@@ -199,6 +199,10 @@ class SnapshotReader:
         stale_after: seconds without a heartbeat after which a live machine is marked stale.
         stuck_after: seconds in one pipeline stage after which a sector is listed as stuck
             (Curio's GUI turns dates older than 12 h red).
+        counts_every: seconds between re-reads of the per-path sector file counts (a scan of
+            ``sector_location``; files come and go at sealing pace).
+        problems_every: seconds between re-reads of the failed/stuck sector list (stuck is
+            measured in hours; a failure shows within this many seconds).
     """
 
     def __init__(
@@ -215,9 +219,12 @@ class SnapshotReader:
         sector_limit: int = 200,
         problem_limit: int = 100,
         counts_every: float = 30.0,
+        problems_every: float = 10.0,
     ) -> None:
         self.db = db
         self.counts_every = counts_every
+        self.problems_every = problems_every
+        self._problems_at: datetime | None = None
         self._counts: Counts = {}
         self._counts_at: datetime | None = None
         self._post_cache = PostCache()
@@ -254,6 +261,9 @@ class SnapshotReader:
         history_filter = (history_filter or "").strip() or None
         counts_due = self._counts_at is None or (
             abs((now - self._counts_at).total_seconds()) >= self.counts_every
+        )
+        problems_due = self._problems_at is None or (
+            abs((now - self._problems_at).total_seconds()) >= self.problems_every
         )
         timing = _Timing()
 
@@ -294,7 +304,9 @@ class SnapshotReader:
                 self.stuck_after,
                 self.sector_limit,
                 self.problem_limit,
-                None if want("sectors") or self._last is None else self._last.pipeline,
+                None if self._last is None else self._last.pipeline,
+                sectors=want("sectors"),
+                problems=want("sectors") and problems_due,
             )
             counts = await read_counts(tx) if counts_due else self._counts  # type: ignore[arg-type]
             storage = await read_storage(tx, now, counts)  # type: ignore[arg-type]
@@ -316,6 +328,8 @@ class SnapshotReader:
         self.window.apply(raw.window)
         if counts_due:
             self._counts, self._counts_at = raw.counts, now
+        if problems_due and (lists is None or "sectors" in lists):
+            self._problems_at = now
         snap = self._build(raw, now, timing, history_filter)
         self.last_wall_ms = (time.perf_counter() - started) * 1000
         return snap

@@ -312,6 +312,17 @@ async def test_failed_and_stuck_sectors_are_listed_oldest_first(db: DB) -> None:
     assert snap.pipeline.stuck == 2
 
 
+async def test_the_failed_list_is_reread_at_most_every_problems_every(db: DB) -> None:
+    await add_sector(db, 1, "sdr")
+    reader = SnapshotReader(db, problems_every=10)
+    assert (await reader.snapshot(NOW)).pipeline.problems == ()
+    await db.exec("UPDATE sectors_sdr_pipeline SET failed = true, failed_at = $1", NOW)
+    later = await reader.snapshot(NOW + timedelta(seconds=5))
+    assert later.pipeline.problems == () and later.pipeline.failed == 1  # summary is live
+    latest = await reader.snapshot(NOW + timedelta(seconds=11))
+    assert [p.kind for p in latest.pipeline.problems] == ["failed"]
+
+
 async def test_a_recent_pipeline_event_means_the_sector_is_not_stuck(db: DB) -> None:
     await add_sector(db, 1, "sdr", created=NOW - timedelta(hours=30))
     await db.exec(
