@@ -153,6 +153,13 @@ class DB:
             read_only=read_only,
             server_version=str(version),
         )
+        try:
+            # Probed once here, never from inside a transaction: a commit that needed a second
+            # pooled connection to find out would deadlock a one-connection pool.
+            db._notify_supported = await db._probe_notify()
+        except BaseException:
+            await pool.close()
+            raise
         if migrate and not read_only:
             from .migrations import migrate as apply_migrations
 

@@ -316,3 +316,18 @@ async def test_channels_are_scoped_to_the_schema(db: DB) -> None:
     assert db.channel("work") == f"{db.schema}__work"
     with pytest.raises(Exception, match="bad channel"):
         db.channel("no spaces; please")
+
+
+async def test_a_one_connection_pool_can_commit_with_a_notification(db: DB) -> None:
+    single = await DB.open(db.url.dsn, schema=db.schema, migrate=False, min_size=1, max_size=1)
+    try:
+
+        async def notify(tx: Tx) -> int:
+            value = await tx.query_value("SELECT 1")
+            tx.notify("work", "x")
+            await tx.commit()
+            return int(value)
+
+        assert await asyncio.wait_for(single.transaction(notify), 10) == 1
+    finally:
+        await single.close()
