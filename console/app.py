@@ -16,9 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
-import multiprocessing.forkserver
-import multiprocessing.resource_tracker
 import signal
 import sys
 import time
@@ -38,6 +35,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from engine.harmonydb import DB, HarmonyDBError, start_embedded
 from engine.harmonytask import EngineError, cordon, drain, restart_task, uncordon
 from engine.harmonytask.wakeup import Listener
+from engine.harmonytask.workers import prestart_worker_processes
 from engine.node import Node
 from engine.snapshot import ClusterSnapshot, SnapshotReader, drain_plan, duration
 
@@ -55,7 +53,7 @@ from .screens.help import HelpScreen
 from .screens.machine import MachineScreen
 from .screens.quit import QuitScreen
 
-__all__ = ["HarmonyConsole", "NodeFactory", "make_app", "prestart_worker_processes"]
+__all__ = ["HarmonyConsole", "NodeFactory", "make_app"]
 
 log = logging.getLogger("harmony.console")
 
@@ -763,17 +761,6 @@ def _one_line(exc: BaseException) -> str:
     return text[:200]
 
 
-def prestart_worker_processes() -> None:
-    """Start multiprocessing's fork server (and resource tracker) now, while stdout and
-    stderr are still the terminal's: started later, from inside the running app, they would be
-    handed Textual's captured streams, whose file descriptors are not real
-    ("bad value(s) in fds_to_keep"), and the engine's CPU-heavy tasks could not start."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        multiprocessing.forkserver.ensure_running()
-    else:
-        multiprocessing.resource_tracker.ensure_running()  # type: ignore[attr-defined]
-
-
 def make_app(
     db_url: str | None,
     schema: str = "harmony",
@@ -807,7 +794,7 @@ def make_app(
     if read_only and engine is not None:
         raise ValueError("a read-only console runs no engine")
     if engine is not None:
-        prestart_worker_processes()
+        prestart_worker_processes()  # before Textual takes over stdio
     app = HarmonyConsole(
         db_url,
         schema,

@@ -204,7 +204,9 @@ async def _refresh_figures(db: DB, now: datetime, refreshes: int) -> dict[str, A
 
 
 async def _ui_figures(db: DB, seconds: float, workers: int) -> dict[str, Any]:
-    from .app import make_app, prestart_worker_processes
+    from engine.harmonytask.workers import prestart_worker_processes
+
+    from .app import make_app
 
     prestart_worker_processes()
     app = make_app(

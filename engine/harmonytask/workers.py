@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import os
 import traceback
 from collections.abc import Callable
@@ -132,6 +134,19 @@ class ProcessPool:
             worker.kill()
         await asyncio.to_thread(lambda: [w.join() for w in self._all])
         self._all.clear()
+
+
+def prestart_worker_processes() -> None:
+    """Start multiprocessing's fork server (or resource tracker) now.
+
+    Call before a UI replaces ``sys.stdout``/``sys.stderr`` (Textual does): started later, the
+    helper process would be handed those stand-in streams, whose file descriptors are not real
+    ("bad value(s) in fds_to_keep"), and no worker process could start.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        multiprocessing.forkserver.ensure_running()
+    else:
+        multiprocessing.resource_tracker.ensure_running()  # type: ignore[attr-defined]
 
 
 _default: ProcessPool | None = None
