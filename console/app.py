@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -36,10 +36,14 @@ from engine.harmonydb import DB, HarmonyDBError, start_embedded
 from engine.harmonytask import EngineError, cordon, drain, restart_task, uncordon
 from engine.harmonytask.wakeup import Listener
 from engine.harmonytask.workers import prestart_worker_processes
-from engine.node import Node
 from engine.snapshot import ClusterSnapshot, SnapshotReader, drain_plan, duration
 
 from .clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    # engine.node brings in every task type of the workload: imported only where used, so the
+    # console paints before that cost is paid.
+    from engine.node import Node
 from .palette import ConsoleCommands
 from .panes.base import Pane
 from .panes.machines import MachinesPane
@@ -58,7 +62,7 @@ __all__ = ["HarmonyConsole", "NodeFactory", "make_app"]
 log = logging.getLogger("harmony.console")
 
 #: Starts this process's machine once the console is on screen: gets the database URL.
-NodeFactory = Callable[[str], Awaitable[Node]]
+NodeFactory = Callable[[str], Awaitable["Node"]]
 
 REFRESH_STEPS = (1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 MIN_REFRESH = 1.0
@@ -135,8 +139,9 @@ class HarmonyConsole(App[int]):
         self.db_url = db_url
         self.schema = schema
         self.clock: Clock = clock or SystemClock()
-        self.node: Node | None = engine if isinstance(engine, Node) else None
-        self.node_factory: NodeFactory | None = None if isinstance(engine, Node) else engine
+        # A factory is called to start the node after the first paint; a Node is already running.
+        self.node: Node | None = None if engine is None or callable(engine) else engine
+        self.node_factory: NodeFactory | None = engine if callable(engine) else None
         self.refresh_s = max(refresh_s, MIN_REFRESH)
         self.read_only = read_only
         self.data_dir = data_dir

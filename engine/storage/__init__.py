@@ -20,121 +20,98 @@ Public API::
     await redeclare(db, drop_missing=True)                   # recovers interrupted moves first
 """
 
-from .claim import SectorOf, SectorStorageClaim
-from .errors import (
-    CorruptStoreMeta,
-    InvalidSetting,
-    NoSuitablePath,
-    NotADirectory,
-    OverlappingPath,
-    SectorFileSizeError,
-    SectorNotFound,
-    StorageError,
-    StoreConfigConflict,
-    UnknownStoragePath,
-)
-from .filetypes import (
-    FS_OVERHEAD_FINALIZED,
-    FS_OVERHEAD_SEAL,
-    KNOWN_SECTOR_SIZES,
-    SectorFileType,
-    format_types,
-    parse_types,
-)
-from .heartbeat import HEARTBEAT_INTERVAL, PathHealth, StorageHeartbeat
-from .hosts import this_host
-from .listing import HostView, StoragePathInfo, list_paths
-from .meta import META_FILE, StoreConfig, read_meta
-from .moves import MoveHook, MoveResult, RecoveryReport, move_sector, recover_moves
-from .paths import (
-    AttachedPath,
-    DetachedPath,
-    LocalPath,
-    StoragePathRow,
-    attach,
-    detach,
-    get_path,
-    local_paths,
-)
-from .placement import STALE_AFTER, PathCandidate, best_path
-from .redeclare import RedeclareReport, redeclare
-from .reservations import (
-    Reservation,
-    ReservedFile,
-    cleanup_dead_reservations,
-    release_task_reservations,
-    reserve,
-)
-from .sectors import (
-    SectorLocation,
-    declare_sector,
-    find_sector,
-    parse_sector_name,
-    sector_file_path,
-    sector_name,
-    undeclare_sector,
-)
-from .units import parse_size, size_str
+from engine.lazy import lazy_exports
 
-__all__ = [
-    "FS_OVERHEAD_FINALIZED",
-    "FS_OVERHEAD_SEAL",
-    "HEARTBEAT_INTERVAL",
-    "KNOWN_SECTOR_SIZES",
-    "META_FILE",
-    "STALE_AFTER",
-    "AttachedPath",
-    "CorruptStoreMeta",
-    "DetachedPath",
-    "HostView",
-    "InvalidSetting",
-    "LocalPath",
-    "MoveHook",
-    "MoveResult",
-    "NoSuitablePath",
-    "NotADirectory",
-    "OverlappingPath",
-    "PathCandidate",
-    "PathHealth",
-    "RecoveryReport",
-    "RedeclareReport",
-    "Reservation",
-    "ReservedFile",
-    "SectorFileSizeError",
-    "SectorFileType",
-    "SectorLocation",
-    "SectorNotFound",
-    "SectorOf",
-    "SectorStorageClaim",
-    "StorageError",
-    "StorageHeartbeat",
-    "StoragePathInfo",
-    "StoragePathRow",
-    "StoreConfig",
-    "StoreConfigConflict",
-    "UnknownStoragePath",
-    "attach",
-    "best_path",
-    "cleanup_dead_reservations",
-    "declare_sector",
-    "detach",
-    "find_sector",
-    "format_types",
-    "get_path",
-    "list_paths",
-    "local_paths",
-    "move_sector",
-    "parse_sector_name",
-    "parse_size",
-    "parse_types",
-    "read_meta",
-    "recover_moves",
-    "redeclare",
-    "release_task_reservations",
-    "reserve",
-    "sector_file_path",
-    "sector_name",
-    "size_str",
-    "this_host",
-    "undeclare_sector",
-]
+__all__ = lazy_exports(
+    __name__,
+    {
+        "claim": [
+            "SectorOf",
+            "SectorStorageClaim",
+        ],
+        "errors": [
+            "CorruptStoreMeta",
+            "InvalidSetting",
+            "NoSuitablePath",
+            "NotADirectory",
+            "OverlappingPath",
+            "SectorFileSizeError",
+            "SectorNotFound",
+            "StorageError",
+            "StoreConfigConflict",
+            "UnknownStoragePath",
+        ],
+        "filetypes": [
+            "FS_OVERHEAD_FINALIZED",
+            "FS_OVERHEAD_SEAL",
+            "KNOWN_SECTOR_SIZES",
+            "SectorFileType",
+            "format_types",
+            "parse_types",
+        ],
+        "heartbeat": [
+            "HEARTBEAT_INTERVAL",
+            "PathHealth",
+            "StorageHeartbeat",
+        ],
+        "hosts": [
+            "this_host",
+        ],
+        "listing": [
+            "HostView",
+            "StoragePathInfo",
+            "list_paths",
+        ],
+        "meta": [
+            "META_FILE",
+            "StoreConfig",
+            "read_meta",
+        ],
+        "moves": [
+            "MoveHook",
+            "MoveResult",
+            "RecoveryReport",
+            "move_sector",
+            "recover_moves",
+        ],
+        "paths": [
+            "AttachedPath",
+            "DetachedPath",
+            "LocalPath",
+            "StoragePathRow",
+            "attach",
+            "detach",
+            "get_path",
+            "local_paths",
+        ],
+        "placement": [
+            "STALE_AFTER",
+            "PathCandidate",
+            "best_path",
+        ],
+        "redeclare": [
+            "RedeclareReport",
+            "redeclare",
+        ],
+        "reservations": [
+            "Reservation",
+            "ReservedFile",
+            "cleanup_dead_reservations",
+            "release_task_reservations",
+            "reserve",
+        ],
+        "sectors": [
+            "SectorLocation",
+            "declare_sector",
+            "find_sector",
+            "parse_sector_name",
+            "sector_file_path",
+            "sector_name",
+            "undeclare_sector",
+        ],
+        "units": [
+            "parse_size",
+            "size_str",
+        ],
+    },
+)
