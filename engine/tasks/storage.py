@@ -38,7 +38,7 @@ NONE = SectorFileType(0)
 class PathStatesCache:
     """The path table as seen from one host, re-read at most every ``ttl`` seconds."""
 
-    def __init__(self, db: DB, host: str, ttl: float = 10.0) -> None:
+    def __init__(self, db: DB, host: str, ttl: float = 30.0) -> None:
         self.db = db
         self.host = host
         self.ttl = ttl

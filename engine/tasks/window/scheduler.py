@@ -8,8 +8,9 @@
   a declaration can still land before that deadline's FaultCutoff (Curio ``recover_task.go``).
 
 The loop computes deadlines from the chain clock and each miner's offset, so it queries the
-database only when a deadline boundary passes (about once per challenge window), when a proof
-was written here, or every 30 s; unsent proofs are looked for only while a deadline that has
+database only when a deadline with sectors reaches its Challenge (or, while sectors are faulty,
+when a deadline ends), when the chain advanced (new sectors, new faults), when a proof was
+written here, or every 60 s; unsent proofs are looked for only while a deadline that has
 partitions is open (the only time a proof can be sent).
 """
 
@@ -71,6 +72,8 @@ class PostScheduler(Poller):
         #: (kind, sp, period start, deadline, partition) already added or found added
         self._seen: set[tuple[str, int, int, int, int]] = set()
         self._cleaned_before = 0
+        # New sectors (and faults) appear when the chain advances: look again then.
+        workload.chain.on_head(self.poke)
 
     async def start(self) -> None:
         await self.workload.chain.wait_config()
@@ -102,19 +105,25 @@ class PostScheduler(Poller):
         submitting = False  # a deadline with partitions is open: its proofs may await sending
         for sp, miner in miners.items():
             current = miner.deadline(config, epoch)
-            submitting = submitting or current.index in partitions[sp]
-            for info in (current, following(profile, current, 1)):
+            busy = partitions[sp]
+            submitting = submitting or current.index in busy
+            for step in range(profile.wpost_period_deadlines + 1):
+                info = following(profile, current, step)
+                if info.index not in busy:
+                    continue
                 if info.challenge <= epoch < info.close:
-                    for part in partitions[sp].get(info.index, {}):
+                    for part in busy[info.index]:
                         await self._add_partition(WDPOST, sp, info, part)
-                wake_at(info.challenge)
-            wake_at(following(profile, current, 2).challenge)
+                elif info.challenge > epoch:
+                    wake_at(info.challenge)  # the next deadline with sectors
+                    break
             target = following(profile, current, 2)
-            if epoch + profile.message_delay_epochs < target.fault_cutoff:
-                for part, faulty in partitions[sp].get(target.index, {}).items():
-                    if faulty:
-                        await self._add_partition(WDPOST_RECOVER, sp, target, part)
-            wake_at(current.close)
+            faulty = [part for part, f in busy.get(target.index, {}).items() if f]
+            if faulty and epoch + profile.message_delay_epochs < target.fault_cutoff:
+                for part in faulty:
+                    await self._add_partition(WDPOST_RECOVER, sp, target, part)
+            if any(f for parts in busy.values() for f in parts.values()):
+                wake_at(current.close)  # the next deadline's recoveries
         if WDPOST_SUBMIT in self.adders and submitting:
             for row in await self.db.select(_UNSENT, epoch):
                 if row["submit_at_epoch"] <= epoch:
@@ -122,7 +131,7 @@ class PostScheduler(Poller):
                 else:
                     wake_at(row["submit_at_epoch"])
         await self._cleanup(miners, config, epoch)
-        return 30.0, None if wake is None else config.time_of(wake)
+        return 60.0, None if wake is None else config.time_of(wake)
 
     async def _add_partition(self, kind: str, sp: int, info: DeadlineInfo, part: int) -> None:
         key = (kind, sp, info.period_start, info.index, part)

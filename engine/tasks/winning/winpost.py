@@ -13,7 +13,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from engine.chain import Dst, draw_randomness, get_miner, miner_entropy, object_cid
+from engine.chain import Dst, draw_randomness, miner_entropy, object_cid
 from engine.harmonytask import (
     AddTaskFn,
     StillOwned,
@@ -64,20 +64,21 @@ class WinPostTask(TaskType):
     async def do(self, task_id: TaskID, still_owned: StillOwned) -> bool:
         w = self.workload
         row = await self.db.query_row(
-            "SELECT sp_id, epoch FROM mining_tasks WHERE task_id = $1", task_id
+            "SELECT t.sp_id, t.epoch, m.sector_size FROM mining_tasks t "
+            "JOIN chain_miners m ON m.sp_id = t.sp_id WHERE t.task_id = $1",
+            task_id,
         )
         if row is None:
             return True
         config = await w.chain.wait_config()
-        sp, epoch = row["sp_id"], row["epoch"]
-        miner = await get_miner(self.db, sp)
+        sp, epoch, sector_size = row["sp_id"], row["epoch"], row["sector_size"]
         eligible = await self.db.select(
             "SELECT sector_number, sealed_cid FROM chain_sectors WHERE sp_id = $1 "
             "AND state = 'active' AND activation_epoch <= $2 ORDER BY sector_number",
             sp,
             epoch - config.winning_post_lookback,
         )
-        header: dict[str, object] = {"miner": miner.address, "epoch": epoch}
+        header: dict[str, object] = {"miner": f"t0{sp}", "epoch": epoch}
         included = False
         mined_cid = None
         if not eligible:
@@ -104,7 +105,7 @@ class WinPostTask(TaskType):
                     proof = await w.pool.run(generate_winning_post, pid, rand, sectors)
                     listed = [(s.sector_id, s.comm_r) for s in sectors]
                     listed[index] = (chosen.sector_number, chosen.comm_r)
-                    ok = verify_winning_post(pid, rand, listed, proof, miner.sector_size)
+                    ok = verify_winning_post(pid, rand, listed, proof, sector_size)
                     header["proof"] = hashlib.sha256(proof.proof.to_bytes()).hexdigest()
                     if not ok:
                         header["error"] = "the WinningPoSt proof does not verify"
