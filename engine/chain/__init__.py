@@ -10,6 +10,7 @@ Public API::
         await tx.commit()
     result = await advance_chain(db, config, target_epoch)  # what the ChainTick task does
     service = ChainService(db, clock)                       # per process: epochs, beacons, ticks
+    info = await proving_info(db, config, 1000, epoch)      # what `proving info` shows
 """
 
 from .actor import (
@@ -58,6 +59,7 @@ from .messages import (
 )
 from .miners import FIRST_MINER_ID, Miner, create_miner, get_miner, list_miners, parse_miner
 from .profiles import DEVNET, MAINNET, PROFILES, ChainProfile
+from .proving import DeadlineRow, ProvingInfo, proving_deadlines, proving_info
 from .service import ChainService
 from .task import CHAIN_TICK, ChainTick
 
@@ -88,12 +90,14 @@ __all__ = [
     "ChainTick",
     "DeadlineInfo",
     "DeadlineLoad",
+    "DeadlineRow",
     "Dst",
     "EpochClock",
     "ExitCode",
     "LandedMessage",
     "ManualClock",
     "Miner",
+    "ProvingInfo",
     "Receipt",
     "SentMessage",
     "SystemClock",
@@ -119,6 +123,8 @@ __all__ = [
     "object_cid",
     "parse_miner",
     "post_randomness",
+    "proving_deadlines",
+    "proving_info",
     "proving_period_offset",
     "quantize_down",
     "quantize_up",
