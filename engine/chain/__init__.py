@@ -13,122 +13,109 @@ Public API::
     info = await proving_info(db, config, 1000, epoch)      # what `proving info` shows
 """
 
-from .actor import (
-    LIVE_STATES,
-    PROVABLE_STATES,
-    Receipt,
-    interactive_randomness,
-    post_randomness,
-    seal_randomness,
-)
-from .advance import AdvanceResult, LandedMessage, advance_chain, busy_deadlines
-from .assignment import DeadlineLoad, assign_deadlines, deadline_is_mutable
-from .beacon import BeaconCache, Dst, draw_randomness, miner_entropy, next_beacon
-from .cids import object_cid
-from .clock import ChainClock, ManualClock, SystemClock
-from .config import (
-    DEFAULT_EXPECTED_WINNERS,
-    ChainConfig,
-    genesis_from_epoch,
-    init_chain,
-    load_chain,
-    require_chain,
-)
-from .deadlines import (
-    DeadlineInfo,
-    current_proving_period_start,
-    deadline_info_from_offset,
-    id_address_bytes,
-    new_deadline_info,
-    proving_period_offset,
-    quantize_down,
-    quantize_up,
-)
-from .epochs import EpochClock
-from .errors import ChainConfigConflict, ChainError, ChainNotInitialised, UnknownMiner
-from .messages import (
-    DECLARE_FAULTS,
-    DECLARE_FAULTS_RECOVERED,
-    METHODS,
-    PRE_COMMIT_SECTOR,
-    PROVE_COMMIT_SECTOR,
-    SUBMIT_WINDOWED_POST,
-    ExitCode,
-    SentMessage,
-    send_message,
-)
-from .miners import FIRST_MINER_ID, Miner, create_miner, get_miner, list_miners, parse_miner
-from .profiles import DEVNET, MAINNET, PROFILES, ChainProfile
-from .proving import DeadlineRow, ProvingInfo, proving_deadlines, proving_info
-from .service import ChainService
-from .task import CHAIN_TICK, ChainTick
+from engine.lazy import lazy_exports
 
-__all__ = [
-    "CHAIN_TICK",
-    "DECLARE_FAULTS",
-    "DECLARE_FAULTS_RECOVERED",
-    "DEFAULT_EXPECTED_WINNERS",
-    "DEVNET",
-    "FIRST_MINER_ID",
-    "LIVE_STATES",
-    "MAINNET",
-    "METHODS",
-    "PRE_COMMIT_SECTOR",
-    "PROFILES",
-    "PROVABLE_STATES",
-    "PROVE_COMMIT_SECTOR",
-    "SUBMIT_WINDOWED_POST",
-    "AdvanceResult",
-    "BeaconCache",
-    "ChainClock",
-    "ChainConfig",
-    "ChainConfigConflict",
-    "ChainError",
-    "ChainNotInitialised",
-    "ChainProfile",
-    "ChainService",
-    "ChainTick",
-    "DeadlineInfo",
-    "DeadlineLoad",
-    "DeadlineRow",
-    "Dst",
-    "EpochClock",
-    "ExitCode",
-    "LandedMessage",
-    "ManualClock",
-    "Miner",
-    "ProvingInfo",
-    "Receipt",
-    "SentMessage",
-    "SystemClock",
-    "UnknownMiner",
-    "advance_chain",
-    "assign_deadlines",
-    "busy_deadlines",
-    "create_miner",
-    "current_proving_period_start",
-    "deadline_info_from_offset",
-    "deadline_is_mutable",
-    "draw_randomness",
-    "genesis_from_epoch",
-    "get_miner",
-    "id_address_bytes",
-    "init_chain",
-    "interactive_randomness",
-    "list_miners",
-    "load_chain",
-    "miner_entropy",
-    "new_deadline_info",
-    "next_beacon",
-    "object_cid",
-    "parse_miner",
-    "post_randomness",
-    "proving_deadlines",
-    "proving_info",
-    "proving_period_offset",
-    "quantize_down",
-    "quantize_up",
-    "require_chain",
-    "seal_randomness",
-    "send_message",
-]
+__all__ = lazy_exports(
+    __name__,
+    {
+        "actor": [
+            "LIVE_STATES",
+            "PROVABLE_STATES",
+            "Receipt",
+            "interactive_randomness",
+            "post_randomness",
+            "seal_randomness",
+        ],
+        "advance": [
+            "AdvanceResult",
+            "LandedMessage",
+            "advance_chain",
+            "busy_deadlines",
+        ],
+        "assignment": [
+            "DeadlineLoad",
+            "assign_deadlines",
+            "deadline_is_mutable",
+        ],
+        "beacon": [
+            "BeaconCache",
+            "Dst",
+            "draw_randomness",
+            "miner_entropy",
+            "next_beacon",
+        ],
+        "cids": [
+            "object_cid",
+        ],
+        "clock": [
+            "ChainClock",
+            "ManualClock",
+            "SystemClock",
+        ],
+        "config": [
+            "DEFAULT_EXPECTED_WINNERS",
+            "ChainConfig",
+            "genesis_from_epoch",
+            "init_chain",
+            "load_chain",
+            "require_chain",
+        ],
+        "deadlines": [
+            "DeadlineInfo",
+            "current_proving_period_start",
+            "deadline_info_from_offset",
+            "id_address_bytes",
+            "new_deadline_info",
+            "proving_period_offset",
+            "quantize_down",
+            "quantize_up",
+        ],
+        "epochs": [
+            "EpochClock",
+        ],
+        "errors": [
+            "ChainConfigConflict",
+            "ChainError",
+            "ChainNotInitialised",
+            "UnknownMiner",
+        ],
+        "messages": [
+            "DECLARE_FAULTS",
+            "DECLARE_FAULTS_RECOVERED",
+            "METHODS",
+            "PRE_COMMIT_SECTOR",
+            "PROVE_COMMIT_SECTOR",
+            "SUBMIT_WINDOWED_POST",
+            "ExitCode",
+            "SentMessage",
+            "send_message",
+        ],
+        "miners": [
+            "FIRST_MINER_ID",
+            "Miner",
+            "create_miner",
+            "get_miner",
+            "list_miners",
+            "parse_miner",
+        ],
+        "profiles": [
+            "DEVNET",
+            "MAINNET",
+            "PROFILES",
+            "ChainProfile",
+        ],
+        "proving": [
+            "DeadlineRow",
+            "ProvingInfo",
+            "proving_deadlines",
+            "proving_info",
+        ],
+        "service": [
+            "ChainService",
+        ],
+        "task": [
+            "CHAIN_TICK",
+            "ChainTick",
+        ],
+    },
+)
