@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
 import os
+import signal
+import sys
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -32,7 +35,37 @@ class WorkerCrashed(RuntimeError):
     """The worker process died while running the call (killed, out of memory, segfault)."""
 
 
+def _die_with_parent() -> None:
+    """Make this worker die with the engine process, even when that is SIGKILLed.
+
+    Without this, an orphaned worker would go on hashing a sector for minutes, writing files for
+    a task that another machine is already redoing. A worker's parent is multiprocessing's fork
+    server, which exits when the engine's end of its "alive" pipe closes; but every child is
+    handed a copy of that end too, which keeps the fork server (and so the worker) alive. Drop
+    the copy, then ask Linux to SIGKILL this worker when the fork server goes.
+    """
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    alive_fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(alive_fd, int):
+        with contextlib.suppress(OSError):
+            os.close(alive_fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _worker_main(conn: Connection) -> None:
+    _die_with_parent()
     while True:
         try:
             fn, args, kwargs = conn.recv()

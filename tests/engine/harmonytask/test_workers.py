@@ -4,6 +4,7 @@ stops the worker, errors come back with their type."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 
@@ -73,3 +74,41 @@ async def test_errors_raised_in_a_worker_keep_their_type() -> None:
         assert await pool.run(worker_pid) > 0  # the worker survived the error
     finally:
         await pool.close()
+
+
+def test_workers_die_with_a_sigkilled_engine_process() -> None:
+    """An orphaned worker must not go on working for a task another machine now redoes."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio\n"
+        "from engine.harmonytask import ProcessPool\n"
+        "from engine.harmonytask.builtin import burn_cpu\n"
+        "async def main():\n"
+        "    pool = ProcessPool(1)\n"
+        "    import os\n"
+        "    pid = await pool.run(os.getpid)\n"
+        "    print(pid, flush=True)\n"
+        "    await pool.run(burn_cpu, 600_000)\n"
+        "asyncio.run(main())\n"
+    )
+    engine_proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert engine_proc.stdout is not None
+        worker = int(engine_proc.stdout.readline())
+        assert psutil.pid_exists(worker)
+        time.sleep(0.3)  # the worker is burning now
+        engine_proc.send_signal(signal.SIGKILL)
+        engine_proc.wait(10)
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(worker) and psutil.Process(worker).status() != "zombie":
+            assert time.monotonic() < deadline, "the worker outlived its engine process"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(engine_proc.pid, signal.SIGKILL)  # whatever survived, fork server included
+        engine_proc.communicate(timeout=10)
