@@ -95,7 +95,7 @@ def test_workers_die_with_a_sigkilled_engine_process() -> None:
         "asyncio.run(main())\n"
     )
     engine_proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
         assert engine_proc.stdout is not None
