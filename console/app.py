@@ -76,6 +76,8 @@ ACTIONS: dict[str, Callable[[DB, int], Awaitable[None]]] = {
 }
 PAST = {"cordon": "cordoned", "uncordon": "uncordoned", "drain": "draining"}
 
+EXIT_SIGTERM = 143
+
 
 class HarmonyConsole(App[int]):
     """The console. Attributes set by :func:`make_app`; state the panes read is public."""
@@ -212,7 +214,9 @@ class HarmonyConsole(App[int]):
         if self.watchdog and not self.is_headless:
             self.set_interval(5.0, self._tty_watchdog, name="tty-watchdog")
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+                loop = asyncio.get_running_loop()
+                loop.add_signal_handler(signal.SIGHUP, self._hangup)
+                loop.add_signal_handler(signal.SIGTERM, self._terminated)
         self.start()
 
     # ------------------------------------------------------------------ start-up
@@ -741,6 +745,10 @@ class HarmonyConsole(App[int]):
         """SIGHUP (the SSH session went away): leave; the caller stops the engine."""
         self.exit(return_code=129)
 
+    def _terminated(self) -> None:
+        """SIGTERM (a supervisor or ``kill``): leave; the caller drains the engine."""
+        self.exit(return_code=EXIT_SIGTERM)
+
     def _tty_watchdog(self) -> None:
         """After a disconnect stdin is no terminal any more: exit instead of spinning."""
         try:
@@ -753,6 +761,7 @@ class HarmonyConsole(App[int]):
         if self.watchdog and not self.is_headless:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         if self.listener is not None:
             await self.listener.close()
         for db in (self.action_db, self.db):

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.harmonydb import HarmonyDBError
+from engine.harmonydb import HarmonyDBError, install_sigterm_exit
 from engine.harmonytask import EngineError
 
 from .commands import COMMAND_MODULES
@@ -94,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .commands.run import run_machine
 
         run = run_machine
+    install_sigterm_exit()  # from the main thread, before anything starts the embedded server
     try:
         return int(asyncio.run(run(args)) or 0)
     except (HarmonyDBError, CommandError, EngineError) as exc:

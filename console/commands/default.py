@@ -14,10 +14,18 @@ import contextlib
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.harmonydb import DB, default_data_dir
 from engine.harmonytask import default_identity
-from engine.node import Node, start_node
+
+from .run import engine_config
+
+if TYPE_CHECKING:
+    from engine.node import Node
+
+#: After SIGTERM, running tasks get this long to finish before they are returned to the queue.
+SIGTERM_GRACE = 30.0
 
 log = logging.getLogger("harmony.console")
 
@@ -89,21 +97,29 @@ async def run(args: argparse.Namespace) -> int:
     if color:
         # Textual reads it when first imported, which happens just below.
         os.environ["TEXTUAL_COLOR_SYSTEM"] = color
-    from console.app import make_app
+    from console.app import EXIT_SIGTERM, make_app
 
     read_only = bool(getattr(args, "read_only", False))
+    config = engine_config(args)  # bad flags fail before anything starts
     data_dir = args.data_dir or (default_data_dir() if args.db is None else None)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     node_db: list[DB] = []
 
     async def start_machine(url: str) -> Node:
+        # Imported here: the workload's task types load after the console's first frame.
+        from engine.node import start_node
+
         db = await DB.open(
             url, schema=args.schema, migrate=False, application_name="harmony console engine"
         )
         node_db.append(db)
         demo = None if getattr(args, "no_demo", False) or data_dir is None else data_dir / "demo"
         return await start_node(
-            db, args.name or default_identity("console"), task_names=names, demo_dir=demo
+            db,
+            args.name or default_identity("console"),
+            task_names=names,
+            demo_dir=demo,
+            config=config,
         )
 
     app = make_app(
@@ -120,6 +136,9 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         node = app.node
         if node is not None:
+            if app.return_code == EXIT_SIGTERM:
+                # A supervisor asked us to stop: let running tasks finish for a while first.
+                await node.graceful_terminate(grace=SIGTERM_GRACE)
             # q already drained or stopped it; after a hang-up or a crash, return its tasks.
             await node.stop_now()
         for db in node_db:

