@@ -15,7 +15,6 @@ from engine.harmonytask import (
     MachineIdentityInUse,
     default_identity,
 )
-from engine.node import start_node
 
 from .common import CommandError, open_db
 
@@ -102,6 +101,8 @@ async def run_worker(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     db = await open_db(args)
     try:
+        from engine.node import start_node  # the workload's task types: only when needed
+
         try:
             node = await start_node(db, identity, task_names=names, config=config)
         except (ValueError, MachineIdentityInUse) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.chain import (
     ChainNotInitialised,
@@ -19,14 +19,12 @@ from engine.chain import (
 from engine.harmonydb import DB
 from engine.proofs import format_sector_size
 from engine.storage import find_sector
-from engine.tasks import (
-    ResumeRefused,
-    SectorNotInPipeline,
-    pledge_sectors,
-    resume_sector,
-    set_auto_pledge,
-)
-from engine.tasks.seal.status import SectorView, list_sectors, sector_events
+
+if TYPE_CHECKING:
+    from engine.tasks.seal.status import SectorView
+
+# The sealing pipeline's modules are imported by the commands that use them, so `harmony` (and
+# every other command) starts without loading the workload.
 
 from .chain import parse_sector_size
 from .common import CommandError, add_json_flag, open_db, print_json, print_table
@@ -123,6 +121,8 @@ async def run_pledge(args: argparse.Namespace) -> int:
                 f"created miner {miner.address} ({format_sector_size(miner.sector_size)} sectors)"
             )
         if args.auto is not None:
+            from engine.tasks import set_auto_pledge
+
             await set_auto_pledge(db, miner.sp_id, args.auto, args.max_sectors)
             if args.auto > 0:
                 print(
@@ -132,6 +132,8 @@ async def run_pledge(args: argparse.Namespace) -> int:
             else:
                 print(f"{miner.address}: auto-pledge stopped")
             return 0
+        from engine.tasks import pledge_sectors
+
         numbers = await pledge_sectors(db, miner.sp_id, args.count)
     finally:
         await db.close()
@@ -162,6 +164,8 @@ async def run_list(args: argparse.Namespace) -> int:
         epoch = await _chain_epoch(db)
         sp_id = (await _miner(db, args.miner)).sp_id if args.miner else None
         config = await load_chain(db)
+        from engine.tasks.seal.status import list_sectors
+
         rows = await list_sectors(db, epoch, sp_id=sp_id)
     finally:
         await db.close()
@@ -210,6 +214,8 @@ async def run_status(args: argparse.Namespace) -> int:
     try:
         epoch = await _chain_epoch(db)
         miner = await _miner(db, args.miner)
+        from engine.tasks.seal.status import list_sectors, sector_events
+
         (view,) = await list_sectors(db, epoch, sp_id=miner.sp_id, number=args.number) or [None]
         if view is None:
             raise CommandError(f"{miner.address} has no sector {args.number}")
@@ -291,6 +297,8 @@ async def run_status(args: argparse.Namespace) -> int:
 
 
 async def run_resume(args: argparse.Namespace) -> int:
+    from engine.tasks import ResumeRefused, SectorNotInPipeline, resume_sector
+
     db = await open_db(args)
     try:
         miner = await _miner(db, args.miner)

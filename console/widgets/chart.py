@@ -2,37 +2,51 @@
 
 Redrawn at the refresh rate (not on the 1 Hz tick); axis values come from the snapshot (minutes
 before ``now``), never from the wall clock. Markers are ASCII so the chart reads on any font.
+The plotting library (a tenth of a second to import) loads with the first data, not before the
+console's first frame.
 """
 
 from __future__ import annotations
 
-from textual_plotext import PlotextPlot
+from typing import Any
+
+from textual.widget import Widget
 
 from engine.snapshot import ChartSnap
 
 __all__ = ["ThroughputChart"]
 
 
-class ThroughputChart(PlotextPlot):
+class ThroughputChart(Widget):
     DEFAULT_CSS = """
     ThroughputChart {
         height: 9;
         min-height: 6;
+    }
+    ThroughputChart > PlotextPlot {
+        width: 1fr;
+        height: 1fr;
     }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._last: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+        self._plot: Any = None
 
     def show(self, chart: ChartSnap) -> None:
         data = (chart.done, chart.failed)
         if data == self._last:
             return
         self._last = data
+        if self._plot is None:
+            from textual_plotext import PlotextPlot
+
+            self._plot = PlotextPlot()
+            self.mount(self._plot)
         n = len(chart.done)
         xs = list(range(-(n - 1), 1))
-        plt = self.plt
+        plt = self._plot.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title("done (o) and failed (x) per minute, last hour")
@@ -45,4 +59,4 @@ class ThroughputChart(PlotextPlot):
         ticks = sorted({0, top // 2, top})
         plt.ylim(0, top)
         plt.yticks(ticks, [str(t) for t in ticks])
-        self.refresh()
+        self._plot.refresh()
