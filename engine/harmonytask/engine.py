@@ -107,6 +107,7 @@ class TaskEngine:
         self.capacity = capacity_override or capacity()
         self._ram_live = ram_available()
         self.machine_id = 0
+        self.machine_name = host_and_port
         self.session = machines.new_session()
         self.running: dict[TaskID, Running] = {}
         self.flags = Flags(False, None, None, None)
@@ -158,8 +159,8 @@ class TaskEngine:
         await engine._start(machine_name or host_and_port)
         return engine
 
-    async def _start(self, machine_name: str) -> None:
-        await asyncio.to_thread(prime_cpu_percent)
+    async def _register(self) -> None:
+        """Insert or take over this identity's machine row under the current session."""
         self.machine_id = await machines.register(
             self.db,
             self.host_and_port,
@@ -169,9 +170,14 @@ class TaskEngine:
             gpu=self.capacity.gpu,
             machine_timeout=self.config.machine_timeout,
             tasks=sorted(self.handlers),
-            machine_name=machine_name,
+            machine_name=self.machine_name,
             version=engine_package.__version__,
         )
+
+    async def _start(self, machine_name: str) -> None:
+        await asyncio.to_thread(prime_cpu_percent)
+        self.machine_name = machine_name
+        await self._register()
         log.info(
             "machine %s registered as id %d (%s)",
             self.host_and_port,
@@ -426,18 +432,7 @@ class TaskEngine:
         await self._stop_running(lambda r: True, "lost")
         self.session = machines.new_session()
         try:
-            self.machine_id = await machines.register(
-                self.db,
-                self.host_and_port,
-                session=self.session,
-                cpu=self.capacity.cpu,
-                ram=self.capacity.ram,
-                gpu=self.capacity.gpu,
-                machine_timeout=self.config.machine_timeout,
-                tasks=sorted(self.handlers),
-                machine_name=self.host_and_port,
-                version=engine_package.__version__,
-            )
+            await self._register()
         except MachineIdentityInUse as exc:
             log.error("cannot rejoin: %s; stopping", exc)
             self.stopping = True

@@ -53,38 +53,14 @@ async def run_task(engine: TaskEngine, run: Running) -> None:
             except Exception as exc:
                 reason = f"storage not available: {_describe(exc)}"
                 log.warning("task %d (%s): %s", task.id, task.name, reason)
-                await _record(
-                    engine,
-                    run,
-                    lambda: record_returned(
-                        engine.db,
-                        task.id,
-                        engine.machine_id,
-                        task.attempt,
-                        reason,
-                        "released",
-                        engine.host_and_port,
-                        engine.config.storage_back_off,
-                    ),
-                )
+                await _give_back(engine, run, reason, "released", engine.config.storage_back_off)
                 return
         outcome = await _attempt(engine, run)
         await _finish(engine, run, outcome)
     except asyncio.CancelledError:
         if run.stop_reason in ("preempted", "shutdown"):
-            await _record(
-                engine,
-                run,
-                lambda: record_returned(
-                    engine.db,
-                    task.id,
-                    engine.machine_id,
-                    task.attempt,
-                    run.stop_reason or "",
-                    "preempted" if run.stop_reason == "preempted" else "released",
-                    engine.host_and_port,
-                ),
-            )
+            outcome = "preempted" if run.stop_reason == "preempted" else "released"
+            await _give_back(engine, run, run.stop_reason or "", outcome)
         # "lost": another machine owns it now; nothing to record.
     finally:
         if run.reservation is not None:
@@ -97,6 +73,27 @@ async def run_task(engine: TaskEngine, run: Running) -> None:
         engine.wake()  # freed resources may admit more work
         if not engine.running:
             engine.background(_idle(engine))
+
+
+async def _give_back(
+    engine: TaskEngine, run: Running, reason: str, outcome: str, back_off: float = 0.0
+) -> None:
+    """Return the task to the queue, not counted as a failure, with a history row saying why."""
+    task = run.claimed
+    await _record(
+        engine,
+        run,
+        lambda: record_returned(
+            engine.db,
+            task.id,
+            engine.machine_id,
+            task.attempt,
+            reason,
+            outcome,
+            engine.host_and_port,
+            back_off,
+        ),
+    )
 
 
 async def _attempt(engine: TaskEngine, run: Running) -> tuple[bool, str]:
