@@ -79,8 +79,9 @@ SELECT profile, genesis_time, block_time, genesis_seed, wpost_challenge_window,
 """
 
 
-def _from_row(row: dict[str, Any]) -> ChainConfig:
-    profile = ChainProfile(
+def profile_from_row(row: dict[str, Any]) -> ChainProfile:
+    """The chain profile stored in a ``chain_config`` row."""
+    return ChainProfile(
         name=str(row["profile"]),
         block_time=float(row["block_time"]),
         wpost_challenge_window=int(row["wpost_challenge_window"]),
@@ -91,6 +92,10 @@ def _from_row(row: dict[str, Any]) -> ChainConfig:
         message_delay_epochs=int(row["message_delay_epochs"]),
         chain_finality=int(row["chain_finality"]),
     )
+
+
+def _from_row(row: dict[str, Any]) -> ChainConfig:
+    profile = profile_from_row(row)
     return ChainConfig(
         profile=profile,
         genesis_time=row["genesis_time"],

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.chain import (
-    ChainProfile,
     DeadlineInfo,
     EpochClock,
     deadline_info_from_offset,
     new_deadline_info,
 )
+from engine.chain.config import profile_from_row
 from engine.harmonydb import Tx
 
 from .format import duration
@@ -82,20 +82,6 @@ SELECT s.sp_id, s.deadline, count(*) AS proven
  GROUP BY s.sp_id, s.deadline
  ORDER BY s.sp_id, s.deadline
 """
-
-
-def profile_from_row(row: dict[str, Any]) -> ChainProfile:
-    return ChainProfile(
-        name=row["profile"],
-        block_time=float(row["block_time"]),
-        wpost_challenge_window=int(row["wpost_challenge_window"]),
-        wpost_period_deadlines=int(row["wpost_period_deadlines"]),
-        wpost_challenge_lookback=int(row["wpost_challenge_lookback"]),
-        fault_declaration_cutoff=int(row["fault_declaration_cutoff"]),
-        precommit_challenge_delay=int(row["precommit_challenge_delay"]),
-        message_delay_epochs=int(row["message_delay_epochs"]),
-        chain_finality=int(row["chain_finality"]),
-    )
 
 
 @dataclass

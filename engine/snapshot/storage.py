@@ -8,11 +8,10 @@ logic is the ``storage list`` command's.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from engine.harmonydb import Tx
-from engine.storage import HostView, SectorFileType, StoragePathInfo
-from engine.storage.hosts import host_url
+from engine.storage import HostView, SectorFileType
+from engine.storage.listing import assemble, host_view
 from engine.storage.paths import StoragePathRow
 
 from .model import StorageSnap
@@ -111,32 +110,6 @@ async def read_storage(
             moves[r["storage_id"]] = int(r["n"])
     hosts: dict[str, list[HostView]] = {}
     for r in await tx.select(HOSTS, now):
-        hosts.setdefault(r["storage_id"], []).append(
-            HostView(
-                r["hostname"],
-                Path(r["local_path"]),
-                host_url(r["hostname"], r["local_path"]),
-                r["age"],
-                r["heartbeat_err"],
-            )
-        )
-    infos = []
-    for p in paths:
-        row = StoragePathRow(**{k: p[k] for k in _ROW_FIELDS})
-        views = hosts.get(row.storage_id, [])
-        local = next((h.local_path for h in views if host is not None and h.host == host), None)
-        infos.append(
-            StoragePathInfo(
-                path=row,
-                counts={
-                    ft: counts.get(row.storage_id, {}).get(ft, 0)
-                    for ft in SectorFileType.all().bits()
-                },
-                hosts=views,
-                local_path=local,
-                heartbeat_age=p["age"],
-                live_reserved=reserved.get(row.storage_id, 0),
-                moves_in_progress=moves.get(row.storage_id, 0),
-            )
-        )
-    return StorageSnap(tuple(infos))
+        hosts.setdefault(r["storage_id"], []).append(host_view(r))
+    rows = [(StoragePathRow(**{k: p[k] for k in _ROW_FIELDS}), p["age"]) for p in paths]
+    return StorageSnap(tuple(assemble(rows, hosts, counts, reserved, moves, host)))

@@ -6,6 +6,7 @@ hold SQL (reference style.md, "data flows one way").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -155,15 +156,7 @@ async def list_paths(db: DB, host: str | None = None) -> list[StoragePathInfo]:
         "EXTRACT(EPOCH FROM now() - last_heartbeat)::float8 AS age "
         "FROM storage_path_hosts ORDER BY hostname"
     ):
-        hosts.setdefault(r["storage_id"], []).append(
-            HostView(
-                r["hostname"],
-                Path(r["local_path"]),
-                host_url(r["hostname"], r["local_path"]),
-                r["age"],
-                r["heartbeat_err"],
-            )
-        )
+        hosts.setdefault(r["storage_id"], []).append(host_view(r))
     reserved = {
         r["storage_id"]: r["n"]
         for r in await db.select(
@@ -178,22 +171,48 @@ async def list_paths(db: DB, host: str | None = None) -> list[StoragePathInfo]:
             "WHERE state = 'copying' GROUP BY dst_storage_id"
         )
     }
+    return assemble(
+        [(p, ages.get(p.storage_id)) for p in paths], hosts, counts, reserved, moves, host
+    )
+
+
+def host_view(row: Mapping[str, Any]) -> HostView:
+    """A ``storage_path_hosts`` row (with its heartbeat ``age`` in seconds) as a HostView."""
+    return HostView(
+        row["hostname"],
+        Path(row["local_path"]),
+        host_url(row["hostname"], row["local_path"]),
+        row["age"],
+        row["heartbeat_err"],
+    )
+
+
+def assemble(
+    paths: list[tuple[StoragePathRow, float | None]],
+    hosts: dict[str, list[HostView]],
+    counts: dict[str, dict[SectorFileType, int]],
+    reserved: dict[str, int],
+    moves: dict[str, int],
+    host: str | None,
+) -> list[StoragePathInfo]:
+    """One StoragePathInfo per (path, heartbeat age), from the per-path figures read apart;
+    ``host`` (if any) decides which host's directory is the ``local_path``."""
     infos = []
-    for p in paths:
-        views = hosts.get(p.storage_id, [])
-        local = next((h.local_path for h in views if h.host == host), None)
+    for path, age in paths:
+        views = hosts.get(path.storage_id, [])
+        local = next((h.local_path for h in views if host is not None and h.host == host), None)
         infos.append(
             StoragePathInfo(
-                path=p,
+                path=path,
                 counts={
-                    ft: counts.get(p.storage_id, {}).get(ft, 0)
+                    ft: counts.get(path.storage_id, {}).get(ft, 0)
                     for ft in SectorFileType.all().bits()
                 },
                 hosts=views,
                 local_path=local,
-                heartbeat_age=ages.get(p.storage_id),
-                live_reserved=reserved.get(p.storage_id, 0),
-                moves_in_progress=moves.get(p.storage_id, 0),
+                heartbeat_age=age,
+                live_reserved=reserved.get(path.storage_id, 0),
+                moves_in_progress=moves.get(path.storage_id, 0),
             )
         )
     return infos
