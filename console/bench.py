@@ -97,6 +97,12 @@ INSERT INTO chain_config (id, profile, genesis_time, block_time, genesis_seed,
 VALUES (1, 'mainnet', $1::timestamptz - interval '40 days', 30, '\\x00', 2880, 60, 48, 20, 70,
         150, 1, 900)
 """,
+    # A live chain has a head: its latest tipset (the console re-reads per-deadline counts
+    # only when it moves).
+    """
+INSERT INTO chain_tipsets (epoch, beacon, created_at)
+VALUES (floor(extract(epoch FROM interval '40 days') / 30)::bigint, '\\x01', $1::timestamptz)
+""",
     """
 INSERT INTO chain_miners (sp_id, sector_size, reg_seal_proof, proving_period_offset,
     created_epoch)

@@ -34,11 +34,21 @@ __all__ = [
 
 # Bucket predicates are Curio's PorepPipelineSummary ($1 = chain head), each with NOT failed
 # added: Curio also counts a failed sector in its stage bucket; here it is counted once, under
-# Failed. ``running`` looks up the task of the stage the sector is in (a primary-key probe, only
-# for sectors that have one), for the pending/running split.
+# Failed. ``running`` (the pending/running split) checks the task of the stage the sector is in
+# against the set of running tasks. One scan of the table gives the stage buckets and the totals.
 SUMMARY = """
-WITH stage AS (
-    SELECT p.sp_id,
+WITH running AS (
+    -- Few rows (at most what the cluster runs at once), via the partial owner index; the
+    -- membership test below hashes them once instead of probing per sector.
+    SELECT id FROM harmony_task WHERE owner_id IS NOT NULL
+), stage AS (
+    SELECT p.sp_id, p.failed, p.after_commit_msg_success AS done,
+           NOT (p.after_commit_msg_success AND p.after_move_storage) AS in_progress,
+           -- Rows that match no stage predicate are left out of every stage bucket: failed
+           -- ones count only under Failed, and a committed sector could only still match Wait
+           -- Seed (seed_epoch > head).
+           (NOT p.failed AND (NOT p.after_commit_msg_success OR p.seed_epoch > $1::bigint))
+               AS staged,
            (p.after_sdr = false) AS b_sdr,
            (p.after_sdr AND (NOT p.after_tree_d OR NOT p.after_tree_c OR NOT p.after_tree_r))
                AS b_trees,
@@ -48,60 +58,34 @@ WITH stage AS (
            coalesce(NOT p.after_porep AND p.after_precommit_msg_success
                     AND p.seed_epoch < $1::bigint, false) AS b_porep,
            (NOT p.after_commit_msg_success AND p.after_porep) AS b_commit,
-           CASE WHEN p.after_commit_msg THEN false
-                ELSE EXISTS (
-                    SELECT 1 FROM harmony_task t
-                     WHERE t.owner_id IS NOT NULL
-                       AND t.id = CASE WHEN NOT p.after_sdr THEN p.task_id_sdr
-                                       WHEN NOT p.after_tree_d THEN p.task_id_tree_d
-                                       WHEN NOT (p.after_tree_c AND p.after_tree_r)
-                                           THEN p.task_id_tree_r
-                                       WHEN NOT p.after_synth THEN p.task_id_synth
-                                       WHEN NOT p.after_precommit_msg
-                                           THEN p.task_id_precommit_msg
-                                       WHEN NOT p.after_porep THEN p.task_id_porep
-                                       ELSE p.task_id_commit_msg END)
-           END AS running
+           (NOT p.after_commit_msg
+            AND CASE WHEN NOT p.after_sdr THEN p.task_id_sdr
+                     WHEN NOT p.after_tree_d THEN p.task_id_tree_d
+                     WHEN NOT (p.after_tree_c AND p.after_tree_r) THEN p.task_id_tree_r
+                     WHEN NOT p.after_synth THEN p.task_id_synth
+                     WHEN NOT p.after_precommit_msg THEN p.task_id_precommit_msg
+                     WHEN NOT p.after_porep THEN p.task_id_porep
+                     ELSE p.task_id_commit_msg END IN (SELECT id FROM running)) AS running
       FROM sectors_sdr_pipeline p
-     -- Rows left out match no stage predicate: failed ones are counted only under Failed, and
-     -- a committed sector can only still match Wait Seed (seed_epoch > head).
-     WHERE NOT p.failed AND (NOT p.after_commit_msg_success OR p.seed_epoch > $1::bigint)
-), per_stage AS (
-    SELECT sp_id,
-           count(*) FILTER (WHERE b_sdr) AS sdr,
-           count(*) FILTER (WHERE b_sdr AND running) AS sdr_running,
-           count(*) FILTER (WHERE b_trees) AS trees,
-           count(*) FILTER (WHERE b_trees AND running) AS trees_running,
-           count(*) FILTER (WHERE b_precommit) AS precommit,
-           count(*) FILTER (WHERE b_precommit AND running) AS precommit_running,
-           count(*) FILTER (WHERE b_wait_seed) AS wait_seed,
-           count(*) FILTER (WHERE b_porep) AS porep,
-           count(*) FILTER (WHERE b_porep AND running) AS porep_running,
-           count(*) FILTER (WHERE b_commit) AS commit,
-           count(*) FILTER (WHERE b_commit AND running) AS commit_running
-      FROM stage
-     GROUP BY sp_id
-), totals AS (
-    SELECT sp_id,
-           count(*) FILTER (WHERE after_commit_msg_success) AS done,
-           count(*) FILTER (WHERE failed) AS failed,
-           count(*) FILTER (WHERE NOT (after_commit_msg_success AND after_move_storage))
-               AS in_progress
-      FROM sectors_sdr_pipeline
-     GROUP BY sp_id
 )
-SELECT t.sp_id,
-       coalesce(s.sdr, 0) AS sdr, coalesce(s.sdr_running, 0) AS sdr_running,
-       coalesce(s.trees, 0) AS trees, coalesce(s.trees_running, 0) AS trees_running,
-       coalesce(s.precommit, 0) AS precommit,
-       coalesce(s.precommit_running, 0) AS precommit_running,
-       coalesce(s.wait_seed, 0) AS wait_seed,
-       coalesce(s.porep, 0) AS porep, coalesce(s.porep_running, 0) AS porep_running,
-       coalesce(s.commit, 0) AS commit, coalesce(s.commit_running, 0) AS commit_running,
-       t.done, t.failed, t.in_progress
-  FROM totals t
-  LEFT JOIN per_stage s ON s.sp_id = t.sp_id
- ORDER BY t.sp_id
+SELECT sp_id,
+       count(*) FILTER (WHERE staged AND b_sdr) AS sdr,
+       count(*) FILTER (WHERE staged AND b_sdr AND running) AS sdr_running,
+       count(*) FILTER (WHERE staged AND b_trees) AS trees,
+       count(*) FILTER (WHERE staged AND b_trees AND running) AS trees_running,
+       count(*) FILTER (WHERE staged AND b_precommit) AS precommit,
+       count(*) FILTER (WHERE staged AND b_precommit AND running) AS precommit_running,
+       count(*) FILTER (WHERE staged AND b_wait_seed) AS wait_seed,
+       count(*) FILTER (WHERE staged AND b_porep) AS porep,
+       count(*) FILTER (WHERE staged AND b_porep AND running) AS porep_running,
+       count(*) FILTER (WHERE staged AND b_commit) AS commit,
+       count(*) FILTER (WHERE staged AND b_commit AND running) AS commit_running,
+       count(*) FILTER (WHERE done) AS done,
+       count(*) FILTER (WHERE failed) AS failed,
+       count(*) FILTER (WHERE in_progress) AS in_progress
+  FROM stage
+ GROUP BY sp_id
+ ORDER BY sp_id
  LIMIT 1000
 """
 
