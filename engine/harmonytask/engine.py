@@ -123,6 +123,7 @@ class TaskEngine:
         self._last_beat_ok = time.monotonic()
         self._reap_not_before = 0.0
         self._terminated = False
+        self._shutting_down: asyncio.Future[None] | None = None
         self.completions: CompletionBatcher | None = None
         self._background: set[asyncio.Task[object]] = set()
         self.stats = {"claims": 0, "claimed": 0, "done": 0, "failed": 0, "fenced": 0}
@@ -318,6 +319,13 @@ class TaskEngine:
             await asyncio.wait([r.job for r in victims if r.job is not None])
 
     async def _shutdown(self) -> None:
+        """Leave the cluster, once: a drain interrupted by ``stop_now`` (a second signal) ends
+        in the same single shutdown, awaited by both."""
+        if self._shutting_down is None:
+            self._shutting_down = asyncio.ensure_future(self._leave())
+        await asyncio.shield(self._shutting_down)
+
+    async def _leave(self) -> None:
         self._terminated = True
         if self.completions is not None:
             await self.completions.close()

@@ -279,3 +279,26 @@ def test_engine_flags_are_checked_before_connecting() -> None:
     assert result.stderr == (
         "harmony: error: --machine-timeout (6s) must be at least 3 heartbeats (15s)\n"
     )
+
+
+async def test_a_second_signal_during_a_drain_of_several_tasks_leaves_once(db: DB, workers) -> None:
+    worker = Worker(db, "twice")
+    workers.append(worker)
+    await worker.joined(db)
+    ids = await add_tasks(db, "sleep", 3, {"ms": 60_000})
+
+    async def all_running() -> bool:
+        return await db.query_value(
+            "SELECT count(*) = 3 FROM harmony_task WHERE owner_id IS NOT NULL"
+        )
+
+    await wait_until(all_running, 10)
+    worker.signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    worker.signal(signal.SIGTERM)
+    assert await worker.exit_code() == 0
+    rows = await db.select("SELECT owner_id, retries FROM harmony_task ORDER BY id")
+    assert rows == [{"owner_id": None, "retries": 0}] * 3
+    outcomes = [h.outcome for i in ids for h in await task_history(db, task_id=i)]
+    assert outcomes == ["released"] * 3
+    assert worker.output().count("left the cluster") == 1
