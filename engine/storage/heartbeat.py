@@ -136,6 +136,28 @@ def _measure(local: LocalPath, host: str, pending: list[_Pending]) -> _Measure:
     return _Measure(usage.total, usage.free, used, on_disk)
 
 
+# One statement per path and beat: this host's heartbeat, and the path's figures with the live
+# reservations subtracted (available = min(fs free, max_storage - used) - reserved).
+REPORT = """
+WITH host AS (
+    UPDATE storage_path_hosts SET last_heartbeat = now(), heartbeat_err = NULL
+     WHERE storage_id = $1 AND hostname = $2
+), held AS (
+    SELECT COALESCE(sum(GREATEST(bytes - on_disk, 0)), 0)::bigint AS reserved
+      FROM storage_reservations_live WHERE storage_id = $1
+)
+UPDATE storage_path p
+   SET capacity = $3, fs_available = $4, used = $5, reserved = held.reserved,
+       available = GREATEST(
+           CASE WHEN p.max_storage > 0 THEN LEAST($4, p.max_storage - $5) ELSE $4 END
+           - held.reserved, 0),
+       last_heartbeat = now(), heartbeat_err = NULL
+  FROM held
+ WHERE p.storage_id = $1
+RETURNING p.reserved, p.available
+"""
+
+
 class StorageHeartbeat:
     """Reports this host's storage paths every ``interval`` seconds.
 
@@ -224,50 +246,34 @@ class StorageHeartbeat:
                 local, f"{local.local_path} did not answer within {self.measure_timeout:.0f} s"
             )
 
-        async def work(tx: Tx) -> PathHealth:
+        report = (local.storage_id, self.host, m.capacity, m.fs_available, m.used)
+
+        async def work(tx: Tx) -> dict[str, int] | None:
             for rid, written in m.on_disk.items():
                 await tx.exec(
                     "UPDATE storage_reservations SET on_disk = $2 WHERE id = $1", rid, written
                 )
-            reserved = await tx.query_value(
-                "SELECT COALESCE(sum(GREATEST(bytes - on_disk, 0)), 0)::bigint "
-                "FROM storage_reservations_live WHERE storage_id = $1",
-                local.storage_id,
-            )
-            free = m.fs_available
-            if local.max_storage > 0:
-                free = min(free, local.max_storage - m.used)
-            available = max(free - reserved, 0)
-            await tx.exec(
-                "UPDATE storage_path_hosts SET last_heartbeat = now(), heartbeat_err = NULL "
-                "WHERE storage_id = $1 AND hostname = $2",
-                local.storage_id,
-                self.host,
-            )
-            await tx.exec(
-                "UPDATE storage_path SET capacity = $2, fs_available = $3, used = $4, "
-                "reserved = $5, available = $6, last_heartbeat = now(), heartbeat_err = NULL "
-                "WHERE storage_id = $1",
-                local.storage_id,
-                m.capacity,
-                m.fs_available,
-                m.used,
-                reserved,
-                available,
-            )
+            row = await tx.query_row(REPORT, *report)
             await tx.commit()
-            return PathHealth(
-                local.storage_id,
-                local.local_path,
-                None,
-                m.capacity,
-                m.fs_available,
-                m.used,
-                reserved,
-                available,
-            )
+            return row
 
-        return await self.db.transaction(work)
+        # Files being written: their bytes on disk and the report commit together. Otherwise
+        # the report alone, one autocommit statement (an idle node's usual beat).
+        if m.on_disk:
+            row = await self.db.transaction(work)
+        else:
+            row = await self.db.query_row(REPORT, *report)
+        reserved, available = (row["reserved"], row["available"]) if row else (0, 0)
+        return PathHealth(
+            local.storage_id,
+            local.local_path,
+            None,
+            m.capacity,
+            m.fs_available,
+            m.used,
+            reserved,
+            available,
+        )
 
     async def _report_error(self, local: LocalPath, error: str) -> PathHealth:
         log.warning("storage path %s on %s: %s", local.storage_id, self.host, error)
