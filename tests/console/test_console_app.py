@@ -105,6 +105,30 @@ async def test_cordon_dialog_focuses_cancel_and_changes_nothing_until_confirmed(
         await wait_until(lambda: app.snapshot.machine(1).state == "cordoned", 10, "refresh")
 
 
+async def test_app_keys_wait_while_a_dialog_is_open(
+    cluster: DB, console_app: Any, first_render: Any
+) -> None:
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, MachineActionScreen)
+        await pilot.press("q", "question_mark", "3", "slash")
+        await pilot.pause()
+        assert isinstance(app.screen, MachineActionScreen)  # nothing stacked on the dialog
+        assert len(app.screen_stack) == 2
+        assert app.is_running
+        assert app._active == "machines"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.screen_stack) == 1
+        assert not (await machine_flags(cluster, 1))["draining"]
+        await pilot.press("3")
+        await pilot.pause()
+        assert app._active == "pipeline"
+
+
 async def _flag(db: DB, machine_id: int, name: str) -> bool:
     return bool((await machine_flags(db, machine_id))[name])
 
