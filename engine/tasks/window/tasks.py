@@ -56,6 +56,13 @@ class SubmitRefused(RuntimeError):
     """A message would land too late to count; it was not sent."""
 
 
+class AlreadySent(RuntimeError):
+    """The proof's message was recorded by another attempt between our read and our write.
+
+    Raised inside the sending transaction so the duplicate message it inserted rolls back.
+    """
+
+
 class _PartitionStorage:
     """Locality for PoSt tasks: prove where the partition's files are (no space needed)."""
 
@@ -240,17 +247,29 @@ class WdPostSubmitTask(TaskType):
             )
             if sent.land_epoch >= close:
                 return -sent.land_epoch  # roll back: too late after all
-            await tx.exec(
+            recorded = await tx.exec(
                 "UPDATE wdpost_proofs SET message_cid = $5 WHERE sp_id = $1 "
                 'AND proving_period_start = $2 AND deadline = $3 AND "partition" = $4 '
                 "AND message_cid IS NULL",
                 *where,
                 sent.cid,
             )
+            if recorded == 0:
+                # Another attempt sent this proof since we read the row (or the row is gone):
+                # raising rolls back the message inserted above, so it is sent at most once.
+                raise AlreadySent(
+                    f"SubmitWindowedPoSt of t0{row['sp_id']} deadline {row['deadline']} "
+                    f"partition {row['partition']} was already sent (or its proof is gone); "
+                    "this duplicate was rolled back"
+                )
             await tx.commit()
             return sent.land_epoch
 
-        lands = await self.db.transaction(send)
+        try:
+            lands = await self.db.transaction(send)
+        except AlreadySent as exc:
+            log.info("%s", exc)
+            return True
         if lands is not None and lands < 0:
             await refuse(-lands)
         if lands is not None:

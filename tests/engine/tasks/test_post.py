@@ -3,6 +3,7 @@ faulted, its recovery declared and proven a period later, a late submit refused,
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -266,3 +267,33 @@ async def test_won_epochs_are_mined_and_a_lost_sector_costs_the_block(devnet) ->
     )
     assert lost["mined_cid"] is None
     assert "missing" in json.loads(lost["mined_header"])["error"]
+
+
+async def test_a_submit_whose_proof_was_sent_meanwhile_rolls_its_message_back(devnet) -> None:
+    """Two attempts read the row unsent; the one that writes second must not send again."""
+    db = devnet.db
+    miner = await devnet.miner()
+    open_, close = devnet.epoch + 3, devnet.epoch + 40
+    await db.exec(
+        'INSERT INTO wdpost_proofs (sp_id, proving_period_start, deadline, "partition", '
+        "submit_at_epoch, submit_by_epoch, proof_params, submit_task_id) "
+        "VALUES ($1, 0, 3, 0, $2, $3, $4, 77)",
+        miner.sp_id,
+        open_,
+        close,
+        json.dumps({"deadline": 3, "partitions": [{"index": 0, "proofs": []}]}).encode(),
+    )
+    task = WdPostSubmitTask(Workload(db, devnet.pool, clock=devnet.clock))
+
+    async def owned() -> bool:
+        return True
+
+    running = asyncio.ensure_future(task.do(77, owned))  # reads the row, waits for Open
+    await asyncio.sleep(0.5)
+    assert not running.done()
+    # Meanwhile another attempt sent it (its message is on the chain, its cid recorded).
+    await db.exec("UPDATE wdpost_proofs SET message_cid = 'bafy-other'")
+    devnet.goto(open_)
+    assert await asyncio.wait_for(running, 10) is True
+    assert await devnet.value("SELECT message_cid FROM wdpost_proofs") == "bafy-other"
+    assert await devnet.value("SELECT count(*) FROM chain_messages") == 0
