@@ -10,7 +10,7 @@ from engine.storage import SectorFileType, find_sector
 
 from ..storage import LocalFiles
 
-__all__ = ["PartitionSector", "locate", "partition_sectors", "remote_only"]
+__all__ = ["PartitionSector", "better_host", "locate", "partition_sectors"]
 
 S, C = SectorFileType.SEALED, SectorFileType.CACHE
 
@@ -66,12 +66,60 @@ async def locate(
     return found, faults
 
 
-async def remote_only(db: DB, host: str, sp_id: int, sectors: list[PartitionSector]) -> None:
-    """Raise :class:`LocalFiles` if a sector's files are declared only on other hosts: another
-    machine should prove this partition (a sector declared nowhere is a fault anywhere)."""
-    for s in sectors:
-        locs = await find_sector(db, sp_id, s.sector_number, S | C, host=host)
-        if locs and not any(loc.local_path is not None for loc in locs):
-            raise LocalFiles(
-                f"sector t0{sp_id}-{s.sector_number} is stored on another host, not {host}"
-            )
+#: Per host, how many of the given sectors have both their sealed file and cache on a path
+#: attached there; only the asking host ``$6`` and hosts with a live machine that runs ``$5``
+#: (the WdPost task type), since a host nobody proves on must not be handed the partition.
+_REACH = """
+WITH reach AS (
+    SELECT h.hostname, l.sector_num
+      FROM sector_location l
+      JOIN storage_path_hosts h ON h.storage_id = l.storage_id
+     WHERE l.miner_id = $1 AND l.sector_num = ANY($2::bigint[])
+       AND l.sector_filetype IN ($3, $4)
+     GROUP BY h.hostname, l.sector_num
+    HAVING count(DISTINCT l.sector_filetype) = 2
+)
+SELECT r.hostname, count(*) AS sectors
+  FROM reach r
+ WHERE r.hostname = $6
+    OR EXISTS (SELECT 1 FROM harmony_machines m
+                 JOIN harmony_machine_details d ON d.machine_id = m.id
+                WHERE m.hostname = r.hostname AND m.session IS NOT NULL AND m.lost_at IS NULL
+                  AND m.drained_at IS NULL AND NOT m.unschedulable
+                  AND $5 = ANY(string_to_array(d.tasks, ',')))
+ GROUP BY r.hostname
+"""
+
+
+async def better_host(
+    db: DB, host: str, sp_id: int, sectors: list[PartitionSector], task_type: str
+) -> None:
+    """Raise :class:`LocalFiles` if another host running ``task_type`` reaches more of the
+    partition's sectors than ``host`` does, so that host proves the partition instead.
+
+    Files are read only where they are attached (no remote reads), so a partition whose
+    sectors are split across hosts cannot be proven whole anywhere. Refusing whenever *some*
+    sector was elsewhere (as before) made every host refuse such a partition and it was never
+    proven; now the host reaching the most sectors proves it (ties: whoever claims first) and
+    the sectors it cannot reach are skipped as ``missing`` in its PoSt, which the chain marks
+    faulty: a visible fault instead of a silently missed deadline.
+    """
+    if not sectors:
+        return
+    rows = await db.select(
+        _REACH,
+        sp_id,
+        [s.sector_number for s in sectors],
+        int(S),
+        int(C),
+        task_type,
+        host,
+    )
+    reach = {r["hostname"]: r["sectors"] for r in rows}
+    mine = reach.get(host, 0)
+    best = max(reach.items(), key=lambda kv: kv[1], default=(host, 0))
+    if best[1] > mine:
+        raise LocalFiles(
+            f"{best[1]} of the {len(sectors)} sectors of this partition of t0{sp_id} are on "
+            f"{best[0]}, {mine} on {host}: {best[0]} proves it"
+        )

@@ -41,7 +41,7 @@ from engine.harmonytask import (
 from engine.proofs import check_sector, generate_window_post
 from engine.resources import MiB, Resources
 
-from .files import locate, partition_sectors, remote_only
+from .files import better_host, locate, partition_sectors
 from .scheduler import WDPOST, WDPOST_RECOVER, WDPOST_SUBMIT
 
 if TYPE_CHECKING:
@@ -64,7 +64,8 @@ class AlreadySent(RuntimeError):
 
 
 class _PartitionStorage:
-    """Locality for PoSt tasks: prove where the partition's files are (no space needed)."""
+    """Locality for PoSt tasks: prove on the host that reaches most of the partition's files
+    (no space needed); see :func:`better_host`."""
 
     def __init__(self, task: WdPostTask) -> None:
         self.task = task
@@ -79,7 +80,7 @@ class _PartitionStorage:
             sectors = await partition_sectors(
                 w.db, row["sp_id"], row["deadline_index"], row["partition_index"], PROVABLE_STATES
             )
-            await remote_only(w.db, w.host, row["sp_id"], sectors)
+            await better_host(w.db, w.host, row["sp_id"], sectors, WDPOST)
         return _Nothing()
 
 

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from engine.chain import DeadlineInfo, new_deadline_info
-from engine.storage import SectorFileType, find_sector
+from engine.harmonytask import machines
+from engine.storage import SectorFileType, attach, declare_sector, find_sector, this_host
 from engine.tasks import SubmitRefused, pledge_sectors
+from engine.tasks.storage import LocalFiles
 from engine.tasks.window import WdPostSubmitTask
+from engine.tasks.window.files import PartitionSector, better_host
 from engine.tasks.winning import wins
 from engine.tasks.workload import Workload
 
@@ -297,3 +300,75 @@ async def test_a_submit_whose_proof_was_sent_meanwhile_rolls_its_message_back(de
     assert await asyncio.wait_for(running, 10) is True
     assert await devnet.value("SELECT message_cid FROM wdpost_proofs") == "bafy-other"
     assert await devnet.value("SELECT count(*) FROM chain_messages") == 0
+
+
+async def test_a_partition_split_across_hosts_is_proven_where_most_of_it_is(
+    devnet, tmp_path: Path
+) -> None:
+    """Sector 1's files move to a path attached only on another host: this host still proves
+    the partition, proving sector 0 and skipping sector 1 (faulty), instead of every host
+    refusing the partition because part of it is elsewhere."""
+    db = devnet.db
+    profile = devnet.config.profile
+    miner = await devnet.miner()
+    await devnet.engine()
+    await pledge_sectors(db, miner.sp_id, 2)
+
+    async def active() -> bool:
+        return await devnet.value("SELECT count(*) FROM sectors_meta") == 2
+
+    await devnet.until(active)
+    assert await devnet.value("SELECT count(DISTINCT deadline) FROM chain_sectors") == 1
+    (tmp_path / "far").mkdir()
+    far = await attach(db, tmp_path / "far", host="far-host", can_store=True)
+    moved = await db.exec(
+        "UPDATE sector_location SET storage_id = $2 WHERE miner_id = $1 AND sector_num = 1",
+        miner.sp_id,
+        far.storage_id,
+    )
+    assert moved >= 2  # sealed and cache
+    dl = await devnet.value("SELECT min(deadline) FROM chain_sectors")
+    period_start = miner.deadline(devnet.config, devnet.epoch).period_start
+    info = new_deadline_info(profile, period_start, dl, devnet.epoch).next_not_elapsed()
+    proof = await prove_deadline(devnet, info)
+    (part,) = json.loads(bytes(proof["proof_params"]))["partitions"]
+    assert (len(part["proofs"]), part["skipped"]) == (1, [1])
+    assert [f["kind"] for f in part["faults"]] == ["missing"]
+    assert await states(devnet) == {0: ("active", False), 1: ("faulty", True)}
+
+
+async def test_the_host_reaching_most_of_a_partition_proves_it_if_it_runs_wdpost(
+    devnet, tmp_path: Path
+) -> None:
+    db = devnet.db
+    (tmp_path / "far").mkdir()
+    far = await attach(db, tmp_path / "far", host="far-host", can_store=True)
+    here = devnet.store.storage_id
+    for number, where in ((0, here), (1, far.storage_id), (2, far.storage_id)):
+        for ft in (SectorFileType.SEALED, SectorFileType.CACHE):
+            await declare_sector(db, where, 1000, number, ft)
+    sectors = [PartitionSector(n, "", "active") for n in (0, 1, 2)]
+    # Nobody proves on far-host: this host proves what it reaches.
+    await better_host(db, this_host(), 1000, sectors, "WdPost")
+    # A live WdPost machine on far-host reaches two sectors to our one: it proves them.
+    far_machine = await machines.register(
+        db,
+        "far-host:worker",
+        session="s1",
+        cpu=1,
+        ram=1 << 30,
+        gpu=0,
+        machine_timeout=60,
+        tasks=["WdPost", "WdPostSubmit"],
+        machine_name="far",
+        version="test",
+        hostname="far-host",
+    )
+    with pytest.raises(LocalFiles, match="far-host proves it"):
+        await better_host(db, this_host(), 1000, sectors, "WdPost")
+    await better_host(db, "far-host", 1000, sectors, "WdPost")
+    # A tie is proven by whichever host claims first.
+    await better_host(db, this_host(), 1000, sectors[:2], "WdPost")
+    # A far-host machine that left (session cleared) no longer counts.
+    await db.exec("UPDATE harmony_machines SET session = NULL WHERE id = $1", far_machine)
+    await better_host(db, this_host(), 1000, sectors, "WdPost")
