@@ -297,11 +297,14 @@ class WdPostRecoverTask(TaskType):
     async def do(self, task_id: TaskID, still_owned: StillOwned) -> bool:
         w = self.workload
         row = await self.db.query_row(
-            "SELECT sp_id, proving_period_start, deadline_index, partition_index "
+            "SELECT sp_id, proving_period_start, deadline_index, partition_index, message_cid "
             "FROM wdpost_recovery_tasks WHERE task_id = $1",
             task_id,
         )
         if row is None:
+            return True
+        if row["message_cid"] is not None:
+            log.info("recoveries of task %d already declared in %s", task_id, row["message_cid"])
             return True
         config = await w.chain.wait_config()
         sp, dl, part = row["sp_id"], row["deadline_index"], row["partition_index"]
@@ -342,10 +345,26 @@ class WdPostRecoverTask(TaskType):
             )
             if sent.land_epoch >= info.fault_cutoff:
                 return None
+            # The durable "already declared" mark, committed with the message itself.
+            recorded = await tx.exec(
+                "UPDATE wdpost_recovery_tasks SET message_cid = $2 "
+                "WHERE task_id = $1 AND message_cid IS NULL",
+                task_id,
+                sent.cid,
+            )
+            if recorded == 0:
+                raise AlreadySent(
+                    f"recoveries of t0{sp} deadline {dl} partition {part} were already "
+                    "declared (or the task is gone); this duplicate was rolled back"
+                )
             await tx.commit()
             return sent.land_epoch
 
-        lands_at = await self.db.transaction(send)
+        try:
+            lands_at = await self.db.transaction(send)
+        except AlreadySent as exc:
+            log.info("%s", exc)
+            return True
         if lands_at is None:
             raise SubmitRefused(f"recoveries for t0{sp} deadline {dl} would land too late")
         log.info("t0%d declared sectors %s recovered (deadline %d)", sp, recovered, dl)

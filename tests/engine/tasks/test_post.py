@@ -14,7 +14,7 @@ from engine.harmonytask import machines
 from engine.storage import SectorFileType, attach, declare_sector, find_sector, this_host
 from engine.tasks import SubmitRefused, pledge_sectors
 from engine.tasks.storage import LocalFiles
-from engine.tasks.window import WdPostSubmitTask
+from engine.tasks.window import WdPostRecoverTask, WdPostSubmitTask
 from engine.tasks.window.files import PartitionSector, better_host
 from engine.tasks.winning import wins
 from engine.tasks.workload import Workload
@@ -372,3 +372,47 @@ async def test_the_host_reaching_most_of_a_partition_proves_it_if_it_runs_wdpost
     # A far-host machine that left (session cleared) no longer counts.
     await db.exec("UPDATE harmony_machines SET session = NULL WHERE id = $1", far_machine)
     await better_host(db, this_host(), 1000, sectors, "WdPost")
+
+
+async def test_a_retried_recovery_does_not_declare_the_same_recoveries_twice(devnet) -> None:
+    """WdPostRecover sent its declaration, then crashed before the task was marked done: the
+    retry (same task) finds the message cid it recorded and sends nothing."""
+    db = devnet.db
+    profile = devnet.config.profile
+    miner = await devnet.miner()
+    sealing = [t.type_details().name for t in devnet.tasks()]
+    await devnet.engine(names=[n for n in sealing if not n.startswith("WdPost")])
+    await pledge_sectors(db, miner.sp_id, 1)
+
+    async def active() -> bool:
+        return await devnet.value("SELECT count(*) FROM sectors_meta") == 1
+
+    await devnet.until(active)
+    await db.exec("UPDATE chain_sectors SET state = 'faulty', faulty_since = $1", devnet.epoch)
+    dl = await devnet.value("SELECT deadline FROM chain_sectors")
+    period_start = miner.deadline(devnet.config, devnet.epoch).period_start
+    info = new_deadline_info(profile, period_start, dl, devnet.epoch).next_not_elapsed()
+    if devnet.epoch + profile.message_delay_epochs >= info.fault_cutoff:
+        info = new_deadline_info(profile, info.period_start + profile.wpost_proving_period, dl, 0)
+    await db.exec(
+        "INSERT INTO wdpost_recovery_tasks (task_id, sp_id, proving_period_start, "
+        "deadline_index, partition_index) VALUES (88, $1, $2, $3, 0)",
+        miner.sp_id,
+        info.period_start,
+        dl,
+    )
+    task = WdPostRecoverTask(Workload(db, devnet.pool, clock=devnet.clock))
+
+    async def owned() -> bool:
+        return True
+
+    assert await task.do(88, owned) is True
+    (sent,) = await db.select(
+        "SELECT cid FROM chain_messages WHERE method = 'DeclareFaultsRecovered'"
+    )
+    assert await devnet.value("SELECT message_cid FROM wdpost_recovery_tasks") == sent["cid"]
+    # The clock stands still: the declaration has not landed, the sector is still faulty.
+    assert await devnet.value("SELECT state FROM chain_sectors") == "faulty"
+    assert await task.do(88, owned) is True  # the retry
+    declared = "SELECT count(*) FROM chain_messages WHERE method = 'DeclareFaultsRecovered'"
+    assert await devnet.value(declared) == 1
