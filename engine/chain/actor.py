@@ -398,7 +398,10 @@ async def _submit_post(
         )
     if faulted:
         await ex.tx.exec(
-            "UPDATE chain_sectors SET state = 'faulty', faulty_since = $3 "
+            # A recovering sector that fails keeps the epoch its fault began (as in Filecoin,
+            # a failed recovery does not restart the fault's max-age clock).
+            "UPDATE chain_sectors SET state = 'faulty', "
+            "faulty_since = COALESCE(faulty_since, $3) "
             "WHERE sp_id = $1 AND sector_number = ANY($2::bigint[])",
             miner.sp_id,
             faulted,
@@ -467,7 +470,8 @@ async def _declare_faults(
     changed: list[int] = []
     for _, _, numbers in await _declarations(ex, miner, params, epoch, "fault"):
         rows = await ex.tx.select(
-            "UPDATE chain_sectors SET state = 'faulty', faulty_since = $3 WHERE sp_id = $1 "
+            "UPDATE chain_sectors SET state = 'faulty', "
+            "faulty_since = COALESCE(faulty_since, $3) WHERE sp_id = $1 "
             "AND sector_number = ANY($2::bigint[]) AND state IN ('active', 'recovering') "
             "RETURNING sector_number",
             miner.sp_id,
@@ -510,7 +514,7 @@ _METHODS: dict[str, _Handler] = {
 
 _CRON = """
 WITH missed AS (
-    UPDATE chain_sectors s SET state = 'faulty', faulty_since = $4
+    UPDATE chain_sectors s SET state = 'faulty', faulty_since = COALESCE(s.faulty_since, $4)
      WHERE s.sp_id = $1 AND s.deadline = $2 AND s.state IN ('active', 'recovering')
        AND NOT EXISTS (SELECT 1 FROM chain_post_submissions p
                         WHERE p.sp_id = s.sp_id AND p.proving_period_start = $3

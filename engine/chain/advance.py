@@ -74,7 +74,8 @@ SELECT m.sp_id, m.sector_size, m.reg_seal_proof, m.proving_period_offset, m.crea
        COALESCE(array_agg(DISTINCT s.deadline) FILTER (WHERE s.deadline IS NOT NULL), '{}')
            AS busy
   FROM chain_miners m
-  LEFT JOIN chain_sectors s ON s.sp_id = m.sp_id AND s.state IN ('active', 'recovering')
+  LEFT JOIN chain_sectors s ON s.sp_id = m.sp_id
+       AND s.state IN ('active', 'faulty', 'recovering')
  GROUP BY m.sp_id ORDER BY m.sp_id
 """
 
@@ -107,7 +108,9 @@ def next_close(config: ChainConfig, miner: Miner, busy: set[int], after: int) ->
 
 
 async def busy_deadlines(db: DB | Tx) -> dict[int, tuple[Miner, set[int]]]:
-    """Each miner with the deadlines holding sectors a PoSt must prove."""
+    """Each miner with the deadlines whose end-of-deadline cron has work: sectors a PoSt must
+    prove, and faulty sectors (only the cron terminates them after the fault max age, so a
+    deadline whose sectors are all faulty must still be visited)."""
     out = {}
     for row in await db.select(_MINERS):
         busy = set(row.pop("busy"))
@@ -199,7 +202,8 @@ async def advance_chain(
                                 r["deadline"]
                                 for r in await tx.select(
                                     "SELECT DISTINCT deadline FROM chain_sectors WHERE "
-                                    "sp_id = $1 AND state IN ('active', 'recovering')",
+                                    "sp_id = $1 AND state IN ('active', 'faulty', "
+                                    "'recovering')",
                                     sp_id,
                                 )
                             )

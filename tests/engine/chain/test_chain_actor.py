@@ -303,3 +303,33 @@ async def test_window_post_lands_before_close_and_skipped_or_missed_sectors_turn
     await advance_chain(db, chain, di.close + period)
     assert await states(db) == {1: "faulty", 2: "faulty"}
     assert await db.query_value("SELECT count(*) FROM sectors_meta") == 0  # nothing to mirror
+
+
+async def test_the_cron_visits_all_faulty_deadlines_and_keeps_the_faults_start(
+    db: DB, chain: ChainConfig
+) -> None:
+    """A deadline whose sectors are all faulty still gets its end-of-deadline cron (faults past
+    the max age are terminated there), and a recovery that is not proven does not restart the
+    fault's max-age clock."""
+    miner = await create_miner(db, chain, 2048, epoch=0)
+    await advance_chain(db, chain, 5)
+    old = -chain.fault_max_age  # faulty long enough to be terminated at the next cron
+    for number, state, deadline in ((1, "faulty", 3), (2, "recovering", 5)):
+        await db.exec(
+            "INSERT INTO chain_sectors (sp_id, sector_number, state, sealed_cid, unsealed_cid, "
+            'precommit_epoch, activation_epoch, deadline, "partition", faulty_since) '
+            "VALUES ($1, $2, $3, 'bagboea', 'baga6ea', 0, 0, $4, 0, $5)",
+            miner.sp_id,
+            number,
+            state,
+            deadline,
+            old,
+        )
+    five = new_deadline_info(chain.profile, miner.deadline(chain, 5).period_start, 5, 5)
+    five = five.next_not_elapsed()
+    await advance_chain(db, chain, five.close)
+    rows = await db.select("SELECT sector_number, state, faulty_since FROM chain_sectors")
+    assert {r["sector_number"]: (r["state"], r["faulty_since"]) for r in rows} == {
+        1: ("terminated", old),  # deadline 3 closed: its only sector's fault was too old
+        2: ("faulty", old),  # the recovery missed deadline 5: faulty, since the same epoch
+    }
