@@ -117,14 +117,20 @@ class WinPostTask(TaskType):
                     header["error"] = str(exc)
             if included:
                 mined_cid = object_cid("block", header)
-        await self.db.exec(
+        # Conditional: a retry (after a crash between this write and the task's completion,
+        # or run too late) must never overwrite a block that was already mined and included.
+        written = await self.db.exec(
             "UPDATE mining_tasks SET mined_cid = $2, mined_header = $3::jsonb, mined_at = now(), "
-            "submitted_at = CASE WHEN $4 THEN now() END, included = $4 WHERE task_id = $1",
+            "submitted_at = CASE WHEN $4 THEN now() END, included = $4 "
+            "WHERE task_id = $1 AND included IS NOT TRUE",
             task_id,
             mined_cid,
             json.dumps(header),
             included,
         )
+        if written == 0:
+            log.info("t0%d epoch %d: a block was already included; kept", sp, epoch)
+            return True
         if not included:
             log.warning("t0%d won epoch %d but mined no block: %s", sp, epoch, header.get("error"))
         return True

@@ -16,7 +16,7 @@ from engine.tasks import SubmitRefused, pledge_sectors
 from engine.tasks.storage import LocalFiles
 from engine.tasks.window import WdPostRecoverTask, WdPostSubmitTask
 from engine.tasks.window.files import PartitionSector, better_host
-from engine.tasks.winning import wins
+from engine.tasks.winning import WinPostTask, wins
 from engine.tasks.workload import Workload
 
 
@@ -416,3 +416,22 @@ async def test_a_retried_recovery_does_not_declare_the_same_recoveries_twice(dev
     assert await task.do(88, owned) is True  # the retry
     declared = "SELECT count(*) FROM chain_messages WHERE method = 'DeclareFaultsRecovered'"
     assert await devnet.value(declared) == 1
+
+
+async def test_a_retried_winpost_never_overwrites_an_included_block(devnet) -> None:
+    db = devnet.db
+    miner = await devnet.miner()
+    await db.exec(
+        "INSERT INTO mining_tasks (task_id, sp_id, epoch, base_compute_time, won, mined_cid, "
+        "included) VALUES (99, $1, $2, now(), TRUE, 'bafy-mined', TRUE)",
+        miner.sp_id,
+        devnet.epoch,
+    )
+    task = WinPostTask(Workload(db, devnet.pool, clock=devnet.clock))
+
+    async def owned() -> bool:
+        return True
+
+    assert await task.do(99, owned) is True  # this retry mines nothing: no eligible sector
+    row = await db.query_row("SELECT mined_cid, included FROM mining_tasks")
+    assert (row["mined_cid"], row["included"]) == ("bafy-mined", True)
