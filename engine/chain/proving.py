@@ -52,7 +52,7 @@ class DeadlineRow:
     index: int
     open_epoch: int
     open_time: datetime
-    #: partitions holding any sector (every partition with ``all``)
+    #: partitions holding a live sector (every partition with ``all``)
     partitions: int
     #: live sectors (every sector with ``all``)
     sectors: int
@@ -125,7 +125,9 @@ async def proving_deadlines(
             partitions = len(parts)
             sectors = sum(p["total"] for p in parts)
         else:
-            partitions = sum(1 for p in parts if p["total"] > 0)
+            # lotus-miner counts a partition only if it has live sectors (a partition whose
+            # sectors are all terminated still exists, but only ``--all`` shows it).
+            partitions = sum(1 for p in parts if p["live"] > 0)
             sectors = sum(p["live"] for p in parts)
         open_epoch = current.open + (index - current.index) * profile.wpost_challenge_window
         this = new_deadline_info(profile, current.period_start, index, epoch)

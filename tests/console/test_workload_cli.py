@@ -175,3 +175,19 @@ async def test_proving_info_and_deadlines_in_lotus_layout(db: DB) -> None:
     assert sum(d["current"] for d in every) == 1
     opens = [d["open_epoch"] for d in every]
     assert opens == [info.open + (i - dl) * 60 for i in range(48)]
+
+
+async def test_proving_deadlines_counts_only_partitions_with_live_sectors(db: DB) -> None:
+    genesis = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    config, _ = await init_chain(db, MAINNET, genesis=genesis)
+    epoch = config.epoch_at(datetime.now(UTC))
+    await create_miner(db, config, 2048, epoch=epoch - 100)
+    await db.exec(
+        "INSERT INTO chain_sectors (sp_id, sector_number, state, sealed_cid, unsealed_cid, "
+        'precommit_epoch, deadline, "partition") VALUES '
+        "(1000, 0, 'active', 's', 'u', 1, 7, 0), (1000, 1, 'terminated', 's', 'u', 1, 7, 1)"
+    )
+    live = json.loads((await harmony(db, "proving", "deadlines", "--json")).stdout)
+    assert (live[7]["partitions"], live[7]["sectors"]) == (1, 1)  # partition 1: all terminated
+    every = json.loads((await harmony(db, "proving", "deadlines", "--all", "--json")).stdout)
+    assert (every[7]["partitions"], every[7]["sectors"]) == (2, 2)
