@@ -4,6 +4,12 @@ The files are written under hidden temporary names on the reserved seal path and
 place only when whole; only then are they declared. A worker killed mid-SDR leaves at most an
 undeclared temporary (removed by the next attempt), never a declared partial cache, so
 nothing downstream, and no ``storage redeclare``, can mistake it for a sealed layer set.
+
+The ticket is drawn once per sector and stored before the layers are written: a retry, or a
+second machine re-running SDR after this one lost the task, reads the stored ticket back and
+computes the same layers, instead of drawing a newer one from the chain's current epoch (and
+overwriting the ticket the other run's layers were made with). Only a resume after the
+PreCommit check clears it, to seal again with a fresh one.
 """
 
 from __future__ import annotations
@@ -38,9 +44,7 @@ class SDRTask(StageTask):
 
     async def run(self, task_id: TaskID, row: SectorRow, still_owned: StillOwned) -> None:
         w = self.workload
-        config = await w.chain.wait_config()
-        ticket_epoch = max(0, w.chain.epoch() - config.seal_randomness_lookback)
-        ticket = seal_randomness(await w.chain.beacon(ticket_epoch), ticket_epoch, row.sp_id)
+        ticket_epoch, ticket = await self._ticket(task_id, row)
         assert self.storage is not None
         reservation = self.storage.reservation_for(task_id)
         cache = reservation.path_for(SectorFileType.CACHE)
@@ -69,15 +73,60 @@ class SDRTask(StageTask):
             for p in temps:
                 await asyncio.to_thread(remove_path, str(p))
         await reservation.declare_and_release(SectorFileType.CACHE | SectorFileType.UNSEALED)
+        # The layers count only if the stored ticket is still the one they were made with
+        # (a resume may have cleared it meanwhile).
         await self.db.exec(
-            "UPDATE sectors_sdr_pipeline SET after_sdr = TRUE, ticket_epoch = $3, "
-            "ticket_value = $4 WHERE sp_id = $1 AND sector_number = $2 AND task_id_sdr = $5",
+            "UPDATE sectors_sdr_pipeline SET after_sdr = TRUE "
+            "WHERE sp_id = $1 AND sector_number = $2 AND task_id_sdr = $5 "
+            "AND ticket_epoch = $3 AND ticket_value = $4",
             row.sp_id,
             row.sector_number,
             ticket_epoch,
             ticket,
             task_id,
         )
+
+    async def _ticket(self, task_id: TaskID, row: SectorRow) -> tuple[int, bytes]:
+        """The sector's sealing ticket: fixed by the first attempt that gets here, then read
+        back by every later one (``ticket_epoch IS NULL`` makes the write happen once, whoever
+        races for it), so the layers never depend on when an attempt happened to run.
+
+        Raises:
+            RuntimeError: the sector no longer belongs to this SDR task.
+        """
+        w = self.workload
+        stored = await self._stored_ticket(task_id, row)
+        if stored is None:
+            config = await w.chain.wait_config()
+            epoch = max(0, w.chain.epoch() - config.seal_randomness_lookback)
+            value = seal_randomness(await w.chain.beacon(epoch), epoch, row.sp_id)
+            await self.db.exec(
+                "UPDATE sectors_sdr_pipeline SET ticket_epoch = $3, ticket_value = $4 "
+                "WHERE sp_id = $1 AND sector_number = $2 AND task_id_sdr = $5 "
+                "AND NOT after_sdr AND ticket_epoch IS NULL",
+                row.sp_id,
+                row.sector_number,
+                epoch,
+                value,
+                task_id,
+            )
+            stored = await self._stored_ticket(task_id, row)
+        if stored is None:
+            raise RuntimeError(f"sector {row.name} is no longer sealed by SDR task {task_id}")
+        return stored
+
+    async def _stored_ticket(self, task_id: TaskID, row: SectorRow) -> tuple[int, bytes] | None:
+        found = await self.db.query_row(
+            "SELECT ticket_epoch, ticket_value FROM sectors_sdr_pipeline "
+            "WHERE sp_id = $1 AND sector_number = $2 AND task_id_sdr = $3 "
+            "AND ticket_epoch IS NOT NULL AND ticket_value IS NOT NULL",
+            row.sp_id,
+            row.sector_number,
+            task_id,
+        )
+        if found is None:
+            return None
+        return found["ticket_epoch"], bytes(found["ticket_value"])
 
     async def _clear_previous(self, row: SectorRow, finals: list[Path]) -> None:
         """Forget and remove what an earlier attempt left (declared or not), and temporaries

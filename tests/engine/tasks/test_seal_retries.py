@@ -1,0 +1,69 @@
+"""Sealing stages run again (a retry, a machine that lost its task, a resume) converge on one
+result: the same ticket, one sealed copy, no task id left pointing at a finished batch."""
+
+from __future__ import annotations
+
+from engine.chain import seal_randomness
+from engine.storage import SectorFileType, find_sector
+from engine.tasks import pledge_sectors
+
+
+async def test_a_rerun_of_sdr_keeps_the_ticket_fixed_by_the_first_run(devnet) -> None:
+    db = devnet.db
+    miner = await devnet.miner()
+    await devnet.engine("w1", ["ChainTick", "SDR"])
+    (number,) = await pledge_sectors(db, miner.sp_id, 1)
+
+    async def sdr_done() -> bool:
+        return bool(await devnet.value("SELECT after_sdr FROM sectors_sdr_pipeline"))
+
+    await devnet.until(sdr_done)
+    first = await db.query_row(
+        "SELECT task_id_sdr, ticket_epoch, ticket_value FROM sectors_sdr_pipeline"
+    )
+    (cache,) = [
+        loc.local_path for loc in await find_sector(db, miner.sp_id, number, SectorFileType.CACHE)
+    ]
+    layer = (cache / "sc-02-data-layer-1.dat").read_bytes()
+    # SDR runs again much later (as a retry after its result was lost would): a new task, the
+    # chain 50 epochs on. It must seal with the ticket already fixed, not a newer one.
+    await db.exec("UPDATE sectors_sdr_pipeline SET after_sdr = FALSE, task_id_sdr = NULL")
+    devnet.goto(devnet.epoch + 50)
+
+    async def sdr_again() -> bool:
+        row = await db.query_row("SELECT task_id_sdr, after_sdr FROM sectors_sdr_pipeline")
+        return row["after_sdr"] and row["task_id_sdr"] != first["task_id_sdr"]
+
+    await devnet.until(sdr_again)
+    again = await db.query_row("SELECT ticket_epoch, ticket_value FROM sectors_sdr_pipeline")
+    assert (again["ticket_epoch"], again["ticket_value"]) == (
+        first["ticket_epoch"],
+        first["ticket_value"],
+    )
+    (cache,) = [
+        loc.local_path for loc in await find_sector(db, miner.sp_id, number, SectorFileType.CACHE)
+    ]
+    assert (cache / "sc-02-data-layer-1.dat").read_bytes() == layer
+
+
+async def test_sdr_uses_a_ticket_fixed_before_it_ran(devnet) -> None:
+    """A ticket already stored (fixed by an attempt that then lost its task) is the one every
+    later attempt uses; the new attempt does not overwrite it."""
+    db = devnet.db
+    miner = await devnet.miner()
+    await pledge_sectors(db, miner.sp_id, 1)
+    ticket_epoch = devnet.epoch - 10
+    ticket = seal_randomness(b"\x07" * 32, ticket_epoch, miner.sp_id)
+    await db.exec(
+        "UPDATE sectors_sdr_pipeline SET ticket_epoch = $1, ticket_value = $2",
+        ticket_epoch,
+        ticket,
+    )
+    await devnet.engine("w1", ["ChainTick", "SDR"])
+
+    async def sdr_done() -> bool:
+        return bool(await devnet.value("SELECT after_sdr FROM sectors_sdr_pipeline"))
+
+    await devnet.until(sdr_done)
+    row = await db.query_row("SELECT ticket_epoch, ticket_value FROM sectors_sdr_pipeline")
+    assert (row["ticket_epoch"], bytes(row["ticket_value"])) == (ticket_epoch, ticket)
