@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from engine.harmonytask import StillOwned, TaskID
 from engine.proofs import sealed_cid, tree_d, tree_rc, unsealed_cid, zero_comm
 from engine.resources import MiB, Resources
-from engine.storage import SectorFileType
+from engine.storage import SectorFileType, find_sector, undeclare_sector
 
 from .files import local_files
 from .pipeline import TREE_D, TREE_RC
 from .stage import SectorRow, StageTask
+from .work import remove_path
 
 __all__ = ["TreeDTask", "TreeRCTask"]
+
+log = logging.getLogger(__name__)
 
 U, S, C = SectorFileType.UNSEALED, SectorFileType.SEALED, SectorFileType.CACHE
 
@@ -43,6 +49,11 @@ class TreeDTask(StageTask):
 
 
 class TreeRCTask(StageTask):
+    """Writes the replica where this attempt reserved space, and leaves it the sector's only
+    sealed copy: an earlier attempt that declared its replica and then failed (or lost the
+    task) may have put it on another path, and two declared replicas would make PoRep, the
+    move to storage and PoSt pick either."""
+
     stage = TREE_RC
     cost = Resources(cpu=1, ram=256 * MiB)  # Curio: 1 core + a GPU
     max_failures = 3
@@ -60,6 +71,7 @@ class TreeRCTask(StageTask):
         if not await still_owned():
             raise RuntimeError("lost the task before declaring the replica")
         await reservation.declare_and_release(S)
+        await self._drop_other_replicas(row, reservation.files[S].storage_id)
         # Non-synthetic proof types pass the SyntheticProofs stage without work.
         await self.db.exec(
             "UPDATE sectors_sdr_pipeline SET after_tree_c = TRUE, after_tree_r = TRUE, "
@@ -70,3 +82,27 @@ class TreeRCTask(StageTask):
             sealed_cid(result.comm_r),
             task_id,
         )
+
+    async def _drop_other_replicas(self, row: SectorRow, keep: str) -> None:
+        """Forget, then delete, every sealed copy but the one just declared on ``keep``.
+
+        Done after declaring the new replica, so a crash in between leaves two copies that the
+        next attempt (the stage is not marked done yet) cleans up, never none. A copy on a path
+        this host cannot reach is forgotten and its file left for its host's operator.
+        """
+        for loc in await find_sector(
+            self.db, row.sp_id, row.sector_number, S, host=self.workload.host
+        ):
+            if loc.storage_id == keep:
+                continue
+            await undeclare_sector(self.db, loc.storage_id, row.sp_id, row.sector_number, S)
+            if loc.local_path is not None:
+                await asyncio.to_thread(remove_path, str(loc.local_path))
+                log.info("sector %s: removed the replica of an earlier attempt", row.name)
+            else:
+                log.warning(
+                    "sector %s: forgot the replica of an earlier attempt on path %s, "
+                    "which is not attached to this host (its file is left there)",
+                    row.name,
+                    loc.storage_id,
+                )

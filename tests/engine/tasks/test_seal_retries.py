@@ -3,8 +3,10 @@ result: the same ticket, one sealed copy, no task id left pointing at a finished
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine.chain import seal_randomness
-from engine.storage import SectorFileType, find_sector
+from engine.storage import SectorFileType, StorageHeartbeat, attach, find_sector, this_host
 from engine.tasks import pledge_sectors
 
 
@@ -67,3 +69,42 @@ async def test_sdr_uses_a_ticket_fixed_before_it_ran(devnet) -> None:
     await devnet.until(sdr_done)
     row = await db.query_row("SELECT ticket_epoch, ticket_value FROM sectors_sdr_pipeline")
     assert (row["ticket_epoch"], bytes(row["ticket_value"])) == (ticket_epoch, ticket)
+
+
+async def test_a_rerun_of_tree_rc_on_another_path_leaves_one_sealed_copy(
+    devnet, tmp_path: Path
+) -> None:
+    db = devnet.db
+    miner = await devnet.miner()
+    await devnet.engine("w1", ["ChainTick", "SDR", "TreeD", "TreeRC"])
+    (number,) = await pledge_sectors(db, miner.sp_id, 1)
+
+    async def trees_done() -> bool:
+        return bool(await devnet.value("SELECT after_tree_r FROM sectors_sdr_pipeline"))
+
+    await devnet.until(trees_done)
+    (first,) = await find_sector(db, miner.sp_id, number, SectorFileType.SEALED)
+    assert first.storage_id == devnet.seal.storage_id and first.local_path.is_file()
+    first_task = await devnet.value("SELECT task_id_tree_r FROM sectors_sdr_pipeline")
+    # TreeRC runs again (as a retry whose first attempt declared its replica, then failed),
+    # and this time its space is reserved on another sealing path.
+    (tmp_path / "seal2").mkdir()
+    other = await attach(db, tmp_path / "seal2", host=this_host(), can_seal=True, can_store=False)
+    await db.exec(
+        "UPDATE storage_path SET can_seal = FALSE WHERE storage_id = $1", devnet.seal.storage_id
+    )
+    await StorageHeartbeat(db).beat_once()
+    await db.exec(
+        "UPDATE sectors_sdr_pipeline SET after_tree_c = FALSE, after_tree_r = FALSE, "
+        "after_synth = FALSE, task_id_tree_c = NULL, task_id_tree_r = NULL"
+    )
+
+    async def trees_again() -> bool:
+        row = await db.query_row("SELECT task_id_tree_r, after_tree_r FROM sectors_sdr_pipeline")
+        return row["after_tree_r"] and row["task_id_tree_r"] != first_task
+
+    await devnet.until(trees_again)
+    sealed = await find_sector(db, miner.sp_id, number, SectorFileType.SEALED)
+    assert [loc.storage_id for loc in sealed] == [other.storage_id]
+    assert sealed[0].local_path.is_file()
+    assert not first.local_path.exists()
