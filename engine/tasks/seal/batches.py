@@ -22,6 +22,15 @@ __all__ = ["CommitBatchTask", "PreCommitBatchTask", "default_lifetime"]
 
 DAY = 86400
 
+#: Sectors of a CommitBatch task that it did not carry (they failed after joining the batch)
+#: lose its id: the task is about to finish, and an id left behind would point at a task that
+#: no longer exists. $1 sp_id, $2 task id, $3 the sector numbers sent.
+_DETACH_UNSENT_COMMITS = (
+    "UPDATE sectors_sdr_pipeline SET task_id_commit_msg = NULL "
+    "WHERE sp_id = $1 AND task_id_commit_msg = $2 AND NOT after_commit_msg "
+    "AND NOT (sector_number = ANY($3::bigint[]))"
+)
+
 
 def default_lifetime(block_time: float) -> int:
     """A CC sector's default lifetime: 180 days of epochs (Filecoin's minimum commitment)."""
@@ -123,6 +132,7 @@ class CommitBatchTask(StageTask):
             task_id,
         )
         if not details:
+            await self.db.exec(_DETACH_UNSENT_COMMITS, sp_id, task_id, [])
             return
         params = {
             "sectors": [
@@ -158,6 +168,7 @@ class CommitBatchTask(StageTask):
             )
             if changed != len(numbers):
                 raise RuntimeError("the batch changed while sending; not sent")
+            await tx.exec(_DETACH_UNSENT_COMMITS, sp_id, task_id, numbers)
             await tx.commit()
             return sent.land_epoch
 

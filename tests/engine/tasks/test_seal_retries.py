@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.chain import seal_randomness
 from engine.storage import SectorFileType, StorageHeartbeat, attach, find_sector, this_host
 from engine.tasks import pledge_sectors
+from engine.tasks.seal.pipeline import mark_failed
 
 
 async def test_a_rerun_of_sdr_keeps_the_ticket_fixed_by_the_first_run(devnet) -> None:
@@ -108,3 +109,43 @@ async def test_a_rerun_of_tree_rc_on_another_path_leaves_one_sealed_copy(
     assert [loc.storage_id for loc in sealed] == [other.storage_id]
     assert sealed[0].local_path.is_file()
     assert not first.local_path.exists()
+
+
+async def _add_task(db, name: str) -> int:
+    """A pending task, as an adder would create it (the test assigns it to sectors itself)."""
+    return await db.query_value(
+        "INSERT INTO harmony_task (posted_time, added_by, name) VALUES (now(), 0, $1) RETURNING id",
+        name,
+    )
+
+
+async def test_commit_batch_detaches_the_sectors_it_skipped(devnet) -> None:
+    db = devnet.db
+    miner = await devnet.miner()
+    await devnet.engine(
+        "w1",
+        ["ChainTick", "SDR", "TreeD", "TreeRC", "PreCommitBatch", "PoRep", "Finalize"],
+    )
+    assert await pledge_sectors(db, miner.sp_id, 2) == [0, 1]
+
+    async def proven() -> bool:
+        return (
+            await devnet.value("SELECT count(*) FROM sectors_sdr_pipeline WHERE after_porep") == 2
+        )
+
+    await devnet.until(proven)
+    # Both sectors join one CommitBatch; sector 1 then fails before the batch runs.
+    task_id = await _add_task(db, "CommitBatch")
+    await db.exec("UPDATE sectors_sdr_pipeline SET task_id_commit_msg = $1", task_id)
+    await mark_failed(db, miner.sp_id, [1], "porep", "the operator gave up on it")
+    await devnet.engine("w2", ["CommitBatch"])
+
+    async def batch_done() -> bool:
+        return not await devnet.value("SELECT count(*) FROM harmony_task WHERE id = $1", task_id)
+
+    await devnet.settle(batch_done, within=30)
+    rows = await db.select(
+        "SELECT sector_number, task_id_commit_msg, after_commit_msg FROM sectors_sdr_pipeline "
+        "ORDER BY sector_number"
+    )
+    assert [tuple(r.values()) for r in rows] == [(0, task_id, True), (1, None, False)]
