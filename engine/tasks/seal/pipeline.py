@@ -198,6 +198,15 @@ UPDATE sectors_sdr_pipeline
  WHERE sp_id = $1 AND sector_number = $2
 """
 
+_DELETE_UNREFERENCED = """
+DELETE FROM harmony_task t
+ WHERE t.id = ANY($1::bigint[])
+   AND NOT EXISTS (SELECT 1 FROM sectors_sdr_pipeline p WHERE p.task_id_sdr = t.id)
+   AND NOT EXISTS (SELECT 1 FROM sectors_sdr_pipeline p WHERE p.task_id_tree_d = t.id)
+   AND NOT EXISTS (SELECT 1 FROM sectors_sdr_pipeline p WHERE p.task_id_tree_r = t.id)
+   AND NOT EXISTS (SELECT 1 FROM sectors_sdr_pipeline p WHERE p.task_id_precommit_msg = t.id)
+"""
+
 _CLEAR = """
 UPDATE sectors_sdr_pipeline
    SET failed = FALSE, failed_at = NULL, failed_reason = '', failed_reason_msg = '',
@@ -277,7 +286,10 @@ async def resume_sector(db: DB, sp_id: int, number: int) -> Resumed:
                 )
                 if row[c] is not None
             ]
-            await tx.exec("DELETE FROM harmony_task WHERE id = ANY($1::bigint[])", doomed)
+            # The sector's own stage tasks go; a PreCommitBatch task it shared with other
+            # sectors stays theirs (this sector was detached from it just above), so it is
+            # deleted only if no sector refers to it any more.
+            await tx.exec(_DELETE_UNREFERENCED, doomed)
             stage, restarted = "SDR", ()
             description = (
                 f"sector {number} of t0{sp_id} restarts from SDR with a new ticket "

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from engine.chain import seal_randomness
 from engine.storage import SectorFileType, StorageHeartbeat, attach, find_sector, this_host
-from engine.tasks import pledge_sectors
-from engine.tasks.seal.pipeline import mark_failed
+from engine.tasks import pledge_sectors, resume_sector
+from engine.tasks.seal.pipeline import PRECOMMIT_CHECK, mark_failed
 
 
 async def test_a_rerun_of_sdr_keeps_the_ticket_fixed_by_the_first_run(devnet) -> None:
@@ -149,3 +149,31 @@ async def test_commit_batch_detaches_the_sectors_it_skipped(devnet) -> None:
         "ORDER BY sector_number"
     )
     assert [tuple(r.values()) for r in rows] == [(0, task_id, True), (1, None, False)]
+
+
+async def test_resuming_a_sector_keeps_the_precommit_batch_it_shared(devnet) -> None:
+    db = devnet.db
+    miner = await devnet.miner()
+    assert await pledge_sectors(db, miner.sp_id, 2) == [0, 1]
+    # Both sectors are sealed and in one PreCommitBatch (as the poller leaves them); the
+    # batch finds sector 1's ticket too old and fails it, then is retried for sector 0.
+    await db.exec(
+        "UPDATE sectors_sdr_pipeline SET ticket_epoch = 1, ticket_value = '\\x01', "
+        "after_sdr = TRUE, after_tree_d = TRUE, after_tree_c = TRUE, after_tree_r = TRUE, "
+        "after_synth = TRUE"
+    )
+    batch = await _add_task(db, "PreCommitBatch")
+    await db.exec("UPDATE sectors_sdr_pipeline SET task_id_precommit_msg = $1", batch)
+    await mark_failed(db, miner.sp_id, [1], PRECOMMIT_CHECK, "ticket too old")
+    resumed = await resume_sector(db, miner.sp_id, 1)
+    assert resumed.stage == "SDR"
+    assert await devnet.value("SELECT count(*) FROM harmony_task WHERE id = $1", batch) == 1
+    rows = await db.select(
+        "SELECT sector_number, task_id_precommit_msg FROM sectors_sdr_pipeline "
+        "ORDER BY sector_number"
+    )
+    assert [tuple(r.values()) for r in rows] == [(0, batch), (1, None)]
+    # The last sector of the batch to be resumed takes the task with it.
+    await mark_failed(db, miner.sp_id, [0], PRECOMMIT_CHECK, "ticket too old")
+    await resume_sector(db, miner.sp_id, 0)
+    assert await devnet.value("SELECT count(*) FROM harmony_task WHERE id = $1", batch) == 0
