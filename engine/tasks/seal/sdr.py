@@ -27,7 +27,7 @@ from engine.storage import SectorFileType, find_sector, sector_name, undeclare_s
 
 from .pipeline import SDR
 from .stage import SectorRow, StageTask
-from .work import remove_path, sdr_into
+from .work import make_parents, remove_path, remove_prefixed, sdr_into
 
 __all__ = ["SDRTask"]
 
@@ -53,8 +53,7 @@ class SDRTask(StageTask):
         token = secrets.token_hex(4)
         temps = [p.parent / f"{TEMP_PREFIX}{p.name}.{token}" for p in (cache, unsealed)]
         try:
-            for p in temps:
-                p.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(make_parents, *map(str, temps))
             await w.pool.run(
                 sdr_into,
                 str(temps[0]),
@@ -143,8 +142,4 @@ class SDRTask(StageTask):
         name = sector_name(row.sp_id, row.sector_number)
         for final in finals:
             await asyncio.to_thread(remove_path, str(final))
-            parent = final.parent
-            if parent.is_dir():
-                for entry in await asyncio.to_thread(os.listdir, parent):
-                    if entry.startswith(f"{TEMP_PREFIX}{name}."):
-                        await asyncio.to_thread(remove_path, str(parent / entry))
+            await asyncio.to_thread(remove_prefixed, str(final.parent), f"{TEMP_PREFIX}{name}.")

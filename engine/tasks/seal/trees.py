@@ -13,7 +13,7 @@ from engine.storage import SectorFileType, find_sector, undeclare_sector
 from .files import local_files
 from .pipeline import TREE_D, TREE_RC
 from .stage import SectorRow, StageTask
-from .work import remove_path
+from .work import make_parents, remove_path
 
 __all__ = ["TreeDTask", "TreeRCTask"]
 
@@ -66,7 +66,7 @@ class TreeRCTask(StageTask):
         assert self.storage is not None
         reservation = self.storage.reservation_for(task_id)
         sealed = reservation.path_for(S)
-        sealed.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(make_parents, str(sealed))
         result = await w.pool.run(tree_rc, str(files[U]), str(sealed), str(files[C]))
         if not await still_owned():
             raise RuntimeError("lost the task before declaring the replica")

@@ -9,7 +9,7 @@ import shutil
 
 from engine.proofs import sdr, write_cc_unsealed
 
-__all__ = ["remove_path", "sdr_into"]
+__all__ = ["make_parents", "remove_path", "remove_prefixed", "sdr_into"]
 
 
 def sdr_into(
@@ -46,3 +46,22 @@ def remove_path(path: str) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+
+
+def make_parents(*paths: str) -> None:
+    """Create the directories the given files are to be written in (run in a thread or a
+    worker: a slow or network disk must not stall the event loop)."""
+    for path in paths:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+
+
+def remove_prefixed(directory: str, prefix: str) -> None:
+    """Remove every entry of ``directory`` whose name starts with ``prefix`` (the temporaries
+    of killed attempts), in one call off the event loop; nothing if there is no directory."""
+    try:
+        entries = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.startswith(prefix):
+            remove_path(os.path.join(directory, entry))
