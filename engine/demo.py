@@ -7,9 +7,10 @@
 * miner ``t01000`` with 2 KiB sectors;
 * two storage paths on this host under ``demo_dir``: ``seal/`` (sealing only) and ``store/``
   (long-term storage only), so sectors are sealed on one and moved to the other;
-* an auto-pledge that keeps 3 CC sectors sealing until the miner has 16, set once when the
-  demo miner is created (an operator who stops it with ``harmony sectors pledge --auto 0``
-  is not overridden at the next start).
+* an auto-pledge that keeps 3 CC sectors sealing until the miner has 16, set once, just before
+  the demo miner is created (so a start that fails after creating the miner cannot leave it
+  without one; an operator who stops it with ``harmony sectors pledge --auto 0`` is not
+  overridden at the next start).
 
 Idempotent, and safe when several processes start at once: the chain and the miner are single
 rows created with ``ON CONFLICT``, and the storage directories are attached under a file lock.
@@ -64,6 +65,17 @@ async def ensure_demo(db: DB, demo_dir: Path, *, host: str | None = None) -> Non
         await get_miner(db, DEMO_MINER)
         new_miner = False
     except UnknownMiner:
+        # The auto-pledge goes in before the miner: "the demo miner exists" then implies "its
+        # auto-pledge was set", whatever fails or crashes after this point, and a later start
+        # (which sees the miner and leaves the pledge alone) cannot find it missing. The row
+        # means nothing until the miner exists (auto_pledge joins chain_miners).
+        await db.exec(
+            "INSERT INTO sectors_auto_pledge (sp_id, in_flight, max_sectors) "
+            "VALUES ($1, $2, $3) ON CONFLICT (sp_id) DO NOTHING",
+            DEMO_MINER,
+            DEMO_IN_FLIGHT,
+            DEMO_MAX_SECTORS,
+        )
         epoch = max(0, config.epoch_at(datetime.now(UTC)))
         try:
             await create_miner(db, config, DEMO_SECTOR_SIZE, epoch=epoch, sp_id=DEMO_MINER)
@@ -72,14 +84,7 @@ async def ensure_demo(db: DB, demo_dir: Path, *, host: str | None = None) -> Non
         except ValueError:  # another process created it a moment ago
             new_miner = False
     await _attach_paths(db, demo_dir, host)
-    if new_miner:
-        await db.exec(
-            "INSERT INTO sectors_auto_pledge (sp_id, in_flight, max_sectors) "
-            "VALUES ($1, $2, $3) ON CONFLICT (sp_id) DO NOTHING",
-            DEMO_MINER,
-            DEMO_IN_FLIGHT,
-            DEMO_MAX_SECTORS,
-        )
+    if new_miner:  # wake the sealing pollers: the miner and its paths are ready
         await db.notify("sealing", f"pledge:{DEMO_MINER}")
 
 

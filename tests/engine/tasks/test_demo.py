@@ -6,6 +6,8 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from engine.chain import DEVNET, MAINNET, init_chain, load_chain, proving_period_offset
 from engine.demo import DEMO_MINER, demo_genesis, ensure_demo
 from engine.harmonydb import DB, itest_db
@@ -50,3 +52,16 @@ def test_the_demo_genesis_brings_the_first_deadline_close() -> None:
     epoch = int((now - genesis).total_seconds() / DEVNET.block_time)
     offset = proving_period_offset(DEVNET, DEMO_MINER, epoch)
     assert 45 <= (offset - epoch) % DEVNET.wpost_proving_period <= 60
+
+
+async def test_a_start_that_fails_after_creating_the_miner_still_sets_the_auto_pledge(
+    db: DB, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(OSError):  # the storage paths cannot be made: the start fails
+        await ensure_demo(db, blocker)
+    assert await db.query_value("SELECT count(*) FROM chain_miners") == 1
+    await ensure_demo(db, tmp_path / "demo")  # the next start sees the miner already there
+    pledge = await db.query_row("SELECT sp_id, in_flight, max_sectors FROM sectors_auto_pledge")
+    assert pledge == {"sp_id": DEMO_MINER, "in_flight": 3, "max_sectors": 16}
