@@ -8,10 +8,16 @@ or recovering, as the chain's fault bitfield) and ``is_live`` (not terminated).
 
 Each method validates like builtin-actors and fails the whole message with a Filecoin exit code
 and a reason; a failed message changes nothing.
+
+Proofs are verified in a thread: the chain advances inside the console's process too, and a
+batch of PoRep checks (a few ms of pure-Python hashing per sector) must not stall its event
+loop. A thread, not the worker processes, because those may be busy sealing for seconds and the
+chain must not wait behind them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -245,7 +251,8 @@ async def _prove_commit(
         seed = interactive_randomness(await ex.beacon(seed_epoch), seed_epoch, miner.sp_id)
         try:
             proof = PoRepProof.from_bytes(base64.b64decode(item["proof"], validate=True))
-            reason = porep_failure(
+            reason = await asyncio.to_thread(
+                porep_failure,
                 sector_size=miner.sector_size,
                 prover_id=pid,
                 sector_number=number,
@@ -365,7 +372,8 @@ async def _submit_post(
                 f"partition {index}: {len(proofs)} sector proofs for {len(expected)} sectors",
             )
         for row, proof in zip(expected, proofs, strict=True):
-            failure = sector_proof_failure(
+            failure = await asyncio.to_thread(
+                sector_proof_failure,
                 row["sector_number"],
                 sealed_cid_to_commitment(row["sealed_cid"]),
                 randomness,

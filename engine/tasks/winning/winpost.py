@@ -8,6 +8,7 @@ counts (``mining_tasks.included``) only if the proof verifies and the epoch has 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -105,7 +106,9 @@ class WinPostTask(TaskType):
                     proof = await w.pool.run(generate_winning_post, pid, rand, sectors)
                     listed = [(s.sector_id, s.comm_r) for s in sectors]
                     listed[index] = (chosen.sector_number, chosen.comm_r)
-                    ok = verify_winning_post(pid, rand, listed, proof, sector_size)
+                    ok = await asyncio.to_thread(
+                        verify_winning_post, pid, rand, listed, proof, sector_size
+                    )
                     header["proof"] = hashlib.sha256(proof.proof.to_bytes()).hexdigest()
                     if not ok:
                         header["error"] = "the WinningPoSt proof does not verify"
