@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine.harmonydb import DB
@@ -10,7 +11,13 @@ from engine.storage import SectorFileType, find_sector
 
 from ..storage import LocalFiles
 
-__all__ = ["PartitionSector", "better_host", "locate", "partition_sectors"]
+__all__ = [
+    "PartitionSector",
+    "ProveWhereFilesAre",
+    "better_host",
+    "locate",
+    "partition_sectors",
+]
 
 S, C = SectorFileType.SEALED, SectorFileType.CACHE
 
@@ -123,3 +130,28 @@ async def better_host(
             f"{best[1]} of the {len(sectors)} sectors of this partition of t0{sp_id} are on "
             f"{best[0]}, {mine} on {host}: {best[0]} proves it"
         )
+
+
+#: For one task: the miner and the sectors it proves (None: the task's rows are gone).
+SectorsOf = Callable[[int], Awaitable[tuple[int, list[PartitionSector]] | None]]
+
+
+class ProveWhereFilesAre:
+    """The storage requirement of PoSt tasks: nothing is reserved, but the claim is refused
+    (:class:`LocalFiles`, the task goes back to the queue) when another host reaches more of
+    the sectors to prove; see :func:`better_host`."""
+
+    def __init__(self, db: DB, host: str, task_type: str, sectors_of: SectorsOf) -> None:
+        self.db, self.host, self.task_type, self.sectors_of = db, host, task_type, sectors_of
+
+    async def has_capacity(self) -> bool:
+        return True
+
+    async def claim(self, task_id: int, machine_id: int) -> ProveWhereFilesAre:
+        found = await self.sectors_of(task_id)
+        if found is not None:
+            await better_host(self.db, self.host, found[0], found[1], self.task_type)
+        return self
+
+    async def release(self) -> None:
+        return None

@@ -41,7 +41,7 @@ from engine.harmonytask import (
 from engine.proofs import check_sector, generate_window_post
 from engine.resources import MiB, Resources
 
-from .files import better_host, locate, partition_sectors
+from .files import PartitionSector, ProveWhereFilesAre, locate, partition_sectors
 from .scheduler import WDPOST, WDPOST_RECOVER, WDPOST_SUBMIT
 
 if TYPE_CHECKING:
@@ -63,32 +63,6 @@ class AlreadySent(RuntimeError):
     """
 
 
-class _PartitionStorage:
-    """Locality for PoSt tasks: prove on the host that reaches most of the partition's files
-    (no space needed); see :func:`better_host`."""
-
-    def __init__(self, task: WdPostTask) -> None:
-        self.task = task
-
-    async def has_capacity(self) -> bool:
-        return True
-
-    async def claim(self, task_id: int, machine_id: int) -> Any:
-        row = await self.task.partition(task_id)
-        if row is not None:
-            w = self.task.workload
-            sectors = await partition_sectors(
-                w.db, row["sp_id"], row["deadline_index"], row["partition_index"], PROVABLE_STATES
-            )
-            await better_host(w.db, w.host, row["sp_id"], sectors, WDPOST)
-        return _Nothing()
-
-
-class _Nothing:
-    async def release(self) -> None:
-        return None
-
-
 class WdPostTask(TaskType):
     def __init__(self, workload: Workload) -> None:
         self.workload = workload
@@ -98,7 +72,7 @@ class WdPostTask(TaskType):
         return TaskTypeDetails(
             name=WDPOST,
             cost=Resources(cpu=1, ram=256 * MiB),  # Curio: 1 core, 1 GPU, 25 GiB
-            storage=_PartitionStorage(self),
+            storage=ProveWhereFilesAre(self.db, self.workload.host, WDPOST, self._sectors),
             max_failures=5,
             retry_wait=retry_wait_linear(0.5, 0.5),
             time_sensitive=True,
@@ -106,6 +80,15 @@ class WdPostTask(TaskType):
 
     async def adder(self, add_task: AddTaskFn) -> None:
         await self.workload.post.serve(WDPOST, add_task)
+
+    async def _sectors(self, task_id: TaskID) -> tuple[int, list[PartitionSector]] | None:
+        row = await self.partition(task_id)
+        if row is None:
+            return None
+        sectors = await partition_sectors(
+            self.db, row["sp_id"], row["deadline_index"], row["partition_index"], PROVABLE_STATES
+        )
+        return row["sp_id"], sectors
 
     async def partition(self, task_id: TaskID) -> dict[str, Any] | None:
         return await self.db.query_row(

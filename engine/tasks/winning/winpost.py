@@ -12,7 +12,8 @@ import asyncio
 import hashlib
 import json
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from engine.chain import Dst, draw_randomness, miner_entropy, object_cid
 from engine.harmonytask import (
@@ -34,7 +35,7 @@ from engine.proofs import (
 )
 from engine.resources import MiB, Resources
 
-from ..window.files import PartitionSector, locate
+from ..window.files import PartitionSector, ProveWhereFilesAre, locate
 from .lottery import WINPOST
 
 if TYPE_CHECKING:
@@ -43,6 +44,24 @@ if TYPE_CHECKING:
 __all__ = ["WinPostTask"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Draw:
+    sp_id: int
+    epoch: int
+    sector_size: int
+    eligible: list[dict[str, Any]]
+    index: int
+    beacon: bytes
+    rand: bytes
+
+    @property
+    def chosen(self) -> PartitionSector | None:
+        if not self.eligible:
+            return None
+        row = self.eligible[self.index]
+        return PartitionSector(row["sector_number"], row["sealed_cid"], "active")
 
 
 class WinPostTask(TaskType):
@@ -57,12 +76,23 @@ class WinPostTask(TaskType):
             max_failures=2,
             retry_wait=retry_wait_linear(0.1, 0.1),
             time_sensitive=True,
+            storage=ProveWhereFilesAre(self.db, self.workload.host, WINPOST, self._sector),
         )
 
     async def adder(self, add_task: AddTaskFn) -> None:
         await self.workload.lottery.serve(WINPOST, add_task)
 
-    async def do(self, task_id: TaskID, still_owned: StillOwned) -> bool:
+    async def _sector(self, task_id: TaskID) -> tuple[int, list[PartitionSector]] | None:
+        """Locality: the randomness fixes the one sector to prove, so the block is mined on a
+        host holding that sector's files whenever a machine running WinPost is there."""
+        draw = await self.draw(task_id)
+        if draw is None or draw.chosen is None:
+            return None
+        return draw.sp_id, [draw.chosen]
+
+    async def draw(self, task_id: TaskID) -> Draw | None:
+        """The won epoch's challenged sector, as Filecoin draws it: the chain's randomness picks
+        one of the sectors active ``winning_post_lookback`` epochs before."""
         w = self.workload
         row = await self.db.query_row(
             "SELECT t.sp_id, t.epoch, m.sector_size FROM mining_tasks t "
@@ -70,30 +100,36 @@ class WinPostTask(TaskType):
             task_id,
         )
         if row is None:
-            return True
+            return None
         config = await w.chain.wait_config()
-        sp, epoch, sector_size = row["sp_id"], row["epoch"], row["sector_size"]
+        sp, epoch = row["sp_id"], row["epoch"]
         eligible = await self.db.select(
             "SELECT sector_number, sealed_cid FROM chain_sectors WHERE sp_id = $1 "
             "AND state = 'active' AND activation_epoch <= $2 ORDER BY sector_number",
             sp,
             epoch - config.winning_post_lookback,
         )
+        beacon = await w.chain.beacon(epoch)
+        rand = clear_top_bits(
+            draw_randomness(beacon, Dst.WINNING_POST_CHALLENGE_SEED, epoch, miner_entropy(sp))
+        )
+        index = winning_sector_index(prover_id(sp), rand, 0, len(eligible)) if eligible else 0
+        return Draw(sp, epoch, row["sector_size"], eligible, index, beacon, rand)
+
+    async def do(self, task_id: TaskID, still_owned: StillOwned) -> bool:
+        w = self.workload
+        draw = await self.draw(task_id)
+        if draw is None:
+            return True
+        sp, epoch, sector_size, eligible = draw.sp_id, draw.epoch, draw.sector_size, draw.eligible
         header: dict[str, object] = {"miner": f"t0{sp}", "epoch": epoch}
         included = False
         mined_cid = None
-        if not eligible:
+        if draw.chosen is None:
             header["error"] = "no eligible sector"
         else:
-            beacon = await w.chain.beacon(epoch)
-            rand = clear_top_bits(
-                draw_randomness(beacon, Dst.WINNING_POST_CHALLENGE_SEED, epoch, miner_entropy(sp))
-            )
+            beacon, rand, index, chosen = draw.beacon, draw.rand, draw.index, draw.chosen
             pid = prover_id(sp)
-            index = winning_sector_index(pid, rand, 0, len(eligible))
-            chosen = PartitionSector(
-                eligible[index]["sector_number"], eligible[index]["sealed_cid"], "active"
-            )
             present, missing = await locate(self.db, w.host, sp, [chosen])
             sectors = [PostSector(r["sector_number"], b"", "", "") for r in eligible]
             header["winning_sector"] = chosen.sector_number

@@ -435,3 +435,53 @@ async def test_a_retried_winpost_never_overwrites_an_included_block(devnet) -> N
     assert await task.do(99, owned) is True  # this retry mines nothing: no eligible sector
     row = await db.query_row("SELECT mined_cid, included FROM mining_tasks")
     assert (row["mined_cid"], row["included"]) == ("bafy-mined", True)
+
+
+async def test_a_won_block_is_mined_on_the_host_holding_the_drawn_sector(
+    devnet, tmp_path: Path
+) -> None:
+    """The chain's randomness fixes the sector to prove: a WinPost machine on the host holding
+    its files mines the block; elsewhere the claim is refused while one runs there."""
+    db = devnet.db
+    miner = await devnet.miner()
+    for number in (0, 1, 2):
+        await db.exec(
+            "INSERT INTO chain_sectors (sp_id, sector_number, state, sealed_cid, unsealed_cid, "
+            'precommit_epoch, activation_epoch, deadline, "partition") '
+            "VALUES ($1, $2, 'active', 's', 'u', 0, 0, 0, 0)",
+            miner.sp_id,
+            number,
+        )
+    await db.exec(
+        "INSERT INTO mining_tasks (task_id, sp_id, epoch, base_compute_time, won) "
+        "VALUES (77, $1, $2, now(), TRUE)",
+        miner.sp_id,
+        devnet.epoch + devnet.config.winning_post_lookback,
+    )
+    task = WinPostTask(Workload(db, devnet.pool, clock=devnet.clock))
+    draw = await task.draw(77)
+    assert draw is not None and draw.chosen is not None
+    (tmp_path / "far").mkdir()
+    far = await attach(db, tmp_path / "far", host="far-host", can_store=True)
+    for ft in (SectorFileType.SEALED, SectorFileType.CACHE):
+        await declare_sector(db, far.storage_id, miner.sp_id, draw.chosen.sector_number, ft)
+    locality = task.type_details().storage
+    assert locality is not None
+    await locality.claim(77, 1)  # nobody mines on far-host: this host tries (and records why)
+    await machines.register(
+        db,
+        "far-host:worker",
+        session="s1",
+        cpu=1,
+        ram=1 << 30,
+        gpu=0,
+        machine_timeout=60,
+        tasks=["WinPost"],
+        machine_name="far",
+        version="test",
+        hostname="far-host",
+    )
+    with pytest.raises(LocalFiles, match="far-host proves it"):
+        await locality.claim(77, 1)
+    far_task = WinPostTask(Workload(db, devnet.pool, clock=devnet.clock, host="far-host"))
+    await far_task.type_details().storage.claim(77, 2)
