@@ -34,6 +34,15 @@ async def states(devnet) -> dict[int, tuple[str, bool]]:
     return {r["sector_number"]: (r["state"], r["is_faulty"]) for r in rows}
 
 
+async def until_active(devnet, count: int) -> None:
+    """Advance the devnet until ``count`` sectors are active (in Curio's catalogue)."""
+
+    async def active() -> bool:
+        return await devnet.value("SELECT count(*) FROM sectors_meta") == count
+
+    await devnet.until(active)
+
+
 async def prove_deadline(devnet, info: DeadlineInfo, sp_id: int = 1000) -> dict:
     """Move to the deadline's Challenge (the proof is computed), to its Open (it is sent), on
     until it landed; returns the proof row."""
@@ -79,11 +88,7 @@ async def test_a_damaged_sector_is_skipped_faulted_then_recovered_a_period_later
     miner = await devnet.miner()
     await devnet.engine()
     await pledge_sectors(db, miner.sp_id, 2)
-
-    async def active() -> bool:
-        return await devnet.value("SELECT count(*) FROM sectors_meta") == 2
-
-    await devnet.until(active)
+    await until_active(devnet, 2)
     dl, part = (
         await db.query_row('SELECT min(deadline) AS d, min("partition") AS p FROM chain_sectors')
     ).values()
@@ -160,11 +165,7 @@ async def test_two_miners_keep_their_own_sectors_deadlines_and_proofs(devnet) ->
     await devnet.engine()
     for m in miners:
         assert await pledge_sectors(db, m.sp_id, 2) == [0, 1]
-
-    async def active() -> bool:
-        return await devnet.value("SELECT count(*) FROM sectors_meta") == 4
-
-    await devnet.until(active)
+    await until_active(devnet, 4)
     infos = []
     for m in miners:
         dl = await devnet.value("SELECT min(deadline) FROM chain_sectors WHERE sp_id = $1", m.sp_id)
@@ -313,11 +314,7 @@ async def test_a_partition_split_across_hosts_is_proven_where_most_of_it_is(
     miner = await devnet.miner()
     await devnet.engine()
     await pledge_sectors(db, miner.sp_id, 2)
-
-    async def active() -> bool:
-        return await devnet.value("SELECT count(*) FROM sectors_meta") == 2
-
-    await devnet.until(active)
+    await until_active(devnet, 2)
     assert await devnet.value("SELECT count(DISTINCT deadline) FROM chain_sectors") == 1
     (tmp_path / "far").mkdir()
     far = await attach(db, tmp_path / "far", host="far-host", can_store=True)
@@ -383,11 +380,7 @@ async def test_a_retried_recovery_does_not_declare_the_same_recoveries_twice(dev
     sealing = [t.type_details().name for t in devnet.tasks()]
     await devnet.engine(names=[n for n in sealing if not n.startswith("WdPost")])
     await pledge_sectors(db, miner.sp_id, 1)
-
-    async def active() -> bool:
-        return await devnet.value("SELECT count(*) FROM sectors_meta") == 1
-
-    await devnet.until(active)
+    await until_active(devnet, 1)
     await db.exec("UPDATE chain_sectors SET state = 'faulty', faulty_since = $1", devnet.epoch)
     dl = await devnet.value("SELECT deadline FROM chain_sectors")
     period_start = miner.deadline(devnet.config, devnet.epoch).period_start
