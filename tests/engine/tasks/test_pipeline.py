@@ -131,11 +131,17 @@ async def test_a_failing_stage_fails_the_sector_visibly_and_resume_takes_it_back
     assert row["failed_reason"] == "tree-d"
     assert "failed 3 times" in row["failed_reason_msg"]
     assert "differs from the pieces'" in row["failed_reason_msg"]
-    dead = await db.query_row(
-        "SELECT t.id, t.failed_at IS NOT NULL AS failed FROM harmony_task t "
-        "JOIN sectors_sdr_pipeline p ON p.task_id_tree_d = t.id"
-    )
-    assert dead["failed"]
+    # The stage fails the sector on its last attempt; the engine records the task failed just
+    # after that attempt returns.
+
+    async def dead_task() -> dict | None:
+        return await db.query_row(
+            "SELECT t.id FROM harmony_task t JOIN sectors_sdr_pipeline p "
+            "ON p.task_id_tree_d = t.id WHERE t.failed_at IS NOT NULL"
+        )
+
+    await devnet.settle(dead_task, within=30)
+    dead = await dead_task()
     # The operator repairs the file and resumes: the same TreeD task runs again.
     unsealed.write_bytes(bytes(2048))
     resumed = await resume_sector(db, miner.sp_id, number)

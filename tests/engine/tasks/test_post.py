@@ -35,10 +35,17 @@ async def states(devnet) -> dict[int, tuple[str, bool]]:
 
 
 async def until_active(devnet, count: int) -> None:
-    """Advance the devnet until ``count`` sectors are active (in Curio's catalogue)."""
+    """Advance the devnet until ``count`` sectors are active (in Curio's catalogue) and their
+    files settled on the store path (MoveStorage may end after the commit message landed)."""
 
     async def active() -> bool:
-        return await devnet.value("SELECT count(*) FROM sectors_meta") == count
+        return (
+            await devnet.value("SELECT count(*) FROM sectors_meta") == count
+            and await devnet.value(
+                "SELECT count(*) FROM sectors_sdr_pipeline WHERE after_move_storage"
+            )
+            == count
+        )
 
     await devnet.until(active)
 
