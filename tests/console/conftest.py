@@ -17,6 +17,7 @@ from console.app import HarmonyConsole, make_app
 from console.clock import FixedClock
 from console.fixture import FIXED_NOW, seed
 from engine.harmonydb import DB, itest_db, parse_url
+from support.probe import PATIENCE
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +139,7 @@ def screen_text() -> Any:
 
 async def wait_text(app: HarmonyConsole, pilot: Any, *needles: str, within: float = 5.0) -> str:
     """Pause until the screen shows every needle; return the screen text."""
-    deadline = asyncio.get_running_loop().time() + within
+    deadline = asyncio.get_running_loop().time() + within * PATIENCE
     while True:
         await pilot.pause()
         text = plain_screen(app)

@@ -29,6 +29,7 @@ from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, ProcessPool, TaskEngine, TaskType
 from engine.storage import AttachedPath, StorageHeartbeat, attach, this_host
 from engine.tasks import workload_tasks
+from support.probe import PATIENCE
 
 GENESIS = datetime(2026, 1, 1, tzinfo=UTC)
 START_EPOCH = 100
@@ -93,8 +94,9 @@ class Devnet:
         what: str = "",
     ) -> int:
         """Advance ``step`` epochs at a time (pausing so tasks run) until ``predicate()`` is
-        true; returns the epoch. Fails after ``max_epochs`` epochs or ``within`` seconds."""
-        deadline = time.monotonic() + within
+        true; returns the epoch. Fails after ``max_epochs`` epochs or ``within`` seconds
+        (times ``PATIENCE``)."""
+        deadline = time.monotonic() + within * PATIENCE
         first = self.epoch
         while True:
             await self.beat()
@@ -109,7 +111,7 @@ class Devnet:
 
     async def settle(self, predicate: Callable[[], Awaitable[Any]], within: float = 20.0) -> None:
         """Wait (clock stopped) until ``predicate()`` is true."""
-        deadline = time.monotonic() + within
+        deadline = time.monotonic() + within * PATIENCE
         while not await predicate():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {predicate}")
