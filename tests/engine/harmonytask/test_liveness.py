@@ -37,7 +37,7 @@ async def test_a_machine_past_its_lease_cannot_complete_a_reclaimed_task(
 
     slow.release()  # a wakes up and tries to finish its (lost) attempt
     await wait_until(lambda: slow.owned_checks == [False], 5)
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: a.stats["fenced"] == 1, 5, "a's late result to be fenced off")
     history = await task_history(probe_db, task_id=task_id)
     assert sorted(h.outcome or "" for h in history) == ["done", "lost"]
     (done,) = [h for h in history if h.outcome == "done"]
