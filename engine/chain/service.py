@@ -46,6 +46,7 @@ class ChainService:
         self.beacons = BeaconCache()
         self._config: ChainConfig | None = None
         self._config_checked = 0.0
+        self._config_lock = asyncio.Lock()
         #: last materialised head this process knows of, and the next epoch a tick is due
         self.head: int | None = None
         self.due: int | None = None
@@ -61,10 +62,20 @@ class ChainService:
 
     async def config(self) -> ChainConfig | None:
         """The chain (cached for the process's life once it exists; re-checked at most every
-        2 seconds while it does not)."""
-        if self._config is None and time.monotonic() - self._config_checked > 2.0:
-            self._config_checked = time.monotonic()
-            self._config = await load_chain(self.db)
+        2 seconds while it does not).
+
+        One load at a time: a caller arriving while the first load is in flight waits for it
+        instead of reading "no chain yet" and sleeping until the next change (a task's first
+        tick stalled 30 s that way).
+        """
+        if self._config is not None:
+            return self._config
+        async with self._config_lock:
+            if self._config is None and time.monotonic() - self._config_checked > 2.0:
+                self._config_checked = time.monotonic()
+                self._config = await load_chain(self.db)
+                if self._config is not None:
+                    self._fire()
         return self._config
 
     async def wait_config(self) -> ChainConfig:
