@@ -6,17 +6,17 @@ import json
 import re
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from engine.harmonydb import DB
+from support.cli import harmony_argv
 
 
 def harmony(db: DB, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "console", "--db", db.url.dsn, "--schema", db.schema, *args],
+        harmony_argv(db, *args),
         capture_output=True,
         text=True,
         timeout=120,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -11,18 +10,8 @@ import pytest
 
 from engine.harmonydb import DB
 from engine.harmonytask import builtin_tasks
+from support.cli import harmony
 from support.probe import wait_until
-
-
-async def harmony(db: DB, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "console", "--db", db.url.dsn, "--schema", db.schema, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-    )
 
 
 async def test_add_and_list_tasks_with_params(db: DB) -> None:

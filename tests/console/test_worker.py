@@ -22,6 +22,7 @@ from engine.harmonytask import (
     resolve_machine,
     task_history,
 )
+from support.cli import harmony_argv
 from support.probe import Probe, wait_until
 
 
@@ -31,21 +32,7 @@ class Worker:
     def __init__(self, db: DB, name: str, tasks: str = "noop,sleep,burn,fail") -> None:
         self.name = name
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "console",
-                "--db",
-                db.url.dsn,
-                "--schema",
-                db.schema,
-                "run",
-                "--engine-only",
-                "--name",
-                name,
-                "--tasks",
-                tasks,
-            ],
+            harmony_argv(db, "run", "--engine-only", "--name", name, "--tasks", tasks),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -233,19 +220,7 @@ async def test_a_restart_request_makes_the_worker_exit_100(db: DB, workers) -> N
 async def test_unknown_task_types_are_a_clear_error(db: DB) -> None:
     result = await asyncio.to_thread(
         subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "--db",
-            db.url.dsn,
-            "--schema",
-            db.schema,
-            "run",
-            "--engine-only",
-            "--tasks",
-            "noop,nosuch",
-        ],
+        harmony_argv(db, "run", "--engine-only", "--tasks", "noop,nosuch"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 from console.commands.proving import durafmt, epoch_time
@@ -17,17 +14,7 @@ from engine.chain import (
     init_chain,
 )
 from engine.harmonydb import DB
-
-
-async def harmony(db: DB, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "console", "--db", db.url.dsn, "--schema", db.schema, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-    )
+from support.cli import harmony
 
 
 def test_durations_and_epochs_read_like_lotus() -> None:

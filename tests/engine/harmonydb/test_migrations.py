@@ -10,6 +10,7 @@ import pytest
 
 from engine.harmonydb import DB, MigrationError, load_migrations, migrate, migration_status
 from engine.harmonydb.migrations import sql_dir
+from support.cli import harmony
 
 
 def write(directory: Path, name: str, sql: str) -> None:
@@ -225,20 +226,11 @@ async def test_concurrent_processes_migrate_a_fresh_schema_once(pg_url: str) -> 
 
 
 async def test_a_changed_migration_stops_the_cli_with_one_line(db: DB) -> None:
-    import subprocess
-    import sys
 
     first = load_migrations()[0].filename
     await db.exec("UPDATE harmony_schema_migrations SET checksum = 'x' WHERE filename = $1", first)
     for command in (["db", "migrate"], ["db", "status"], ["task", "list"]):
-        result = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "console", "--db", db.url.dsn, "--schema", db.schema, *command],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd="/",
-        )
+        result = await harmony(db, *command)
         assert result.returncode == 1, command
         if command == ["db", "status"]:
             assert f"CHANGED  {first}" in result.stdout

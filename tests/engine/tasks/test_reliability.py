@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from engine.storage import (
     this_host,
 )
 from engine.tasks import pledge_sectors, workload_tasks
+from support.cli import harmony_argv
 from support.probe import wait_until
 
 pytestmark = pytest.mark.slow
@@ -44,14 +44,8 @@ def worker(db: DB, name: str, tasks: str) -> subprocess.Popen[str]:
     """``harmony run --engine-only`` in its own session, so killing the group kills its process
     pool too: the whole machine dies, as in a crash."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console",
-            "--db",
-            db.url.dsn,
-            "--schema",
-            db.schema,
+        harmony_argv(
+            db,
             "run",
             "--engine-only",
             "--name",
@@ -62,7 +56,7 @@ def worker(db: DB, name: str, tasks: str) -> subprocess.Popen[str]:
             "1",
             "--machine-timeout",
             "4",
-        ],
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
