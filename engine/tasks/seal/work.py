@@ -27,12 +27,12 @@ def sdr_into(
     sdr(cache_dir, sector_size, prover_id, sector_number, ticket, comm_d)
     for root, _dirs, files in os.walk(cache_dir):
         for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    fd = os.open(unsealed_path, os.O_RDONLY)
+            _fsync_file(os.path.join(root, name))
+    _fsync_file(unsealed_path)
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
