@@ -128,6 +128,19 @@ COMMIT = Stage(
 )
 
 STAGES = (SDR, TREE_D, TREE_RC, PRECOMMIT, POREP, FINALIZE, MOVE_STORAGE, COMMIT)
+#: the task id column of each stage, in the order of STAGES
+TASK_COLUMNS = (
+    "task_id_sdr",
+    "task_id_tree_d",
+    "task_id_tree_r",
+    "task_id_precommit_msg",
+    "task_id_porep",
+    "task_id_finalize",
+    "task_id_move_storage",
+    "task_id_commit_msg",
+)
+#: SDR, TreeD, TreeRC and PreCommitBatch: the stages a restart from SDR runs again
+_BEFORE_POREP = STAGES.index(POREP)
 STAGE_BY_TASK = {s.task: s for s in STAGES}
 
 #: Failure codes of the chain waits (no task of their own).
@@ -248,20 +261,7 @@ async def resume_sector(db: DB, sp_id: int, number: int) -> Resumed:
         existing = await tx.select(
             "SELECT id, name, failed_at IS NOT NULL AS stuck FROM harmony_task "
             "WHERE id = ANY($1::bigint[])",
-            [
-                row[c]
-                for c in (
-                    "task_id_sdr",
-                    "task_id_tree_d",
-                    "task_id_tree_r",
-                    "task_id_precommit_msg",
-                    "task_id_porep",
-                    "task_id_finalize",
-                    "task_id_move_storage",
-                    "task_id_commit_msg",
-                )
-                if row[c] is not None
-            ],
+            [row[c] for c in TASK_COLUMNS if row[c] is not None],
         )
         stuck = [r for r in existing if r["stuck"]]
         if not row["failed"] and not stuck:
@@ -276,16 +276,7 @@ async def resume_sector(db: DB, sp_id: int, number: int) -> Resumed:
         stuck_ids = [r["id"] for r in stuck]
         if row["failed_reason"] == PRECOMMIT_CHECK:
             await tx.exec(_RESTART_FROM_SDR, sp_id, number)
-            doomed = [
-                row[c]
-                for c in (
-                    "task_id_sdr",
-                    "task_id_tree_d",
-                    "task_id_tree_r",
-                    "task_id_precommit_msg",
-                )
-                if row[c] is not None
-            ]
+            doomed = [row[c] for c in TASK_COLUMNS[:_BEFORE_POREP] if row[c] is not None]
             # The sector's own stage tasks go; a PreCommitBatch task it shared with other
             # sectors stays theirs (this sector was detached from it just above), so it is
             # deleted only if no sector refers to it any more.
