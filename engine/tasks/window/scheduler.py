@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from engine.chain import DeadlineInfo, Miner, new_deadline_info
 from engine.harmonydb import Tx
@@ -36,6 +36,16 @@ log = logging.getLogger(__name__)
 WDPOST = "WdPost"
 WDPOST_SUBMIT = "WdPostSubmit"
 WDPOST_RECOVER = "WdPostRecover"
+
+#: The domain row a WdPost or WdPostRecover task is added with (the same columns in both).
+_PARTITION_TASK_ROW: LiteralString = (
+    " (task_id, sp_id, proving_period_start, deadline_index, partition_index) "
+    "VALUES ($1, $2, $3, $4, $5)"
+)
+_INSERT_PARTITION_TASK: dict[str, LiteralString] = {
+    WDPOST: "INSERT INTO wdpost_partition_tasks" + _PARTITION_TASK_ROW,
+    WDPOST_RECOVER: "INSERT INTO wdpost_recovery_tasks" + _PARTITION_TASK_ROW,
+}
 
 _PARTITIONS = """
 SELECT m.sp_id, m.sector_size, m.reg_seal_proof, m.proving_period_offset, m.created_epoch,
@@ -140,26 +150,9 @@ class PostScheduler(Poller):
 
         async def extra(task_id: int, tx: Any) -> bool:
             assert isinstance(tx, Tx)
-            if kind == WDPOST:
-                await tx.exec(
-                    "INSERT INTO wdpost_partition_tasks (task_id, sp_id, proving_period_start, "
-                    "deadline_index, partition_index) VALUES ($1, $2, $3, $4, $5)",
-                    task_id,
-                    sp,
-                    info.period_start,
-                    info.index,
-                    part,
-                )
-            else:
-                await tx.exec(
-                    "INSERT INTO wdpost_recovery_tasks (task_id, sp_id, proving_period_start, "
-                    "deadline_index, partition_index) VALUES ($1, $2, $3, $4, $5)",
-                    task_id,
-                    sp,
-                    info.period_start,
-                    info.index,
-                    part,
-                )
+            await tx.exec(
+                _INSERT_PARTITION_TASK[kind], task_id, sp, info.period_start, info.index, part
+            )
             return True
 
         added = await self.add(kind, extra)
