@@ -8,16 +8,21 @@ from datetime import UTC, datetime
 from engine.chain import (
     PROFILES,
     ChainConfigConflict,
-    ChainNotInitialised,
     create_miner,
     init_chain,
     list_miners,
-    load_chain,
 )
 from engine.proofs import SEALABLE_SIZES, UnsupportedSectorSize, format_sector_size
 from engine.proofs import parse_sector_size as parse_size
 
-from .common import CommandError, add_json_flag, open_db, print_json, print_table
+from .common import (
+    CommandError,
+    add_json_flag,
+    open_db,
+    print_json,
+    print_table,
+    require_chain,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,9 +121,7 @@ async def run_init(args: argparse.Namespace) -> int:
 async def run_status(args: argparse.Namespace) -> int:
     db = await open_db(args, migrate=False)
     try:
-        config = await load_chain(db)
-        if config is None:
-            raise CommandError(str(ChainNotInitialised()))
+        config = await require_chain(db)
         head = await db.query_value("SELECT max(epoch) FROM chain_tipsets")
         pending = await db.query_value(
             "SELECT count(*) FROM chain_messages WHERE landed_epoch IS NULL"
@@ -179,9 +182,7 @@ async def run_create_miner(args: argparse.Namespace) -> int:
     size = parse_sector_size(args.size)
     db = await open_db(args)
     try:
-        config = await load_chain(db)
-        if config is None:
-            raise CommandError(str(ChainNotInitialised()))
+        config = await require_chain(db)
         epoch = max(0, config.epoch_at(datetime.now(UTC)))
         try:
             miner = await create_miner(db, config, size, epoch=epoch, sp_id=args.id)

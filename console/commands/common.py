@@ -7,9 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.harmonydb import DB, MigrationError, connect, migration_status
+
+if TYPE_CHECKING:
+    from engine.chain import ChainConfig
 
 
 class CommandError(Exception):
@@ -56,6 +59,16 @@ async def open_db(
                 "run `harmony db migrate`"
             )
     return db
+
+
+async def require_chain(db: DB) -> ChainConfig:
+    """The cluster's chain, or the one-line error saying how to create it."""
+    from engine.chain import ChainNotInitialised, load_chain
+
+    config = await load_chain(db)
+    if config is None:
+        raise CommandError(str(ChainNotInitialised()))
+    return config
 
 
 def print_json(value: Any) -> None:

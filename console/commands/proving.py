@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from engine.chain import ChainNotInitialised, Miner, UnknownMiner, list_miners, load_chain
+from engine.chain import (
+    ChainConfig,
+    Miner,
+    UnknownMiner,
+    list_miners,
+)
 from engine.chain.proving import DeadlineRow, ProvingInfo, proving_deadlines, proving_info
 from engine.harmonydb import DB
 
-from .common import CommandError, add_json_flag, open_db, print_json
+from .common import CommandError, add_json_flag, open_db, print_json, require_chain
 
 _UNITS = (
     ("year", 365 * 86400 * 1_000_000),
@@ -138,14 +143,18 @@ async def pick_miner(db: DB, text: str | None) -> Miner:
     return miners[0]
 
 
+async def chain_and_miner(db: DB, miner_text: str | None) -> tuple[ChainConfig, Miner, int]:
+    """The chain, the miner asked for (see :func:`pick_miner`) and the current epoch."""
+    config = await require_chain(db)
+    miner = await pick_miner(db, miner_text)
+    return config, miner, config.epoch_at(datetime.now(UTC))
+
+
 async def run_info(args: argparse.Namespace) -> int:
     db = await open_db(args, migrate=False)
     try:
-        config = await load_chain(db)
-        if config is None:
-            raise CommandError(str(ChainNotInitialised()))
-        miner = await pick_miner(db, args.miner)
-        info = await proving_info(db, config, miner.sp_id, config.epoch_at(datetime.now(UTC)))
+        config, miner, epoch = await chain_and_miner(db, args.miner)
+        info = await proving_info(db, config, miner.sp_id, epoch)
     finally:
         await db.close()
     if args.json:
@@ -177,17 +186,8 @@ async def run_info(args: argparse.Namespace) -> int:
 async def run_deadlines(args: argparse.Namespace) -> int:
     db = await open_db(args, migrate=False)
     try:
-        config = await load_chain(db)
-        if config is None:
-            raise CommandError(str(ChainNotInitialised()))
-        miner = await pick_miner(db, args.miner)
-        rows = await proving_deadlines(
-            db,
-            config,
-            miner.sp_id,
-            config.epoch_at(datetime.now(UTC)),
-            all_partitions=args.all,
-        )
+        config, miner, epoch = await chain_and_miner(db, args.miner)
+        rows = await proving_deadlines(db, config, miner.sp_id, epoch, all_partitions=args.all)
     finally:
         await db.close()
     if args.json:

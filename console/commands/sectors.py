@@ -7,13 +7,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.chain import (
-    ChainNotInitialised,
     Miner,
     UnknownMiner,
     create_miner,
     get_miner,
     list_miners,
-    load_chain,
     parse_miner,
 )
 from engine.harmonydb import DB
@@ -27,7 +25,14 @@ if TYPE_CHECKING:
 # every other command) starts without loading the workload.
 
 from .chain import parse_sector_size
-from .common import CommandError, add_json_flag, open_db, print_json, print_table
+from .common import (
+    CommandError,
+    add_json_flag,
+    open_db,
+    print_json,
+    print_table,
+    require_chain,
+)
 from .proving import epoch_time
 
 
@@ -73,10 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _chain_epoch(db: DB) -> int:
-    config = await load_chain(db)
-    if config is None:
-        raise CommandError(str(ChainNotInitialised()))
-    return config.epoch_at(datetime.now(UTC))
+    return (await require_chain(db)).epoch_at(datetime.now(UTC))
 
 
 async def _miner(db: DB, text: str | None) -> Miner:
@@ -91,9 +93,7 @@ async def run_pledge(args: argparse.Namespace) -> int:
         raise CommandError("--count must be at least 1")
     db = await open_db(args)
     try:
-        config = await load_chain(db)
-        if config is None:
-            raise CommandError(str(ChainNotInitialised()))
+        config = await require_chain(db)
         created = False
         if args.miner is not None:
             try:
@@ -161,9 +161,9 @@ def _view_json(v: SectorView) -> dict[str, Any]:
 async def run_list(args: argparse.Namespace) -> int:
     db = await open_db(args, migrate=False)
     try:
-        epoch = await _chain_epoch(db)
+        config = await require_chain(db)
+        epoch = config.epoch_at(datetime.now(UTC))
         sp_id = (await _miner(db, args.miner)).sp_id if args.miner else None
-        config = await load_chain(db)
         from engine.tasks.seal.status import list_sectors
 
         rows = await list_sectors(db, epoch, sp_id=sp_id)
@@ -176,7 +176,6 @@ async def run_list(args: argparse.Namespace) -> int:
         print("no sectors yet (harmony sectors pledge --count 2)")
         return 0
     several = len({v.sp_id for v in rows}) > 1
-    assert config is not None
     bt = config.profile.block_time
 
     def state(v: SectorView) -> str:
