@@ -23,7 +23,7 @@ from typing import Any, LiteralString
 
 from engine.chain import EpochClock
 from engine.harmonydb import DB, Tx
-from engine.harmonytask.admin import MACHINE_STATE
+from engine.harmonytask.machine_state import MACHINE_STATE_SQL
 
 from .history import HistoryRead, HistoryWindow
 from .model import (
@@ -57,7 +57,7 @@ LISTS = ("sectors", "history")
 MACHINES = (
     """
 SELECT m.id, m.host_and_port, coalesce(d.machine_name, m.host_and_port) AS name, """
-    + MACHINE_STATE
+    + MACHINE_STATE_SQL
     + """ AS state,
        m.cpu, m.ram, m.gpu, m.cpu_load, m.ram_used, m.gpu_used, m.last_contact,
        d.startup_time, d.version, d.tasks, coalesce(r.n, 0)::int AS running
