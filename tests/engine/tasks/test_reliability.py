@@ -99,7 +99,14 @@ async def test_a_worker_killed_mid_sdr_leaves_nothing_declared_and_sdr_reruns_el
         await engines(tasks, "rescuer", config=rescue)
 
         async def sealed_layers() -> bool:
-            return bool(await db.query_value("SELECT after_sdr FROM sectors_sdr_pipeline"))
+            # The stage's own row first, the engine's completion (batched) just after it.
+            return bool(
+                await db.query_value(
+                    "SELECT p.after_sdr AND EXISTS (SELECT 1 FROM harmony_task_history h "
+                    "WHERE h.task_id = p.task_id_sdr AND h.outcome = 'done') "
+                    "FROM sectors_sdr_pipeline p"
+                )
+            )
 
         await wait_until(sealed_layers, 90, "SDR to finish on the rescuer")
     finally:
