@@ -9,7 +9,7 @@ Public API::
         sent = await send_message(tx, config, miner.sp_id, PRE_COMMIT_SECTOR, params, epoch=e)
         await tx.commit()
     result = await advance_chain(db, config, target_epoch)  # what the ChainTick task does
-    service = ChainService(db, clock)                       # per process: epochs, beacons, ticks
+    service = ChainService(db, clock)                       # per process; clock: engine.clock
     info = await proving_info(db, config, 1000, epoch)      # what `proving info` shows
 """
 
@@ -46,11 +46,6 @@ __all__ = lazy_exports(
         ],
         "cids": [
             "object_cid",
-        ],
-        "clock": [
-            "ChainClock",
-            "ManualClock",
-            "SystemClock",
         ],
         "config": [
             "DEFAULT_EXPECTED_WINNERS",

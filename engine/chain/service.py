@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from engine.clock import Clock, SystemClock, wait_event
 from engine.harmonydb import DB, HarmonyDBError
 
 from .advance import AdvanceResult
 from .beacon import BeaconCache
-from .clock import ChainClock, SystemClock
 from .config import ChainConfig, load_chain
 
 __all__ = ["ChainService"]
@@ -35,13 +35,14 @@ class ChainService:
     """Shared by the chain-dependent task types of one process.
 
     Args:
-        clock: the time source (tests pass a :class:`ManualClock`).
-        idle_tick: seconds between chain advances when nothing is due.
+        clock: the time source for epochs and the idle tick (tests pass a
+            :class:`~engine.clock.ManualClock`).
+        idle_tick: seconds on ``clock`` between chain advances when nothing is due.
     """
 
-    def __init__(self, db: DB, clock: ChainClock | None = None, *, idle_tick: float = 30.0) -> None:
+    def __init__(self, db: DB, clock: Clock | None = None, *, idle_tick: float = 30.0) -> None:
         self.db = db
-        self.clock: ChainClock = clock or SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self.idle_tick = idle_tick
         self.beacons = BeaconCache()
         self._config: ChainConfig | None = None
@@ -50,6 +51,7 @@ class ChainService:
         #: last materialised head this process knows of, and the next epoch a tick is due
         self.head: int | None = None
         self.due: int | None = None
+        #: ``clock.monotonic()`` at the last tick (or refused advance) this process knows of
         self.last_tick: float | None = None
         self._changed = asyncio.Event()
         self._listener: object | None = None
@@ -71,6 +73,7 @@ class ChainService:
         if self._config is not None:
             return self._config
         async with self._config_lock:
+            # Real seconds, not the injected clock's: this bounds queries, not chain time.
             if self._config is None and time.monotonic() - self._config_checked > 2.0:
                 self._config_checked = time.monotonic()
                 self._config = await load_chain(self.db)
@@ -105,25 +108,20 @@ class ChainService:
         await self.sleep_until(self._config.time_of(epoch), wake=wake)
 
     async def sleep_until(self, when: datetime, *, wake: asyncio.Event | None = None) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep_until(when))
-        waits: list[asyncio.Future[object]] = [sleeper]  # type: ignore[list-item]
-        waker = None
-        if wake is not None:
-            waker = asyncio.ensure_future(wake.wait())
-            waits.append(waker)  # type: ignore[arg-type]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                if not w.done():
-                    w.cancel()
-            for w in waits:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await w
+        """Until the clock reaches ``when``, or ``wake`` is set (whichever is first)."""
+        if wake is None:
+            await self.clock.sleep_until(when)
+        else:
+            await wait_event(self.clock, wake, (when - self.clock.now()).total_seconds())
 
     async def wait_changed(self, seconds: float) -> None:
         """Until the chain state known here changes (a tick, a message, a config), or
-        ``seconds`` real seconds."""
+        ``seconds`` real seconds.
+
+        Real, not the injected clock's: the bound is a fallback for a notification that never
+        comes (a lost NOTIFY, a tick that died), so it must expire even while a test holds the
+        clock still.
+        """
         event = self._changed
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), seconds)
@@ -200,7 +198,7 @@ class ChainService:
         if self.head is not None and head < self.head:
             return
         self.head = head
-        self.last_tick = time.monotonic()
+        self.last_tick = self.clock.monotonic()
         # A message sent meanwhile may land before the reported due epoch.
         if self.due is not None and head < self.due and (due is None or self.due < due):
             due = self.due
@@ -214,7 +212,7 @@ class ChainService:
         if result.advanced:
             self._learn_head(result.head, result.next_due)
         else:
-            self.last_tick = time.monotonic()
+            self.last_tick = self.clock.monotonic()
             self._fire()
 
     def want_tick_at(self, epoch: int) -> None:
@@ -235,8 +233,8 @@ class ChainService:
     # ------------------------------------------------------------------ tick schedule
 
     def next_tick_at(self) -> datetime | float:
-        """When the chain should next advance: an epoch's start (datetime), or a monotonic
-        time for the idle tick, whichever comes first; ``0.0`` = now."""
+        """When the chain should next advance: an epoch's start (datetime), or a
+        ``clock.monotonic()`` time for the idle tick, whichever comes first; ``0.0`` = now."""
         assert self._config is not None
         if self.head is None or self.last_tick is None:
             return 0.0
@@ -244,7 +242,7 @@ class ChainService:
         if self.due is not None:
             due_at = self._config.time_of(max(self.due, self.head + 1))
             seconds = (due_at - self.clock.now()).total_seconds()
-            if time.monotonic() + seconds < idle:
+            if self.clock.monotonic() + seconds < idle:
                 return due_at
         return idle
 
@@ -252,7 +250,7 @@ class ChainService:
         at = self.next_tick_at()
         if isinstance(at, datetime):
             return self.clock.now() >= at
-        return time.monotonic() >= at
+        return self.clock.monotonic() >= at
 
     async def sleep_until_tick_due(self) -> None:
         """Until :meth:`tick_due` may have become true (or anything changed)."""
@@ -261,10 +259,7 @@ class ChainService:
         if isinstance(at, datetime):
             await self.sleep_until(at, wake=wake)
         else:
-            delay = at - time.monotonic()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), delay)
+            await wait_event(self.clock, wake, at - self.clock.monotonic())
 
 
 def _fan_out(callbacks: list[Callable[[str], None]]) -> Callable[[str], None]:

@@ -4,7 +4,7 @@ pipeline, WindowPoSt and WinningPoSt.
 Public API::
 
     TASK_FACTORIES.append(workload_tasks)          # engine/node.py does this
-    tasks = workload_tasks(db, pool, clock=ManualClock(...))   # tests: an injected chain clock
+    tasks = workload_tasks(db, pool, clock=ManualClock(...))   # tests: engine.clock
     await pledge_sectors(db, 1000, 4)
     await resume_sector(db, 1000, 7)
 
@@ -17,7 +17,8 @@ WdPostRecover (0, 128 MiB); WinPost (1, 256 MiB, time sensitive).
 
 from __future__ import annotations
 
-from engine.chain import ChainClock, ChainTick
+from engine.chain import ChainTick
+from engine.clock import Clock
 from engine.harmonydb import DB
 from engine.harmonytask import ProcessPool, TaskType
 
@@ -73,7 +74,7 @@ def workload_tasks(
     db: DB,
     pool: ProcessPool,
     *,
-    clock: ChainClock | None = None,
+    clock: Clock | None = None,
     host: str | None = None,
     idle_tick: float = 30.0,
 ) -> list[TaskType]:

@@ -9,7 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from engine.chain import ChainClock, ChainService
+from engine.chain import ChainService
+from engine.clock import Clock
 from engine.harmonydb import DB, HarmonyDBError
 from engine.harmonytask import AddTaskFn, ProcessPool
 from engine.storage import this_host
@@ -33,7 +34,7 @@ class Workload:
         db: DB,
         pool: ProcessPool,
         *,
-        clock: ChainClock | None = None,
+        clock: Clock | None = None,
         host: str | None = None,
         idle_tick: float = 30.0,
     ) -> None:

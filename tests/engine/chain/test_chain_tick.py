@@ -3,7 +3,6 @@ otherwise; and the actor's fault and recovery declaration cutoffs."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 
 from engine.chain import (
@@ -13,18 +12,20 @@ from engine.chain import (
     ChainService,
     ChainTick,
     ExitCode,
-    ManualClock,
     advance_chain,
     create_miner,
     init_chain,
     new_deadline_info,
     send_message,
 )
+from engine.clock import ManualClock
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig
 from support.probe import wait_until
 
 QUICK = EngineConfig(heartbeat_interval=3600, poll_interval=0.5, housekeeping_interval=3600)
+#: seconds on the test's clock between ticks when nothing is due
+IDLE = 60.0
 
 
 async def head(db: DB) -> int | None:
@@ -38,8 +39,8 @@ async def _equals(value: Awaitable[object], expected: object) -> bool:
 async def test_two_machines_tick_one_chain_only_when_something_is_due(db: DB, engines) -> None:
     config, _ = await init_chain(db, DEVNET)
     clock = ManualClock(config.time_of(50))
-    for name in ("m1", "m2"):
-        service = ChainService(db, clock, idle_tick=3600)
+    services = [ChainService(db, clock, idle_tick=IDLE) for _ in range(2)]
+    for name, service in zip(("m1", "m2"), services, strict=True):
         await engines([ChainTick(service)], name, config=QUICK)
     await wait_until(lambda: head(db), 10, "the first tick")
     assert await head(db) == 50
@@ -48,10 +49,31 @@ async def test_two_machines_tick_one_chain_only_when_something_is_due(db: DB, en
         return await db.query_value("SELECT count(*) FROM harmony_task_history")
 
     await wait_until(lambda: _equals(ticks(), 1), 10, "the first tick recorded")
-    await asyncio.sleep(1.0)  # nothing due: no more ticks however long we wait
+    # Both machines learn of that tick (one ran it, the other hears its NOTIFY); with nothing
+    # due, neither wants another however far the clock moves short of the idle tick, and
+    # their adders sleep on the clock until then.
+    await wait_until(
+        lambda: all(s.head == 50 and not s.tick_due() for s in services),
+        10,
+        "both machines to know the tick and want no other",
+    )
+    clock.advance(IDLE - 1)
+    assert not any(s.tick_due() for s in services)
     assert await ticks() == 1
+    # The idle tick: one more tick, to the clock's epoch, once the idle time has passed.
+    clock.advance(1)
+    idle_epoch = config.epoch_at(clock.now())
+    await wait_until(lambda: _equals(head(db), idle_epoch), 10, "the idle tick")
+    await wait_until(lambda: _equals(ticks(), 2), 10, "the idle tick recorded")
+    await wait_until(
+        lambda: all(s.head == idle_epoch and not s.tick_due() for s in services),
+        10,
+        "both machines to know the idle tick",
+    )
     async with db.begin() as tx:
-        sent = await send_message(tx, config, 1000, DECLARE_FAULTS, {"declarations": []}, epoch=50)
+        sent = await send_message(
+            tx, config, 1000, DECLARE_FAULTS, {"declarations": []}, epoch=idle_epoch
+        )
         await tx.commit()
     clock.set(config.time_of(sent.land_epoch))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from engine.chain import DEVNET, ChainService, ManualClock, init_chain
+from engine.chain import DEVNET, ChainService, init_chain
+from engine.clock import ManualClock
 from engine.harmonydb import DB
 
 

@@ -20,11 +20,11 @@ import pytest
 from engine.chain import (
     DEVNET,
     ChainConfig,
-    ManualClock,
     Miner,
     create_miner,
     init_chain,
 )
+from engine.clock import ManualClock
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, ProcessPool, TaskEngine, TaskType
 from engine.storage import AttachedPath, StorageHeartbeat, attach, this_host
