@@ -1,11 +1,13 @@
 """What taking a machine out of scheduling would mean, from one snapshot: the tasks still
 running there, how long they should take, and which PoSt deadlines that overlaps (the
-maintenance rule, reference domain.md 4.2)."""
+maintenance rule of :func:`~engine.snapshot.post.maintenance_risks`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
+from engine.harmonytask.machine_state import MachineState
 
 from .model import ClusterSnapshot, MachineSnap, RunningTaskSnap
 from .post import PostRisk, maintenance_risks
@@ -54,7 +56,9 @@ def drain_plan(snap: ClusterSnapshot, machine_id: int, now: datetime) -> DrainPl
     estimate = max((remaining_seconds(snap, t) for t in running), default=0.0)
     risks = tuple(maintenance_risks(snap.post, now, estimate))
     others = [
-        m for m in snap.machines if m.id != machine_id and m.state == "active" and not m.stale
+        m
+        for m in snap.machines
+        if m.id != machine_id and m.state == MachineState.ACTIVE and not m.stale
     ]
     sole = tuple(
         name

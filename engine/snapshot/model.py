@@ -1,10 +1,10 @@
 """The typed read model of the cluster: what one refresh of the console knows.
 
 Every class is a frozen dataclass with ``eq=False``: a snapshot is replaced as a whole each
-refresh, and deep equality over thousands of rows on every reactive assignment would cost more
-than re-rendering (reference console.md section 3). Times are aware UTC datetimes; ``*_age`` and
-``elapsed`` figures are seconds measured against the snapshot's ``taken_at`` (the injected
-clock), never against the database server's clock.
+refresh, and deep equality over thousands of rows on every reactive assignment (Textual
+compares old and new values) would cost more than re-rendering. Times are aware UTC datetimes;
+``*_age`` and ``elapsed`` figures are seconds measured against the snapshot's ``taken_at`` (the
+injected clock), never against the database server's clock.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.chain import ChainProfile
+from engine.harmonytask.machine_state import MachineState
 from engine.storage import StoragePathInfo
 
 __all__ = [
@@ -49,8 +50,8 @@ class MachineSnap:
     id: int
     host_and_port: str
     name: str
-    #: active | cordoned | draining | drained | restarting | offline | dead
-    state: str
+    #: derived by :data:`~engine.harmonytask.machine_state.MACHINE_STATE_SQL` (never ``stopping``)
+    state: MachineState
     cpu: int
     ram: int
     gpu: float
@@ -80,7 +81,7 @@ class MachineSnap:
 
     @property
     def alive(self) -> bool:
-        return self.state not in ("offline", "dead")
+        return MachineState(self.state).alive
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,7 +188,8 @@ class QueueSnap:
 
 # --------------------------------------------------------------------------- sealing pipeline
 
-#: Curio's "PoRep Pipeline" summary buckets, in the GUI's order (reference domain.md 1.3).
+#: Curio's "PoRep Pipeline" summary buckets, in its GUI's order, so operators coming from Curio
+#: read the same columns.
 BUCKETS = ("SDR", "Trees", "PreCommit Msg", "Wait Seed", "PoRep", "Commit Msg")
 
 #: The per-sector strip: one cell per stage, with Curio's GUI labels, in pipeline order.

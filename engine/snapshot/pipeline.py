@@ -1,4 +1,5 @@
-"""The sealing pipeline as Curio's GUI shows it (reference domain.md 1.2-1.3).
+"""The sealing pipeline as Curio's GUI shows it, so operators coming from Curio read the same
+buckets and stage labels.
 
 Three bounded queries: the summary buckets per miner with Curio's exact predicates (one
 aggregate over ``sectors_sdr_pipeline``), the sectors still in the pipeline (``LIMIT``ed, oldest

@@ -1,5 +1,6 @@
 """WindowPoSt deadlines per miner: the figures of ``proving info`` / ``proving deadlines``, the
-48-cell grid flags of Curio's GUI, and the maintenance rule (reference domain.md 4.1-4.3).
+48-cell grid flags of Curio's GUI, and the maintenance rule (when a machine may be taken away
+without missing a WindowPoSt).
 
 Counts come from the devnet chain tables (``chain_sectors``, ``chain_post_submissions``); the
 deadline arithmetic is :mod:`engine.chain`'s, driven by the injected clock, so countdowns move
@@ -235,9 +236,10 @@ class PostRisk:
 
 
 def maintenance_risks(post: PostSnap, now: datetime, horizon: float) -> list[PostRisk]:
-    """The maintenance rule (lotus-docs, reference domain.md 4.2): do not take a machine away
-    while a deadline with live sectors is open, or before one that opens within ``horizon``
-    seconds (the expected time for the machine to finish its work)."""
+    """The maintenance rule (lotus-docs' maintenance page): do not take a machine away while a
+    deadline with live sectors is open, or before one that opens within ``horizon`` seconds
+    (the expected time for the machine to finish its work). An open deadline may not be proven
+    yet, and a proof missed there faults its sectors; empty deadlines need no proof."""
     risks: list[PostRisk] = []
     until = now + timedelta(seconds=max(horizon, 0.0))
     for miner in post.miners:

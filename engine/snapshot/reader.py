@@ -2,11 +2,13 @@
 
 Every refresh runs the same statements (about twenty: aggregates, primary-key lookups and
 ``LIMIT``ed lists) in one repeatable-read transaction, so every pane shows the same instant.
-Rules (reference console.md section 10):
+Rules, so that a fixed clock and fixed rows give the same screen every time (the console's
+snapshot tests depend on it) and a refresh costs the same on a large cluster as on a small one:
 
 * ``now`` comes from the caller's clock and is passed as a parameter; no statement reads the
-  server's clock, so a fixed clock gives the same screen every time;
-* every ``ORDER BY`` ends in a unique key and every list has a ``LIMIT``;
+  server's clock, which a test cannot freeze;
+* every ``ORDER BY`` ends in a unique key (ties would otherwise come back in any order) and
+  every list has a ``LIMIT``;
 * the 24 h task counts come from :class:`~engine.snapshot.history.HistoryWindow`, which reads
   only new history rows after the first refresh.
 
@@ -23,7 +25,7 @@ from typing import Any, LiteralString
 
 from engine.chain import EpochClock
 from engine.harmonydb import DB, Tx
-from engine.harmonytask.machine_state import MACHINE_STATE_SQL
+from engine.harmonytask.machine_state import MACHINE_STATE_SQL, MachineState
 
 from .history import HistoryRead, HistoryWindow
 from .model import (
@@ -440,7 +442,7 @@ class SnapshotReader:
 
     def _machine(self, r: dict[str, Any], now: datetime) -> MachineSnap:
         age = _age(now, r["last_contact"]) or 0.0
-        state = r["state"]
+        state = MachineState(r["state"])
         return MachineSnap(
             id=r["id"],
             host_and_port=r["host_and_port"],
@@ -454,7 +456,7 @@ class SnapshotReader:
             gpu_used=r["gpu_used"],
             last_contact=r["last_contact"],
             contact_age=age,
-            stale=state not in ("offline", "dead") and age > self.stale_after,
+            stale=state.alive and age > self.stale_after,
             startup_time=r["startup_time"],
             version=r["version"],
             tasks=tuple(t for t in (r["tasks"] or "").split(",") if t),
