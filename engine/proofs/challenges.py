@@ -1,4 +1,4 @@
-"""Challenge derivation: which leaves and sectors a proof must open (reference §4.5).
+"""Challenge derivation: which leaves and sectors a proof must open.
 
 PoSt formulas are Filecoin's (rust-fil-proofs ``storage-proofs-post/src/fallback``), with
 ``ApiVersion >= 1.2`` challenge indexing (``challenge_index = n``). The PoRep formula is our

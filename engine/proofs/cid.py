@@ -1,4 +1,4 @@
-"""Commitment <-> CID encoding (domain reference §5.2 step 6; go-fil-commcid).
+"""Commitment <-> CID encoding, as go-fil-commcid does it.
 
 A commitment CID is ``CIDv1 | codec | multihash code | digest length | 32-byte digest``, each
 integer an unsigned varint, rendered in multibase base32 (lower case RFC 4648, no padding,

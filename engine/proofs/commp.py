@@ -1,4 +1,4 @@
-"""CommP and CommD exactly as Filecoin computes them (domain reference §5.2).
+"""CommP and CommD exactly as Filecoin computes them (go-fil-commp-hashhash ``commp.go``).
 
 CommP is the root of a binary SHA-256-trunc254 tree over the Fr32-padded payload, completed
 with zero subtrees to a power of two. CommD of a sector aggregates the pieces' CommPs the way

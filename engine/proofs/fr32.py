@@ -1,4 +1,4 @@
-"""Fr32 padding: 127 user bytes -> 128 bytes of four 254-bit field elements (reference §5.2).
+"""Fr32 padding: 127 user bytes -> 128 bytes of four 254-bit field elements.
 
 Each 127-byte block is read as a 1016-bit little-endian integer and cut into four 254-bit
 chunks, each stored in a 32-byte little-endian slot, so the top two bits of bytes 31, 63, 95

@@ -1,7 +1,7 @@
 """SHA-256-trunc254: the node hash of Filecoin's CommP/CommD trees, and bulk level hashing.
 
 ``h(l, r) = SHA256(l || r)`` with the top two bits of the last byte cleared, so every node is
-a valid BLS12-381 scalar in little-endian form (domain reference §5.2 step 3).
+a valid BLS12-381 scalar in little-endian form (go-fil-commp-hashhash's node hash).
 
 Why the bulk functions look the way they do: in CPython the cost of a tree is the per-node
 overhead of the hashlib call (construct + digest, ~0.5 µs), not SHA-256 itself. So a level is

@@ -1,4 +1,4 @@
-"""WindowPoSt and WinningPoSt vanilla proofs over sealed sectors (reference §4.5).
+"""WindowPoSt and WinningPoSt vanilla proofs over sealed sectors.
 
 A sector's vanilla proof is ``comm_c``, ``comm_r_last`` and one TreeR inclusion proof per
 challenged leaf (10 for WindowPoSt, 66 for WinningPoSt). The verifier checks, as

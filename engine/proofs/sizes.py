@@ -1,4 +1,4 @@
-"""Sector sizes, proof-type numbers and piece-size arithmetic (domain reference §5.1, §0).
+"""Sector sizes, proof-type numbers and piece-size arithmetic (go-state-types ``abi``).
 
 Everything that depends on "which sector size is this" lives here, so the seal, the PoSt code
 and the task engine agree on layer counts, partition sizes and challenge counts.

@@ -1,4 +1,5 @@
-"""CommP/CommD against every published vector of domain reference §5.3."""
+"""CommP/CommD against published vectors: go-fil-commp-hashhash ``testdata/zero.txt`` and
+``testdata/0xCC.txt``, and the 2 KiB / 8 MiB sector CommDs of go-commp-utils ``zerocomm``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Fr32 padding: the bit layout of reference §5.2 and exact round trips."""
+"""Fr32 padding: the bit layout (four 254-bit little-endian chunks per 127 bytes) and exact
+round trips."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Sector sizes, proof numbers and piece arithmetic (reference §5.1)."""
+"""Sector sizes, proof numbers and piece arithmetic, against go-state-types ``abi`` and
+rust-fil-proofs' partition sizes."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from engine.proofs.sizes import (
         ("64GiB", 64 * GIB, 68182605824, 31, 9, 11, 2300),
     ],
 )
-def test_sector_table_matches_the_reference(
+def test_sector_table_matches_filecoins(
     text: str, size: int, unpadded: int, height: int, proof: int, layers: int, partition: int
 ) -> None:
     spec = spec_for(parse_sector_size(text))
