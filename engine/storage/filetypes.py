@@ -1,7 +1,8 @@
 """Sector file types: Curio's bitmask, directory names, space overheads and expected sizes.
 
-Reference domain.md 2.2-2.3 (curio ``lib/storiface/filetype.go``). A ``sector_location`` row holds
-exactly one bit; a task may ask for several types at once (``UNSEALED | SEALED | CACHE``).
+The same bits and names as curio ``lib/storiface/filetype.go``, so rows and directories match a
+Curio cluster's. A ``sector_location`` row holds exactly one bit; a task may ask for several
+types at once (``UNSEALED | SEALED | CACHE``).
 """
 
 from __future__ import annotations

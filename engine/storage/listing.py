@@ -1,7 +1,7 @@
 """A snapshot of every storage path for ``storage list`` and the console's storage pane.
 
 One query per table, typed rows out: the CLI and the console render these dataclasses and never
-hold SQL (reference style.md, "data flows one way").
+hold SQL, so a schema change touches this module only and both views show the same figures.
 """
 
 from __future__ import annotations
