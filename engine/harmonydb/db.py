@@ -387,6 +387,19 @@ class DB:
             )
 
     @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection held for the block, for what the statement API cannot say: a
+        script of many statements (``conn.execute(sql)`` without arguments uses the simple
+        query protocol), DDL, a transaction of its own around them. Migrations use it.
+
+        Nothing here is retried and asyncpg's errors come through untranslated: application
+        queries belong in :meth:`exec`, :meth:`select` and :meth:`transaction`.
+        """
+        self._guard("connection")
+        async with self._acquire() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
     async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
         with translated():
             conn = await self._pool.acquire()

@@ -139,12 +139,12 @@ async def _ensure_ledger(db: DB) -> None:
     # the loser simply finds the table there on the next try.
     for attempt in range(5):
         try:
-            async with db._acquire() as conn:
+            async with db.connection() as conn:
                 await conn.execute(LEDGER_DDL)
             return
         except (asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.DuplicateTableError):
             await asyncio.sleep(0.05 * (attempt + 1))
-    async with db._acquire() as conn:
+    async with db.connection() as conn:
         await conn.execute(LEDGER_DDL)
 
 
@@ -272,7 +272,7 @@ async def _renew(db: DB, holder: str, lease: float) -> None:
 
 async def _apply(db: DB, migration: Migration) -> None:
     log.info("applying migration %s", migration.filename)
-    async with db._acquire() as conn:
+    async with db.connection() as conn:
         try:
             if db.is_yugabyte:
                 await conn.execute(migration.sql)

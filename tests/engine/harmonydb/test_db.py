@@ -134,6 +134,19 @@ async def test_non_transaction_call_inside_a_transaction_is_refused(db: DB) -> N
         await db.transaction(misuses)
 
 
+async def test_a_connection_of_its_own_runs_a_script_and_is_refused_inside_a_transaction(
+    db: DB,
+) -> None:
+    async with db.connection() as conn:
+        await conn.execute("CREATE TABLE script (a INT); INSERT INTO script VALUES (1), (2);")
+    assert await db.query_value("SELECT count(*) FROM script") == 2
+    async with db.begin() as tx:
+        await tx.exec("SELECT 1")
+        with pytest.raises(TransactionMisuse, match="inside a transaction"):
+            async with db.connection():
+                pass
+
+
 async def test_a_finished_transaction_cannot_be_used(db: DB) -> None:
     async with db.begin() as tx:
         await tx.exec("SELECT 1")

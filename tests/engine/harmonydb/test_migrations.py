@@ -161,7 +161,7 @@ async def test_every_shipped_migration_can_be_reapplied(db: DB) -> None:
     """Idempotency matters on YugabyteDB, where DDL is not transactional and a crash can
     re-run a file. Unlike Curio's test, this one actually re-applies every file."""
     for migration in load_migrations():
-        async with db._acquire() as conn:
+        async with db.connection() as conn:
             await conn.execute(migration.sql)
 
 
