@@ -7,6 +7,7 @@ import contextvars
 
 from engine.chain import DECLARE_FAULTS, DEVNET, advance_chain, init_chain, send_message
 from engine.harmonydb import DB
+from support.probe import wait_until
 
 
 async def test_a_message_sent_during_an_advance_lands_after_the_new_head(db: DB) -> None:
@@ -30,8 +31,20 @@ async def test_a_message_sent_during_an_advance_lands_after_the_new_head(db: DB)
 
         # Another node's transaction: a fresh context, outside this one's transaction guard.
         sending = asyncio.create_task(send(), context=contextvars.Context())
-        await asyncio.sleep(0.3)
-        assert not sending.done()  # it waits for the advance
+        advancing = await advance.query_value("SELECT pg_backend_pid()")
+
+        async def blocked_by_the_advance() -> bool:
+            return await db.query_value(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                advancing,
+            )
+
+        await wait_until(
+            lambda: asyncio.create_task(blocked_by_the_advance(), context=contextvars.Context()),
+            10,
+            "the send to wait for the advance's lock",
+        )
+        assert not sending.done()
         await advance.commit()
     land = await sending
     assert land == 41  # not 11, an epoch the chain had already executed

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from engine.chain import DeadlineInfo, new_deadline_info
+from engine.clock import ManualClock
 from engine.harmonytask import machines
 from engine.storage import SectorFileType, attach, declare_sector, find_sector, this_host
 from engine.tasks import SubmitRefused, pledge_sectors
@@ -18,6 +20,28 @@ from engine.tasks.window import WdPostRecoverTask, WdPostSubmitTask
 from engine.tasks.window.files import PartitionSector, better_host
 from engine.tasks.winning import WinPostTask, wins
 from engine.tasks.workload import Workload
+
+
+class SleepWatch:
+    """The devnet's clock, with an event set when someone starts sleeping on it."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.sleeping = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def monotonic(self) -> float:
+        return self.clock.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeping.set()
+        await self.clock.sleep(seconds)
+
+    async def sleep_until(self, when: datetime) -> None:
+        self.sleeping.set()
+        await self.clock.sleep_until(when)
 
 
 async def sealed_path(devnet, sp_id: int, number: int) -> Path:
@@ -294,13 +318,14 @@ async def test_a_submit_whose_proof_was_sent_meanwhile_rolls_its_message_back(de
         close,
         json.dumps({"deadline": 3, "partitions": [{"index": 0, "proofs": []}]}).encode(),
     )
-    task = WdPostSubmitTask(Workload(db, devnet.pool, clock=devnet.clock))
+    clock = SleepWatch(devnet.clock)
+    task = WdPostSubmitTask(Workload(db, devnet.pool, clock=clock))
 
     async def owned() -> bool:
         return True
 
     running = asyncio.ensure_future(task.do(77, owned))  # reads the row, waits for Open
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(clock.sleeping.wait(), 10)
     assert not running.done()
     # Meanwhile another attempt sent it (its message is on the chain, its cid recorded).
     await db.exec("UPDATE wdpost_proofs SET message_cid = 'bafy-other'")
