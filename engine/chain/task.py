@@ -66,7 +66,8 @@ class ChainTick(TaskType):
         service = self.service
         await service.start()
         config = await service.wait_config()
-        # Ticks from different machines at least this far apart (real seconds).
+        # Ticks from different machines at least this far apart, in real seconds: the
+        # singleton claim compares it with the server's now(), which no test clock moves.
         gap = min(config.profile.block_time / 2, 0.5)
 
         async def extra(task_id: TaskID, tx: Tx) -> bool:
