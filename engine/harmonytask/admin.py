@@ -14,6 +14,7 @@ from typing import Any
 from engine.harmonydb import DB, Tx
 
 from .errors import MachineNotFound, TaskNotFound
+from .machine_state import MACHINE_STATE_SQL
 from .task import MAX_NAME_LENGTH, TaskID
 
 OPERATOR = 0  # harmony_task.added_by for tasks added from the command line
@@ -53,7 +54,7 @@ class MachineRow:
     id: int
     host_and_port: str
     name: str | None
-    state: str  # active | cordoned | draining | drained | restarting | offline | dead
+    state: str  # a MachineState value
     cpu: int
     ram: int
     gpu: float
@@ -97,20 +98,10 @@ SELECT id, task_id, name, posted, work_start, work_end, result, outcome, err,
  LIMIT $4
 """
 
-MACHINE_STATE = """
-CASE WHEN m.session IS NULL AND m.lost_at IS NOT NULL THEN 'dead'
-     WHEN m.session IS NULL THEN 'offline'
-     WHEN m.restart_request IS NOT NULL THEN 'restarting'
-     WHEN m.drain_requested_at IS NOT NULL AND m.drained_at IS NOT NULL THEN 'drained'
-     WHEN m.drain_requested_at IS NOT NULL THEN 'draining'
-     WHEN m.unschedulable THEN 'cordoned'
-     ELSE 'active' END
-"""
-
 MACHINES = (
     """
 SELECT m.id, m.host_and_port, d.machine_name AS name, """
-    + MACHINE_STATE
+    + MACHINE_STATE_SQL
     + """ AS state,
        m.cpu, m.ram, m.gpu, m.cpu_load, m.ram_used, m.gpu_used, m.last_contact,
        extract(epoch FROM now() - m.last_contact)::float8 AS seconds_since_contact,
