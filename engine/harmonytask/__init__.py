@@ -9,93 +9,73 @@ Public API::
     engine = await TaskEngine.new([MyTask()], "host:worker", db)
     await engine.add_task("mytask")
     await engine.graceful_terminate()
+
+Imports run one way: :mod:`.engine` (the composition root, :class:`TaskEngine`) builds the parts
+(:mod:`.capacity`, :mod:`.runner`, :mod:`.scheduling` with :mod:`.planning`, :mod:`.membership`,
+:mod:`.wakeup`, :mod:`.supervision`), and none of them imports it. Names resolve lazily, so
+``from engine.harmonytask import TaskType`` does not load the engine.
 """
 
-from .admin import (
-    HistoryRow,
-    MachineRow,
-    TaskRow,
-    add_tasks,
-    cordon,
-    drain,
-    list_machines,
-    list_tasks,
-    request_restart,
-    resolve_machine,
-    restart_task,
-    task_history,
-    uncordon,
-)
-from .builtin import BUILTIN_NAMES, Burn, Fail, Noop, Sleep, builtin_tasks, parse_params
-from .config import EngineConfig
-from .engine import EXIT_RESTART_REQUESTED, RunningInfo, TaskEngine, default_identity
-from .errors import (
-    EngineError,
-    MachineIdentityInUse,
-    MachineNotFound,
-    TaskNotFound,
-    UnknownTaskType,
-)
-from .housekeeping import housekeeping
-from .singleton import singleton_adder
-from .task import (
-    AddTaskFn,
-    ExtraFn,
-    Limiter,
-    StillOwned,
-    StorageRequirement,
-    TaskID,
-    TaskType,
-    TaskTypeDetails,
-    retry_wait_exponential,
-    retry_wait_linear,
-)
-from .workers import ProcessPool, WorkerCrashed, default_pool
+from engine.lazy import lazy_exports
 
-__all__ = [
-    "BUILTIN_NAMES",
-    "EXIT_RESTART_REQUESTED",
-    "AddTaskFn",
-    "Burn",
-    "EngineConfig",
-    "EngineError",
-    "ExtraFn",
-    "Fail",
-    "HistoryRow",
-    "Limiter",
-    "MachineIdentityInUse",
-    "MachineNotFound",
-    "MachineRow",
-    "Noop",
-    "ProcessPool",
-    "RunningInfo",
-    "Sleep",
-    "StillOwned",
-    "StorageRequirement",
-    "TaskEngine",
-    "TaskID",
-    "TaskNotFound",
-    "TaskRow",
-    "TaskType",
-    "TaskTypeDetails",
-    "UnknownTaskType",
-    "WorkerCrashed",
-    "add_tasks",
-    "builtin_tasks",
-    "cordon",
-    "default_identity",
-    "default_pool",
-    "drain",
-    "housekeeping",
-    "list_machines",
-    "list_tasks",
-    "parse_params",
-    "request_restart",
-    "resolve_machine",
-    "restart_task",
-    "retry_wait_exponential",
-    "retry_wait_linear",
-    "singleton_adder",
-    "task_history",
-    "uncordon",
-]
+__all__ = lazy_exports(
+    __name__,
+    {
+        "admin": [
+            "HistoryRow",
+            "MachineRow",
+            "TaskRow",
+            "add_tasks",
+            "cordon",
+            "drain",
+            "list_machines",
+            "list_tasks",
+            "request_restart",
+            "resolve_machine",
+            "restart_task",
+            "task_history",
+            "uncordon",
+        ],
+        "builtin": [
+            "BUILTIN_NAMES",
+            "Burn",
+            "Fail",
+            "Noop",
+            "Sleep",
+            "builtin_tasks",
+            "parse_params",
+        ],
+        "config": ["EngineConfig"],
+        "engine": ["RunningInfo", "TaskEngine", "default_identity"],
+        "errors": [
+            "EngineError",
+            "MachineIdentityInUse",
+            "MachineNotFound",
+            "TaskNotFound",
+            "UnknownTaskType",
+        ],
+        "housekeeping": ["housekeeping"],
+        "lifecycle": ["Lifecycle"],
+        "machine_state": ["MACHINE_STATE_SQL", "MachineState", "state_of_flags"],
+        "membership": ["EXIT_RESTART_REQUESTED"],
+        "outcomes": ["Outcome", "StopReason"],
+        "scheduling": ["CycleResult"],
+        "singleton": ["singleton_adder"],
+        "stats": ["Stats"],
+        "supervision": ["EXIT_CRASHED"],
+        "task": [
+            "AddTaskFn",
+            "ExtraFn",
+            "Limiter",
+            "MachineView",
+            "StillOwned",
+            "StorageRequirement",
+            "TaskID",
+            "TaskType",
+            "TaskTypeDetails",
+            "retry_wait_exponential",
+            "retry_wait_linear",
+        ],
+        "workers": ["ProcessPool", "WorkerCrashed", "default_pool"],
+    },
+)

@@ -58,7 +58,7 @@ async def main(schema: str, name: str, mode: str) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := (await reader.readline()).decode().strip():
         if line == "stats":
-            emit({"statements": db.statements, "time": time.monotonic(), **engine.stats})
+            emit({"statements": db.statements, "time": time.monotonic(), **engine.stats.as_dict()})
         elif line == "starts":
             emit({"starts": task.starts})
             task.starts = {}

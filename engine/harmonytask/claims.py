@@ -1,9 +1,13 @@
 """Adding, claiming and releasing tasks: the statements that make claims unique.
 
 Every claim is **one statement**: a CTE that picks rows with ``FOR UPDATE SKIP LOCKED`` and an
-UPDATE that sets the owner and bumps ``attempt``, the fencing token (reference harmony.md 2.5 and
-performance.md: write the locked subquery as a CTE; YugabyteDB retries a first statement
-transparently, so a single-statement claim is also the friendliest shape there). A claim also
+UPDATE that sets the owner and bumps ``attempt``, the fencing token every later write of that
+attempt is checked against. One statement means no window between "this row is free" and "it is
+mine" for another machine to slip into, and no transaction held open across a round trip; the
+locked subquery is a CTE because a ``SKIP LOCKED`` subquery inlined into the UPDATE may be
+re-evaluated and lock more rows than it returns. YugabyteDB retries a transaction's first
+statement transparently on a conflict, so a single-statement claim is also the shape that never
+surfaces a serialization error there. A claim also
 checks that the claiming machine's session is current, so a machine that was declared dead can
 never take work it would then hold forever.
 """

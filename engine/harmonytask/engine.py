@@ -2,7 +2,18 @@
 
 Each engine registers its machine, then loops: claim what fits (one statement), run it, record
 the outcome (fenced), repeat when woken by a notification, a completion, a local add or a poll.
-See ``scheduling.py`` for the claim cycle and ``runner.py`` for one task's life.
+
+This module is the composition root. It builds the parts, hands each the values and callbacks it
+needs, runs their loops under supervision and owns the engine's lifecycle; none of the parts
+imports it:
+
+* :mod:`.capacity`: the machine's resources and running attempts (occupy / vacate);
+* :mod:`.runner`: one attempt's life, from storage to a fenced outcome;
+* :mod:`.scheduling` (decisions in :mod:`.planning`): the claim cycle and its wake-up;
+* :mod:`.membership` (statements in :mod:`.machines`): registration, heartbeats, session loss,
+  operator flags;
+* :mod:`.wakeup`: LISTEN/NOTIFY; :mod:`.outcomes`: the completion batcher;
+* :mod:`.supervision`: background work that never dies silently.
 """
 
 from __future__ import annotations
@@ -12,69 +23,39 @@ import contextlib
 import logging
 import random
 import socket
-import time
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-import engine as engine_package
+from engine.clock import Clock, SystemClock, wait_event
 from engine.harmonydb import DB, HarmonyDBError
-from engine.resources import Resources, capacity, prime_cpu_percent, ram_available, usage
+from engine.resources import Resources, prime_cpu_percent
 
-from . import claims, machines
-from .claims import Claimed
+from . import claims
+from .capacity import LocalCapacity, Running
 from .config import EngineConfig
 from .errors import MachineIdentityInUse, UnknownTaskType
+from .handlers import Handler, build_handlers
 from .housekeeping import housekeeping
+from .lifecycle import Lifecycle
+from .machine_state import MachineState, state_of_flags
 from .machines import Flags
-from .outcomes import CompletionBatcher, cancel_quietly
-from .task import (
-    ExtraFn,
-    Limiter,
-    StorageReservation,
-    TaskID,
-    TaskType,
-    TaskTypeDetails,
-    accepts_everything,
-)
+from .membership import EXIT_RESTART_REQUESTED, Membership
+from .outcomes import CompletionBatcher, StopReason, cancel_quietly
+from .runner import AttemptHooks, AttemptRunner
+from .scheduling import CycleResult, Scheduler, SchedulerHooks
+from .stats import Stats, Tally
+from .supervision import EXIT_CRASHED, Supervisor
+from .task import AddTaskFn, ExtraFn, MachineView, TaskID, TaskType
 from .wakeup import Listener
 
 log = logging.getLogger(__name__)
 
-EXIT_RESTART_REQUESTED = 100
+__all__ = ["EXIT_RESTART_REQUESTED", "RunningInfo", "TaskEngine", "default_identity"]
 
-
-@dataclass
-class Handler:
-    """A registered task type and its per-machine limiter."""
-
-    task: TaskType
-    details: TaskTypeDetails
-    limiter: Limiter
-    accepts_all: bool
-    last_bored: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.details.name
-
-
-@dataclass
-class Running:
-    """A task this machine is working on."""
-
-    claimed: Claimed
-    handler: Handler
-    started: float
-    job: asyncio.Task[None] | None = None
-    #: why the engine is stopping this attempt: "preempted", "shutdown", "lost"
-    stop_reason: str | None = None
-    reservation: StorageReservation | None = None
-    waits_for: list[asyncio.Task[None]] = field(default_factory=list)
-
-    @property
-    def cost(self) -> Resources:
-        return self.handler.details.cost
+#: How long stopping waits for a claim cycle in progress to finish (its claims are admitted and
+#: started, so a graceful stop then waits for them) before cancelling it.
+CYCLE_STOP_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +63,7 @@ class RunningInfo:
     task_id: TaskID
     name: str
     attempt: int
+    #: seconds since the attempt was admitted
     elapsed: float
 
 
@@ -94,42 +76,38 @@ class TaskEngine:
         handlers: dict[str, Handler],
         host_and_port: str,
         config: EngineConfig,
-        capacity_override: Resources | None,
-        clock: Callable[[], datetime],
+        capacity: LocalCapacity,
+        membership: Membership,
+        clock: Clock,
     ) -> None:
         self.db = db
-        #: wall clock for scheduling decisions (aging); injectable so tests need not wait
-        self.clock = clock
         self.handlers = handlers
         self.host_and_port = host_and_port
         self.config = config
-        self._capacity_override = capacity_override
-        self.capacity = capacity_override or capacity()
-        self._ram_live = ram_available()
-        self.machine_id = 0
-        self.machine_name = host_and_port
-        self.session = machines.new_session()
-        self.running: dict[TaskID, Running] = {}
-        self.flags = Flags(False, None, None, None)
+        #: the one source of time of this engine (a ManualClock in tests)
+        self.clock = clock
         self.notify_mode = False
-        self.stopping = False
-        self.session_lost = False
+        #: resolves with the status the process should exit with: 0 after leaving, 100 for a
+        #: restart request, 1 after an unexpected error in a background loop
         self.exit_code: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._wake = asyncio.Event()
+        self._capacity = capacity
+        self._membership = membership
+        self._lifecycle = Lifecycle.RUNNING
+        self._exit_status = 0
+        self._stats = Stats()
+        self._supervisor = Supervisor(self._crashed)
         self._beat_now = asyncio.Event()
-        self._loops: list[asyncio.Task[None]] = []
-        self._adders: list[asyncio.Task[None]] = []
         self._listener: Listener | None = None
-        self._last_beat_ok = time.monotonic()
-        self._reap_not_before = 0.0
-        self._terminated = False
-        self._shutting_down: asyncio.Future[None] | None = None
-        self.completions: CompletionBatcher | None = None
-        self._background: set[asyncio.Task[object]] = set()
-        self.stats = {"claims": 0, "claimed": 0, "done": 0, "failed": 0, "fenced": 0}
-        from .scheduling import Scheduler
-
-        self.scheduler = Scheduler(self)
+        self._loops: list[asyncio.Task[None]] = []
+        self._scheduling: asyncio.Task[None] | None = None
+        self._adders: list[asyncio.Task[None]] = []
+        self._leaving: asyncio.Future[None] | None = None
+        self._stopping_after_failure: asyncio.Task[None] | None = None
+        self._add_task: dict[str, AddTaskFn] = {name: self._adder_of(name) for name in handlers}
+        # Built once the machine is registered (they name its id): see _start.
+        self._completions: CompletionBatcher
+        self._runner: AttemptRunner
+        self._scheduler: Scheduler
 
     # ------------------------------------------------------------------ construction
 
@@ -143,107 +121,169 @@ class TaskEngine:
         config: EngineConfig | None = None,
         capacity: Resources | None = None,
         machine_name: str | None = None,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> TaskEngine:
-        """Register this machine, re-adopt tasks it owned before a restart, start scheduling."""
+        """Register this machine, re-adopt tasks it owned before a restart, start scheduling.
+
+        ``capacity`` pins the machine's resources (otherwise probed at every heartbeat);
+        ``clock`` replaces the system clock (tests pass a :class:`~engine.clock.ManualClock`).
+        """
         config = config or EngineConfig()
-        handlers: dict[str, Handler] = {}
-        for task in tasks:
-            details = task.type_details()
-            if details.name in handlers:
-                raise ValueError(f"task type {details.name!r} registered twice")
-            limiter = details.max if isinstance(details.max, Limiter) else Limiter(details.max)
-            handlers[details.name] = Handler(task, details, limiter, accepts_everything(task))
-        engine = cls(
-            db, handlers, host_and_port, config, capacity, clock or (lambda: datetime.now(UTC))
+        clock = clock or SystemClock()
+        handlers = build_handlers(tasks)
+        membership = Membership(
+            db,
+            host_and_port,
+            machine_name=machine_name or host_and_port,
+            task_names=list(handlers),
+            config=config,
+            clock=clock,
         )
-        await engine._start(machine_name or host_and_port)
+        engine = cls(
+            db, handlers, host_and_port, config, LocalCapacity(capacity), membership, clock
+        )
+        await engine._start()
         return engine
 
-    async def _register(self) -> None:
-        """Insert or take over this identity's machine row under the current session."""
-        self.machine_id = await machines.register(
-            self.db,
-            self.host_and_port,
-            session=self.session,
-            cpu=self.capacity.cpu,
-            ram=self.capacity.ram,
-            gpu=self.capacity.gpu,
-            machine_timeout=self.config.machine_timeout,
-            tasks=sorted(self.handlers),
-            machine_name=self.machine_name,
-            version=engine_package.__version__,
-        )
-
-    async def _start(self, machine_name: str) -> None:
+    async def _start(self) -> None:
         await asyncio.to_thread(prime_cpu_percent)
-        self.machine_name = machine_name
-        await self._register()
+        await self._membership.register(self._capacity.total)
         log.info(
             "machine %s registered as id %d (%s)",
             self.host_and_port,
             self.machine_id,
-            self.capacity.describe(),
+            self._capacity.total.describe(),
         )
-        self.completions = CompletionBatcher(self.db, self.machine_id, self.host_and_port)
-        self.completions.start()
+        self._completions = CompletionBatcher(self.db, self.machine_id, self.host_and_port)
+        self._completions.start()
+        self._runner = AttemptRunner(
+            self._capacity,
+            AttemptHooks(
+                db=self.db,
+                host_and_port=self.host_and_port,
+                config=self.config,
+                clock=self.clock,
+                completions=self._completions,
+                machine_id=lambda: self._membership.machine_id,
+                member=lambda: self._lifecycle is not Lifecycle.REJOINING,
+                cordoned=lambda: self._membership.flags.unschedulable,
+                count=self._stats.count,
+                vacated=self._vacated,
+                wake=self.wake,
+                background=self._background,
+            ),
+        )
+        self._scheduler = Scheduler(
+            self.handlers,
+            self._capacity,
+            self._runner,
+            SchedulerHooks(
+                db=self.db,
+                config=self.config,
+                clock=self.clock,
+                identity=lambda: (self._membership.machine_id, self._membership.session),
+                may_claim=lambda: self.schedulable,
+                machine_view=self.machine_view,
+                add_task=self._add_task,
+                background=self._background,
+            ),
+        )
         if self.config.use_notify is not False:
             self._listener = Listener(
                 self.db,
                 {"task": self._on_task_notice, "machine": self._on_machine_notice},
                 on_reconnect=self.wake,
+                clock=self.clock,
             )
             self.notify_mode = await self._listener.start()
-        self.scheduler.adopt(await machines.readopt(self.db, self.machine_id, self.host_and_port))
+        self._scheduler.adopt(await self._membership.readopt())
+        spawn = self._supervisor.spawn
+        self._scheduling = spawn("harmony-scheduler", self._scheduling_loop(), loop=True)
         self._loops = [
-            asyncio.create_task(self._heartbeat_loop(), name="harmony-heartbeat"),
-            asyncio.create_task(self.scheduler.loop(), name="harmony-scheduler"),
-            asyncio.create_task(self._housekeeping_loop(), name="harmony-housekeeping"),
+            spawn("harmony-heartbeat", self._heartbeat_loop(), loop=True),
+            self._scheduling,
+            spawn("harmony-housekeeping", self._housekeeping_loop(), loop=True),
         ]
-        for handler in self.handlers.values():
-            self._adders.append(
-                asyncio.create_task(self._run_adder(handler), name=f"adder-{handler.name}")
-            )
+        self._adders = [
+            spawn(f"adder-{name}", self._run_adder(handler))
+            for name, handler in self.handlers.items()
+        ]
 
     # ------------------------------------------------------------------ public API
 
-    def resources_available(self) -> Resources:
-        """Live capacity minus the declared costs of running tasks.
-
-        RAM is also capped by what the kernel could hand out now, so memory taken by other
-        processes on the box is respected.
-        """
-        used = Resources()
-        for run in self.running.values():
-            used = used + run.cost
-        free = self.capacity - used
-        return Resources(free.cpu, min(free.ram, self._ram_live), free.gpu)
-
-    def running_tasks(self) -> list[RunningInfo]:
-        now = time.monotonic()
-        return [
-            RunningInfo(r.claimed.id, r.claimed.name, r.claimed.attempt, now - r.started)
-            for r in self.running.values()
-        ]
+    @property
+    def machine_id(self) -> int:
+        return self._membership.machine_id
 
     @property
-    def state(self) -> str:
-        """active / cordoned / draining / drained / restarting / stopping."""
-        if self.stopping:
-            return "stopping"
-        if self.flags.restart_request is not None:
-            return "restarting"
-        if self.flags.drain_requested_at is not None:
-            return "draining" if self.running else "drained"
-        return "cordoned" if self.flags.unschedulable else "active"
+    def machine_name(self) -> str:
+        return self._membership.machine_name
+
+    @property
+    def flags(self) -> Flags:
+        """The operator flags read back at the last heartbeat."""
+        return self._membership.flags
+
+    @property
+    def capacity(self) -> Resources:
+        """This machine's total resources (as last probed, or as pinned)."""
+        return self._capacity.total
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self._lifecycle
+
+    @property
+    def stats(self) -> Stats:
+        return self._stats
+
+    @property
+    def listener(self) -> Listener | None:
+        """The LISTEN connection's keeper; None when polling was forced."""
+        return self._listener
+
+    @property
+    def running(self) -> Mapping[TaskID, Running]:
+        """The attempts running here, by task id (read-only; prefer :meth:`running_tasks`)."""
+        return self._capacity.running
+
+    @property
+    def state(self) -> MachineState:
+        """This machine's state as operators see it (stopping while this process leaves)."""
+        flags = self._membership.flags
+        return state_of_flags(
+            unschedulable=flags.unschedulable,
+            restart_request=flags.restart_request,
+            drain_requested_at=flags.drain_requested_at,
+            running=len(self._capacity),
+            stopping=self._lifecycle.leaving,
+        )
 
     @property
     def schedulable(self) -> bool:
-        return not (
-            self.stopping
-            or self.session_lost
-            or self.flags.unschedulable
-            or self.flags.restart_request is not None
+        """It may claim work now: running, and not cordoned or asked to restart."""
+        return self._lifecycle.may_claim and self._membership.accepts_work
+
+    def resources_available(self) -> Resources:
+        """Capacity minus the declared costs of running tasks (RAM also capped by what the
+        kernel could hand out at the last probe)."""
+        return self._capacity.free()
+
+    def running_tasks(self) -> list[RunningInfo]:
+        now = self.clock.monotonic()
+        return [
+            RunningInfo(r.claimed.id, r.claimed.name, r.claimed.attempt, now - r.started)
+            for r in self._capacity.running.values()
+        ]
+
+    def machine_view(self) -> MachineView:
+        """What ``can_accept`` sees of this machine."""
+        return MachineView(
+            machine_id=self.machine_id,
+            host_and_port=self.host_and_port,
+            name=self.machine_name,
+            capacity=self._capacity.total,
+            free=self._capacity.free(),
         )
 
     async def add_task(
@@ -266,13 +306,34 @@ class TaskEngine:
 
     def wake(self) -> None:
         """Run a claim cycle soon."""
-        self._wake.set()
+        self._scheduler.wake()
 
-    def background(self, coro: Coroutine[object, object, object]) -> None:
-        """Run a fire-and-forget coroutine, keeping a reference until it ends."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def cycle(self) -> CycleResult:
+        """Run one claim cycle now (after any in progress) and say what it did.
+
+        The scheduling loop runs these on its own; tests and diagnostics call it to see what
+        the machine would do at this moment, without waiting for the loop.
+        """
+        result = await self._scheduler.cycle()
+        self._stats.count(Tally.CLAIMS, result.statements)
+        self._stats.count(Tally.CLAIMED, result.found)
+        return result
+
+    async def beat(self) -> None:
+        """One heartbeat: report in, read flags, declare silent peers dead, act on flags."""
+        if self._lifecycle is Lifecycle.STOPPED:
+            return  # it left the cluster: a beat now would only make it rejoin
+        live = await self._capacity.refresh()
+        could_claim = self.schedulable
+        result = await self._membership.beat(self._capacity.total, live)
+        if result.reclaimed:
+            self.wake()
+        if result.flags is None:
+            await self._session_lost()
+            return
+        if not could_claim and self.schedulable:
+            self.wake()
+        await self._act_on_idle()
 
     async def graceful_terminate(self, grace: float | None = None) -> None:
         """Stop claiming, let running tasks finish, leave the cluster.
@@ -280,64 +341,95 @@ class TaskEngine:
         With ``grace`` (seconds), tasks still running after it are cancelled and returned to
         the queue (not counted as failures), except time-sensitive ones, which always finish.
         """
-        if self._terminated:
+        if self._leaving is not None:
+            await asyncio.shield(self._leaving)
             return
-        self.stopping = True
-        self.wake()
-        for task in self._adders:
-            await cancel_quietly(task)
-        await self.scheduler.stop()
-        jobs = [r.job for r in self.running.values() if r.job is not None]
+        self._lifecycle = Lifecycle.STOPPING
+        await self._stop_claiming()
+        jobs = [r.job for r in self._capacity.running.values() if r.job is not None]
         if jobs:
             log.info("waiting for %d running task(s) to finish", len(jobs))
-            _, pending = await asyncio.wait(jobs, timeout=grace)
-            if pending:
-                await self._stop_running(lambda r: not r.handler.details.time_sensitive, "shutdown")
-                await asyncio.wait([r.job for r in self.running.values() if r.job])
-        await self._shutdown()
+            if not await self._all_end(jobs, grace):
+                await self._runner.stop(
+                    lambda r: not r.handler.details.time_sensitive, StopReason.SHUTDOWN
+                )
+                await self._all_end(
+                    [r.job for r in self._capacity.running.values() if r.job is not None]
+                )
+        await self._leave()
 
     async def stop_now(self) -> None:
         """Stop at once: every running task is cancelled and returned to the queue."""
-        if self._terminated:
+        if self._leaving is not None:
+            await asyncio.shield(self._leaving)
             return
-        self.stopping = True
-        for task in self._adders:
-            await cancel_quietly(task)
-        await self.scheduler.stop()
-        await self._stop_running(lambda r: True, "shutdown")
-        await self._shutdown()
+        self._lifecycle = Lifecycle.STOPPING
+        await self._stop_claiming()
+        await self._runner.stop(lambda r: True, StopReason.SHUTDOWN)
+        await self._leave()
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ loops
 
-    async def _stop_running(self, which: object, reason: str) -> None:
-        victims = [r for r in self.running.values() if which(r)]  # type: ignore[operator]
-        for run in victims:
-            run.stop_reason = reason
-            if run.job is not None:
-                run.job.cancel()
-        if victims:
-            await asyncio.wait([r.job for r in victims if r.job is not None])
+    async def _scheduling_loop(self) -> None:
+        while not self._lifecycle.leaving:
+            result = CycleResult()
+            try:
+                result = await self.cycle()
+            except HarmonyDBError as exc:
+                log.warning("claim cycle failed: %s", exc)
+                await self.clock.sleep(0.5)
+            await self._scheduler.wait(result, notify_mode=self.notify_mode)
 
-    async def _shutdown(self) -> None:
-        """Leave the cluster, once: a drain interrupted by ``stop_now`` (a second signal) ends
-        in the same single shutdown, awaited by both."""
-        if self._shutting_down is None:
-            self._shutting_down = asyncio.ensure_future(self._leave())
-        await asyncio.shield(self._shutting_down)
+    async def _heartbeat_loop(self) -> None:
+        interval = self.config.heartbeat_interval
+        while True:
+            await wait_event(self.clock, self._beat_now, interval * random.uniform(0.9, 1.1))
+            self._beat_now.clear()
+            try:
+                await self.beat()
+            except HarmonyDBError as exc:
+                log.warning("heartbeat failed: %s", exc)
 
-    async def _leave(self) -> None:
-        self._terminated = True
-        if self.completions is not None:
-            await self.completions.close()
-        for loop_task in self._loops:
-            await cancel_quietly(loop_task)
-        if self._listener is not None:
-            await self._listener.close()
-        with contextlib.suppress(HarmonyDBError):
-            await machines.unregister(self.db, self.machine_id, self.session)
-        if not self.exit_code.done():
-            self.exit_code.set_result(0)
-        log.info("machine %s left the cluster", self.host_and_port)
+    async def _housekeeping_loop(self) -> None:
+        interval = self.config.housekeeping_interval
+        # Spread out so engines started together do not all clean up at once.
+        await self.clock.sleep(random.uniform(0.1, 1.0) * interval)
+        while True:
+            try:
+                await housekeeping(self.db, self.config)
+            except HarmonyDBError as exc:
+                log.warning("housekeeping failed: %s", exc)
+            await self.clock.sleep(interval * random.uniform(0.8, 1.2))
+
+    async def _run_adder(self, handler: Handler) -> None:
+        try:
+            await handler.task.adder(self._add_task[handler.name])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The type's own code: its failure costs that type its new work, not the machine
+            # the work of every other type.
+            log.exception("adder of %s failed; it will not add more work", handler.name)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _adder_of(self, name: str) -> AddTaskFn:
+        """``add_task`` bound to one type: what its adder and IAmBored hook are given."""
+
+        async def add(
+            extra: ExtraFn | None = None, *, priority: int | None = None
+        ) -> TaskID | None:
+            return await self.add_task(name, extra, priority=priority)
+
+        return add
+
+    def _background(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
+        self._supervisor.spawn(name, coro)
+
+    def _vacated(self) -> None:
+        self.wake()  # freed resources may admit more work
+        if not len(self._capacity):
+            self._background("idle check", self._act_on_idle())
 
     def _on_task_notice(self, payload: str) -> None:
         if payload in self.handlers or not payload:
@@ -347,86 +439,30 @@ class TaskEngine:
         if payload in ("", str(self.machine_id)):
             self._beat_now.set()
 
-    async def _run_adder(self, handler: Handler) -> None:
-        async def add(
-            extra: ExtraFn | None = None, *, priority: int | None = None
-        ) -> TaskID | None:
-            return await self.add_task(handler.name, extra, priority=priority)
+    def _crashed(self, name: str, exc: BaseException) -> None:
+        """A background loop hit an unexpected error: the engine is in an unknown state."""
+        self._fail()
 
-        try:
-            await handler.task.adder(add)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("adder of %s failed; it will not add more work", handler.name)
-
-    async def _heartbeat_loop(self) -> None:
-        interval = self.config.heartbeat_interval
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._beat_now.wait(), interval * random.uniform(0.9, 1.1))
-            self._beat_now.clear()
-            try:
-                await self.beat()
-            except HarmonyDBError as exc:
-                log.warning("heartbeat failed: %s", exc)
-
-    async def beat(self) -> None:
-        """One heartbeat: report in, read flags, declare silent peers dead, act on flags."""
-        if self._capacity_override is None:
-            self.capacity = await asyncio.to_thread(capacity)
-        live = await asyncio.to_thread(usage)
-        self._ram_live = await asyncio.to_thread(ram_available)
-        now = time.monotonic()
-        if now - self._last_beat_ok > 2.5 * self.config.heartbeat_interval:
-            # We were cut off ourselves (DB down, process paused): peers may have been cut off
-            # just as long. Give everyone one timeout to report in before declaring deaths.
-            self._reap_not_before = now + self.config.machine_timeout
-        result = await machines.heartbeat(
-            self.db,
-            self.machine_id,
-            self.session,
-            cpu=self.capacity.cpu,
-            ram=self.capacity.ram,
-            gpu=self.capacity.gpu,
-            cpu_load=live.cpu_load,
-            ram_used=live.ram_used,
-            gpu_used=live.gpu_used,
-            reap=now >= self._reap_not_before,
-            machine_timeout=self.config.machine_timeout,
-        )
-        self._last_beat_ok = time.monotonic()
-        if result.reclaimed:
-            log.warning(
-                "returned %d task(s) of %d silent machine(s) to the queue",
-                result.reclaimed,
-                result.declared_dead,
+    def _fail(self) -> None:
+        """Stop at once (handing running tasks back) and exit with a non-zero status once the
+        machine has left the cluster."""
+        self._exit_status = EXIT_CRASHED
+        if self._leaving is None and self._stopping_after_failure is None:
+            self._stopping_after_failure = asyncio.get_running_loop().create_task(
+                self.stop_now(), name="harmony-stop-after-failure"
             )
-            self.wake()
-        if result.flags is None:
-            await self._session_was_lost()
-            return
-        was_unschedulable = not self.schedulable
-        self.flags = result.flags
-        if was_unschedulable and self.schedulable:
-            self.wake()
-        await self._act_on_flags()
 
-    async def _act_on_flags(self) -> None:
-        if self.running or self.stopping:
-            return
-        if self.flags.restart_request is not None:
-            log.warning(
-                "restart requested and no task running: exiting with %d", EXIT_RESTART_REQUESTED
-            )
-            await machines.clear_restart(self.db, self.machine_id, self.session)
-            if not self.exit_code.done():
-                self.exit_code.set_result(EXIT_RESTART_REQUESTED)
-        elif self.flags.drain_requested_at is not None and self.flags.drained_at is None:
-            await machines.mark_drained(self.db, self.machine_id, self.session)
-            log.info("drained: no task running")
+    # ------------------------------------------------------------------ internals
 
-    async def _session_was_lost(self) -> None:
+    async def _act_on_idle(self) -> None:
+        """Nothing runs here any more: a drain is complete, a restart request takes effect."""
+        if len(self._capacity) or self._lifecycle.leaving:
+            return
+        code = await self._membership.act_on_idle()
+        if code is not None:
+            self._resolve_exit(code)
+
+    async def _session_lost(self) -> None:
         """Peers declared this machine dead (or another process took the identity): every
         task it runs now belongs to someone else. Stop them without recording anything, then
         rejoin as a fresh session."""
@@ -434,31 +470,70 @@ class TaskEngine:
             "machine %s lost its session (declared dead after missing heartbeats); "
             "abandoning %d running task(s) and re-registering",
             self.host_and_port,
-            len(self.running),
+            len(self._capacity),
         )
-        self.session_lost = True
-        await self._stop_running(lambda r: True, "lost")
-        self.session = machines.new_session()
+        if self._lifecycle is Lifecycle.RUNNING:
+            self._lifecycle = Lifecycle.REJOINING
+        await self._runner.stop(lambda r: True, StopReason.LOST)
         try:
-            await self._register()
+            await self._membership.rejoin(self._capacity.total)
         except MachineIdentityInUse as exc:
             log.error("cannot rejoin: %s; stopping", exc)
-            self.stopping = True
-            if not self.exit_code.done():
-                self.exit_code.set_result(1)
+            self._lifecycle = Lifecycle.STOPPING
+            self._fail()
             return
-        self.session_lost = False
+        if self._lifecycle is Lifecycle.REJOINING:
+            self._lifecycle = Lifecycle.RUNNING
         self.wake()
 
-    async def _housekeeping_loop(self) -> None:
-        interval = self.config.housekeeping_interval
-        await asyncio.sleep(random.uniform(0.1, 1.0) * interval)
-        while True:
-            try:
-                await housekeeping(self.db, self.config)
-            except HarmonyDBError as exc:
-                log.warning("housekeeping failed: %s", exc)
-            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+    async def _stop_claiming(self) -> None:
+        """No new work: adders stop, and the scheduling loop ends after its current cycle."""
+        self.wake()
+        for task in self._adders:
+            await cancel_quietly(task)
+        if self._scheduling is not None and self._scheduling is not asyncio.current_task():
+            await self._all_end([self._scheduling], CYCLE_STOP_WAIT)
+
+    async def _all_end(self, jobs: list[asyncio.Task[None]], seconds: float | None = None) -> bool:
+        """Wait until ``jobs`` have all ended, or ``seconds`` pass on the engine clock; True if
+        they ended. The jobs are never cancelled here."""
+        if not jobs:
+            return True
+        if seconds is None:
+            await asyncio.wait(jobs)
+            return True
+        all_ended = asyncio.ensure_future(asyncio.wait(jobs))
+        timer = asyncio.ensure_future(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait((all_ended, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (all_ended, timer):
+                await cancel_quietly(waiter)
+        return all(job.done() for job in jobs)
+
+    def _resolve_exit(self, code: int) -> None:
+        if not self.exit_code.done():
+            self.exit_code.set_result(code)
+
+    async def _leave(self) -> None:
+        """Leave the cluster, once: a drain interrupted by ``stop_now`` (a second signal) ends
+        in the same single departure, awaited by both."""
+        if self._leaving is None:
+            self._leaving = asyncio.ensure_future(self._depart())
+        await asyncio.shield(self._leaving)
+
+    async def _depart(self) -> None:
+        await self._completions.close()
+        for loop_task in self._loops:
+            await cancel_quietly(loop_task)
+        await self._supervisor.cancel_all()
+        if self._listener is not None:
+            await self._listener.close()
+        with contextlib.suppress(HarmonyDBError):
+            await self._membership.leave()
+        self._lifecycle = Lifecycle.STOPPED
+        self._resolve_exit(self._exit_status)
+        log.info("machine %s left the cluster", self.host_and_port)
 
 
 def default_identity(role: str) -> str:

@@ -1,9 +1,10 @@
 """Machine registration, heartbeats, and declaring silent machines dead.
 
 Liveness is per machine, not per task: a task is taken from a machine only when that machine
-stops heartbeating, never because the task has run "too long" (the time-based rescue that runs
-live jobs twice, reference performance.md section 7). The timeout is seconds, not Curio's 10
-minutes, and every process has a session token:
+stops heartbeating, never because the task has run "too long": a lease per task has to guess
+how long work may take, and every guess that is too short hands a live job to a second machine,
+so it runs twice (sealing work for hours, side effects included). The timeout is seconds, not
+Curio's 10 minutes, and every process has a session token:
 
 * a heartbeat updates the row only if the session still matches, so a machine that was declared
   dead (session cleared by a peer) or replaced learns it on its next heartbeat;
@@ -27,8 +28,9 @@ from engine.harmonydb import DB, Tx
 
 from .claims import Claimed
 from .errors import MachineIdentityInUse
+from .outcomes import Outcome
 
-HEARTBEAT = """
+HEARTBEAT = f"""
 WITH me AS (
     UPDATE harmony_machines
        SET last_contact = now(), cpu = $3, ram = $4, gpu = $5,
@@ -56,8 +58,8 @@ WITH me AS (
     INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
                                       completed_by_host_and_port, outcome, attempt)
     SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE,
-           'lost: machine ' || host_and_port || ' stopped heartbeating', host_and_port, 'lost',
-           attempt
+           'lost: machine ' || host_and_port || ' stopped heartbeating', host_and_port,
+           '{Outcome.LOST}', attempt
       FROM lost
 )
 SELECT me.*, (SELECT count(*) FROM dead) AS declared_dead, (SELECT count(*) FROM lost) AS reclaimed
@@ -178,7 +180,7 @@ async def register(
     return await db.transaction(upsert)
 
 
-REOWN = """
+REOWN = f"""
 WITH old AS (
     SELECT id, claimed_at, attempt FROM harmony_task WHERE owner_id = $1 FOR UPDATE
 ), t AS (
@@ -192,7 +194,7 @@ WITH old AS (
     INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
                                       completed_by_host_and_port, outcome, machine_id, attempt)
     SELECT id, name, posted_time, coalesce(previous_start, now()), now(), FALSE,
-           'lost: machine restarted', $2, 'lost', $1, previous_attempt
+           'lost: machine restarted', $2, '{Outcome.LOST}', $1, previous_attempt
       FROM t
 )
 SELECT id, name, attempt, priority, posted_time, retries, claimed_at FROM t

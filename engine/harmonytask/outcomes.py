@@ -1,10 +1,14 @@
 """Recording what an attempt led to: done, retry, failed, preempted, released or lost.
 
+The vocabulary is defined once, here, beside the SQL that writes it: :class:`Outcome` is what
+``harmony_task_history.outcome`` holds, :class:`StopReason` why the engine itself ended an
+attempt (and which outcome, if any, that leaves behind).
+
 Every write here is fenced on ``owner_id = me AND attempt = k`` and writes its history row in the
 **same statement** (a data-modifying CTE), so a late writer whose lease expired changes nothing,
 not even history, and a crash can never leave a completed task without its history row or the
-reverse. Curio's completion deletes by id only (reference harmony.md 2.6): a zombie node can
-complete a task another node re-claimed.
+reverse. Curio's completion deletes by id only: a zombie node (one peers declared dead that
+still finishes its work) can complete a task another node has re-claimed and is running again.
 
 Successful completions are batched: while one batch statement is in flight the next ones queue
 up, so under load many tasks share one commit (group commit), and an idle machine still records
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 from dataclasses import dataclass, field
 
@@ -24,7 +29,49 @@ from .task import TaskID
 
 log = logging.getLogger(__name__)
 
-DONE_BATCH = """
+
+class Outcome(enum.StrEnum):
+    """What an attempt led to, as stored in ``harmony_task_history.outcome``."""
+
+    #: ``do`` returned True; the task is gone from the queue
+    DONE = "done"
+    #: a failed attempt; the task is claimable again after its retry wait
+    RETRY = "retry"
+    #: the failed attempt that reached ``max_failures``: the visible failed state
+    FAILED = "failed"
+    #: stopped to make room for time-sensitive work; back in the queue, not a failure
+    PREEMPTED = "preempted"
+    #: the machine stopped heartbeating (or restarted); peers returned the task to the queue
+    LOST = "lost"
+    #: given back unstarted or at shutdown (storage not available, engine leaving)
+    RELEASED = "released"
+
+    @property
+    def is_failure(self) -> bool:
+        """Counts against the task (the others were not the task's fault)."""
+        return self in (Outcome.RETRY, Outcome.FAILED)
+
+
+class StopReason(enum.StrEnum):
+    """Why the engine cancels an attempt it is running."""
+
+    #: a time-sensitive task needs the room
+    PREEMPTED = "preempted"
+    #: the engine is leaving the cluster
+    SHUTDOWN = "shutdown"
+    #: peers declared this machine dead: another machine owns the task now
+    LOST = "lost"
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The history row the attempt leaves; None when nothing may be recorded (the fencing
+        token would reject the write anyway: the task is someone else's)."""
+        return {StopReason.PREEMPTED: Outcome.PREEMPTED, StopReason.SHUTDOWN: Outcome.RELEASED}.get(
+            self
+        )
+
+
+DONE_BATCH = f"""
 WITH input AS (
     SELECT * FROM unnest($2::bigint[], $3::int[]) AS i(id, attempt)
 ), done AS (
@@ -34,15 +81,15 @@ WITH input AS (
 ), hist AS (
     INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
                                       completed_by_host_and_port, outcome, machine_id, attempt)
-    SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), TRUE, NULL, $4, 'done',
-           $1, attempt
+    SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), TRUE, NULL, $4,
+           '{Outcome.DONE}', $1, attempt
       FROM done
 )
 SELECT id FROM done
 """
 
 # retries/failed_at/retry_after are computed from the row's values before the update.
-FAILED = """
+FAILED = f"""
 WITH old AS (
     SELECT id, claimed_at FROM harmony_task WHERE id = $1 AND owner_id = $2 AND attempt = $3
 ), t AS (
@@ -59,7 +106,8 @@ WITH old AS (
 INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
                                   completed_by_host_and_port, outcome, machine_id, attempt)
 SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE, $4, $7,
-       CASE WHEN failed_at IS NULL THEN 'retry' ELSE 'failed' END, $2, attempt
+       CASE WHEN failed_at IS NULL THEN '{Outcome.RETRY}' ELSE '{Outcome.FAILED}' END, $2,
+       attempt
   FROM t
 RETURNING outcome
 """
@@ -93,9 +141,9 @@ async def record_failure(
     retry_wait: float,
     max_failures: int,
     host_and_port: str,
-) -> str | None:
-    """Count a failed attempt: ``'retry'``, ``'failed'`` (dead-letter), or None when fenced."""
-    return await db.query_value(
+) -> Outcome | None:
+    """Count a failed attempt: RETRY, FAILED (dead-letter), or None when fenced."""
+    outcome = await db.query_value(
         FAILED,
         task_id,
         machine_id,
@@ -105,6 +153,7 @@ async def record_failure(
         max_failures,
         host_and_port,
     )
+    return None if outcome is None else Outcome(outcome)
 
 
 async def record_returned(
@@ -113,7 +162,7 @@ async def record_returned(
     machine_id: int,
     attempt: int,
     reason: str,
-    outcome: str,
+    outcome: Outcome,
     host_and_port: str,
     back_off: float = 0.0,
 ) -> bool:
@@ -125,7 +174,7 @@ async def record_returned(
             machine_id,
             attempt,
             reason[:4000],
-            outcome,
+            str(outcome),
             back_off,
             host_and_port,
         )

@@ -12,26 +12,63 @@ Outcomes:
 If recording fails because the database is unreachable, it is retried for as long as this
 machine could still own the task (twice the machine timeout); after that, peers have taken the
 task back and will run it again.
+
+The runner knows nothing of the engine: it is handed :class:`AttemptHooks` (values and
+callbacks) and the machine's :class:`~.capacity.LocalCapacity`, which it occupies when an
+attempt starts and vacates when it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from engine.harmonydb import HarmonyDBError
+from engine.clock import Clock
+from engine.harmonydb import DB, HarmonyDBError
 
-from . import outcomes
-from .outcomes import record_failure, record_returned
-
-if TYPE_CHECKING:
-    from .engine import Running, TaskEngine
+from .capacity import LocalCapacity, Running
+from .claims import Claimed
+from .config import EngineConfig
+from .handlers import Handler
+from .outcomes import CompletionBatcher, Outcome, StopReason, record_failure, record_returned
+from .stats import Tally
 
 log = logging.getLogger(__name__)
 
+__all__ = ["AttemptHooks", "AttemptRunner"]
+
 OWNED = "SELECT 1 FROM harmony_task WHERE id = $1 AND owner_id = $2 AND attempt = $3"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AttemptHooks:
+    """What an attempt needs from the machine running it."""
+
+    db: DB
+    host_and_port: str
+    config: EngineConfig
+    clock: Clock
+    completions: CompletionBatcher
+    #: this machine's id (the fencing writes name it)
+    machine_id: Callable[[], int]
+    #: False once peers declared this machine dead: every attempt it runs is someone else's
+    member: Callable[[], bool]
+    #: the machine is cordoned: ``can_yield`` attempts should let go
+    cordoned: Callable[[], bool]
+    #: count what an attempt led to
+    count: Callable[[Tally], None]
+    #: an attempt ended and freed its resources (more work may fit; the machine may be idle)
+    vacated: Callable[[], None]
+    #: ask for a claim cycle soon
+    wake: Callable[[], None]
+    #: run a fire-and-forget coroutine (named, for the log) under supervision
+    background: Callable[[str, Coroutine[Any, Any, Any]], None]
 
 
 def _describe(exc: BaseException) -> str:
@@ -39,181 +76,217 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def run_task(engine: TaskEngine, run: Running) -> None:
-    task, handler = run.claimed, run.handler
-    details = handler.details
+async def within(clock: Clock, seconds: float | None, work: Awaitable[T]) -> T:
+    """``await work``, raising TimeoutError once ``seconds`` pass on ``clock`` (and cancelling
+    it). Like :func:`asyncio.timeout`, but on the engine's clock, so a manual clock governs
+    attempt timeouts too."""
+    if seconds is None:
+        return await work
+    job = asyncio.ensure_future(work)
+    timer = asyncio.ensure_future(clock.sleep(seconds))
     try:
-        if run.waits_for:  # preemption victims must let go first
-            await asyncio.wait(run.waits_for)
-        if details.storage is not None:
-            try:
-                run.reservation = await details.storage.claim(task.id, engine.machine_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                reason = f"storage not available: {_describe(exc)}"
-                log.warning("task %d (%s): %s", task.id, task.name, reason)
-                await _give_back(engine, run, reason, "released", engine.config.storage_back_off)
-                return
-        outcome = await _attempt(engine, run)
-        await _finish(engine, run, outcome)
-    except asyncio.CancelledError:
-        if run.stop_reason in ("preempted", "shutdown"):
-            outcome = "preempted" if run.stop_reason == "preempted" else "released"
-            await _give_back(engine, run, run.stop_reason or "", outcome)
-        # "lost": another machine owns it now; nothing to record.
+        await asyncio.wait((job, timer), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        if run.reservation is not None:
-            try:
-                await run.reservation.release()
-            except Exception as exc:  # the storage layer also cleans up after dead owners
-                log.warning("releasing storage of task %d failed: %s", task.id, exc)
-        engine.running.pop(task.id, None)
-        handler.limiter.active -= 1
-        engine.wake()  # freed resources may admit more work
-        if not engine.running:
-            engine.background(_idle(engine))
+        timer.cancel()
+        if not job.done():
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+    if job.cancelled():
+        raise TimeoutError
+    return job.result()
 
 
-async def _give_back(
-    engine: TaskEngine, run: Running, reason: str, outcome: str, back_off: float = 0.0
-) -> None:
-    """Return the task to the queue, not counted as a failure, with a history row saying why."""
-    task = run.claimed
-    await _record(
-        engine,
-        run,
-        lambda: record_returned(
-            engine.db,
-            task.id,
-            engine.machine_id,
-            task.attempt,
-            reason,
-            outcome,
-            engine.host_and_port,
-            back_off,
-        ),
-    )
+class AttemptRunner:
+    """Starts attempts as jobs and sees each through to a recorded outcome."""
 
+    def __init__(self, capacity: LocalCapacity, hooks: AttemptHooks) -> None:
+        self._capacity = capacity
+        self._hooks = hooks
 
-async def _attempt(engine: TaskEngine, run: Running) -> tuple[bool, str]:
-    """Run ``do``; (True, "") when done, (False, why) when this attempt failed."""
-    task, details = run.claimed, run.handler.details
+    def start(
+        self, task: Claimed, handler: Handler, waits_for: Iterable[asyncio.Task[None]] = ()
+    ) -> Running:
+        """Occupy the task's resources here and run it; ``waits_for``: jobs of preempted
+        attempts that must end first."""
+        run = Running(task, handler, self._hooks.clock.monotonic(), waits_for=list(waits_for))
+        self._capacity.occupy(run)
+        run.job = asyncio.create_task(self._run(run), name=f"task-{task.name}-{task.id}")
+        return run
 
-    async def still_owned() -> bool:
-        if run.stop_reason is not None or engine.session_lost:
-            return False
-        if details.can_yield and engine.flags.unschedulable:
-            return False
+    async def stop(self, which: Callable[[Running], bool], reason: StopReason) -> None:
+        """Stop the running attempts ``which`` selects, and wait until they have ended."""
+        chosen = [r for r in self._capacity.running.values() if which(r)]
+        for run in chosen:
+            run.stop(reason)
+        jobs = [r.job for r in chosen if r.job is not None]
+        if jobs:
+            await asyncio.wait(jobs)
+
+    # ------------------------------------------------------------------ one attempt
+
+    async def _run(self, run: Running) -> None:
+        hooks = self._hooks
+        task, details = run.claimed, run.handler.details
         try:
-            return (
-                await engine.db.query_value(OWNED, task.id, engine.machine_id, task.attempt)
-                is not None
-            )
-        except HarmonyDBError:
-            return False
+            if run.waits_for:  # preemption victims must let go first
+                await asyncio.wait(run.waits_for)
+            if details.storage is not None:
+                try:
+                    run.reservation = await details.storage.claim(task.id, hooks.machine_id())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    reason = f"storage not available: {_describe(exc)}"
+                    log.warning("task %d (%s): %s", task.id, task.name, reason)
+                    await self._give_back(
+                        run, reason, Outcome.RELEASED, hooks.config.storage_back_off
+                    )
+                    return
+            await self._finish(run, await self._attempt(run))
+        except asyncio.CancelledError:
+            outcome = run.stop_reason.outcome if run.stop_reason is not None else None
+            if outcome is not None:
+                await self._give_back(run, str(run.stop_reason), outcome)
+            # LOST: another machine owns it now; nothing to record.
+        finally:
+            if run.reservation is not None:
+                try:
+                    await run.reservation.release()
+                except Exception as exc:  # the storage layer also cleans up after dead owners
+                    log.warning("releasing storage of task %d failed: %s", task.id, exc)
+            self._capacity.vacate(run)
+            hooks.vacated()
 
-    try:
-        async with asyncio.timeout(details.timeout):
-            done = await run.handler.task.do(task.id, still_owned)
-    except TimeoutError:
-        if run.stop_reason is not None:
-            raise asyncio.CancelledError from None
-        return False, f"timed out after {details.timeout:g}s"
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.warning(
-            "task %d (%s) attempt %d failed: %s", task.id, task.name, task.attempt, _describe(exc)
-        )
-        return False, _describe(exc)
-    if done:
-        return True, ""
-    return False, "do() reported the task as not done"
-
-
-async def _finish(engine: TaskEngine, run: Running, outcome: tuple[bool, str]) -> None:
-    task, details = run.claimed, run.handler.details
-    ok, error = outcome
-    if ok:
-        assert engine.completions is not None
-        recorded = await _record(
-            engine,
+    async def _give_back(
+        self, run: Running, reason: str, outcome: Outcome, back_off: float = 0.0
+    ) -> None:
+        """Return the task to the queue, not counted as a failure, with a history row saying
+        why."""
+        hooks, task = self._hooks, run.claimed
+        await self._record(
             run,
-            lambda: engine.completions.done(  # type: ignore[union-attr]
-                task.id, task.attempt
+            lambda: record_returned(
+                hooks.db,
+                task.id,
+                hooks.machine_id(),
+                task.attempt,
+                reason,
+                outcome,
+                hooks.host_and_port,
+                back_off,
             ),
         )
-        if recorded:
-            engine.stats["done"] += 1
-        return
-    wait = details.retry_wait(task.retries + 1)
-    result = await _record(
-        engine,
-        run,
-        lambda: record_failure(
-            engine.db,
-            task.id,
-            engine.machine_id,
-            task.attempt,
-            error,
-            wait,
-            details.max_failures,
-            engine.host_and_port,
-        ),
-    )
-    engine.stats["failed"] += 1
-    if result == "failed":
-        log.error(
-            "task %d (%s) failed %d times and is now in the failed state: %s",
-            task.id,
-            task.name,
-            task.retries + 1,
-            error,
-        )
-    elif result == "retry":
-        asyncio.get_running_loop().call_later(wait, engine.wake)
 
+    async def _attempt(self, run: Running) -> tuple[bool, str]:
+        """Run ``do``; (True, "") when done, (False, why) when this attempt failed."""
+        hooks = self._hooks
+        task, details = run.claimed, run.handler.details
 
-async def _record(engine: TaskEngine, run: Running, write: Any) -> Any:
-    """Run a fenced write, retrying through database outages while the task could still be
-    ours. Returns the write's result; a falsy result means the attempt was fenced out."""
-    deadline = time.monotonic() + 2 * engine.config.machine_timeout
-    delay = 0.2
-    while True:
+        async def still_owned() -> bool:
+            if run.stop_reason is not None or not hooks.member():
+                return False
+            if details.can_yield and hooks.cordoned():
+                return False
+            try:
+                owner = await hooks.db.query_value(OWNED, task.id, hooks.machine_id(), task.attempt)
+            except HarmonyDBError:
+                return False
+            return owner is not None
+
         try:
-            result = await write()
-        except HarmonyDBError as exc:
-            if time.monotonic() > deadline:
-                log.error(
-                    "could not record the outcome of task %d (%s): %s; peers will take "
-                    "it back and run it again",
+            done = await within(
+                hooks.clock, details.timeout, run.handler.task.do(task.id, still_owned)
+            )
+        except TimeoutError as exc:
+            if run.stop_reason is not None:
+                raise asyncio.CancelledError from None
+            if details.timeout is None:  # raised by do() itself
+                return False, _describe(exc)
+            return False, f"timed out after {details.timeout:g}s"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(
+                "task %d (%s) attempt %d failed: %s",
+                task.id,
+                task.name,
+                task.attempt,
+                _describe(exc),
+            )
+            return False, _describe(exc)
+        if done:
+            return True, ""
+        return False, "do() reported the task as not done"
+
+    async def _finish(self, run: Running, outcome: tuple[bool, str]) -> None:
+        hooks = self._hooks
+        task, details = run.claimed, run.handler.details
+        ok, error = outcome
+        if ok:
+            if await self._record(run, lambda: hooks.completions.done(task.id, task.attempt)):
+                hooks.count(Tally.DONE)
+            return
+        wait = details.retry_wait(task.retries + 1)
+        result = await self._record(
+            run,
+            lambda: record_failure(
+                hooks.db,
+                task.id,
+                hooks.machine_id(),
+                task.attempt,
+                error,
+                wait,
+                details.max_failures,
+                hooks.host_and_port,
+            ),
+        )
+        hooks.count(Tally.FAILED)
+        if result is Outcome.FAILED:
+            log.error(
+                "task %d (%s) failed %d times and is now in the failed state: %s",
+                task.id,
+                task.name,
+                task.retries + 1,
+                error,
+            )
+        elif result is Outcome.RETRY:
+            hooks.background(f"retry wake-up of task {task.id}", self._wake_after(wait))
+
+    async def _wake_after(self, seconds: float) -> None:
+        """The retried task becomes claimable after its wait: look for it then."""
+        await self._hooks.clock.sleep(seconds)
+        self._hooks.wake()
+
+    async def _record(self, run: Running, write: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a fenced write, retrying through database outages while the task could still be
+        ours. Returns the write's result; a falsy result means the attempt was fenced out."""
+        hooks = self._hooks
+        deadline = hooks.clock.monotonic() + 2 * hooks.config.machine_timeout
+        delay = 0.2
+        while True:
+            try:
+                result = await write()
+            except HarmonyDBError as exc:
+                if hooks.clock.monotonic() > deadline:
+                    log.error(
+                        "could not record the outcome of task %d (%s): %s; peers will take "
+                        "it back and run it again",
+                        run.claimed.id,
+                        run.claimed.name,
+                        exc,
+                    )
+                    return None
+                log.warning("recording task %d outcome failed (%s); retrying", run.claimed.id, exc)
+                await hooks.clock.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if not result:
+                hooks.count(Tally.FENCED)
+                log.warning(
+                    "task %d (%s) attempt %d: result discarded, another machine owns the task now",
                     run.claimed.id,
                     run.claimed.name,
-                    exc,
+                    run.claimed.attempt,
                 )
-                return None
-            log.warning("recording task %d outcome failed (%s); retrying", run.claimed.id, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            continue
-        if not result:
-            engine.stats["fenced"] += 1
-            log.warning(
-                "task %d (%s) attempt %d: result discarded, another machine owns the task now",
-                run.claimed.id,
-                run.claimed.name,
-                run.claimed.attempt,
-            )
-        return result
-
-
-async def _idle(engine: TaskEngine) -> None:
-    """Nothing runs any more: drained / restart flags may now take effect."""
-    try:
-        await engine._act_on_flags()
-    except HarmonyDBError as exc:
-        log.warning("acting on machine flags failed: %s", exc)
-
-
-__all__ = ["outcomes", "run_task"]
+            return result

@@ -1,6 +1,6 @@
 """The claim cycle: greedy, resource-aware, priority-ordered, with aging and preemption.
 
-One cycle:
+One cycle (:meth:`Scheduler.cycle`):
 
 1. For every task type, how many more could start here now: its limiter's headroom and how many
    of its declared cost fit in the free resources (capped by ``claim_batch``).
@@ -15,262 +15,257 @@ waited longer than ``starvation_after``, the machine stops admitting other work 
 Curio orders by age only and leaves big tasks starving behind a stream of small ones (curio
 #1146). Preemption: a time-sensitive task that finds no room may stop ``can_yield`` tasks here,
 youngest first; they go back to the queue without counting a failure.
+
+The decisions themselves are pure functions in :mod:`.planning`; this module does the I/O around
+them. The scheduler owns its wake-up event: anyone may :meth:`~Scheduler.wake` it, and the
+engine's loop alternates :meth:`~Scheduler.cycle` and :meth:`~Scheduler.wait`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from datetime import datetime
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from engine.harmonydb import HarmonyDBError
-from engine.resources import Resources
+from engine.clock import Clock, wait_event
+from engine.harmonydb import DB, HarmonyDBError
 
-from . import claims
+from . import claims, planning
+from .capacity import LocalCapacity
 from .claims import Claimed
-from .runner import run_task
-
-if TYPE_CHECKING:
-    from .engine import Handler, Running, TaskEngine
+from .config import EngineConfig
+from .handlers import Handler
+from .outcomes import StopReason
+from .runner import AttemptRunner
+from .task import AddTaskFn, MachineView, TaskID
 
 log = logging.getLogger(__name__)
 
+__all__ = ["CycleResult", "Scheduler"]
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """What one claim cycle did."""
+
+    #: every task claimed, in claim order (including one claimed to preempt for)
+    claimed: tuple[Claimed, ...] = ()
+    #: claimed but did not fit once admitted: given back at once, not a failure
+    released: tuple[TaskID, ...] = ()
+    #: running attempts stopped to make room for time-sensitive work
+    preempted: tuple[TaskID, ...] = ()
+    #: the starving type all other work was held back for, if any
+    held_back_for: str | None = None
+    #: types not claimed because their storage has no room now
+    no_storage: tuple[str, ...] = ()
+    #: claim statements sent
+    statements: int = 0
+
+    @property
+    def found(self) -> int:
+        return len(self.claimed)
+
+
+@dataclass(frozen=True)
+class SchedulerHooks:
+    """What the scheduler needs from the machine it schedules for."""
+
+    db: DB
+    config: EngineConfig
+    clock: Clock
+    #: (machine id, session): the claim statements check the session is still current
+    identity: Callable[[], tuple[int, str]]
+    #: the engine runs and the operator flags allow claiming
+    may_claim: Callable[[], bool]
+    #: the machine as ``can_accept`` sees it
+    machine_view: Callable[[], MachineView]
+    #: ``add_task`` of each type, for IAmBored hooks
+    add_task: Mapping[str, AddTaskFn]
+    #: run a fire-and-forget coroutine (named, for the log) under supervision
+    background: Callable[[str, Coroutine[Any, Any, Any]], None]
+
 
 class Scheduler:
-    def __init__(self, engine: TaskEngine) -> None:
-        self.engine = engine
-        self._stopped = False
-        self._loop_task: asyncio.Task[None] | None = None
-        self._poll_delay = engine.config.poll_min
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        capacity: LocalCapacity,
+        runner: AttemptRunner,
+        hooks: SchedulerHooks,
+    ) -> None:
+        self._handlers = handlers
+        self._capacity = capacity
+        self._runner = runner
+        self._hooks = hooks
+        self._wake = asyncio.Event()
+        self._poll_delay = hooks.config.poll_min
+        #: cycles never overlap (a test or diagnostic may run one beside the loop's)
+        self._cycling = asyncio.Lock()
 
-    # ------------------------------------------------------------------ loop
+    # ------------------------------------------------------------------ waking
 
-    async def loop(self) -> None:
-        self._loop_task = asyncio.current_task()
-        engine = self.engine
-        while not self._stopped:
-            found = 0
-            try:
-                found = await self.cycle()
-            except HarmonyDBError as exc:
-                log.warning("claim cycle failed: %s", exc)
-                await asyncio.sleep(0.5)
-            except Exception:
-                log.exception("claim cycle crashed; retrying")
-                await asyncio.sleep(1.0)
-            if found:
-                self._poll_delay = engine.config.poll_min
-                continue  # there may be more: claim again before sleeping
-            if engine.notify_mode:
-                timeout = engine.config.poll_interval
-            else:
-                timeout = self._poll_delay
-                self._poll_delay = min(self._poll_delay * 2, engine.config.poll_max)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(engine._wake.wait(), timeout)
-            engine._wake.clear()
+    def wake(self) -> None:
+        """Run a claim cycle soon."""
+        self._wake.set()
 
-    async def stop(self) -> None:
-        self._stopped = True
-        self.engine.wake()
-        task = self._loop_task
-        if task is not None and task is not asyncio.current_task():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), 5)
+    async def wait(self, last: CycleResult, *, notify_mode: bool) -> None:
+        """Between cycles: none after a cycle that found work (there may be more); otherwise
+        until woken or the poll interval passes (rare with notifications, adaptive without:
+        fast after finding work, backing off to ``poll_max``)."""
+        config = self._hooks.config
+        if last.found:
+            self._poll_delay = config.poll_min
+            return
+        if notify_mode:
+            timeout = config.poll_interval
+        else:
+            timeout = self._poll_delay
+            self._poll_delay = min(self._poll_delay * 2, config.poll_max)
+        await wait_event(self._hooks.clock, self._wake, timeout)
+        self._wake.clear()
 
     # ------------------------------------------------------------------ one cycle
 
-    async def cycle(self) -> int:
-        """Claim and start what fits; return how many tasks were claimed."""
-        engine = self.engine
-        if not engine.schedulable:
-            return 0
-        free = engine.resources_available()
-        limits: dict[str, int] = {}
-        blocked: list[Handler] = []
-        room = engine.config.max_running - len(engine.running)
-        for handler in engine.handlers.values():
-            headroom = min(handler.limiter.headroom(), engine.config.claim_batch, room)
-            if headroom <= 0:
-                continue
-            n = handler.details.cost.how_many_fit(free, headroom)
-            if n > 0 and not await self._storage_has_room(handler):
-                continue  # back-pressure: no path could take this type's files now
-            if n > 0:
-                limits[handler.name] = n
-            elif handler.details.cost.fits_in(engine.capacity):
-                blocked.append(handler)
-        preempt_for: Handler | None = None
-        if blocked:
-            starving = await self._starving(blocked)
-            if starving is not None:
-                if starving.details.time_sensitive and self._can_preempt_for(starving, free):
-                    preempt_for = starving
-                log.debug("holding back other work until %s fits", starving.name)
-                limits = {}
-            else:
-                for handler in blocked:
-                    if handler.details.time_sensitive and self._can_preempt_for(handler, free):
-                        preempt_for = handler
-                        break
-        claimed = await self._claim(limits)
-        if preempt_for is not None:
-            urgent = await claims.claim_by_type(
-                engine.db, engine.machine_id, engine.session, {preempt_for.name: 1}
-            )
-            for task in urgent:
-                self._start_preempting(task)
-            claimed_count = len(claimed) + len(urgent)
-        else:
-            claimed_count = len(claimed)
-        await self._admit(claimed)
-        if not claimed_count:
-            await self._bored()
-        return claimed_count
+    async def cycle(self) -> CycleResult:
+        """Claim and start what fits now."""
+        async with self._cycling:
+            if not self._hooks.may_claim():
+                return CycleResult()
+            return await self._cycle()
 
-    async def _storage_has_room(self, handler: Handler) -> bool:
-        storage = handler.details.storage
+    async def _cycle(self) -> CycleResult:
+        hooks, capacity = self._hooks, self._capacity
+        free = capacity.free()
+        plan = planning.claim_plan(
+            self._handlers.values(),
+            free=free,
+            total=capacity.total,
+            running=len(capacity),
+            claim_batch=hooks.config.claim_batch,
+            max_running=hooks.config.max_running,
+        )
+        no_storage = [n for n in plan.limits if not await self._storage_has_room(n)]
+        for name in no_storage:  # back-pressure: no path could take this type's files now
+            del plan.limits[name]
+        starving = None
+        if plan.blocked:
+            oldest = await claims.oldest_pending(hooks.db, [h.name for h in plan.blocked])
+            starving = planning.starving(
+                plan.blocked,
+                oldest,
+                now=hooks.clock.now(),
+                starvation_after=hooks.config.starvation_after,
+            )
+            if starving is not None:
+                log.debug("holding back other work until %s fits", starving.name)
+        hold = planning.hold_back(plan, starving, free=free, yieldable=capacity.yieldable())
+        claimed, statements = await self._claim(hold.limits)
+        urgent: list[Claimed] = []
+        preempted: list[TaskID] = []
+        if hold.preempt_for is not None:
+            machine_id, session = hooks.identity()
+            urgent = await claims.claim_by_type(
+                hooks.db, machine_id, session, {hold.preempt_for.name: 1}
+            )
+            statements += 1
+            for task in urgent:
+                preempted += self._start_preempting(task)
+        released = await self._admit(claimed)
+        found = len(claimed) + len(urgent)
+        if not found:
+            await self._bored()
+        return CycleResult(
+            claimed=(*claimed, *urgent),
+            released=tuple(released),
+            preempted=tuple(preempted),
+            held_back_for=hold.held_for.name if hold.held_for is not None else None,
+            no_storage=tuple(no_storage),
+            statements=statements,
+        )
+
+    async def _storage_has_room(self, name: str) -> bool:
+        storage = self._handlers[name].details.storage
         if storage is None:
             return True
         try:
             return await storage.has_capacity()
         except HarmonyDBError as exc:
-            log.warning("storage check of %s failed: %s", handler.name, exc)
+            log.warning("storage check of %s failed: %s", name, exc)
             return False
 
-    async def _claim(self, limits: dict[str, int]) -> list[Claimed]:
-        engine = self.engine
+    async def _claim(self, limits: dict[str, int]) -> tuple[list[Claimed], int]:
+        """Claim up to ``limits`` by type; returns the claimed tasks and the statements sent."""
         if not limits:
-            return []
+            return [], 0
+        hooks = self._hooks
+        machine_id, session = hooks.identity()
         claimed: list[Claimed] = []
-        simple = {n: k for n, k in limits.items() if engine.handlers[n].accepts_all}
+        statements = 0
+        simple = {n: k for n, k in limits.items() if self._handlers[n].accepts_all}
         if simple:
-            claimed += await claims.claim_by_type(
-                engine.db, engine.machine_id, engine.session, simple
-            )
-            engine.stats["claims"] += 1
+            claimed += await claims.claim_by_type(hooks.db, machine_id, session, simple)
+            statements += 1
         for name, k in limits.items():
             if name in simple:
                 continue
-            handler = engine.handlers[name]
-            candidates = await claims.peek(engine.db, name, max(k * 4, 10))
+            candidates = await claims.peek(hooks.db, name, max(k * 4, 10))
             if not candidates:
                 continue
-            accepted = await handler.task.can_accept(candidates, engine)
+            handler = self._handlers[name]
+            accepted = await handler.task.can_accept(candidates, hooks.machine_view())
             if accepted:
-                claimed += await claims.claim_ids(
-                    engine.db, engine.machine_id, engine.session, list(accepted), k
-                )
-                engine.stats["claims"] += 1
-        engine.stats["claimed"] += len(claimed)
-        return claimed
+                claimed += await claims.claim_ids(hooks.db, machine_id, session, list(accepted), k)
+                statements += 1
+        return claimed, statements
 
-    async def _admit(self, claimed: list[Claimed]) -> None:
-        engine = self.engine
+    async def _admit(self, claimed: list[Claimed]) -> list[TaskID]:
+        """Start what still fits, best first; release the rest. Returns the released ids."""
         if not claimed:
-            return
-        now = engine.clock()
-        step = max(engine.config.starvation_after, 1.0)
-
-        def effective(c: Claimed) -> tuple[float, datetime, int]:
-            waited = (now - c.posted_time).total_seconds()
-            return (-(c.priority + waited / step), c.posted_time, c.id)
-
-        free = engine.resources_available()
-        for task in sorted(claimed, key=effective):
-            handler = engine.handlers[task.name]
-            cost = handler.details.cost
-            if handler.limiter.headroom() > 0 and cost.fits_in(free):
-                free = free - cost
-                self.start(task)
+            return []
+        hooks = self._hooks
+        machine_id, _ = hooks.identity()
+        order = planning.admission_order(
+            claimed, now=hooks.clock.now(), starvation_after=hooks.config.starvation_after
+        )
+        free = self._capacity.free()
+        released: list[TaskID] = []
+        for task in order:
+            handler = self._handlers[task.name]
+            if self._capacity.fits(handler, free):
+                free = free - handler.details.cost
+                self._runner.start(task, handler)
             else:
-                await claims.release(engine.db, task.id, engine.machine_id, task.attempt)
+                await claims.release(hooks.db, task.id, machine_id, task.attempt)
+                released.append(task.id)
+        return released
 
     def adopt(self, tasks: list[Claimed]) -> None:
         """Tasks re-owned after a restart: run those that still fit; release the others."""
-        engine = self.engine
-        free = engine.resources_available()
+        hooks = self._hooks
+        machine_id, _ = hooks.identity()
+        free = self._capacity.free()
         for task in tasks:
-            handler = engine.handlers.get(task.name)
-            if (
-                handler is not None
-                and handler.limiter.headroom() > 0
-                and handler.details.cost.fits_in(free)
-            ):
+            handler = self._handlers.get(task.name)
+            if handler is not None and self._capacity.fits(handler, free):
                 free = free - handler.details.cost
                 log.info("re-adopted task %d (%s) as attempt %d", task.id, task.name, task.attempt)
-                self.start(task)
+                self._runner.start(task, handler)
             else:
-                engine.background(
-                    claims.release(engine.db, task.id, engine.machine_id, task.attempt)
+                hooks.background(
+                    f"release of re-adopted task {task.id}",
+                    claims.release(hooks.db, task.id, machine_id, task.attempt),
                 )
-
-    def start(self, task: Claimed, waits_for: list[asyncio.Task[None]] | None = None) -> Running:
-        from .engine import Running
-
-        engine = self.engine
-        handler = engine.handlers[task.name]
-        run = Running(task, handler, time.monotonic(), waits_for=waits_for or [])
-        engine.running[task.id] = run
-        handler.limiter.active += 1
-        run.job = asyncio.create_task(run_task(engine, run), name=f"task-{task.name}-{task.id}")
-        return run
-
-    # ------------------------------------------------------------------ aging
-
-    async def _starving(self, blocked: list[Handler]) -> Handler | None:
-        """The blocked type whose oldest claimable task has waited past the threshold."""
-        engine = self.engine
-        oldest = await claims.oldest_pending(engine.db, [h.name for h in blocked])
-        if not oldest:
-            return None
-        now = engine.clock()
-        threshold = engine.config.starvation_after
-        waiting = [
-            (posted, h)
-            for h in blocked
-            if (posted := oldest.get(h.name)) is not None
-            and (now - posted).total_seconds() > threshold
-        ]
-        if not waiting:
-            return None
-        # Time-sensitive work first, then the longest wait.
-        waiting.sort(key=lambda pair: (not pair[1].details.time_sensitive, pair[0]))
-        return waiting[0][1]
 
     # ------------------------------------------------------------------ preemption
 
-    def _yieldable(self) -> list[Running]:
-        return [
-            r
-            for r in self.engine.running.values()
-            if r.handler.details.can_yield
-            and not r.handler.details.time_sensitive
-            and r.stop_reason is None
-        ]
-
-    def _can_preempt_for(self, handler: Handler, free: Resources) -> bool:
-        reclaimable = free
-        for run in self._yieldable():
-            reclaimable = reclaimable + run.cost
-        return handler.details.cost.fits_in(reclaimable)
-
-    def _start_preempting(self, task: Claimed) -> None:
-        """Stop just enough ``can_yield`` tasks (youngest first), then start ``task`` once
-        they have let go."""
-        engine = self.engine
-        handler = engine.handlers[task.name]
-        free = engine.resources_available()
-        victims: list[Running] = []
-        for run in sorted(self._yieldable(), key=lambda r: -r.started):
-            if handler.details.cost.fits_in(free):
-                break
-            victims.append(run)
-            free = free + run.cost
-        for run in victims:
+    def _start_preempting(self, task: Claimed) -> list[TaskID]:
+        """Stop just enough ``can_yield`` attempts (youngest first), then start ``task`` once
+        they have let go. Returns the stopped attempts' task ids."""
+        handler = self._handlers[task.name]
+        chosen = planning.victims(handler, self._capacity.free(), self._capacity.yieldable())
+        for run in chosen:
             log.info(
                 "preempting task %d (%s) for time-sensitive %s %d",
                 run.claimed.id,
@@ -278,35 +273,37 @@ class Scheduler:
                 task.name,
                 task.id,
             )
-            run.stop_reason = "preempted"
-            if run.job is not None:
-                run.job.cancel()
-        self.start(task, waits_for=[r.job for r in victims if r.job is not None])
+            run.stop(StopReason.PREEMPTED)
+        self._runner.start(task, handler, waits_for=[r.job for r in chosen if r.job is not None])
+        return [r.claimed.id for r in chosen]
 
     # ------------------------------------------------------------------ IAmBored
 
     async def _bored(self) -> None:
-        engine = self.engine
-        if not engine.schedulable:
+        """Spare capacity and nothing claimed: let types with an ``iam_bored`` hook create
+        speculative work, each at most every ``idle_try_interval``."""
+        hooks = self._hooks
+        if not hooks.may_claim():
             return
-        now = time.monotonic()
-        free = engine.resources_available()
-        for handler in engine.handlers.values():
+        now = hooks.clock.monotonic()
+        free = self._capacity.free()
+        for handler in self._handlers.values():
             hook = handler.details.iam_bored
-            if hook is None or now - handler.last_bored < engine.config.idle_try_interval:
+            if hook is None:
                 continue
-            if handler.limiter.headroom() <= 0 or not handler.details.cost.fits_in(free):
+            if (
+                handler.last_bored is not None
+                and now - handler.last_bored < hooks.config.idle_try_interval
+            ):
+                continue
+            if not self._capacity.fits(handler, free):
                 continue
             handler.last_bored = now
-
-            async def add(
-                extra: object = None, *, priority: int | None = None, name: str = handler.name
-            ) -> int | None:
-                return await engine.add_task(name, extra, priority=priority)  # type: ignore[arg-type]
-
             try:
-                await hook(add)
+                await hook(hooks.add_task[handler.name])
             except HarmonyDBError as exc:
                 log.warning("IAmBored of %s failed: %s", handler.name, exc)
             except Exception:
+                # A type's own hook: its failure costs that type its speculative work, not the
+                # machine its other work (adders are treated alike).
                 log.exception("IAmBored of %s crashed", handler.name)

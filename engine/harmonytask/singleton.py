@@ -1,7 +1,8 @@
 """Singleton tasks: at most one live instance cluster-wide, at most once per interval.
 
-Curio's ``SingletonTaskAdder`` (reference harmony.md 2.3), as an ``iam_bored`` hook: when a
-machine has spare capacity it tries to add the singleton; the transaction checks
+Curio's ``SingletonTaskAdder`` (cluster-wide periodic work such as a chain tick or a clean-up,
+which must neither run twice at once nor more often than its interval), as an ``iam_bored``
+hook: when a machine has spare capacity it tries to add the singleton; the transaction checks
 ``harmony_task_singletons`` and only adds when no instance is live and the interval has passed
 (or an operator asked to run it now). Concurrent tries collide on the table's primary key, which
 the adder treats as "already added".
@@ -9,9 +10,9 @@ the adder treats as "already added".
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
+from engine.clock import Clock, SystemClock
 from engine.harmonydb import Tx
 
 from .task import AddTaskFn, TaskID
@@ -32,15 +33,18 @@ ON CONFLICT (task_name) DO UPDATE
 """
 
 
-def singleton_adder(task_name: str, min_interval: float) -> Callable[[AddTaskFn], Awaitable[None]]:
+def singleton_adder(
+    task_name: str, min_interval: float, *, clock: Clock | None = None
+) -> Callable[[AddTaskFn], Awaitable[None]]:
     """An ``iam_bored`` hook that keeps one ``task_name`` task running every ``min_interval``
     seconds somewhere in the cluster."""
-    last_try = 0.0
+    clock = clock or SystemClock()
+    last_try: float | None = None
 
     async def bored(add_task: AddTaskFn) -> None:
         nonlocal last_try
-        now = time.monotonic()
-        if now - last_try < min(min_interval, 5.0):
+        now = clock.monotonic()
+        if last_try is not None and now - last_try < min(min_interval, 5.0):
             return  # this process asked recently; the database knows the cluster-wide answer
         last_try = now
 

@@ -14,13 +14,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from engine.harmonydb import Tx
 from engine.resources import Resources
-
-if TYPE_CHECKING:
-    from .engine import TaskEngine
 
 TaskID = int
 MAX_NAME_LENGTH = 16  # harmony_task.name is VARCHAR(16), as in Curio
@@ -52,7 +49,8 @@ class StorageReservation(Protocol):
 
 
 class StorageRequirement(Protocol):
-    """Optional storage a task needs before it starts (reference harmony.md 2.5, step 5).
+    """Optional storage a task needs before it starts: reserved after the claim and before
+    ``do``, so a task never starts writing files it then has no room to finish.
 
     ``claim`` reserves space for one task, visible to every machine, or raises with a reason
     ("no storage path can take …"); the engine then puts the task back, with a back-off for
@@ -62,6 +60,21 @@ class StorageRequirement(Protocol):
     async def has_capacity(self) -> bool: ...
 
     async def claim(self, task_id: TaskID, machine_id: int) -> StorageReservation: ...
+
+
+@dataclass(frozen=True)
+class MachineView:
+    """What :meth:`TaskType.can_accept` may know about the machine asking: who it is and what
+    it has free right now. A snapshot, not the engine: a task type cannot reach into the
+    scheduler's state, and a test can build one by hand."""
+
+    machine_id: int
+    host_and_port: str
+    name: str
+    #: the machine's total resources
+    capacity: Resources
+    #: what the tasks running here leave free
+    free: Resources
 
 
 class Limiter:
@@ -139,8 +152,8 @@ class TaskType(abc.ABC):
         """Create work for the lifetime of the engine (chain events, polls, ...). Default:
         none; operators and other tasks add this type's work."""
 
-    async def can_accept(self, task_ids: list[TaskID], engine: TaskEngine) -> list[TaskID]:
-        """The subset of ``task_ids`` this machine should claim (e.g. where the data is).
+    async def can_accept(self, task_ids: list[TaskID], machine: MachineView) -> list[TaskID]:
+        """The subset of ``task_ids`` ``machine`` should claim (e.g. where the data is).
 
         Default: all. Types that keep the default are claimed in one statement without a
         preliminary look at the queue.

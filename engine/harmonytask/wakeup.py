@@ -1,7 +1,8 @@
 """Wake-ups over LISTEN/NOTIFY, and the polling that replaces them where they do not exist.
 
-NOTIFY is a hint, never a dependency (reference performance.md section 4): the scheduler always
-polls too, rarely when notifications work and adaptively when they do not (YugabyteDB without
+NOTIFY is a hint, never a dependency: a notification sent while the listening connection is
+down is lost for good, and some servers never deliver any. So the scheduler always polls too,
+rarely when notifications work and adaptively when they do not (YugabyteDB without
 ``yb_enable_listen_notify``, or a dropped listener connection being re-established).
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from engine.clock import Clock, SystemClock
 from engine.harmonydb import DB, HarmonyDBError
 
 log = logging.getLogger(__name__)
@@ -27,14 +29,24 @@ class Listener:
         db: DB,
         handlers: dict[str, Callable[[str], None]],
         on_reconnect: Callable[[], None],
+        clock: Clock | None = None,
     ) -> None:
         self._db = db
+        self._clock = clock or SystemClock()
         self._handlers = handlers
         self._on_reconnect = on_reconnect
         self._conn: asyncpg.Connection | None = None
         self._reconnecting: asyncio.Task[None] | None = None
         self._closed = False
         self.connected = False
+
+    @property
+    def server_pid(self) -> int | None:
+        """The server process of the listening connection (None while down)."""
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            return None
+        return conn.get_server_pid()
 
     async def start(self) -> bool:
         """Listen; False when the server does not deliver notifications (poll instead)."""
@@ -69,7 +81,7 @@ class Listener:
                     return
                 except (HarmonyDBError, OSError, asyncpg.PostgresError) as exc:
                     log.warning("notification listener down (%s); retrying in %.1fs", exc, delay)
-                    await asyncio.sleep(delay)
+                    await self._clock.sleep(delay)
                     delay = min(delay * 2, 5.0)
         finally:
             self._reconnecting = None

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine.harmonydb import DB
-from engine.harmonytask import StillOwned, TaskID, TaskType, TaskTypeDetails
+from engine.harmonytask import MachineView, StillOwned, TaskID, TaskType, TaskTypeDetails
 from engine.resources import Resources
 
 PROBE_TABLE = """
@@ -50,12 +50,14 @@ class Probe(TaskType):
         self.any_started = asyncio.Event()
         self.cancelled: list[TaskID] = []
         self.owned_checks: list[bool] = []
+        self.asked_by: list[MachineView] = []
 
     def type_details(self) -> TaskTypeDetails:
         details = {"retry_wait": lambda retries: 0.0, **self.details}
         return TaskTypeDetails(name=self.name, cost=self.cost, **details)
 
-    async def can_accept(self, task_ids: list[TaskID], engine: object) -> list[TaskID]:
+    async def can_accept(self, task_ids: list[TaskID], machine: MachineView) -> list[TaskID]:
+        self.asked_by.append(machine)
         return self._accept(task_ids) if self._accept else task_ids
 
     def gate(self, task_id: TaskID) -> asyncio.Event:

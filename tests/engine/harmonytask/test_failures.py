@@ -3,8 +3,6 @@ that cannot be had, and adders whose extra work declines or already exists."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from engine.harmonydb import DB, Tx
@@ -30,7 +28,7 @@ async def test_failures_retry_then_enter_the_failed_state_then_restart_by_id(
         return attempts["n"] <= 2
 
     probe = Probe(probe_db, "m", fail=fail_twice_then_fail_again_until_restarted, max_failures=2)
-    await engines([probe], "m")
+    engine = await engines([probe], "m")
     (task_id,) = await add_tasks(probe_db, "probe", 1)
     await wait_until(
         lambda: probe_db.query_value("SELECT failed_at IS NOT NULL FROM harmony_task"), 5
@@ -42,8 +40,8 @@ async def test_failures_retry_then_enter_the_failed_state_then_restart_by_id(
     assert [h.outcome for h in history] == ["failed", "retry"]  # newest first
     assert all(not h.result for h in history)
 
-    await asyncio.sleep(0.3)
-    assert len(probe.started) == 2  # nothing retries a failed task on its own
+    assert (await engine.cycle()).claimed == ()  # nothing retries a failed task on its own
+    assert len(probe.started) == 2
 
     assert await restart_task(probe_db, task_id) == "probe"
     await wait_until(lambda: probe_db.query_value("SELECT count(*) = 0 FROM harmony_task"), 5)
@@ -154,9 +152,10 @@ async def test_extra_work_commits_with_the_task_or_not_at_all(probe_db: DB, engi
 async def test_a_type_whose_storage_has_no_room_is_not_claimed(probe_db: DB, engines) -> None:
     full = BrokenStorage(room=False)
     needy = Probe(probe_db, "m", "needy", storage=full)
-    await engines([needy], "m")
+    engine = await engines([needy], "m")
     (task_id,) = await add_tasks(probe_db, "needy", 1)
-    await asyncio.sleep(0.5)
+    cycle = await engine.cycle()
+    assert cycle.no_storage == ("needy",) and cycle.claimed == ()
     assert full.claims == 0 and not needy.started
     row = await probe_db.query_row(
         "SELECT owner_id, attempt FROM harmony_task WHERE id = $1", task_id

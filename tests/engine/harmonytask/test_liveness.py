@@ -7,8 +7,15 @@ import asyncio
 
 import pytest
 
+from engine.clock import ManualClock
 from engine.harmonydb import DB
-from engine.harmonytask import EngineConfig, MachineIdentityInUse, add_tasks, task_history
+from engine.harmonytask import (
+    EngineConfig,
+    Lifecycle,
+    MachineIdentityInUse,
+    add_tasks,
+    task_history,
+)
 from support.probe import Probe, wait_until
 
 
@@ -37,16 +44,16 @@ async def test_a_machine_past_its_lease_cannot_complete_a_reclaimed_task(
 
     slow.release()  # a wakes up and tries to finish its (lost) attempt
     await wait_until(lambda: slow.owned_checks == [False], 5)
-    await wait_until(lambda: a.stats["fenced"] == 1, 5, "a's late result to be fenced off")
+    await wait_until(lambda: a.stats.fenced == 1, 5, "a's late result to be fenced off")
     history = await task_history(probe_db, task_id=task_id)
     assert sorted(h.outcome or "" for h in history) == ["done", "lost"]
     (done,) = [h for h in history if h.outcome == "done"]
     assert done.completed_by_host_and_port == "b"
     assert [r["machine"] for r in await probe_db.select("SELECT machine FROM probe_runs")] == ["b"]
-    assert a.stats["fenced"] == 1
+    assert a.stats.fenced == 1
 
     await a.beat()  # a learns it was declared dead, drops its work and rejoins
-    assert not a.session_lost
+    assert a.lifecycle is Lifecycle.RUNNING
     state = await probe_db.query_value(
         "SELECT session IS NOT NULL FROM harmony_machines WHERE id = $1", a.machine_id
     )
@@ -69,7 +76,7 @@ async def test_a_fenced_failure_changes_nothing(probe_db: DB, engines) -> None:
         other,
     )
     doomed.release()
-    await wait_until(lambda: a.stats["fenced"] == 1, 5)
+    await wait_until(lambda: a.stats.fenced == 1, 5)
     row = await probe_db.query_row(
         "SELECT retries, failed_at FROM harmony_task WHERE id = $1", task_id
     )
@@ -136,13 +143,19 @@ async def test_peers_wait_one_timeout_after_their_own_outage_before_declaring_de
     victim = await engines([victim_probe], "victim")
     (task_id,) = await add_tasks(probe_db, "probe", 1)
     await wait_until(lambda: victim_probe.started == [task_id], 5)
-    peer = await engines([Probe(probe_db, "p")], "peer")
+    clock = ManualClock()
+    peer = await engines([Probe(probe_db, "p")], "peer", clock=clock)
     await expire(probe_db, victim.machine_id)
-    peer._last_beat_ok -= 3 * peer.config.heartbeat_interval  # it missed its own heartbeats
+    # The peer's last heartbeat was three intervals ago: it was cut off itself.
+    clock.advance(3 * peer.config.heartbeat_interval)
     await peer.beat()
     owner = await probe_db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
     assert owner == victim.machine_id
-    peer._reap_not_before = 0  # a timeout later the victim still has not reported in
+    clock.advance(peer.config.machine_timeout - 0.5)  # not yet a whole timeout later
+    await peer.beat()
+    owner = await probe_db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
+    assert owner == victim.machine_id
+    clock.advance(0.5)  # a timeout later the victim still has not reported in
     await peer.beat()
     owner = await probe_db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
     assert owner is None

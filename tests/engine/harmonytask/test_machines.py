@@ -11,6 +11,7 @@ from engine.harmonydb import DB
 from engine.harmonytask import (
     EXIT_RESTART_REQUESTED,
     EngineConfig,
+    Lifecycle,
     add_tasks,
     cordon,
     drain,
@@ -43,8 +44,8 @@ async def test_cordon_stops_new_claims_within_a_second(probe_db: DB, engines, co
     await cordon(probe_db, engine.machine_id)
     await wait_until(lambda: engine.flags.unschedulable, 2.0, "the cordon to be seen")
     await add_tasks(probe_db, "probe", 2)
-    await asyncio.sleep(0.5)
-    assert probe.started == []
+    assert (await engine.cycle()).claimed == ()  # a claim cycle now takes nothing
+    assert probe.started == [] and engine.running_tasks() == []
     assert await state_of(probe_db, engine.machine_id) == "cordoned"
     await uncordon(probe_db, engine.machine_id)
     await wait_until(lambda: len(probe.started) == 2, 2, "work to resume")
@@ -110,9 +111,11 @@ async def test_graceful_terminate_waits_for_running_tasks(probe_db: DB, engines)
     (task_id,) = await add_tasks(probe_db, "probe", 1)
     await wait_until(lambda: probe.started == [task_id], 5)
     stopping = asyncio.create_task(engine.graceful_terminate())
-    await asyncio.sleep(0.3)
-    assert not stopping.done()
-    await add_tasks(probe_db, "probe", 1)  # not claimed: the machine is leaving
+    await wait_until(lambda: engine.lifecycle is Lifecycle.STOPPING, 2, "the engine to stop")
+    await add_tasks(probe_db, "probe", 1)
+    assert (await engine.cycle()).claimed == ()  # not claimed: the machine is leaving
+    assert not stopping.done()  # the running task holds it back
+    assert await state_of(probe_db, engine.machine_id) == "active"  # still a member
     probe.release(task_id)
     await asyncio.wait_for(stopping, 5)
     assert [h.outcome for h in await task_history(probe_db, task_id=task_id)] == ["done"]
@@ -146,13 +149,14 @@ async def test_a_dropped_listener_reconnects_and_catches_up(probe_db: DB, engine
     the scheduler so nothing waits for the (hour-long) safety poll."""
     probe = Probe(probe_db, "m")
     engine = await engines([probe], "m", config=NOTIFY)
-    listener = engine._listener
+    listener = engine.listener
     assert listener is not None and listener.connected
-    old_pid = listener._conn.get_server_pid()
+    old_pid = listener.server_pid
+    assert old_pid is not None
     await probe_db.exec("SELECT pg_terminate_backend($1)", old_pid)
     (missed,) = await add_tasks(probe_db, "probe", 1)  # its NOTIFY may reach nobody
     await wait_until(lambda: probe.started == [missed], 5, "the catch-up after reconnecting")
     await wait_until(lambda: listener.connected, 5)
-    assert listener._conn.get_server_pid() != old_pid
+    assert listener.server_pid not in (None, old_pid)
     (later,) = await add_tasks(probe_db, "probe", 1)
     await wait_until(lambda: probe.started == [missed, later], 2)

@@ -3,10 +3,9 @@ preemption, can_accept."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from datetime import UTC, datetime, timedelta
 
+from engine.clock import ManualClock
 from engine.harmonydb import DB
 from engine.harmonytask import Limiter, add_tasks, task_history
 from engine.resources import GiB, Resources
@@ -52,12 +51,12 @@ async def test_a_task_never_starts_when_its_cost_does_not_fit(probe_db, engines)
     engine = await engines([probe], "m", capacity=Resources(cpu=8, ram=8 * GiB))
     await add_tasks(probe_db, "probe", 5)
     await wait_until(lambda: len(probe.started) == 2, 5)  # RAM allows 2 (6 of 8 GiB)
-    await asyncio.sleep(0.3)
-    assert len(probe.started) == 2
+    assert (await engine.cycle()).claimed == ()  # a third does not fit: none is claimed
+    assert len(engine.running_tasks()) == 2
     assert engine.resources_available().ram == 2 * GiB
     probe.release(probe.started[0])
     await wait_until(lambda: len(probe.started) == 3, 5)
-    assert len(engine.running) == 2
+    assert len(engine.running_tasks()) == 2
 
 
 async def test_a_shared_limiter_caps_several_types_together(probe_db, engines) -> None:
@@ -68,11 +67,11 @@ async def test_a_shared_limiter_caps_several_types_together(probe_db, engines) -
     await add_tasks(probe_db, "alpha", 2)
     await add_tasks(probe_db, "beta", 2)
     await wait_until(lambda: len(a.started) + len(b.started) == 1, 5)
-    await asyncio.sleep(0.3)
-    assert len(engine.running) == 1
+    assert (await engine.cycle()).claimed == ()  # the one slot is taken, for both types
+    assert len(engine.running_tasks()) == 1
     (a if a.started else b).release()
     await wait_until(lambda: len(a.started) + len(b.started) == 2, 5)
-    assert len(engine.running) == 1
+    assert len(engine.running_tasks()) == 1
 
 
 async def test_per_type_max_is_respected(probe_db, engines) -> None:
@@ -80,17 +79,20 @@ async def test_per_type_max_is_respected(probe_db, engines) -> None:
     engine = await engines([probe], "m")
     await add_tasks(probe_db, "probe", 10)
     await wait_until(lambda: len(probe.started) == 3, 5)
-    await asyncio.sleep(0.3)
-    assert len(engine.running) == 3
+    assert (await engine.cycle()).claimed == ()
+    assert len(engine.running_tasks()) == 3
 
 
 async def test_can_accept_picks_the_subset_this_machine_claims(probe_db, engines) -> None:
     evens = Probe(probe_db, "even", accept=lambda ids: [i for i in ids if i % 2 == 0])
-    await engines([evens], "even")
+    even = await engines([evens], "even")
     ids = await add_tasks(probe_db, "probe", 6)
     await wait_until(lambda: len(evens.started) == 3, 5)
-    await asyncio.sleep(0.3)
+    assert (await even.cycle()).claimed == ()  # the odd ones are offered, and declined
     assert sorted(evens.started) == [i for i in ids if i % 2 == 0]
+    machine = evens.asked_by[-1]  # can_accept sees the machine, not the engine
+    assert (machine.machine_id, machine.host_and_port) == (even.machine_id, "even")
+    assert machine.capacity == even.capacity
     odds = Probe(probe_db, "odd")
     await engines([odds], "odd")
     await wait_until(lambda: queue_empty(probe_db), 5)
@@ -100,10 +102,10 @@ async def test_can_accept_picks_the_subset_this_machine_claims(probe_db, engines
 async def test_a_big_task_is_not_starved_by_a_stream_of_small_ones(probe_db, engines) -> None:
     """Two 1-cpu tasks keep a 2-cpu machine busy; a 2-cpu task fits only when both end. Once it
     has waited past the threshold, the machine stops starting small tasks until it fits."""
-    now = [datetime.now(UTC)]
+    clock = ManualClock()
     small = Probe(probe_db, "m", "small", cost=Resources(cpu=1), block=True)
     big = Probe(probe_db, "m", "big", cost=Resources(cpu=2))
-    await engines([small, big], "m", capacity=Resources(cpu=2, ram=GiB), clock=lambda: now[0])
+    engine = await engines([small, big], "m", capacity=Resources(cpu=2, ram=GiB), clock=clock)
     await add_tasks(probe_db, "small", 2)
     await wait_until(lambda: len(small.started) == 2, 5)
     await add_tasks(probe_db, "big", 1)
@@ -111,7 +113,8 @@ async def test_a_big_task_is_not_starved_by_a_stream_of_small_ones(probe_db, eng
     small.release(small.started[0])  # not starving yet: a small one takes the free cpu
     await wait_until(lambda: len(small.started) == 3, 5)
     assert not big.started
-    now[0] += timedelta(minutes=5)  # the big task has now waited past starvation_after
+    clock.advance(5 * 60)  # the big task has now waited past starvation_after
+    assert (await engine.cycle()).held_back_for == "big"
     advanced = time.monotonic()
     small.release()
     await wait_until(lambda: big.started, 5, "the big task to start")

@@ -1,0 +1,164 @@
+"""This machine's membership of the cluster: registration, heartbeats, session loss, the gate
+on declaring peers dead, and the operator flags read back at each beat.
+
+:mod:`.machines` holds the statements; :class:`Membership` holds the state they need (machine
+id, session token, flags) and the decisions around them. It knows nothing of the engine's
+attempts: the caller says whether the machine is idle and acts on what a beat reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import engine as engine_package
+from engine.clock import Clock
+from engine.harmonydb import DB
+from engine.resources import Resources, Usage
+
+from . import machines
+from .claims import Claimed
+from .config import EngineConfig
+from .machines import Beat, Flags
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EXIT_RESTART_REQUESTED", "Beat", "Flags", "Membership", "ReapGate"]
+
+#: Exit status asking the supervisor (systemd, the console's wrapper) to start the process again.
+EXIT_RESTART_REQUESTED = 100
+
+NO_FLAGS = Flags(False, None, None, None)
+
+
+@dataclass
+class ReapGate:
+    """When this machine may declare silent peers dead.
+
+    A machine that was cut off itself (database down, process paused) cannot tell a dead peer
+    from one that was cut off just as long: after such a gap it gives everyone one machine
+    timeout to report in before declaring deaths. Times are the engine clock's monotonic
+    readings.
+    """
+
+    heartbeat_interval: float
+    machine_timeout: float
+    last_ok: float
+    not_before: float = 0.0
+
+    def may_reap(self, now: float) -> bool:
+        """Called before each heartbeat statement."""
+        if now - self.last_ok > 2.5 * self.heartbeat_interval:
+            self.not_before = now + self.machine_timeout
+        return now >= self.not_before
+
+    def beat_ok(self, now: float) -> None:
+        self.last_ok = now
+
+
+class Membership:
+    """Who this machine is in the cluster, and what operators asked of it."""
+
+    def __init__(
+        self,
+        db: DB,
+        host_and_port: str,
+        *,
+        machine_name: str,
+        task_names: list[str],
+        config: EngineConfig,
+        clock: Clock,
+    ) -> None:
+        self._db = db
+        self.host_and_port = host_and_port
+        self.machine_name = machine_name
+        self._task_names = sorted(task_names)
+        self._config = config
+        self._clock = clock
+        self.machine_id = 0
+        self.session = machines.new_session()
+        self.flags = NO_FLAGS
+        self.reap_gate = ReapGate(
+            config.heartbeat_interval, config.machine_timeout, clock.monotonic()
+        )
+
+    @property
+    def accepts_work(self) -> bool:
+        """The flags allow claiming (not cordoned, no restart pending)."""
+        return not self.flags.unschedulable and self.flags.restart_request is None
+
+    async def register(self, capacity: Resources) -> int:
+        """Insert or take over this identity's machine row under the current session."""
+        self.machine_id = await machines.register(
+            self._db,
+            self.host_and_port,
+            session=self.session,
+            cpu=capacity.cpu,
+            ram=capacity.ram,
+            gpu=capacity.gpu,
+            machine_timeout=self._config.machine_timeout,
+            tasks=self._task_names,
+            machine_name=self.machine_name,
+            version=engine_package.__version__,
+        )
+        return self.machine_id
+
+    async def rejoin(self, capacity: Resources) -> None:
+        """Register again under a fresh session (the old one was declared dead); raises
+        :class:`~.errors.MachineIdentityInUse` if another live process took the identity."""
+        self.session = machines.new_session()
+        await self.register(capacity)
+
+    async def readopt(self) -> list[Claimed]:
+        """Tasks this identity owned before a restart, each under a new attempt."""
+        return await machines.readopt(self._db, self.machine_id, self.host_and_port)
+
+    async def beat(self, capacity: Resources, live: Usage) -> Beat:
+        """Report in, read the flags back, declare silent peers dead when the gate allows.
+
+        ``flags`` of the result is None when this session no longer owns the row (declared
+        dead, or replaced): the caller must abandon its attempts and :meth:`rejoin`.
+        """
+        reap = self.reap_gate.may_reap(self._clock.monotonic())
+        result = await machines.heartbeat(
+            self._db,
+            self.machine_id,
+            self.session,
+            cpu=capacity.cpu,
+            ram=capacity.ram,
+            gpu=capacity.gpu,
+            cpu_load=live.cpu_load,
+            ram_used=live.ram_used,
+            gpu_used=live.gpu_used,
+            reap=reap,
+            machine_timeout=self._config.machine_timeout,
+        )
+        self.reap_gate.beat_ok(self._clock.monotonic())
+        if result.reclaimed:
+            log.warning(
+                "returned %d task(s) of %d silent machine(s) to the queue",
+                result.reclaimed,
+                result.declared_dead,
+            )
+        if result.flags is not None:
+            self.flags = result.flags
+        return result
+
+    async def act_on_idle(self) -> int | None:
+        """Nothing runs here: a pending restart or drain takes effect. Returns the exit status
+        the process should end with (a restart request), or None."""
+        if self.flags.restart_request is not None:
+            log.warning(
+                "restart requested and no task running: exiting with %d", EXIT_RESTART_REQUESTED
+            )
+            # The next process starts schedulable (Curio's rule).
+            await machines.clear_restart(self._db, self.machine_id, self.session)
+            return EXIT_RESTART_REQUESTED
+        if self.flags.drain_requested_at is not None and self.flags.drained_at is None:
+            await machines.mark_drained(self._db, self.machine_id, self.session)
+            log.info("drained: no task running")
+        return None
+
+    async def leave(self) -> None:
+        """Leave the cluster (the row stays, no longer alive)."""
+        await machines.unregister(self._db, self.machine_id, self.session)
