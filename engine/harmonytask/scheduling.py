@@ -60,6 +60,8 @@ class CycleResult:
     held_back_for: str | None = None
     #: types not claimed because their storage has no room now
     no_storage: tuple[str, ...] = ()
+    #: types whose IAmBored hook was called (nothing was claimed)
+    bored: tuple[str, ...] = ()
     #: claim statements sent
     statements: int = 0
 
@@ -174,14 +176,14 @@ class Scheduler:
                 preempted += self._start_preempting(task)
         released = await self._admit(claimed)
         found = len(claimed) + len(urgent)
-        if not found:
-            await self._bored()
+        bored = [] if found else await self._bored()
         return CycleResult(
             claimed=(*claimed, *urgent),
             released=tuple(released),
             preempted=tuple(preempted),
             held_back_for=hold.held_for.name if hold.held_for is not None else None,
             no_storage=tuple(no_storage),
+            bored=tuple(bored),
             statements=statements,
         )
 
@@ -279,12 +281,13 @@ class Scheduler:
 
     # ------------------------------------------------------------------ IAmBored
 
-    async def _bored(self) -> None:
+    async def _bored(self) -> list[str]:
         """Spare capacity and nothing claimed: let types with an ``iam_bored`` hook create
-        speculative work, each at most every ``idle_try_interval``."""
+        speculative work, each at most every ``idle_try_interval``. Returns the types asked."""
         hooks = self._hooks
+        asked: list[str] = []
         if not hooks.may_claim():
-            return
+            return asked
         now = hooks.clock.monotonic()
         free = self._capacity.free()
         for handler in self._handlers.values():
@@ -299,6 +302,7 @@ class Scheduler:
             if not self._capacity.fits(handler, free):
                 continue
             handler.last_bored = now
+            asked.append(handler.name)
             try:
                 await hook(hooks.add_task[handler.name])
             except HarmonyDBError as exc:
@@ -307,3 +311,4 @@ class Scheduler:
                 # A type's own hook: its failure costs that type its speculative work, not the
                 # machine its other work (adders are treated alike).
                 log.exception("IAmBored of %s crashed", handler.name)
+        return asked

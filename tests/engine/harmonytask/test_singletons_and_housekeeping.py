@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
+from engine.clock import ManualClock
 from engine.harmonydb import DB
-from engine.harmonytask import EngineConfig, housekeeping, singleton_adder
+from engine.harmonytask import AddTaskFn, EngineConfig, housekeeping, singleton_adder
 from support.probe import Probe, wait_until
 
 FAST = EngineConfig(
@@ -41,14 +41,30 @@ async def _at_least(rows: Awaitable[list[dict]], n: int) -> bool:
 
 
 async def test_a_singleton_does_not_start_while_one_is_live(probe_db: DB, engines) -> None:
-    probes = [
-        Probe(probe_db, f"m{i}", "tick", block=True, iam_bored=singleton_adder("tick", 0.05))
-        for i in range(2)
+    clock = ManualClock()
+    tries = [0, 0]
+
+    def counted(i: int) -> Callable[[AddTaskFn], Awaitable[None]]:
+        adder = singleton_adder("tick", 0.05, clock=clock)
+
+        async def bored(add_task: AddTaskFn) -> None:
+            tries[i] += 1
+            await adder(add_task)
+
+        return bored
+
+    probes = [Probe(probe_db, f"m{i}", "tick", block=True, iam_bored=counted(i)) for i in range(2)]
+    machines = [
+        await engines([probe], f"m{i}", config=FAST, clock=clock) for i, probe in enumerate(probes)
     ]
-    for i, probe in enumerate(probes):
-        await engines([probe], f"m{i}", config=FAST)
     await wait_until(lambda: sum(len(p.started) for p in probes) == 1, 5)
-    await asyncio.sleep(0.5)
+    for round_ in range(1, 4):  # several intervals later, every machine is bored again
+        before = list(tries)
+        clock.advance(1.0)
+        for machine in machines:
+            # Its loop or this cycle (they take turns) asks IAmBored once at this time.
+            assert (await machine.cycle()).claimed == ()
+        assert [t - b for t, b in zip(tries, before, strict=True)] == [1, 1], round_
     assert sum(len(p.started) for p in probes) == 1
     assert await probe_db.query_value("SELECT count(*) FROM harmony_task") == 1
 
