@@ -19,6 +19,7 @@ import engine.snapshot.storage as storage_module
 from console.fixture import FIXED_NOW, seed
 from engine.chain import MAINNET, deadline_info_from_offset
 from engine.harmonydb import DB
+from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import (
     HistoryWindow,
     SnapshotReader,
@@ -468,19 +469,23 @@ async def test_machine_states_and_staleness(db: DB) -> None:
     await add_machine(db, 5, 1, unschedulable=True, drain_requested_at=NOW, drained_at=NOW)
     await add_machine(db, 6, 1, unschedulable=True, restart_request=NOW)
     await add_machine(db, 7, 900, session=None, lost_at=NOW)
+    await add_machine(db, 8, 900, session=None)  # left cleanly
     await add_task(db, 701, "burn", owner=1)
     await add_task(db, 702, "burn", owner=1)
     snap = await snapshot(db, stale_after=10)
     states = {m.id: (m.state, m.stale) for m in snap.machines}
     assert states == {
-        1: ("active", False),
-        2: ("active", True),
-        3: ("cordoned", False),
-        4: ("draining", False),
-        5: ("drained", False),
-        6: ("restarting", False),
-        7: ("dead", False),
+        1: (MachineState.ACTIVE, False),
+        2: (MachineState.ACTIVE, True),
+        3: (MachineState.CORDONED, False),
+        4: (MachineState.DRAINING, False),
+        5: (MachineState.DRAINED, False),
+        6: (MachineState.RESTARTING, False),
+        7: (MachineState.DEAD, False),  # silent for long, but gone: not "stale"
+        8: (MachineState.OFFLINE, False),
     }
+    assert all(isinstance(m.state, MachineState) for m in snap.machines)
+    assert [m.id for m in snap.machines if not m.alive] == [7, 8]
     assert snap.machine(1).running == 2  # type: ignore[union-attr]
     assert [t.id for t in snap.running_on(1)] == [701, 702]
 
