@@ -10,7 +10,15 @@ import logging
 import pytest
 
 from engine.harmonydb import DB, HarmonyDBError
-from engine.harmonytask import EXIT_CRASHED, Lifecycle, add_tasks, list_machines, task_history
+from engine.harmonytask import (
+    EXIT_CRASHED,
+    Lifecycle,
+    add_tasks,
+    cordon,
+    list_machines,
+    task_history,
+)
+from engine.harmonytask import capacity as capacity_module
 from engine.harmonytask.supervision import Supervisor
 from support.probe import PATIENCE, Probe, wait_until
 
@@ -37,6 +45,24 @@ async def test_an_error_in_the_scheduling_loop_stops_the_engine_with_a_nonzero_s
     crash = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert crash and "harmony-scheduler crashed" in crash[0].getMessage()
     assert crash[0].exc_info is not None and "can_accept has a bug" in str(crash[0].exc_info[1])
+
+
+async def test_an_error_in_the_heartbeat_loop_ends_the_process_instead_of_the_heartbeats(
+    probe_db: DB, engines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the loop ended silently: the process went on without heartbeats, and peers
+    declared a live machine dead and ran its tasks again."""
+    engine = await engines([Probe(probe_db, "m")], "m")
+
+    def broken_probe() -> object:
+        raise OSError("/proc is not mounted")
+
+    monkeypatch.setattr(capacity_module, "usage", broken_probe)
+    await cordon(probe_db, engine.machine_id)  # its NOTIFY makes the heartbeat loop beat now
+    code = await asyncio.wait_for(asyncio.shield(engine.exit_code), 5 * PATIENCE)
+    assert code == EXIT_CRASHED
+    (machine,) = await list_machines(probe_db)
+    assert machine.state == "offline"  # it left; it was not left behind to be declared dead
 
 
 async def test_the_supervisor_rides_out_database_errors_but_not_bugs() -> None:
