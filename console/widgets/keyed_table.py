@@ -2,8 +2,13 @@
 
 Rows are addressed by a stable key (machine id, task id, storage id, sector). A refresh adds new
 rows, removes gone ones and updates only the cells that changed, inside one ``batch_update``;
-``clear()`` is never called, so the operator keeps their place (reference console.md section 4).
-Cells are ``rich.text.Text`` built by the panes, never markup strings from data.
+``clear()`` is never called, because clearing moves the cursor to the top and the scroll back
+to the start on every refresh, and an operator reading row 40 would lose their place every two
+seconds. Cells are ``rich.text.Text`` built by the panes, never markup strings from data (a
+task error containing ``[`` would otherwise be read as markup).
+
+Only DataTable's public API is used (``add_row``, ``update_cell``, ``remove_row``,
+``get_row``, ``get_row_index``, ``ordered_rows``, ``move_cursor``, ``sort``).
 """
 
 from __future__ import annotations
@@ -12,9 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual._two_way_dict import TwoWayDict
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
 
 __all__ = ["Column", "KeyedTable"]
 
@@ -54,12 +58,17 @@ class KeyedTable(DataTable[Text]):
         if self.row_count == 0:
             return None
         row = min(max(self.cursor_row, 0), self.row_count - 1)
-        key = self._row_locations.get_key(row)
-        return None if key is None else str(key.value)
+        key = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+        return None if key is None else str(key)
+
+    @property
+    def keys(self) -> list[str]:
+        """The row keys in the order shown."""
+        return [str(row.key.value) for row in self.ordered_rows]
 
     def select_key(self, key: str) -> bool:
         """Move the cursor to the row with ``key``; False when there is none."""
-        if RowKey(key) not in self._row_locations:
+        if key not in self.rows:
             return False
         self.move_cursor(row=self.get_row_index(key), animate=False)
         return True
@@ -72,7 +81,7 @@ class KeyedTable(DataTable[Text]):
             for stale in [k for k in self.rows if k.value not in rows]:
                 self.remove_row(stale)
             for key, cells in rows.items():
-                if RowKey(key) not in self._row_locations:
+                if key not in self.rows:
                     self.add_row(*cells, key=key)
                     continue
                 for column, cell in zip(keys, cells, strict=True):
@@ -85,11 +94,22 @@ class KeyedTable(DataTable[Text]):
                     self.move_cursor(row=index, animate=False, scroll=False)
 
     def _reorder(self, order: list[str]) -> None:
-        """Put rows in ``order`` without rebuilding them (what ``DataTable.sort`` does, keyed
-        by our order instead of by cell values)."""
-        current = [self._row_locations.get_key(i) for i in range(len(order))]
-        if [k.value if k is not None else None for k in current] == order:
+        """Put rows in ``order`` without rebuilding them.
+
+        DataTable has no public way to move a row or to sort by row key: the key function of
+        ``DataTable.sort`` sees only the cells (by design, Textualize/textual#3090). Each row's
+        first cell is its own object (the panes build fresh ``Text`` per cell), so the cell's
+        identity stands in for the row key. Rows whose first cells are shared would be
+        ambiguous; they are re-added in order instead.
+        """
+        if self.keys == order:
             return
-        self._row_locations = TwoWayDict({RowKey(k): i for i, k in enumerate(order)})
-        self._update_count += 1
-        self.refresh()
+        firsts = [self.get_row(key)[0] for key in order]
+        position = {id(cell): i for i, cell in enumerate(firsts)}
+        if len(position) == len(order):
+            self.sort(key=lambda cells: position[id(cells[0])])
+            return
+        for key in order:
+            cells = self.get_row(key)
+            self.remove_row(key)
+            self.add_row(*cells, key=key)
