@@ -22,7 +22,7 @@ from engine.harmonytask import EngineError
 from .commands import COMMAND_MODULES
 from .commands.common import CommandError
 from .commands.default import add_console_options
-from .commands.run import add_machine_options
+from .commands.machine_options import add_machine_options
 
 EPILOG = """\
 environment:

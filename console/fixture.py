@@ -1,10 +1,10 @@
 """A fixed, seeded cluster: what the snapshot tests and ``harmony screenshots`` render.
 
 Every id is explicit and every timestamp is absolute UTC, placed around :data:`FIXED_NOW`, so
-with a :class:`~console.clock.FixedClock` at that instant the console draws the same screen on
-every run (reference console.md section 10). The chain runs mainnet's PoSt constants from a
-genesis of 2025-12-01, so at FIXED_NOW the epoch is 90720: miner t01000's deadline 3 and
-miner t01001's deadline 38 are open.
+with a :class:`~engine.clock.ManualClock` held at that instant the console draws the same screen
+on every run, which is what lets the snapshot tests compare screens byte for byte. The chain
+runs mainnet's PoSt constants from a genesis of 2025-12-01, so at FIXED_NOW the epoch is 90720:
+miner t01000's deadline 3 and miner t01001's deadline 38 are open.
 """
 
 from __future__ import annotations

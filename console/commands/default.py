@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from engine.harmonydb import DB, default_data_dir
 from engine.harmonytask import default_identity
 
-from .run import engine_config
+from .machine_options import engine_config
 
 if TYPE_CHECKING:
     from engine.node import Node

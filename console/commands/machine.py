@@ -17,8 +17,12 @@ from engine.harmonytask import (
     resolve_machine,
     uncordon,
 )
+from engine.harmonytask.machine_state import MachineState
 
 from .common import CommandError, add_json_flag, open_db, print_json, print_table
+
+#: ``drain --wait`` ends when the machine reaches one of these
+DONE_DRAINING = (MachineState.DRAINED, MachineState.OFFLINE, MachineState.DEAD)
 
 ACTIONS = {
     "cordon": (cordon, "cordoned: no new tasks start there; running tasks continue"),
@@ -97,7 +101,7 @@ async def run_action(args: argparse.Namespace) -> int:
             deadline = time.monotonic() + args.timeout
             while True:
                 current = await resolve_machine(db, str(machine.id))
-                if current.state in ("drained", "offline", "dead"):
+                if current.state in DONE_DRAINING:
                     print(f"{machine.host_and_port} is {current.state}")
                     return 0
                 if time.monotonic() > deadline:

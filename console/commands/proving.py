@@ -1,4 +1,6 @@
-"""``harmony proving info|deadlines``: lotus-miner's layouts (reference domain.md 4.2)."""
+"""``harmony proving info|deadlines``: in the layouts of ``lotus-miner proving info`` and
+``proving deadlines``, so operators who know those read them at a glance and their scripts keep
+working."""
 
 from __future__ import annotations
 

@@ -7,16 +7,11 @@ import asyncio
 import logging
 import signal
 import sys
-from dataclasses import replace
 
-from engine.harmonytask import (
-    EXIT_RESTART_REQUESTED,
-    EngineConfig,
-    MachineIdentityInUse,
-    default_identity,
-)
+from engine.harmonytask import EXIT_RESTART_REQUESTED, MachineIdentityInUse, default_identity
 
 from .common import CommandError, open_db
+from .machine_options import add_machine_options, engine_config
 
 log = logging.getLogger("harmony.worker")
 
@@ -33,57 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_machine_options(run)
     run.set_defaults(run=run_machine)
-
-
-def add_machine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine-only", action="store_true", help="headless worker: no console")
-    parser.add_argument(
-        "--tasks", metavar="TYPE,...", help="only run these task types (default: every type)"
-    )
-    parser.add_argument(
-        "--name",
-        metavar="NAME",
-        help="machine identity; a restart with the same name re-adopts its "
-        "tasks (default: <hostname>:worker, or <hostname>:console)",
-    )
-    parser.add_argument(
-        "--heartbeat",
-        type=float,
-        metavar="SECONDS",
-        default=None,
-        help="how often this machine reports in (default 2)",
-    )
-    parser.add_argument(
-        "--machine-timeout",
-        type=float,
-        metavar="SECONDS",
-        default=None,
-        help="silence after which this machine declares a peer dead and takes "
-        "its tasks (default 12); use the same value on every machine",
-    )
-    parser.add_argument(
-        "--history-days",
-        type=float,
-        metavar="DAYS",
-        default=None,
-        help="delete task history older than this (default 7; 0 keeps it forever)",
-    )
-
-
-def engine_config(args: argparse.Namespace) -> EngineConfig:
-    """Engine settings from the command line (defaults where a flag is absent)."""
-    defaults = EngineConfig()
-    heartbeat = getattr(args, "heartbeat", None) or defaults.heartbeat_interval
-    timeout = getattr(args, "machine_timeout", None) or defaults.machine_timeout
-    days = getattr(args, "history_days", None)
-    if timeout < 3 * heartbeat:
-        raise CommandError(
-            f"--machine-timeout ({timeout:g}s) must be at least 3 heartbeats ({3 * heartbeat:g}s)"
-        )
-    retention = defaults.history_retention if days is None else (days * 86400 or None)
-    return replace(
-        defaults, heartbeat_interval=heartbeat, machine_timeout=timeout, history_retention=retention
-    )
 
 
 async def run_machine(args: argparse.Namespace) -> int:
