@@ -155,7 +155,7 @@ class TaskEngine:
             self._capacity.total.describe(),
         )
         self._completions = CompletionBatcher(self.db, self.machine_id, self.host_and_port)
-        self._completions.start()
+        self._completions.start(lambda name, coro: self._supervisor.spawn(name, coro, loop=True))
         self._runner = AttemptRunner(
             self._capacity,
             AttemptHooks(
@@ -194,6 +194,7 @@ class TaskEngine:
                 {"task": self._on_task_notice, "machine": self._on_machine_notice},
                 on_reconnect=self.wake,
                 clock=self.clock,
+                spawn=lambda name, coro: self._supervisor.spawn(name, coro, loop=True),
             )
             self.notify_mode = await self._listener.start()
         self._scheduler.adopt(await self._membership.readopt())

@@ -21,7 +21,9 @@ import asyncio
 import contextlib
 import enum
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.harmonydb import DB
 
@@ -202,8 +204,14 @@ class CompletionBatcher:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="harmony-completions")
+    def start(
+        self, spawn: Callable[[str, Coroutine[Any, Any, None]], asyncio.Task[None]] | None = None
+    ) -> None:
+        """Start recording; ``spawn`` runs the background loop (the engine's supervisor)."""
+        if spawn is None:
+            self._task = asyncio.create_task(self._run(), name="harmony-completions")
+        else:
+            self._task = spawn("harmony-completions", self._run())
 
     async def done(self, task_id: TaskID, attempt: int) -> bool:
         """Record success; True if recorded, False if fenced (this attempt lost the task)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import asyncpg
 
@@ -19,6 +20,13 @@ from engine.clock import Clock, SystemClock
 from engine.harmonydb import DB, HarmonyDBError
 
 log = logging.getLogger(__name__)
+
+#: Starts a background coroutine by name (the engine's supervisor, so it cannot die silently).
+Spawn = Callable[[str, Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+
+
+def _create_task(name: str, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(coro, name=name)
 
 
 class Listener:
@@ -30,9 +38,11 @@ class Listener:
         handlers: dict[str, Callable[[str], None]],
         on_reconnect: Callable[[], None],
         clock: Clock | None = None,
+        spawn: Spawn | None = None,
     ) -> None:
         self._db = db
         self._clock = clock or SystemClock()
+        self._spawn = spawn or _create_task
         self._handlers = handlers
         self._on_reconnect = on_reconnect
         self._conn: asyncpg.Connection | None = None
@@ -68,7 +78,7 @@ class Listener:
     def _lost(self, _conn: object) -> None:
         self.connected = False
         if not self._closed and self._reconnecting is None:
-            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+            self._reconnecting = self._spawn("harmony-listener-reconnect", self._reconnect())
 
     async def _reconnect(self) -> None:
         delay = 0.1
