@@ -251,7 +251,7 @@ async def _ui_figures(db: DB, seconds: float, workers: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 painted = asyncio.Event()
                 app.show_pane(pane)
-                while app._active != pane:  # noqa: ASYNC110 - measuring, not waiting on I/O
+                while app.active_pane != pane:  # noqa: ASYNC110 - measuring, not waiting on I/O
                     await asyncio.sleep(0.001)
                 app.call_after_refresh(painted.set)
                 await painted.wait()

@@ -9,20 +9,30 @@ the screens the tests pin.
 from __future__ import annotations
 
 import asyncio
-import io
+import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from rich.console import Console
+from textual.app import App
 from textual.pilot import Pilot
 
+from engine.clock import ManualClock
 from engine.harmonydb import DB, itest_db
 
 from .app import HarmonyConsole, make_app
-from .clock import FixedClock
 from .fixture import FIXED_NOW, seed
 
-__all__ = ["SHOTS", "Shot", "fixture_app", "render_svg", "settle", "write_screenshots"]
+__all__ = [
+    "SHOTS",
+    "Shot",
+    "fixture_app",
+    "render_svg",
+    "screen_text",
+    "settle",
+    "write_screenshots",
+]
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ def fixture_app(dsn: str, schema: str) -> HarmonyConsole:
     return make_app(
         dsn,
         schema,
-        clock=FixedClock(FIXED_NOW),
+        clock=ManualClock(FIXED_NOW),
         refresh_s=3600,
         label="fixture",
         theme="textual-dark",
@@ -61,24 +71,31 @@ def fixture_app(dsn: str, schema: str) -> HarmonyConsole:
     )
 
 
-def _screen_has(app: HarmonyConsole, text: str) -> bool:
+_SVG_TEXT = re.compile(
+    r'<text [^>]*?x="(?P<x>[0-9.]+)"[^>]*?textLength="(?P<length>[0-9.]+)"'
+    r'[^>]*?clip-path="url\(#[^)]*-line-(?P<line>[0-9]+)\)"[^>]*>(?P<text>.*?)</text>'
+)
 
+
+def screen_text(app: App[Any]) -> str:
+    """What the terminal shows, as plain text (one line per row).
+
+    Textual has no public API for a screen's text; this reads it back from the public SVG
+    export (``App.export_screenshot``), where every run of text is placed by its column.
+    """
     width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        record=True,
-        force_terminal=True,
-        legacy_windows=False,
-        safe_box=False,
-    )
-    console.print(
-        app.screen._compositor.render_update(
-            full=True, screen_stack=app._background_screens, simplify=True
-        )
-    )
-    return text in console.export_text()
+    rows = [[" "] * width for _ in range(height)]
+    for match in _SVG_TEXT.finditer(app.export_screenshot()):
+        text = html.unescape(match["text"]).replace("\xa0", " ")
+        if not text:
+            continue
+        char_width = float(match["length"]) / len(text)
+        column, line = round(float(match["x"]) / char_width), int(match["line"])
+        if line < height:
+            row = rows[line]
+            for i, char in enumerate(text[: max(width - column, 0)]):
+                row[column + i] = char
+    return "\n".join("".join(row).rstrip() for row in rows)
 
 
 async def settle(pilot: Pilot[int], keys: tuple[str, ...] = (), ready: str = "") -> None:
@@ -92,7 +109,7 @@ async def settle(pilot: Pilot[int], keys: tuple[str, ...] = (), ready: str = "")
         await pilot.pause()
     for _ in range(200):
         await pilot.pause()
-        if not ready or _screen_has(app, ready):
+        if not ready or ready in screen_text(app):
             break
         await asyncio.sleep(0.02)
     await pilot.wait_for_scheduled_animations()

@@ -1,16 +1,26 @@
 """What every pane shares: a header line of totals, an optional filter, snapshot rendering.
 
-A pane never queries: the app hands it the latest :class:`ClusterSnapshot` (when it becomes
-visible and after each refresh while it is), and, once a second, the clock's ``now``.
+A pane never queries and never calls the app. Attributes come down: the app binds its
+``snapshot``, ``now`` and ``busy`` into every pane (``data_bind``), and sets ``filter_text``
+from the filter box. Requests go up as messages: :class:`Pane.DetailRequested` (enter on a row),
+:class:`Pane.Needs` (which detail lists the pane shows, so only those are re-read), and the
+actions of the machines and tasks panes.
+
+Only the visible pane renders a new snapshot; a hidden one renders when it is shown again, so a
+refresh costs one pane's work however many panes there are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Literal
 
 from rich.text import Text
+from textual import events
 from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import var
 from textual.widgets import Static
 
 from engine.snapshot import ClusterSnapshot
@@ -18,10 +28,9 @@ from engine.snapshot import ClusterSnapshot
 from ..widgets.cells import Styles, styles_for
 from ..widgets.keyed_table import KeyedTable
 
-if TYPE_CHECKING:
-    from ..app import HarmonyConsole
+__all__ = ["DetailKind", "Pane", "PaneHeader"]
 
-__all__ = ["Pane", "PaneHeader"]
+DetailKind = Literal["machine", "sector", "storage"]
 
 
 class PaneHeader(Static):
@@ -47,15 +56,45 @@ class Pane(Vertical):
 
     #: what the pane says before the first snapshot arrived
     WAITING = "waiting for the first refresh..."
+    #: the snapshot's detail lists this pane shows (see SnapshotReader.snapshot)
+    LISTS: frozenset[str] = frozenset()
 
-    def __init__(self, *, id: str | None = None) -> None:
+    #: the cluster as last read (bound to the app's)
+    snapshot: var[ClusterSnapshot | None] = var(None, init=False, bindings=True)
+    #: the clock's time, once a second (bound to the app's)
+    now: var[datetime | None] = var(None, init=False)
+    #: an operator action is under way: its keys wait (bound to the app's)
+    busy: var[bool] = var(False, bindings=True)
+    #: rows shown contain this, case-insensitively
+    filter_text: var[str] = var("", init=False)
+
+    class Needs(Message):
+        """The pane was shown or changed view: these lists (and this history filter) are what it
+        shows now."""
+
+        def __init__(
+            self, pane: Pane, lists: Collection[str], history_filter: str | None = None
+        ) -> None:
+            super().__init__()
+            self.pane = pane
+            self.lists = frozenset(lists)
+            self.history_filter = history_filter
+
+    class DetailRequested(Message):
+        """Enter on a row (or the palette): open the detail view of a machine, a sector
+        (``"sp_id:sector"``) or a storage path."""
+
+        def __init__(self, kind: DetailKind, key: str) -> None:
+            super().__init__()
+            self.kind: DetailKind = kind
+            self.key = key
+
+    def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
         super().__init__(id=id)
-        self.filter_text = ""
-        self.snapshot: ClusterSnapshot | None = None
-
-    @property
-    def harmony(self) -> HarmonyConsole:
-        return cast("HarmonyConsole", self.app)
+        #: no actions: the console works under a role that may only SELECT
+        self.read_only = read_only
+        self._visible = False
+        self._behind = False
 
     @property
     def palette(self) -> Styles:
@@ -63,10 +102,33 @@ class Pane(Vertical):
 
     # ------------------------------------------------------------------ rendering
 
-    def show(self, snap: ClusterSnapshot) -> None:
-        """Render ``snap``. Subclasses override :meth:`render_snapshot`."""
-        self.snapshot = snap
-        self.render_snapshot(snap)
+    def watch_snapshot(self, snap: ClusterSnapshot | None) -> None:
+        self.rerender()
+
+    def watch_now(self, now: datetime | None) -> None:
+        if self._visible and self.snapshot is not None and now is not None:
+            self.tick(now)
+
+    def watch_filter_text(self) -> None:
+        self.rerender()
+
+    def on_show(self, _event: events.Show) -> None:
+        self._visible = True
+        self.post_needs()
+        if self._behind:
+            self.rerender()
+
+    def on_hide(self, _event: events.Hide) -> None:
+        self._visible = False
+
+    def needs(self) -> Pane.Needs:
+        """What this pane shows now."""
+        return Pane.Needs(self, self.LISTS)
+
+    def post_needs(self) -> None:
+        """Tell the app what this pane shows, if it is the one on screen."""
+        if self._visible:
+            self.post_message(self.needs())
 
     def render_snapshot(self, snap: ClusterSnapshot) -> None:
         raise NotImplementedError
@@ -74,8 +136,16 @@ class Pane(Vertical):
     def tick(self, now: datetime) -> None:
         """Once a second: panes with countdowns redraw them."""
 
-    def rerender(self) -> None:
-        if self.snapshot is not None:
+    def rerender(self, *, hidden: bool = False) -> None:
+        """Render the current snapshot now if the pane is visible (or ``hidden`` says to anyway),
+        else when it is shown."""
+        if self.snapshot is None:
+            return
+        if not (self._visible or hidden):
+            self._behind = True
+            return
+        self._behind = False
+        with self.app.batch_update():
             self.render_snapshot(self.snapshot)
 
     # ------------------------------------------------------------------ filtering
@@ -84,10 +154,6 @@ class Pane(Vertical):
     def filter_table(self) -> KeyedTable | None:
         """The table ``/`` filters (the one visible and focused, normally)."""
         return None
-
-    def set_filter(self, text: str) -> None:
-        self.filter_text = text.strip()
-        self.rerender()
 
     def matches(self, *cells: Any) -> bool:
         """Whether a row (its cells' plain text) contains the filter, case-insensitively."""
@@ -105,3 +171,11 @@ class Pane(Vertical):
         table = self.filter_table
         if table is not None:
             table.focus()
+
+    def select(self, key: str, view: str | None = None) -> None:
+        """Show the row with ``key`` (in ``view``, for panes with several), filter cleared."""
+        self.filter_text = ""
+        self.rerender(hidden=True)  # the row must be there before the pane is shown
+        table = self.filter_table
+        if table is not None:
+            table.select_key(key)

@@ -9,8 +9,10 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable
 
+from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import ClusterSnapshot, MachineSnap, duration
 
 from ..widgets.cells import Styles, age, bar, num, short_size, text
@@ -32,15 +34,24 @@ COLUMNS = (
     Column("Host:port", "host"),
 )
 
-STATE_ORDER = ("active", "cordoned", "draining", "drained", "restarting", "offline", "dead")
+#: the header counts machines in this order
+STATE_ORDER = (
+    MachineState.ACTIVE,
+    MachineState.CORDONED,
+    MachineState.DRAINING,
+    MachineState.DRAINED,
+    MachineState.RESTARTING,
+    MachineState.OFFLINE,
+    MachineState.DEAD,
+)
 
 
 def state_style(styles: Styles, state: str) -> Style:
-    if state == "active":
+    if state == MachineState.ACTIVE:
         return styles.ok
-    if state in ("cordoned", "draining", "restarting"):
+    if state in (MachineState.CORDONED, MachineState.DRAINING, MachineState.RESTARTING):
         return styles.warn
-    if state == "drained":
+    if state == MachineState.DRAINED:
         return styles.info
     return styles.crit
 
@@ -78,6 +89,14 @@ class MachinesPane(Pane):
         Binding("u", "machine('uncordon')", "Uncordon", id="console.uncordon"),
         Binding("d", "machine('drain')", "Drain", id="console.drain"),
     ]
+
+    class ActionRequested(Message):
+        """Cordon, uncordon or drain a machine (the app asks the operator first)."""
+
+        def __init__(self, kind: str, machine_id: int) -> None:
+            super().__init__()
+            self.kind = kind
+            self.machine_id = machine_id
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="machines-header")
@@ -133,18 +152,18 @@ class MachinesPane(Pane):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "machine":
-            if self.harmony.read_only:
+            if self.read_only:
                 return False
-            if self.table.selected_key is None or self.harmony.busy:
+            if self.table.selected_key is None or self.busy:
                 return None
         return True
 
     def action_machine(self, kind: str) -> None:
         machine_id = self.selected_machine_id()
         if machine_id is not None:
-            self.harmony.request_machine_action(kind, machine_id)
+            self.post_message(self.ActionRequested(kind, machine_id))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.harmony.open_machine(int(event.row_key.value))
+            self.post_message(self.DetailRequested("machine", str(event.row_key.value)))

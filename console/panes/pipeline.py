@@ -112,6 +112,8 @@ def state_text(sector: SectorStrip, styles: Styles) -> Text:
 class PipelinePane(Pane):
     """Sectors moving through SDR, trees, PreCommit, seed, PoRep and Commit."""
 
+    LISTS = frozenset({"sectors"})
+
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="pipeline-header")
         yield KeyedTable(SUMMARY_COLUMNS, id="pipeline-summary")
@@ -210,5 +212,4 @@ class PipelinePane(Pane):
         key = event.row_key.value
         if key is None or ":" not in key:
             return
-        sp, sector = key.split(":")
-        self.harmony.open_sector(int(sp), int(sector))
+        self.post_message(self.DetailRequested("sector", key))

@@ -114,10 +114,9 @@ class PostPane(Pane):
         Binding("a", "toggle_all", "All deadlines", id="console.post.all")
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
+        super().__init__(id=id, read_only=read_only)
         self.show_all = False
-        self.now: datetime | None = None
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="post-header")
@@ -135,12 +134,10 @@ class PostPane(Pane):
         self.rerender()
 
     def tick(self, now: datetime) -> None:
-        if self.snapshot is not None and now != self.now:
-            self.render_snapshot(self.snapshot)
+        self.rerender()  # the countdowns
 
     def render_snapshot(self, snap: ClusterSnapshot) -> None:
-        now = self.harmony.clock.now()
-        self.now = now
+        now = self.now or snap.taken_at
         styles = self.palette
         post = snap.post
         header = self.query_one("#post-header", PaneHeader)

@@ -139,4 +139,4 @@ class StoragePane(Pane):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.harmony.open_storage_path(event.row_key.value)
+            self.post_message(self.DetailRequested("storage", event.row_key.value))

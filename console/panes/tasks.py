@@ -9,7 +9,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import ContentSwitcher, Static
+from textual.message import Message
+from textual.reactive import var
+from textual.widgets import ContentSwitcher, DataTable, Static
 
 from engine.snapshot import ClusterSnapshot, duration
 
@@ -62,9 +64,17 @@ class TasksPane(Pane):
         Binding("r", "restart", "Restart", id="console.restart"),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.view = "types"
+    #: which list the pane shows: one of VIEWS
+    view: var[str] = var("types", init=False, bindings=True)
+    #: the key of the highlighted row (whether ``r`` applies depends on it)
+    highlighted: var[str | None] = var(None, bindings=True)
+
+    class RestartRequested(Message):
+        """Restart a failed task (``r``)."""
+
+        def __init__(self, task_id: int) -> None:
+            super().__init__()
+            self.task_id = task_id
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="tasks-header")
@@ -87,22 +97,33 @@ class TasksPane(Pane):
     def filter_table(self) -> KeyedTable:
         return self.table()
 
+    def needs(self) -> Pane.Needs:
+        # History is filtered in SQL (over the newest attempts), not just on screen, and its
+        # list is only re-read while it is shown.
+        if self.view == "history":
+            return Pane.Needs(self, {"history"}, self.filter_text or None)
+        return Pane.Needs(self, ())
+
     # ------------------------------------------------------------------ views
 
     def action_view(self, view: str) -> None:
         self.show_view(view)
 
     def show_view(self, view: str) -> None:
-        if view not in VIEWS:
-            return
-        self.view = view
+        if view in VIEWS:
+            self.view = view
+
+    def watch_view(self, view: str) -> None:
         self.query_one("#tasks-switcher", ContentSwitcher).current = view
         self._render_views()
-        self.refresh_bindings()
         self.rerender()
         self.table().focus()
-        if view == "history":
-            self.harmony.refresh_now()  # the history list is only re-read while shown
+        self.post_needs()
+
+    def select(self, key: str, view: str | None = None) -> None:
+        if view is not None:
+            self.show_view(view)
+        super().select(key)
 
     def _render_views(self) -> None:
         line = Text()
@@ -113,11 +134,9 @@ class TasksPane(Pane):
             line.append(" ")
         self.query_one("#tasks-views", Static).update(line)
 
-    def set_filter(self, text_: str) -> None:
-        self.filter_text = text_.strip()
+    def watch_filter_text(self) -> None:
         if self.view == "history":
-            # History is filtered in SQL (over the newest attempts), not just on screen.
-            self.harmony.set_history_filter(self.filter_text or None)
+            self.post_needs()
         self.rerender()
 
     # ------------------------------------------------------------------ rendering
@@ -243,19 +262,18 @@ class TasksPane(Pane):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "restart":
-            if self.harmony.read_only:
+            if self.read_only:
                 return False
             if self.view == "types":
                 return False
-            if self.selected_failed_task() is None or self.harmony.busy:
+            if self.selected_failed_task() is None or self.busy:
                 return None
         return True
 
     def action_restart(self) -> None:
         task_id = self.selected_failed_task()
         if task_id is not None:
-            self.harmony.request_restart_task(task_id)
+            self.post_message(self.RestartRequested(task_id))
 
-    def on_data_table_row_highlighted(self) -> None:
-        if self.view != "types":
-            self.refresh_bindings()  # whether the row is a restartable task
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.highlighted = event.row_key.value

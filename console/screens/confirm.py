@@ -1,18 +1,25 @@
 """The cordon / uncordon / drain confirmation: Cancel first and focused, the tasks still running
-on the machine, and the PoSt maintenance warning."""
+on the machine, and the PoSt maintenance warning.
+
+Live: the app binds its snapshot and clock into the dialog, so the running tasks and the
+deadline warning are those of the latest refresh while the operator decides.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
+from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from engine.snapshot import DrainPlan, duration
+from engine.snapshot import ClusterSnapshot, DrainPlan, drain_plan, duration
 
 __all__ = ["MachineActionScreen"]
 
@@ -31,6 +38,11 @@ class MachineActionScreen(ModalScreen[bool]):
         Binding("left,h", "app.focus_previous", show=False),
         Binding("right,l", "app.focus_next", show=False),
     ]
+
+    #: the cluster as last read (bound to the app's)
+    snapshot: var[ClusterSnapshot | None] = var(None, init=False)
+    #: the clock's time (bound to the app's)
+    now: var[datetime | None] = var(None, init=False)
 
     def __init__(self, kind: str, plan: DrainPlan) -> None:
         super().__init__()
@@ -61,6 +73,35 @@ class MachineActionScreen(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
+
+    def watch_snapshot(self) -> None:
+        self._replan()
+
+    def watch_now(self) -> None:
+        self._replan()
+
+    def _replan(self) -> None:
+        """The plan from the latest snapshot; the last one stays if the machine is gone."""
+        if self.snapshot is None or self.now is None:
+            return
+        plan = drain_plan(self.snapshot, self.plan.machine.id, self.now)
+        if plan is None or plan == self.plan:
+            return
+        self.plan = plan
+        try:
+            self.query_one("#dialog-running", Static).update(self._running_text())
+        except NoMatches:
+            return  # bound before its widgets were composed: compose used the plan
+        warnings = self.plan.warnings if self.kind != "uncordon" else []
+        shown = self.query("#dialog-warning")
+        if warnings and shown:
+            shown.first(Static).update(self._warning_text(warnings))
+        elif warnings:
+            self.query_one(".dialog-body").mount(
+                Static(self._warning_text(warnings), id="dialog-warning", classes="warning")
+            )
+        else:
+            shown.remove()
 
     def _running_text(self) -> Text:
         running = self.plan.running

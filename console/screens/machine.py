@@ -1,28 +1,28 @@
 """One machine in detail: capacity, use, state, and its running tasks with elapsed time.
 
-Live: the app hands it every new snapshot while it is shown. ``c``/``u``/``d`` act on it,
-``esc`` goes back.
+Live: the app binds its snapshot into the screen, so every refresh redraws it. ``c``/``u``/``d``
+ask for an action on it (the same request as the machines pane's), ``esc`` goes back.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+import contextlib
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from engine.snapshot import ClusterSnapshot, duration, remaining_seconds
 from engine.storage import size_str
 
-from ..panes.machines import state_style
+from ..panes.machines import MachinesPane, state_style
 from ..widgets.cells import age, ident, num, styles_for, text
 from ..widgets.keyed_table import Column, KeyedTable
-
-if TYPE_CHECKING:
-    from ..app import HarmonyConsole
 
 __all__ = ["MachineScreen"]
 
@@ -44,13 +44,15 @@ class MachineScreen(Screen[None]):
         Binding("d", "act('drain')", "Drain", id="console.machine.drain"),
     ]
 
-    def __init__(self, machine_id: int) -> None:
+    #: the cluster as last read (bound to the app's)
+    snapshot: var[ClusterSnapshot | None] = var(None, init=False)
+    #: an operator action is under way (bound to the app's)
+    busy: var[bool] = var(False, bindings=True)
+
+    def __init__(self, machine_id: int, *, read_only: bool = False) -> None:
         super().__init__()
         self.machine_id = machine_id
-
-    @property
-    def harmony(self) -> HarmonyConsole:
-        return cast("HarmonyConsole", self.app)
+        self.read_only = read_only
 
     def compose(self) -> ComposeResult:
         yield Static(id="machine-title", classes="screen-title")
@@ -59,9 +61,13 @@ class MachineScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        if self.harmony.snapshot is not None:
-            self.show(self.harmony.snapshot)
+        self.watch_snapshot(self.snapshot)
         self.query_one(KeyedTable).focus()
+
+    def watch_snapshot(self, snap: ClusterSnapshot | None) -> None:
+        if snap is not None:
+            with self.app.batch_update(), contextlib.suppress(NoMatches):
+                self.show(snap)  # (NoMatches: bound before its widgets were composed)
 
     def show(self, snap: ClusterSnapshot) -> None:
         styles = styles_for(self.app)
@@ -109,11 +115,11 @@ class MachineScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "act":
-            if self.harmony.read_only:
+            if self.read_only:
                 return False
-            if self.harmony.busy:
+            if self.busy:
                 return None
         return True
 
     def action_act(self, kind: str) -> None:
-        self.harmony.request_machine_action(kind, self.machine_id)
+        self.post_message(MachinesPane.ActionRequested(kind, self.machine_id))

@@ -4,18 +4,17 @@ view of the screen, and a role that may only SELECT."""
 from __future__ import annotations
 
 import asyncio
-import io
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
 import pytest
-from rich.console import Console
 
+from console import screenshots
 from console.app import HarmonyConsole, make_app
-from console.clock import FixedClock
 from console.fixture import FIXED_NOW, seed
+from engine.clock import ManualClock
 from engine.harmonydb import DB, itest_db, parse_url
 from support.probe import PATIENCE
 
@@ -37,7 +36,7 @@ async def cluster(db: DB) -> DB:
 def build_console(db_url: str, schema: str, **kwargs: Any) -> HarmonyConsole:
     """The app as the tests build it: fixed clock, no refresh during the test, no engine."""
     options: dict[str, Any] = {
-        "clock": FixedClock(FIXED_NOW),
+        "clock": ManualClock(FIXED_NOW),
         "refresh_s": 3600,
         "label": "fixture",
         "animations": False,
@@ -56,23 +55,7 @@ async def wait_first_render(app: HarmonyConsole, pilot: Any = None) -> None:
 
 def plain_screen(app: HarmonyConsole) -> str:
     """What the terminal shows, as plain text."""
-    width, height = app.size
-    console = Console(
-        width=width,
-        height=height,
-        file=io.StringIO(),
-        force_terminal=True,
-        color_system="truecolor",
-        record=True,
-        legacy_windows=False,
-        safe_box=False,
-    )
-    console.print(
-        app.screen._compositor.render_update(
-            full=True, screen_stack=app._background_screens, simplify=True
-        )
-    )
-    return console.export_text()
+    return screenshots.screen_text(app)
 
 
 @pytest.fixture

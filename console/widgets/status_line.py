@@ -1,0 +1,73 @@
+"""The status line at the top: which database, whether the data is live and fresh, the engine,
+and the time.
+
+Every figure is a reactive attribute the app binds (``data_bind``), so the line is redrawn
+whenever one of them changes and always agrees with the panes drawn from the same snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from engine.snapshot import ClusterSnapshot, duration
+
+from ..feed import FeedState
+
+__all__ = ["StatusLine"]
+
+
+class StatusLine(Static):
+    """`` Harmony  label ................ error / read-only / engine / live 2s / updated / time``"""
+
+    #: the cluster as last read
+    snapshot: reactive[ClusterSnapshot | None] = reactive(None)
+    #: the clock's time
+    now: reactive[datetime | None] = reactive(None)
+    #: the connection: connected, LISTEN working, the last error
+    feed_state: reactive[FeedState] = reactive(FeedState)
+    #: this process's machine, in words ('' when it runs none)
+    engine: reactive[str] = reactive("")
+    paused: reactive[bool] = reactive(False)
+    refresh_s: reactive[float] = reactive(2.0)
+
+    def __init__(self, label: str, *, read_only: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id, classes="status-bar")
+        #: what the line calls the database until the connection names it
+        self.label = label
+        self.read_only = read_only
+
+    def render(self) -> Text:
+        now = self.now
+        state = self.feed_state
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(" Harmony ", style="bold reverse")
+        line.append(f" {state.label or self.label} ")
+        right = Text(no_wrap=True)
+        if state.error:
+            right.append(f"error: {state.error} ", style="bold red")
+        elif self.snapshot is None:
+            right.append("connecting... ", style="dim")
+        if self.read_only:
+            right.append("read-only ", style="bold")
+        if self.engine:
+            right.append(f"{self.engine} ", style="dim")
+        if self.paused:
+            right.append("PAUSED ", style="bold reverse")
+        elif state.connected:
+            right.append("live " if state.live else "polling ", style="dim")
+            right.append(f"{self.refresh_s:g}s ", style="dim")
+        if self.snapshot is not None and now is not None:
+            ago = max(0.0, (now - self.snapshot.taken_at).total_seconds())
+            stale = ago > max(3 * self.refresh_s, 10.0) and not self.paused
+            right.append(f"updated {duration(ago)} ago ", style="bold red" if stale else "")
+        if now is not None:
+            right.append(now.strftime("%H:%M:%S UTC"))
+        gap = self.size.width - line.cell_len - right.cell_len
+        if gap > 0:
+            line.append(" " * gap)
+        line.append_text(right)
+        return line
