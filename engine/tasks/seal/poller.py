@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.harmonydb import Tx
 
-from ..workload import Poller
+from ..poller import Poller
 from .pipeline import (
     COMMIT,
     COMMIT_FAILED,

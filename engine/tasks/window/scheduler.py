@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, LiteralString
 from engine.chain import DeadlineInfo, Miner, new_deadline_info
 from engine.harmonydb import Tx
 
-from ..workload import Poller
+from ..poller import Poller
 
 if TYPE_CHECKING:
     from ..workload import Workload

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from engine.chain import Dst, draw_randomness, miner_entropy
 from engine.harmonydb import Tx
 
-from ..workload import Poller
+from ..poller import Poller
 
 if TYPE_CHECKING:
     from ..workload import Workload
