@@ -106,6 +106,8 @@ async def test_a_task_whose_storage_cannot_be_claimed_backs_off_alone(
     ok = await add_tasks(probe_db, "easy", 3)
     await wait_until(lambda: sorted(easy.started) == ok, 5)
     await wait_until(lambda: storage.claims == 1, 5)
+    # The give-back and its history row are one statement: once the row exists, so does it.
+    await wait_until(lambda: task_history(probe_db, task_id=stuck), 5, "the task to be given back")
     row = await probe_db.query_row(
         "SELECT owner_id, retries, retry_after > now() + interval '20 seconds' AS backing_off "
         "FROM harmony_task WHERE id = $1",
