@@ -8,6 +8,8 @@ The app is a composition of named parts, each with one job:
 * :class:`~console.engine_host.EngineHost` (no Textual) starts, watches and stops this
   process's machine, when the console runs one.
 * :func:`~console.actions.perform` runs the operator's changes, in the app's one admin worker.
+* :class:`~console.terminal.TerminalGuard` (no Textual) leaves on SIGHUP, SIGTERM or a lost
+  terminal.
 * The panes, the screens and the :class:`~console.widgets.status_line.StatusLine` draw.
 
 Attributes go down, messages come up. The app holds ``snapshot``, ``now`` and ``busy`` as
@@ -23,8 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,15 +59,13 @@ from .screens.machine import MachineScreen
 from .screens.quit import QuitScreen
 from .screens.sector import SectorScreen
 from .screens.storage_path import StoragePathScreen
+from .terminal import TerminalGuard
 from .widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from engine.node import Node
 
-__all__ = ["EXIT_SIGTERM", "HarmonyConsole", "NodeFactory", "make_app"]
-
-EXIT_SIGTERM = 143
-EXIT_HANGUP = 129
+__all__ = ["HarmonyConsole", "NodeFactory", "make_app"]
 
 PANE_KINDS: dict[str, type[Pane]] = {
     "machines": MachinesPane,
@@ -145,6 +143,7 @@ class HarmonyConsole(App[int]):
         self.read_only = target.read_only
         self.clock: Clock = clock or SystemClock()
         self.engine_host = EngineHost(engine)
+        self.terminal = TerminalGuard(lambda code: self.exit(return_code=code))
         self.watchdog = watchdog
         if theme:
             self.theme = theme
@@ -210,11 +209,8 @@ class HarmonyConsole(App[int]):
         self.query_one("#filter", Input).display = False
         self.set_interval(1.0, self._tick, name="tick")
         if self.watchdog and not self.is_headless:
-            self.set_interval(5.0, self._tty_watchdog, name="tty-watchdog")
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop = asyncio.get_running_loop()
-                loop.add_signal_handler(signal.SIGHUP, self._hangup)
-                loop.add_signal_handler(signal.SIGTERM, self._terminated)
+            self.terminal.install()
+            self.set_interval(5.0, self.terminal.check, name="tty-watchdog")
         self.run_worker(self.feed.run(), group="feed", name="feed", exit_on_error=False)
 
     def _tick(self) -> None:
@@ -455,27 +451,8 @@ class HarmonyConsole(App[int]):
             await stopping
         self.exit(return_code=0)
 
-    def _hangup(self) -> None:
-        """SIGHUP (the SSH session went away): leave; the caller stops the engine."""
-        self.exit(return_code=EXIT_HANGUP)
-
-    def _terminated(self) -> None:
-        """SIGTERM (a supervisor or ``kill``): leave; the caller drains the engine."""
-        self.exit(return_code=EXIT_SIGTERM)
-
-    def _tty_watchdog(self) -> None:
-        """After a disconnect stdin is no terminal any more: exit instead of spinning."""
-        try:
-            if not sys.stdin.isatty():
-                self.exit(return_code=EXIT_HANGUP)
-        except ValueError:
-            self.exit(return_code=EXIT_HANGUP)
-
     async def on_unmount(self) -> None:
-        if self.watchdog and not self.is_headless:
-            with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+        self.terminal.remove()
         await self.feed.close()
 
 

@@ -97,7 +97,8 @@ async def run(args: argparse.Namespace) -> int:
     if color:
         # Textual reads it when first imported, which happens just below.
         os.environ["TEXTUAL_COLOR_SYSTEM"] = color
-    from console.app import EXIT_SIGTERM, make_app
+    from console.app import make_app
+    from console.terminal import EXIT_SIGTERM
 
     read_only = bool(getattr(args, "read_only", False))
     config = engine_config(args)  # bad flags fail before anything starts

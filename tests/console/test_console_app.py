@@ -157,6 +157,26 @@ async def test_drain_dialog_lists_running_tasks_and_warns_about_open_deadlines(
         assert await _flag(cluster, 1, "unschedulable")
 
 
+async def test_an_open_dialog_follows_the_live_snapshot(
+    cluster: DB, console_app: Any, first_render: Any, screen_text: Any, shows: Any
+) -> None:
+    """The drain dialog is drawn from the app's snapshot, not from a copy taken when it opened:
+    a task that ends while the operator decides leaves the list, and the status line and the
+    dialog show the same refresh."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("d")
+        text = await shows(app, pilot, "3 task(s) still running there")
+        assert "101  SDR" in text
+        await cluster.exec("UPDATE harmony_task SET owner_id = NULL WHERE id = 101")
+        app.refresh_now()
+        text = await shows(app, pilot, "2 task(s) still running there")
+        assert isinstance(app.screen, MachineActionScreen)
+        assert "101  SDR" not in text and "103  PoRep" in text
+        assert app.snapshot is not None and len(app.snapshot.running_on(1)) == 2
+
+
 async def test_uncordon_from_the_machine_detail_view(
     cluster: DB, console_app: Any, first_render: Any, screen_text: Any, shows: Any
 ) -> None:
