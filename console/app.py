@@ -394,7 +394,7 @@ class HarmonyConsole(App[int]):
                 f"machine {event.machine_id} is not in the cluster any more", severity="warning"
             )
             return
-        action = AdminAction(event.kind, event.machine_id, plan.machine.label)  # type: ignore[arg-type]
+        action = AdminAction(event.kind, event.machine_id, plan.machine.label)
 
         def confirmed(ok: bool | None) -> None:
             if ok:

@@ -80,7 +80,8 @@ _SVG_TEXT = re.compile(
 def screen_text(app: App[Any]) -> str:
     """What the terminal shows, as plain text (one line per row).
 
-    Textual has no public API for a screen's text; this reads it back from the public SVG
+    Textual has no public API for a screen's text (the compositor that has it is private, and
+    no upstream issue asks for one that we found); this reads it back from the public SVG
     export (``App.export_screenshot``), where every run of text is placed by its column.
     """
     width, height = app.size

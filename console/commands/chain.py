@@ -16,6 +16,7 @@ from engine.proofs import SEALABLE_SIZES, UnsupportedSectorSize, format_sector_s
 from engine.proofs import parse_sector_size as parse_size
 
 from .common import (
+    CLOCK,
     CommandError,
     add_json_flag,
     open_db,
@@ -135,7 +136,7 @@ async def run_status(args: argparse.Namespace) -> int:
         }
     finally:
         await db.close()
-    epoch = config.epoch_at(datetime.now(UTC))
+    epoch = config.epoch_at(CLOCK.now())
     states = ("precommitted", "active", "faulty", "recovering", "terminated")
     rows = [
         {
@@ -183,7 +184,7 @@ async def run_create_miner(args: argparse.Namespace) -> int:
     db = await open_db(args)
     try:
         config = await require_chain(db)
-        epoch = max(0, config.epoch_at(datetime.now(UTC)))
+        epoch = max(0, config.epoch_at(CLOCK.now()))
         try:
             miner = await create_miner(db, config, size, epoch=epoch, sp_id=args.id)
         except ValueError as exc:

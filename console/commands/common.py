@@ -9,10 +9,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
+from engine.clock import SystemClock
 from engine.harmonydb import DB, MigrationError, connect, migration_status
 
 if TYPE_CHECKING:
     from engine.chain import ChainConfig
+
+
+#: the commands' source of time (epochs, waits): the engine's and the console's one clock
+CLOCK = SystemClock()
 
 
 class CommandError(Exception):

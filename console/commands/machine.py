@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import time
 
 import humanize
 
@@ -19,7 +17,7 @@ from engine.harmonytask import (
 )
 from engine.harmonytask.machine_state import MachineState
 
-from .common import CommandError, add_json_flag, open_db, print_json, print_table
+from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, print_table
 
 #: ``drain --wait`` ends when the machine reaches one of these
 DONE_DRAINING = (MachineState.DRAINED, MachineState.OFFLINE, MachineState.DEAD)
@@ -98,18 +96,18 @@ async def run_action(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from None
         print(f"{machine.host_and_port} {summary}")
         if args.action == "drain" and args.wait:
-            deadline = time.monotonic() + args.timeout
+            deadline = CLOCK.monotonic() + args.timeout
             while True:
                 current = await resolve_machine(db, str(machine.id))
                 if current.state in DONE_DRAINING:
                     print(f"{machine.host_and_port} is {current.state}")
                     return 0
-                if time.monotonic() > deadline:
+                if CLOCK.monotonic() > deadline:
                     raise CommandError(
                         f"{machine.host_and_port} still has {current.running} "
                         f"task(s) running after {args.timeout:g}s"
                     )
-                await asyncio.sleep(1.0)
+                await CLOCK.sleep(1.0)
     finally:
         await db.close()
     return 0

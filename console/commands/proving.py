@@ -5,7 +5,6 @@ working."""
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 
 from engine.chain import (
     ChainConfig,
@@ -16,7 +15,7 @@ from engine.chain import (
 from engine.chain.proving import DeadlineRow, ProvingInfo, proving_deadlines, proving_info
 from engine.harmonydb import DB
 
-from .common import CommandError, add_json_flag, open_db, print_json, require_chain
+from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, require_chain
 
 _UNITS = (
     ("year", 365 * 86400 * 1_000_000),
@@ -149,7 +148,7 @@ async def chain_and_miner(db: DB, miner_text: str | None) -> tuple[ChainConfig, 
     """The chain, the miner asked for (see :func:`pick_miner`) and the current epoch."""
     config = await require_chain(db)
     miner = await pick_miner(db, miner_text)
-    return config, miner, config.epoch_at(datetime.now(UTC))
+    return config, miner, config.epoch_at(CLOCK.now())
 
 
 async def run_info(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.chain import (
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
 
 from .chain import parse_sector_size
 from .common import (
+    CLOCK,
     CommandError,
     add_json_flag,
     open_db,
@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _chain_epoch(db: DB) -> int:
-    return (await require_chain(db)).epoch_at(datetime.now(UTC))
+    return (await require_chain(db)).epoch_at(CLOCK.now())
 
 
 async def _miner(db: DB, text: str | None) -> Miner:
@@ -113,7 +113,7 @@ async def run_pledge(args: argparse.Namespace) -> int:
             if miners:
                 miner = miners[0]
             else:
-                epoch = max(0, config.epoch_at(datetime.now(UTC)))
+                epoch = max(0, config.epoch_at(CLOCK.now()))
                 miner = await create_miner(db, config, size or 2048, epoch=epoch)
                 created = True
         if created:
@@ -162,7 +162,7 @@ async def run_list(args: argparse.Namespace) -> int:
     db = await open_db(args, migrate=False)
     try:
         config = await require_chain(db)
-        epoch = config.epoch_at(datetime.now(UTC))
+        epoch = config.epoch_at(CLOCK.now())
         sp_id = (await _miner(db, args.miner)).sp_id if args.miner else None
         from engine.tasks.seal.status import list_sectors
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import ClusterSnapshot, MachineSnap, duration
 
+from ..actions import MachineAction
 from ..widgets.cells import Styles, age, bar, num, short_size, text
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
@@ -93,9 +94,9 @@ class MachinesPane(Pane):
     class ActionRequested(Message):
         """Cordon, uncordon or drain a machine (the app asks the operator first)."""
 
-        def __init__(self, kind: str, machine_id: int) -> None:
+        def __init__(self, kind: MachineAction, machine_id: int) -> None:
             super().__init__()
-            self.kind = kind
+            self.kind: MachineAction = kind
             self.machine_id = machine_id
 
     def compose(self) -> ComposeResult:
@@ -158,7 +159,7 @@ class MachinesPane(Pane):
                 return None
         return True
 
-    def action_machine(self, kind: str) -> None:
+    def action_machine(self, kind: MachineAction) -> None:
         machine_id = self.selected_machine_id()
         if machine_id is not None:
             self.post_message(self.ActionRequested(kind, machine_id))

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Static
 from engine.snapshot import ClusterSnapshot, duration, remaining_seconds
 from engine.storage import size_str
 
+from ..actions import MachineAction
 from ..panes.machines import MachinesPane, state_style
 from ..widgets.cells import age, ident, num, styles_for, text
 from ..widgets.keyed_table import Column, KeyedTable
@@ -121,5 +122,5 @@ class MachineScreen(Screen[None]):
                 return None
         return True
 
-    def action_act(self, kind: str) -> None:
+    def action_act(self, kind: MachineAction) -> None:
         self.post_message(MachinesPane.ActionRequested(kind, self.machine_id))
