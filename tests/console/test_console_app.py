@@ -20,6 +20,8 @@ from console.screens.confirm import MachineActionScreen
 from console.screens.help import HelpScreen
 from console.screens.machine import MachineScreen
 from console.screens.quit import QuitScreen
+from console.screens.sector import SectorScreen
+from console.screens.storage_path import StoragePathScreen
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, add_tasks, drain
 from engine.node import start_node
@@ -406,6 +408,24 @@ async def test_help_and_palette(
         app.goto_machine(3)
         await pilot.pause()
         assert machines_table(app).selected_key == "3"
+
+
+async def test_sector_and_storage_path_details(
+    cluster: DB, console_app: Any, first_render: Any, screen_text: Any, shows: Any
+) -> None:
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await first_render(app, pilot)
+        commands = {title: run for title, run, _ in ConsoleCommands(app.screen).commands()}
+        commands["Sector t01000 1011 (TreeD)"]()
+        await shows(app, pilot, "Sector t01000 1011", "stage TreeD", "esc closes")
+        assert isinstance(app.screen, SectorScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, SectorScreen)
+        await pilot.press("4", "enter")
+        await shows(app, pilot, "Storage path", "Health:", "esc closes")
+        assert isinstance(app.screen, StoragePathScreen)
 
 
 def test_headless_paths_never_import_textual() -> None:
