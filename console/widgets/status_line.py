@@ -23,6 +23,14 @@ __all__ = ["StatusLine"]
 class StatusLine(Static):
     """`` Harmony  label ................ error / read-only / engine / live 2s / updated / time``"""
 
+    DEFAULT_CSS = """
+    StatusLine {
+        dock: top;
+        height: 1;
+        background: $panel;
+    }
+    """
+
     #: the cluster as last read
     snapshot: reactive[ClusterSnapshot | None] = reactive(None)
     #: the clock's time
@@ -35,7 +43,7 @@ class StatusLine(Static):
     refresh_s: reactive[float] = reactive(2.0)
 
     def __init__(self, label: str, *, read_only: bool = False, id: str | None = None) -> None:
-        super().__init__(id=id, classes="status-bar")
+        super().__init__(id=id)
         #: what the line calls the database until the connection names it
         self.label = label
         self.read_only = read_only
