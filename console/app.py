@@ -197,7 +197,10 @@ class HarmonyConsole(App[int]):
             for i, (pane, title) in enumerate(PANE_TITLES.items(), start=1):
                 with TabPane(f"{i} {title}", id=f"tab-{pane}"):
                     yield PANE_KINDS[pane](id=pane, read_only=self.read_only).data_bind(
-                        HarmonyConsole.snapshot, HarmonyConsole.now, HarmonyConsole.busy
+                        HarmonyConsole.snapshot,
+                        HarmonyConsole.now,
+                        HarmonyConsole.busy,
+                        HarmonyConsole.active_pane,
                     )
         yield Input(placeholder="filter (enter keeps it, esc clears)", id="filter")
         yield Footer()

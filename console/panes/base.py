@@ -6,8 +6,9 @@ from the filter box. Requests go up as messages: :class:`Pane.DetailRequested` (
 :class:`Pane.Needs` (which detail lists the pane shows, so only those are re-read), and the
 actions of the machines and tasks panes.
 
-Only the visible pane renders a new snapshot; a hidden one renders when it is shown again, so a
-refresh costs one pane's work however many panes there are.
+Only the active pane (the app binds ``active_pane`` too) renders a new snapshot; a hidden one
+renders when it becomes active again, in the same frame as the switch, so a refresh costs one
+pane's work however many panes there are.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from rich.text import Text
-from textual import events
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import var
@@ -67,6 +67,8 @@ class Pane(Vertical):
     busy: var[bool] = var(False, bindings=True)
     #: rows shown contain this, case-insensitively
     filter_text: var[str] = var("", init=False)
+    #: the id of the pane on screen (bound to the app's): only that one renders
+    active_pane: var[str] = var("", init=False)
 
     class Needs(Message):
         """The pane was shown or changed view: these lists (and this history filter) are what it
@@ -93,8 +95,8 @@ class Pane(Vertical):
         super().__init__(id=id)
         #: no actions: the console works under a role that may only SELECT
         self.read_only = read_only
-        self._visible = False
-        self._behind = False
+        self._visible = False  # the active pane
+        self._behind = False  # a snapshot arrived while it was not
 
     @property
     def palette(self) -> Styles:
@@ -112,14 +114,12 @@ class Pane(Vertical):
     def watch_filter_text(self) -> None:
         self.rerender()
 
-    def on_show(self, _event: events.Show) -> None:
-        self._visible = True
-        self.post_needs()
-        if self._behind:
-            self.rerender()
-
-    def on_hide(self, _event: events.Hide) -> None:
-        self._visible = False
+    def watch_active_pane(self, active: str) -> None:
+        self._visible = active == self.id
+        if self._visible:
+            self.post_needs()
+            if self._behind:
+                self.rerender()
 
     def needs(self) -> Pane.Needs:
         """What this pane shows now."""
