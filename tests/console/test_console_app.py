@@ -302,7 +302,7 @@ async def test_q_with_running_engine_asks_then_quit_now_requeues(
     )
     try:
         (task_id,) = await add_tasks(db, "sleep", 1, {"ms": 120_000})
-        await wait_until(lambda: bool(node.engine.running), 10, "the sleep task to start")
+        await wait_until(lambda: bool(node.engine.running_tasks()), 10, "the sleep task to start")
         app = console_app(db.url.dsn, db.schema, engine=node)
         async with app.run_test(size=(80, 24)) as pilot:
             await first_render(app, pilot)
