@@ -18,7 +18,7 @@ from textual.message import Message
 from engine.snapshot import ClusterSnapshot
 
 from .panes import PANE_TITLES
-from .panes.base import Pane
+from .panes.base import DetailKind, Pane
 
 __all__ = ["Command", "ConsoleCommands", "ConsoleView"]
 
@@ -45,8 +45,11 @@ class ConsoleCommands(Provider):
             self.key = key
             self.view = view
 
-    def _post(self, message: Message) -> None:
-        self.app.post_message(message)
+    def _goto(self, pane: str, key: str, view: str | None = None) -> None:
+        self.app.post_message(ConsoleCommands.Goto(pane, key, view))
+
+    def _detail(self, kind: DetailKind, key: str) -> None:
+        self.app.post_message(Pane.DetailRequested(kind, key))
 
     def _action(self, action: str) -> Callable[[], object]:
         return partial(self.app.run_action, action)
@@ -66,42 +69,42 @@ class ConsoleCommands(Provider):
         snap = view.snapshot
         if snap is None:
             return
-        goto, post = ConsoleCommands.Goto, self._post
+        goto, detail = self._goto, self._detail
         for m in snap.machines:
             yield (
                 f"Machine {m.label} ({m.state})",
-                partial(post, goto("machines", str(m.id))),
+                partial(goto, "machines", str(m.id)),
                 f"id {m.id}, {m.host_and_port}, {m.running} running",
             )
         for t in snap.queues.types:
             yield (
                 f"Task type {t.name}",
-                partial(post, goto("tasks", t.name, "types")),
+                partial(goto, "tasks", t.name, "types"),
                 f"{t.pending} pending, {t.running} running",
             )
         for f in snap.queues.failed_tasks:
             yield (
                 f"Task {f.id} {f.name} (failed)",
-                partial(post, goto("tasks", str(f.id), "failed")),
+                partial(goto, "tasks", str(f.id), "failed"),
                 f.last_error or "",
             )
         for r in snap.running:
             owner = snap.machine(r.owner_id)
             yield (
                 f"Task {r.id} {r.name} (running)",
-                partial(post, Pane.DetailRequested("machine", str(r.owner_id))),
+                partial(detail, "machine", str(r.owner_id)),
                 f"on {owner.label if owner else r.owner_id}",
             )
         for s in snap.pipeline.sectors:
             yield (
                 f"Sector t0{s.sp_id} {s.sector_number} ({s.stage})",
-                partial(post, Pane.DetailRequested("sector", f"{s.sp_id}:{s.sector_number}")),
+                partial(detail, "sector", f"{s.sp_id}:{s.sector_number}"),
                 s.state,
             )
         for p in snap.pipeline.problems:
             yield (
                 f"Sector t0{p.sp_id} {p.sector_number} ({p.kind})",
-                partial(post, Pane.DetailRequested("sector", f"{p.sp_id}:{p.sector_number}")),
+                partial(detail, "sector", f"{p.sp_id}:{p.sector_number}"),
                 p.reason,
             )
 

@@ -16,6 +16,7 @@ from console.app import HarmonyConsole
 from console.feed import NOTICE_GAP
 from console.palette import ConsoleCommands
 from console.panes.machines import MachinesPane
+from console.panes.tasks import TasksPane
 from console.screens.confirm import MachineActionScreen
 from console.screens.help import HelpScreen
 from console.screens.machine import MachineScreen
@@ -410,7 +411,7 @@ async def test_help_and_palette(
         assert machines_table(app).selected_key == "3"
 
 
-async def test_sector_and_storage_path_details(
+async def test_sector_and_storage_path_details_and_palette_jumps(
     cluster: DB, console_app: Any, first_render: Any, screen_text: Any, shows: Any
 ) -> None:
     app = console_app(cluster.url.dsn, cluster.schema)
@@ -426,6 +427,11 @@ async def test_sector_and_storage_path_details(
         await pilot.press("4", "enter")
         await shows(app, pilot, "Storage path", "Health:", "esc closes")
         assert isinstance(app.screen, StoragePathScreen)
+        commands["Task 302 TreeD (failed)"]()  # closes the detail, shows the failed tasks
+        await shows(app, pilot, "RuntimeError: the fail task")
+        assert app.active_pane == "tasks"
+        tasks = app.query_one("#tasks", TasksPane)
+        assert tasks.view == "failed" and tasks.table().selected_key == "302"
 
 
 def test_headless_paths_never_import_textual() -> None:
