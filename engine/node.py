@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.clock import Clock
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType, builtin_tasks
 from engine.harmonytask.workers import ProcessPool, default_pool
@@ -78,11 +79,13 @@ async def start_node(
     pool: ProcessPool | None = None,
     storage_heartbeat: bool = True,
     demo_dir: Path | None = None,
+    clock: Clock | None = None,
 ) -> Node:
     """Join the cluster as ``identity``: start the engine and this host's storage heartbeat.
 
     With ``demo_dir``, first make sure the devnet demo (a miner, two storage paths under that
     directory, a small pipeline) is set up, if this installation ships the demo workload.
+    ``clock`` is the engine's (the system clock unless a test passes a manual one).
     """
     pool = pool or default_pool()
     if demo_dir is not None and importlib.util.find_spec("engine.demo") is not None:
@@ -90,7 +93,7 @@ async def start_node(
 
         await demo.ensure_demo(db, demo_dir)
     tasks = select_tasks(available_tasks(db, pool), task_names)
-    engine = await TaskEngine.new(tasks, identity, db, config=config)
+    engine = await TaskEngine.new(tasks, identity, db, config=config, clock=clock)
     node = Node(engine, pool)
     if storage_heartbeat:
         from engine.storage import StorageHeartbeat
