@@ -95,8 +95,12 @@ class Pane(Vertical):
         super().__init__(id=id)
         #: no actions: the console works under a role that may only SELECT
         self.read_only = read_only
-        self._visible = False  # the active pane
-        self._behind = False  # a snapshot arrived while it was not
+        self._behind = False  # a snapshot arrived while it was not active
+
+    @property
+    def is_active(self) -> bool:
+        """This is the pane on screen."""
+        return self.active_pane == self.id
 
     @property
     def palette(self) -> Styles:
@@ -108,15 +112,14 @@ class Pane(Vertical):
         self.rerender()
 
     def watch_now(self, now: datetime | None) -> None:
-        if self._visible and self.snapshot is not None and now is not None:
+        if self.is_active and self.snapshot is not None and now is not None:
             self.tick(now)
 
     def watch_filter_text(self) -> None:
         self.rerender()
 
-    def watch_active_pane(self, active: str) -> None:
-        self._visible = active == self.id
-        if self._visible:
+    def watch_active_pane(self) -> None:
+        if self.is_active:
             self.post_needs()
             if self._behind:
                 self.rerender()
@@ -127,7 +130,7 @@ class Pane(Vertical):
 
     def post_needs(self) -> None:
         """Tell the app what this pane shows, if it is the one on screen."""
-        if self._visible:
+        if self.is_active:
             self.post_message(self.needs())
 
     def render_snapshot(self, snap: ClusterSnapshot) -> None:
@@ -137,11 +140,11 @@ class Pane(Vertical):
         """Once a second: panes with countdowns redraw them."""
 
     def rerender(self, *, hidden: bool = False) -> None:
-        """Render the current snapshot now if the pane is visible (or ``hidden`` says to anyway),
-        else when it is shown."""
+        """Render the current snapshot now if the pane is active (or ``hidden`` says to anyway),
+        else when it becomes active."""
         if self.snapshot is None:
             return
-        if not (self._visible or hidden):
+        if not (self.is_active or hidden):
             self._behind = True
             return
         self._behind = False
