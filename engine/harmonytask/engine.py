@@ -32,7 +32,7 @@ from engine.harmonydb import DB, HarmonyDBError
 from engine.resources import Resources, prime_cpu_percent
 
 from . import claims
-from .capacity import LocalCapacity, Running
+from .capacity import LocalCapacity
 from .config import EngineConfig
 from .errors import MachineIdentityInUse, UnknownTaskType
 from .handlers import Handler, build_handlers
@@ -244,9 +244,10 @@ class TaskEngine:
         return self._listener
 
     @property
-    def running(self) -> Mapping[TaskID, Running]:
-        """The attempts running here, by task id (read-only; prefer :meth:`running_tasks`)."""
-        return self._capacity.running
+    def running(self) -> Mapping[TaskID, RunningInfo]:
+        """The attempts running here, by task id (a snapshot; :meth:`running_tasks` as a
+        mapping, kept for callers that test or count it)."""
+        return {info.task_id: info for info in self.running_tasks()}
 
     @property
     def state(self) -> MachineState:
