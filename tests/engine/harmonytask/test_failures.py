@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.clock import ManualClock
 from engine.harmonydb import DB, Tx
 from engine.harmonytask import (
     TaskNotFound,
@@ -71,12 +72,20 @@ async def test_retry_waits_before_the_task_is_claimable_again(probe_db: DB, engi
 
 
 async def test_an_attempt_past_its_timeout_is_a_failure(probe_db: DB, engines) -> None:
-    probe = Probe(probe_db, "m", block=True, timeout=0.2, max_failures=1)
-    await engines([probe], "m")
+    clock = ManualClock()
+    probe = Probe(probe_db, "m", block=True, timeout=600, max_failures=1)
+    engine = await engines([probe], "m", clock=clock)
     (task_id,) = await add_tasks(probe_db, "probe", 1)
+    await wait_until(lambda: probe.started == [task_id], 5)
+    clock.advance(599)
+    assert (await engine.cycle()).claimed == ()
+    assert [t.task_id for t in engine.running_tasks()] == [task_id]  # not yet timed out
+    assert probe.cancelled == []
+    clock.advance(1)
     await wait_until(lambda: task_history(probe_db, task_id=task_id), 5)
     (row,) = await task_history(probe_db, task_id=task_id)
-    assert (row.outcome, row.err) == ("failed", "timed out after 0.2s")
+    assert (row.outcome, row.err) == ("failed", "timed out after 600s")
+    assert probe.cancelled == [task_id]
 
 
 class BrokenStorage:
