@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import socket
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -242,12 +242,6 @@ class TaskEngine:
     def listener(self) -> Listener | None:
         """The LISTEN connection's keeper; None when polling was forced."""
         return self._listener
-
-    @property
-    def running(self) -> Mapping[TaskID, RunningInfo]:
-        """The attempts running here, by task id (a snapshot; :meth:`running_tasks` as a
-        mapping, kept for callers that test or count it)."""
-        return {info.task_id: info for info in self.running_tasks()}
 
     @property
     def state(self) -> MachineState:
