@@ -7,10 +7,11 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.clock import SystemClock
-from engine.harmonydb import DB, MigrationError, connect, migration_status
+from engine.harmonydb import DB, MigrationError, connect, default_data_dir, migration_status
 
 if TYPE_CHECKING:
     from engine.chain import ChainConfig
@@ -24,19 +25,71 @@ class CommandError(Exception):
     """A one-line, user-facing failure; the CLI prints it and exits non-zero."""
 
 
+#: How the commands that may create a cluster say so in their ``--help``.
+CREATES_CLUSTER = (
+    "Without --db, this command creates the embedded cluster in the data directory if there is "
+    "none yet."
+)
+
+
+def embedded_data_dir(args: argparse.Namespace) -> Path:
+    """The data directory the embedded server of these options lives in."""
+    return (args.data_dir or default_data_dir()).expanduser().absolute()
+
+
+def holds_cluster(data_dir: Path) -> bool:
+    """``data_dir`` holds an embedded cluster (initdb has run in ``pgdata``).
+
+    A ``pgdata`` this user may not look into counts as one: starting it then fails with the
+    embedded server's own explanation, which is more useful than "no cluster".
+    """
+    pgdata = data_dir / "pgdata"
+    try:
+        return (pgdata / "PG_VERSION").is_file()
+    except PermissionError:
+        return pgdata.is_dir()
+
+
+def require_cluster(args: argparse.Namespace) -> None:
+    """Refuse to go on when the embedded cluster these options name does not exist.
+
+    Starting the embedded server creates the data directory and runs initdb; a mistyped
+    ``--data-dir`` given to a command that only reads (or changes something that must already
+    exist) would leave a new, empty cluster behind and report it as empty instead of saying
+    the path is wrong. With ``--db`` there is nothing to create, so nothing is checked.
+    """
+    if args.db is not None:
+        return
+    data_dir = embedded_data_dir(args)
+    if not holds_cluster(data_dir):
+        raise CommandError(
+            f"no harmony cluster at {data_dir} (check --data-dir or HARMONY_DATA_DIR, or give "
+            "--db; `harmony run --engine-only` or `harmony db migrate` creates one)"
+        )
+
+
 async def open_db(
     args: argparse.Namespace,
     *,
     read_only: bool = False,
     migrate: bool = True,
     check_schema: bool = True,
+    create: bool = False,
 ) -> DB:
     """The cluster database from ``--db``/``--data-dir``/``--schema``.
 
     ``migrate`` applies pending migrations (commands that write); otherwise, unless
     ``check_schema`` is off (``db status`` reports the problems itself), a schema that is not
     current stops the command: a changed migration, or pending ones this code needs.
+
+    Only commands that can sensibly be the first one on a new machine pass ``create`` (they
+    start a cluster where there is none); every other command refuses a data directory that
+    holds no cluster (:func:`require_cluster`). ``--read-only`` (a global option) opens a
+    read-only session whatever the command.
     """
+    if not create:
+        require_cluster(args)
+    read_only = read_only or bool(getattr(args, "read_only", False))
     db = await connect(
         args.db,
         data_dir=args.data_dir,

@@ -16,7 +16,9 @@ from engine.harmonytask import (
 )
 from engine.harmonytask.admin import handlers_of
 
-from .common import CommandError, add_json_flag, open_db, print_json, print_table
+from .arguments import positive_int
+from .common import CREATES_CLUSTER, CommandError, add_json_flag, open_db, print_json, print_table
+from .task_types import check_addable
 
 STATES = ("pending", "waiting", "running", "failed")
 
@@ -30,10 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="add tasks",
         description="Add tasks of a type. Built-in types: noop; sleep (--param ms=N); "
         "burn (--param ms=N, busy CPU in a worker process); fail (always fails: retries, then "
-        "the failed state).",
+        "the failed state). The workload's types and those a machine of the cluster declares "
+        "are accepted too; parameters are checked against the type before anything is "
+        f"added. {CREATES_CLUSTER}",
     )
     add.add_argument("type", help="task type name")
-    add.add_argument("--count", type=int, default=1, help="how many (default 1)")
+    add.add_argument("--count", type=positive_int, default=1, help="how many (default 1)")
     add.add_argument(
         "--param",
         action="append",
@@ -42,12 +46,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="task parameter, repeatable",
     )
     add.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    add.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="add a type no machine of this cluster runs yet (its parameters are not checked)",
+    )
     add.set_defaults(run=run_add)
 
     ls = actions.add_parser("list", help="tasks in the queue (pending, waiting, running, failed)")
     ls.add_argument("--type", help="only this task type")
     ls.add_argument("--state", choices=STATES, help="only tasks in this state")
-    ls.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    ls.add_argument(
+        "--limit", type=positive_int, default=100, help="at most this many (default 100)"
+    )
     add_json_flag(ls)
     ls.set_defaults(run=run_list)
 
@@ -55,7 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     hist.add_argument("--type", help="only this task type")
     hist.add_argument("--task", type=int, metavar="ID", help="only this task")
     hist.add_argument("--failed", action="store_true", help="only failed attempts")
-    hist.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    hist.add_argument(
+        "--limit", type=positive_int, default=50, help="at most this many (default 50)"
+    )
     add_json_flag(hist)
     hist.set_defaults(run=run_history)
 
@@ -69,8 +82,9 @@ async def run_add(args: argparse.Namespace) -> int:
         params = parse_params(args.param)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    db = await open_db(args)
+    db = await open_db(args, create=True)
     try:
+        await check_addable(db, args.type, params, allow_unknown=args.allow_unknown)
         try:
             ids = await add_tasks(db, args.type, args.count, params, priority=args.priority)
         except ValueError as exc:

@@ -1,14 +1,19 @@
 """Built-in task types for operators and tests: ``noop``, ``sleep``, ``burn`` and ``fail``.
 
 Operators add them with ``harmony task add TYPE [--count N] [--param key=value]``; parameters
-live in ``harmony_task_params`` and are written in the task's own transaction.
+live in ``harmony_task_params`` and are written in the task's own transaction. The parameters each
+type reads are declared in :data:`BUILTIN_PARAMS`, so an adder checks them before the task exists
+(:func:`check_params`): a bad value found only when the task runs fails every retry of it, long
+after the command that added it reported success.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.harmonydb import DB
@@ -30,13 +35,24 @@ async def task_params(db: DB, task_id: TaskID) -> Params:
     return json.loads(raw) if raw else {}
 
 
+def milliseconds(value: Any) -> float:
+    """A duration parameter: a finite JSON number, 0 or more (``ms=abc``, ``ms=true`` and
+    ``ms=NaN`` are refused, not read as 0 or as forever)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError("must be a number of milliseconds (0 or more)")
+    return float(value)
+
+
 def _ms(params: Params, default: int) -> float:
     try:
-        return max(0.0, float(params.get("ms", default)))
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"param ms must be a number of milliseconds, got {params['ms']!r}"
-        ) from None
+        return milliseconds(params.get("ms", default))
+    except ValueError as exc:
+        raise ValueError(f"param ms={params['ms']!r}: {exc}") from None
 
 
 class Noop(TaskType):
@@ -103,6 +119,31 @@ class Fail(TaskType):
 
 
 BUILTIN_NAMES = ("noop", "sleep", "burn", "fail")
+
+#: The parameters each built-in type reads, with the conversion that checks a value.
+BUILTIN_PARAMS: Mapping[str, Mapping[str, Callable[[Any], Any]]] = {
+    "noop": {},
+    "sleep": {"ms": milliseconds},
+    "burn": {"ms": milliseconds},
+    "fail": {},
+}
+
+
+def check_params(type_name: str, params: Mapping[str, Any]) -> None:
+    """Refuse parameters a built-in type does not read, or values it cannot use, naming the
+    parameter; raises :class:`ValueError`. Types that are not built in are not checked here."""
+    accepted = BUILTIN_PARAMS.get(type_name)
+    if accepted is None:
+        return
+    for key, value in params.items():
+        convert = accepted.get(key)
+        if convert is None:
+            takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes none"
+            raise ValueError(f"task type {type_name} has no param {key!r} ({takes})")
+        try:
+            convert(value)
+        except ValueError as exc:
+            raise ValueError(f"param {key}={value!r} of task type {type_name}: {exc}") from None
 
 
 def builtin_tasks(db: DB, pool: ProcessPool | None = None) -> list[TaskType]:
