@@ -5,16 +5,29 @@
 so "what is running" and "how many slots are taken" can never disagree; :meth:`~LocalCapacity.fits`
 is the one admission check (a limiter slot free and the declared cost within what is free), used
 for new claims, re-adopted tasks and IAmBored alike.
+
+Probing (psutil, NVML) runs in a thread of its own, never in the event loop's default executor:
+task code shares that one (``asyncio.to_thread`` file copies, hashing), and ten tasks each holding
+a thread for 25 s once starved the heartbeat behind them for 24 s, so peers declared a live
+machine dead and ran its ten tasks a second time, at the same time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from engine.resources import Resources, Usage, capacity, ram_available, usage
+from engine.resources import (
+    Resources,
+    Usage,
+    capacity,
+    prime_cpu_percent,
+    ram_available,
+    usage,
+)
 
 from .claims import Claimed
 from .handlers import Handler
@@ -68,7 +81,12 @@ class LocalCapacity:
         self._fixed = fixed
         self.total: Resources = fixed or capacity()
         self._ram_live = ram_available()
+        #: live use at the last probe: what a heartbeat reports (it never waits for a probe)
+        self.live = Usage(cpu_load=0.0, ram_used=0, gpu_used=0.0)
         self._running: dict[TaskID, Running] = {}
+        #: the probes' own thread (see the module docstring)
+        self._probe_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="harmony-probe")
+        self._probing: asyncio.Future[tuple[Resources, Usage, int]] | None = None
 
     # ------------------------------------------------------------------ the only writers
 
@@ -119,10 +137,38 @@ class LocalCapacity:
 
     # ------------------------------------------------------------------ probing
 
-    async def refresh(self) -> Usage:
-        """Re-probe capacity (unless fixed) and free RAM; return live use for the heartbeat."""
-        if self._fixed is None:
-            self.total = await asyncio.to_thread(capacity)
-        live = await asyncio.to_thread(usage)
-        self._ram_live = await asyncio.to_thread(ram_available)
-        return live
+    async def prime(self) -> None:
+        """Start the CPU-load counter (its first reading is a meaningless 0.0)."""
+        await asyncio.get_running_loop().run_in_executor(self._probe_thread, prime_cpu_percent)
+
+    async def refresh(self, wait: float | None = None) -> None:
+        """Re-probe capacity (unless fixed), live use and free RAM in the probe thread.
+
+        Waits at most ``wait`` seconds (None: until done): a probe that hangs (a wedged GPU
+        driver) goes on in its thread and the caller goes on with the last values; no second
+        probe starts while one is in flight. A probe that failed raises here, now or at the
+        next call.
+        """
+        probing = self._probing
+        if probing is None or probing.done():
+            if probing is not None:
+                probing.result()  # a failure that outlived an earlier wait
+            probing = asyncio.get_running_loop().run_in_executor(self._probe_thread, self._measure)
+            probing.add_done_callback(self._probed)
+            self._probing = probing
+        done, _ = await asyncio.wait({probing}, timeout=wait)
+        if done:
+            probing.result()
+
+    def _measure(self) -> tuple[Resources, Usage, int]:
+        total = self._fixed if self._fixed is not None else capacity()
+        return total, usage(), ram_available()
+
+    def _probed(self, probing: asyncio.Future[tuple[Resources, Usage, int]]) -> None:
+        if probing.cancelled() or probing.exception() is not None:
+            return
+        self.total, self.live, self._ram_live = probing.result()
+
+    def close(self) -> None:
+        """Let the probe thread go (a probe in flight finishes on its own)."""
+        self._probe_thread.shutdown(wait=False, cancel_futures=True)

@@ -5,13 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class ClusterDefault(float):
+    """A machine timeout nobody chose here: the machine uses the cluster's value.
+
+    It is a float (the seeded default, 12 s) so code that only reads a number keeps working; what
+    sets it apart from an explicit ``12.0`` is its type. Explicit values set the cluster's value
+    when the engine starts (see :mod:`.settings`).
+    """
+
+    def __repr__(self) -> str:
+        return f"ClusterDefault({float(self)!r})"
+
+
+#: The default of :attr:`EngineConfig.machine_timeout`: use the value stored for the cluster.
+CLUSTER_MACHINE_TIMEOUT = ClusterDefault(12.0)
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     #: How often the machine reports in (and reads cordon/drain/restart flags back).
     heartbeat_interval: float = 2.0
     #: Silence after which peers declare a machine dead and take its tasks. Seconds, not
-    #: Curio's 10 minutes; six missed heartbeats tolerate a GC pause or a slow DB.
-    machine_timeout: float = 12.0
+    #: Curio's 10 minutes; six missed heartbeats tolerate a GC pause or a slow DB. One value for
+    #: the whole cluster (``harmony_settings``): the default uses it; an explicit number sets
+    #: it for every machine when this engine starts.
+    machine_timeout: float = CLUSTER_MACHINE_TIMEOUT
     #: Safety poll while LISTEN/NOTIFY works: a lost notification costs at most this much.
     poll_interval: float = 10.0
     #: Adaptive poll where NOTIFY is unavailable: fast after finding work, backing off to max.

@@ -13,26 +13,32 @@ imports it:
 * :mod:`.membership` (statements in :mod:`.machines`): registration, heartbeats, session loss,
   operator flags;
 * :mod:`.wakeup`: LISTEN/NOTIFY; :mod:`.outcomes`: the completion batcher;
-* :mod:`.supervision`: background work that never dies silently.
+* :mod:`.supervision`: background work that never dies silently;
+* :mod:`.selfcheck`: tasks this machine owns but does not run go back to the queue;
+* :mod:`.settings`: the cluster-wide machine timeout.
+
+No wait on the database is unbounded (:mod:`.bounded`): a heartbeat that gets no answer within
+its interval is reported at once ("database unreachable for Ns"), and leaving the cluster gives
+the database one machine timeout before it gives up with :data:`EXIT_DB_UNREACHABLE`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from engine.clock import Clock, SystemClock, wait_event
 from engine.harmonydb import DB, HarmonyDBError
-from engine.resources import Resources, prime_cpu_percent
+from engine.resources import Resources
 
 from . import claims
-from .capacity import LocalCapacity
+from .bounded import ABANDON_AFTER, Unfinished, bounded
+from .capacity import LocalCapacity, Running
 from .config import EngineConfig
 from .errors import MachineIdentityInUse, UnknownTaskType
 from .handlers import Handler, build_handlers
@@ -44,6 +50,7 @@ from .membership import EXIT_RESTART_REQUESTED, Membership
 from .outcomes import CompletionBatcher, StopReason, cancel_quietly
 from .runner import AttemptHooks, AttemptRunner
 from .scheduling import CycleResult, Scheduler, SchedulerHooks
+from .selfcheck import release_strays
 from .stats import Stats, Tally
 from .supervision import EXIT_CRASHED, Supervisor
 from .task import AddTaskFn, ExtraFn, MachineView, TaskID, TaskType
@@ -51,11 +58,29 @@ from .wakeup import Listener
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EXIT_RESTART_REQUESTED", "RunningInfo", "TaskEngine", "default_identity"]
+__all__ = [
+    "EXIT_DB_UNREACHABLE",
+    "EXIT_RESTART_REQUESTED",
+    "RunningInfo",
+    "TaskEngine",
+    "default_identity",
+]
 
 #: How long stopping waits for a claim cycle in progress to finish (its claims are admitted and
 #: started, so a graceful stop then waits for them) before cancelling it.
 CYCLE_STOP_WAIT = 5.0
+
+#: Exit status of a process that could not leave the cluster cleanly because the database did
+#: not answer: its row still looks alive, and peers return its tasks once it has been silent for
+#: the machine timeout.
+EXIT_DB_UNREACHABLE = 3
+
+#: Every this many heartbeats the machine gives back tasks it owns but does not run.
+SELF_CHECK_EVERY = 5
+
+#: Real seconds a heartbeat waits for the probes of this machine's resources (they run in a
+#: thread of their own; the heartbeat reports the previous values when they are late).
+PROBE_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,9 @@ class TaskEngine:
         self._adders: list[asyncio.Task[None]] = []
         self._leaving: asyncio.Future[None] | None = None
         self._stopping_after_failure: asyncio.Task[None] | None = None
+        self._beats = 0
+        #: the database stopped answering heartbeats (reported once, until it answers again)
+        self._unreachable_since: float | None = None
         self._add_task: dict[str, AddTaskFn] = {name: self._adder_of(name) for name in handlers}
         # Built once the machine is registered (they name its id): see _start.
         self._completions: CompletionBatcher
@@ -146,7 +174,9 @@ class TaskEngine:
         return engine
 
     async def _start(self) -> None:
-        await asyncio.to_thread(prime_cpu_percent)
+        await self._capacity.prime()
+        await self._capacity.refresh()
+        await self._membership.load_settings()
         await self._membership.register(self._capacity.total)
         log.info(
             "machine %s registered as id %d (%s)",
@@ -165,6 +195,7 @@ class TaskEngine:
                 clock=self.clock,
                 completions=self._completions,
                 machine_id=lambda: self._membership.machine_id,
+                machine_timeout=lambda: self._membership.machine_timeout,
                 member=lambda: self._lifecycle is not Lifecycle.REJOINING,
                 cordoned=lambda: self._membership.flags.unschedulable,
                 count=self._stats.count,
@@ -229,6 +260,11 @@ class TaskEngine:
     def capacity(self) -> Resources:
         """This machine's total resources (as last probed, or as pinned)."""
         return self._capacity.total
+
+    @property
+    def machine_timeout(self) -> float:
+        """The cluster's machine timeout, as last read (``harmony_settings``)."""
+        return self._membership.machine_timeout
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -316,12 +352,18 @@ class TaskEngine:
         return result
 
     async def beat(self) -> None:
-        """One heartbeat: report in, read flags, declare silent peers dead, act on flags."""
+        """One heartbeat: report in, read flags, declare silent peers dead, act on flags.
+
+        The statement goes first, with the resources as last probed: nothing the machine's
+        own work does (tasks holding every thread of the default executor) can hold it back.
+        Then the probes run, in their own thread, for the next beat.
+        """
         if self._lifecycle is Lifecycle.STOPPED:
             return  # it left the cluster: a beat now would only make it rejoin
-        live = await self._capacity.refresh()
         could_claim = self.schedulable
-        result = await self._membership.beat(self._capacity.total, live)
+        result = await self._membership.beat(self._capacity.total, self._capacity.live)
+        self._reachable()
+        await self._capacity.refresh(wait=PROBE_WAIT)
         if result.reclaimed:
             self.wake()
         if result.flags is None:
@@ -329,7 +371,22 @@ class TaskEngine:
             return
         if not could_claim and self.schedulable:
             self.wake()
+        self._beats += 1
+        if self._beats % SELF_CHECK_EVERY == 0 and not self._lifecycle.leaving:
+            await self.self_check()
         await self._act_on_idle()
+
+    async def self_check(self) -> list[TaskID]:
+        """Give back tasks this machine owns but does not run (see :mod:`.selfcheck`); returns
+        their ids. Runs between claim cycles, so a task being admitted is never one of them."""
+        async with self._scheduler.exclusive():
+            running = {
+                task_id: run.claimed.attempt for task_id, run in self._capacity.running.items()
+            }
+            released = await release_strays(self.db, self.machine_id, self.host_and_port, running)
+        if released:
+            self.wake()
+        return released
 
     async def graceful_terminate(self, grace: float | None = None) -> None:
         """Stop claiming, let running tasks finish, leave the cluster.
@@ -346,9 +403,7 @@ class TaskEngine:
         if jobs:
             log.info("waiting for %d running task(s) to finish", len(jobs))
             if not await self._all_end(jobs, grace):
-                await self._runner.stop(
-                    lambda r: not r.handler.details.time_sensitive, StopReason.SHUTDOWN
-                )
+                await self._hand_back(lambda r: not r.handler.details.time_sensitive)
                 await self._all_end(
                     [r.job for r in self._capacity.running.values() if r.job is not None]
                 )
@@ -361,7 +416,7 @@ class TaskEngine:
             return
         self._lifecycle = Lifecycle.STOPPING
         await self._stop_claiming()
-        await self._runner.stop(lambda r: True, StopReason.SHUTDOWN)
+        await self._hand_back(lambda r: True)
         await self._leave()
 
     # ------------------------------------------------------------------ loops
@@ -382,9 +437,53 @@ class TaskEngine:
             await wait_event(self.clock, self._beat_now, interval * random.uniform(0.9, 1.1))
             self._beat_now.clear()
             try:
-                await self.beat()
-            except HarmonyDBError as exc:
-                log.warning("heartbeat failed: %s", exc)
+                await self._watched_beat()
+            except (HarmonyDBError, Unfinished) as exc:
+                self._unreachable(exc)
+
+    async def _watched_beat(self) -> None:
+        """One beat, reported at once when the database has not answered it within the
+        interval, and abandoned after a machine timeout (by then peers have declared this
+        machine dead; the next beat learns it)."""
+        interval = self.config.heartbeat_interval
+        started = self.clock.monotonic()
+        beat = asyncio.ensure_future(self.beat())
+        try:
+            while True:
+                left = self._membership.machine_timeout - (self.clock.monotonic() - started)
+                if left <= 0:
+                    raise Unfinished("the heartbeat got no answer")
+                try:
+                    await bounded(self.clock, min(interval, left), asyncio.shield(beat))
+                    return
+                except Unfinished:
+                    self._unreachable(None)
+        finally:
+            if not beat.done():
+                beat.cancel()
+                await asyncio.wait((beat,), timeout=ABANDON_AFTER)
+                beat.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    def _unreachable(self, exc: BaseException | None) -> None:
+        """A heartbeat failed or is overdue: say so now, not when the driver gives up."""
+        silent = self._membership.silent_for
+        if self._unreachable_since is None:
+            self._unreachable_since = self.clock.monotonic() - silent
+        log.warning(
+            "database unreachable for %.0fs (%s); peers declare this machine dead after %gs "
+            "without a heartbeat",
+            silent,
+            exc if exc is not None else "a heartbeat got no answer",
+            self._membership.machine_timeout,
+        )
+
+    def _reachable(self) -> None:
+        if self._unreachable_since is not None:
+            log.warning(
+                "database reachable again after %.0fs",
+                self.clock.monotonic() - self._unreachable_since,
+            )
+            self._unreachable_since = None
 
     async def _housekeeping_loop(self) -> None:
         interval = self.config.housekeeping_interval
@@ -461,34 +560,86 @@ class TaskEngine:
     async def _session_lost(self) -> None:
         """Peers declared this machine dead (or another process took the identity): every
         task it runs now belongs to someone else. Stop them without recording anything, then
-        rejoin as a fresh session."""
+        rejoin as a fresh session, unless the machine is leaving: it must not come back as a
+        live machine while it stops.
+
+        A claim that raced the peers' reap may have committed tasks to this machine's id after
+        the reap looked (it skips locked rows); once the machine is back they would stay owned
+        by a live machine that runs none of them. So the rejoin re-adopts whatever its id still
+        owns, with no claim cycle in progress meanwhile.
+        """
+        leaving = self._lifecycle.leaving
         log.error(
             "machine %s lost its session (declared dead after missing heartbeats); "
-            "abandoning %d running task(s) and re-registering",
+            "abandoning %d running task(s)%s",
             self.host_and_port,
             len(self._capacity),
+            "" if leaving else " and re-registering",
         )
         if self._lifecycle is Lifecycle.RUNNING:
             self._lifecycle = Lifecycle.REJOINING
-        await self._runner.stop(lambda r: True, StopReason.LOST)
-        try:
-            await self._membership.rejoin(self._capacity.total)
-        except MachineIdentityInUse as exc:
-            log.error("cannot rejoin: %s; stopping", exc)
-            self._lifecycle = Lifecycle.STOPPING
-            self._fail()
-            return
-        if self._lifecycle is Lifecycle.REJOINING:
-            self._lifecycle = Lifecycle.RUNNING
+        async with self._scheduler.exclusive():
+            await self._runner.stop(lambda r: True, StopReason.LOST)
+            if self._lifecycle.leaving:
+                return
+            try:
+                await self._membership.rejoin(self._capacity.total)
+            except MachineIdentityInUse as exc:
+                log.error("cannot rejoin: %s; stopping", exc)
+                self._lifecycle = Lifecycle.STOPPING
+                self._fail()
+                return
+            if self._lifecycle.leaving:
+                # It began to leave while re-registering: leave under the new session too.
+                await self._membership.leave()
+                return
+            adopted = await self._membership.readopt()
+            if adopted:
+                log.warning(
+                    "re-adopted %d task(s) this machine's id still owned after its session "
+                    "was lost",
+                    len(adopted),
+                )
+            self._scheduler.adopt(adopted)
+            if self._lifecycle is Lifecycle.REJOINING:
+                self._lifecycle = Lifecycle.RUNNING
         self.wake()
 
     async def _stop_claiming(self) -> None:
-        """No new work: adders stop, and the scheduling loop ends after its current cycle."""
+        """No new work: adders stop, and the scheduling loop ends after its current cycle (or
+        is cancelled after :data:`CYCLE_STOP_WAIT`: a claim stuck on an unreachable database
+        must not hold the stop up; what it may have claimed is returned by peers once this
+        machine has left or gone silent)."""
         self.wake()
         for task in self._adders:
             await cancel_quietly(task)
-        if self._scheduling is not None and self._scheduling is not asyncio.current_task():
-            await self._all_end([self._scheduling], CYCLE_STOP_WAIT)
+        scheduling = self._scheduling
+        if (
+            scheduling is not None
+            and scheduling is not asyncio.current_task()
+            and not await self._all_end([scheduling], CYCLE_STOP_WAIT)
+        ):
+            log.warning("the claim cycle did not end within %gs; cancelling it", CYCLE_STOP_WAIT)
+            scheduling.cancel()
+            await asyncio.wait((scheduling,), timeout=ABANDON_AFTER)
+
+    async def _hand_back(self, which: Callable[[Running], bool]) -> None:
+        """Stop the attempts ``which`` selects, returning their tasks to the queue; when the
+        database does not take the returns within a machine timeout, the attempts are cut
+        short (peers return their tasks once this machine is silent)."""
+        chosen = [r for r in self._capacity.running.values() if which(r)]
+        for run in chosen:
+            run.stop(StopReason.SHUTDOWN)
+        jobs = [r.job for r in chosen if r.job is not None]
+        if jobs and not await self._all_end(jobs, self._membership.machine_timeout):
+            log.error(
+                "could not return %d task(s) to the queue: the database does not answer",
+                sum(not job.done() for job in jobs),
+            )
+            self._exit_status = EXIT_DB_UNREACHABLE
+            for job in jobs:
+                job.cancel()
+            await asyncio.wait(jobs, timeout=ABANDON_AFTER)
 
     async def _all_end(self, jobs: list[asyncio.Task[None]], seconds: float | None = None) -> bool:
         """Wait until ``jobs`` have all ended, or ``seconds`` pass on the engine clock; True if
@@ -519,17 +670,43 @@ class TaskEngine:
         await asyncio.shield(self._leaving)
 
     async def _depart(self) -> None:
-        await self._completions.close()
+        """Record the last completions, stop the loops, leave: with one machine timeout for
+        all the database work, after which peers would have declared this machine dead anyway.
+        Past it, the machine gives up and exits with :data:`EXIT_DB_UNREACHABLE`."""
+        deadline = self.clock.monotonic() + self._membership.machine_timeout
+
+        async def step(what: str, work: Coroutine[Any, Any, Any]) -> bool:
+            try:
+                await bounded(self.clock, max(0.1, deadline - self.clock.monotonic()), work)
+                return True
+            except (HarmonyDBError, Unfinished) as exc:
+                log.error("leaving the cluster: %s failed: %s", what, exc)
+                return False
+
+        clean = await step("recording the last completions", self._completions.close())
         for loop_task in self._loops:
-            await cancel_quietly(loop_task)
-        await self._supervisor.cancel_all()
+            if loop_task is not asyncio.current_task():
+                loop_task.cancel()
+        clean = await self._supervisor.cancel_all(wait=ABANDON_AFTER) and clean
         if self._listener is not None:
-            await self._listener.close()
-        with contextlib.suppress(HarmonyDBError):
-            await self._membership.leave()
+            closed = await step("closing the notification listener", self._listener.close())
+            clean = closed and clean
+        left = await step("leaving", self._membership.leave())
         self._lifecycle = Lifecycle.STOPPED
+        if not left:
+            self._exit_status = self._exit_status or EXIT_DB_UNREACHABLE
+            log.error(
+                "machine %s stopped without leaving the cluster (the database does not "
+                "answer); peers return its tasks after %gs of silence",
+                self.host_and_port,
+                self._membership.machine_timeout,
+            )
+        else:
+            log.info("machine %s left the cluster", self.host_and_port)
+        if not clean:
+            log.warning("some of this machine's work was cut short while it stopped")
         self._resolve_exit(self._exit_status)
-        log.info("machine %s left the cluster", self.host_and_port)
+        self._capacity.close()
 
 
 def default_identity(role: str) -> str:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import engine as engine_package
 from engine.clock import Clock
-from engine.harmonydb import DB
+from engine.harmonydb import DB, HarmonyDBError
 from engine.resources import Resources, Usage
 
-from . import machines
+from . import machines, settings
 from .claims import Claimed
-from .config import EngineConfig
+from .config import ClusterDefault, EngineConfig
 from .machines import Beat, Flags
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,34 @@ class Membership:
         self.machine_id = 0
         self.session = machines.new_session()
         self.flags = NO_FLAGS
+        #: the cluster's machine timeout (``harmony_settings``), read at start and every beat
+        self.machine_timeout = float(config.machine_timeout)
         self.reap_gate = ReapGate(
-            config.heartbeat_interval, config.machine_timeout, clock.monotonic()
+            config.heartbeat_interval, self.machine_timeout, clock.monotonic()
         )
+
+    async def load_settings(self) -> None:
+        """Read the cluster's settings; an explicit timeout in this machine's config first
+        becomes the cluster's (every machine judges its peers by one value)."""
+        chosen = self._config.machine_timeout
+        if not isinstance(chosen, ClusterDefault):
+            previous = await settings.set_machine_timeout(self._db, chosen)
+            if previous is not None:
+                log.warning(
+                    "machine %s set the cluster's machine timeout to %gs (was %gs): every "
+                    "machine now declares a peer dead after that much silence",
+                    self.machine_name,
+                    chosen,
+                    previous,
+                )
+        await self.refresh_settings()
+
+    async def refresh_settings(self) -> None:
+        cluster = await settings.read_settings(self._db)
+        if cluster.machine_timeout != self.machine_timeout:
+            log.info("cluster machine timeout: %gs", cluster.machine_timeout)
+        self.machine_timeout = cluster.machine_timeout
+        self.reap_gate.machine_timeout = cluster.machine_timeout
 
     @property
     def accepts_work(self) -> bool:
@@ -96,7 +121,7 @@ class Membership:
             cpu=capacity.cpu,
             ram=capacity.ram,
             gpu=capacity.gpu,
-            machine_timeout=self._config.machine_timeout,
+            machine_timeout=self.machine_timeout,
             tasks=self._task_names,
             machine_name=self.machine_name,
             version=engine_package.__version__,
@@ -109,8 +134,14 @@ class Membership:
         self.session = machines.new_session()
         await self.register(capacity)
 
+    @property
+    def silent_for(self) -> float:
+        """Seconds since the database last answered a heartbeat."""
+        return self._clock.monotonic() - self.reap_gate.last_ok
+
     async def readopt(self) -> list[Claimed]:
-        """Tasks this identity owned before a restart, each under a new attempt."""
+        """Tasks this identity owned before a restart (or before a session loss: a claim that
+        raced a peer's reap), each under a new attempt."""
         return await machines.readopt(self._db, self.machine_id, self.host_and_port)
 
     async def beat(self, capacity: Resources, live: Usage) -> Beat:
@@ -131,9 +162,13 @@ class Membership:
             ram_used=live.ram_used,
             gpu_used=live.gpu_used,
             reap=reap,
-            machine_timeout=self._config.machine_timeout,
+            machine_timeout=self.machine_timeout,
         )
         self.reap_gate.beat_ok(self._clock.monotonic())
+        try:
+            await self.refresh_settings()
+        except HarmonyDBError as exc:  # the beat itself got through: keep the last value
+            log.debug("reading the cluster settings failed: %s", exc)
         if result.reclaimed:
             log.warning(
                 "returned %d task(s) of %d silent machine(s) to the queue",

@@ -10,8 +10,9 @@ Outcomes:
   the fencing token would reject any write anyway.
 
 If recording fails because the database is unreachable, it is retried for as long as this
-machine could still own the task (twice the machine timeout); after that, peers have taken the
-task back and will run it again.
+machine could still own the task (twice the cluster's machine timeout); after that, peers have
+taken the task back and will run it again. Each write is bounded too (one machine timeout): a
+database whose traffic froze answers nothing, not even an error.
 
 The runner knows nothing of the engine: it is handed :class:`AttemptHooks` (values and
 callbacks) and the machine's :class:`~.capacity.LocalCapacity`, which it occupies when an
@@ -30,6 +31,7 @@ from typing import Any, TypeVar
 from engine.clock import Clock
 from engine.harmonydb import DB, HarmonyDBError
 
+from .bounded import Unfinished, bounded
 from .capacity import LocalCapacity, Running
 from .claims import Claimed
 from .config import EngineConfig
@@ -57,6 +59,8 @@ class AttemptHooks:
     completions: CompletionBatcher
     #: this machine's id (the fencing writes name it)
     machine_id: Callable[[], int]
+    #: the cluster's machine timeout (seconds of silence before peers take a task back)
+    machine_timeout: Callable[[], float]
     #: False once peers declared this machine dead: every attempt it runs is someone else's
     member: Callable[[], bool]
     #: the machine is cordoned: ``can_yield`` attempts should let go
@@ -262,12 +266,13 @@ class AttemptRunner:
         """Run a fenced write, retrying through database outages while the task could still be
         ours. Returns the write's result; a falsy result means the attempt was fenced out."""
         hooks = self._hooks
-        deadline = hooks.clock.monotonic() + 2 * hooks.config.machine_timeout
+        timeout = hooks.machine_timeout()
+        deadline = hooks.clock.monotonic() + 2 * timeout
         delay = 0.2
         while True:
             try:
-                result = await write()
-            except HarmonyDBError as exc:
+                result = await bounded(hooks.clock, timeout, write())
+            except (HarmonyDBError, Unfinished) as exc:
                 if hooks.clock.monotonic() > deadline:
                     log.error(
                         "could not record the outcome of task %d (%s): %s; peers will take "

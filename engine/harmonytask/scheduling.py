@@ -24,8 +24,9 @@ engine's loop alternates :meth:`~Scheduler.cycle` and :meth:`~Scheduler.wait`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +138,19 @@ class Scheduler:
                 return CycleResult()
             return await self._cycle()
 
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """No claim cycle runs meanwhile.
+
+        Between a claim statement and the attempt occupying its slot here, a task is owned by
+        this machine in the database and not yet running on it; a cycle closes that window
+        before it ends (every claimed task is started or released). Whoever compares "owned
+        here" with "running here" (the self-check, a rejoin re-adopting its tasks) does it
+        inside this, so it never mistakes a task being admitted for a stray.
+        """
+        async with self._cycling:
+            yield
+
     async def _cycle(self) -> CycleResult:
         hooks, capacity = self._hooks, self._capacity
         free = capacity.free()
@@ -233,9 +247,12 @@ class Scheduler:
         )
         free = self._capacity.free()
         released: list[TaskID] = []
+        # The machine may have begun to leave (or lost its session) while the claim was in
+        # flight: what it claimed then goes straight back.
+        admitting = hooks.may_claim()
         for task in order:
             handler = self._handlers[task.name]
-            if self._capacity.fits(handler, free):
+            if admitting and self._capacity.fits(handler, free):
                 free = free - handler.details.cost
                 self._runner.start(task, handler)
             else:

@@ -64,12 +64,18 @@ class Supervisor:
             log.critical("%s crashed; the engine stops", name, exc_info=True)
             self._on_crash(name, exc)
 
-    async def cancel_all(self) -> None:
-        """Cancel what is still running (the engine is leaving) and wait for it to end."""
+    async def cancel_all(self, wait: float | None = None) -> bool:
+        """Cancel what is still running (the engine is leaving) and wait for it to end, at most
+        ``wait`` real seconds (a database call stuck on a frozen connection may never end its
+        cancellation: it is left behind). True if everything ended."""
         current = asyncio.current_task()
         tasks = [t for t in self._tasks if t is not current]
         for task in tasks:
             task.cancel()
-        for task in tasks:
+        if not tasks:
+            return True
+        done, pending = await asyncio.wait(tasks, timeout=wait)
+        for task in done:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
+        return not pending
