@@ -271,7 +271,7 @@ def test_as_root_a_data_dir_behind_a_private_directory_is_refused(tmp_path: Path
     private = Path(tempfile.mkdtemp(prefix="harmony-private-"))  # 0700, like /root
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "console", "--data-dir", str(private / "data"), "db", "status"],
+            [sys.executable, "-m", "console", "--data-dir", str(private / "data"), "db", "migrate"],
             capture_output=True,
             text=True,
             timeout=60,
