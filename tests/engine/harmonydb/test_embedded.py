@@ -334,7 +334,7 @@ def test_an_unwritable_data_directory_is_a_clear_error(ordinary: OrdinaryUser) -
     locked.chmod(0o555)
     try:
         result = subprocess.run(
-            [ordinary.python, "-m", "console", "--data-dir", str(locked), "db", "status"],
+            [ordinary.python, "-m", "console", "--data-dir", str(locked), "db", "migrate"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -355,7 +355,7 @@ def test_a_data_directory_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     result = subprocess.run(
-        [sys.executable, "-m", "console", "--data-dir", str(blocker / "data"), "db", "status"],
+        [sys.executable, "-m", "console", "--data-dir", str(blocker / "data"), "db", "migrate"],
         capture_output=True,
         text=True,
         timeout=60,
