@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.harmonydb import DB, Tx
 
+from .claims import keyed_transaction, new_token
 from .errors import MachineNotFound, TaskNotFound
 from .machine_state import MACHINE_STATE_SQL
 from .task import MAX_NAME_LENGTH, TaskID
@@ -176,8 +177,15 @@ async def add_tasks(
     *,
     priority: int = 0,
     added_by: int = OPERATOR,
+    key: str | None = None,
 ) -> list[TaskID]:
-    """Add ``count`` tasks of type ``name`` in one transaction, with one wake-up."""
+    """Add ``count`` tasks of type ``name`` in one transaction, with one wake-up.
+
+    Keyed like every add (``key``, random by default; see :func:`.claims.keyed_transaction`):
+    sent again after a lost reply it returns the ids its first send added instead of adding
+    ``count`` more. Raises :class:`.claims.AddOutcomeUnknown` when whether it committed cannot
+    be known.
+    """
     if not name or len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"task type name {name!r} must be 1..16 characters")
     if count < 1:
@@ -187,10 +195,9 @@ async def add_tasks(
     async def add(tx: Tx) -> list[TaskID]:
         rows = await tx.select(ADD_MANY, name, added_by, priority, count, encoded)
         tx.notify("task", name)
-        await tx.commit()
         return [r["id"] for r in rows]
 
-    return await db.transaction(add)
+    return await keyed_transaction(db, key or new_token(), add)
 
 
 async def handlers_of(db: DB, name: str) -> int:

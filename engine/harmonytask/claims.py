@@ -10,16 +10,37 @@ statement transparently on a conflict, so a single-statement claim is also the s
 surfaces a serialization error there. A claim also
 checks that the claiming machine's session is current, so a machine that was declared dead can
 never take work it would then hold forever.
+
+A claim can be sent twice and still claim once. Its reply may be lost after the server
+committed (a dropped connection, a frozen network); the DB layer then re-sends the statement,
+and a plain re-send would claim a second batch while the first stays owned by this live machine,
+which never heard of it and so never runs it, and nothing reclaims it (liveness is per machine).
+Each claim call therefore carries a random token, written on the rows it claims; the statement
+first looks for rows this machine already holds under that token and, if there are any,
+returns them instead of claiming more. Adds are keyed the same way (:func:`add_task`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from engine.harmonydb import DB, Tx, UniqueViolation
+from engine.harmonydb import (
+    DB,
+    ConnectionLost,
+    HarmonyDBError,
+    RetriesExhausted,
+    Tx,
+    UniqueViolation,
+)
 
 from .task import ExtraFn, TaskID
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,10 +54,29 @@ class Claimed:
     posted_time: datetime
     retries: int
     claimed_at: datetime
+    #: seconds the task had waited when claimed (``claimed_at - posted_time``, both from the
+    #: database's clock: aging never compares this machine's clock with the server's)
+    waited: float = 0.0
 
 
-CLAIM_BY_TYPE = """
-WITH lim AS (
+class AddOutcomeUnknown(HarmonyDBError):
+    """The connection was lost while an add was in flight and every retry failed too: the add
+    may have committed or not, and nothing here can tell which. The caller must say so, not
+    report a plain failure (an operator who adds again would then add twice)."""
+
+
+#: the columns every claim returns, as :class:`Claimed`
+_RETURNING = """t.id, t.name, t.attempt, t.priority, t.posted_time, t.retries, t.claimed_at,
+       extract(epoch FROM t.claimed_at - t.posted_time)::float8 AS waited"""
+
+# ``again``: rows this machine already holds under this claim's token (the first attempt of a
+# re-sent claim committed): returned as they are, and nothing new is claimed.
+CLAIM_BY_TYPE = f"""
+WITH again AS (
+    SELECT {_RETURNING}
+      FROM harmony_task t
+     WHERE t.owner_id = $1 AND t.claim_token = $5
+), lim AS (
     SELECT * FROM unnest($3::text[], $4::int[]) AS l(name, n)
 ), picked AS (
     SELECT c.id
@@ -49,32 +89,48 @@ WITH lim AS (
            LIMIT lim.n
              FOR UPDATE SKIP LOCKED
       ) c
-     WHERE EXISTS (SELECT 1 FROM harmony_machines m WHERE m.id = $1 AND m.session = $2)
+     WHERE NOT EXISTS (SELECT 1 FROM again)
+       AND EXISTS (SELECT 1 FROM harmony_machines m WHERE m.id = $1 AND m.session = $2)
+), claimed AS (
+    UPDATE harmony_task t
+       SET owner_id = $1, attempt = t.attempt + 1, claimed_at = now(), update_time = now(),
+           claim_token = $5
+      FROM picked
+     WHERE t.id = picked.id AND t.owner_id IS NULL
+    RETURNING {_RETURNING}
 )
-UPDATE harmony_task t
-   SET owner_id = $1, attempt = t.attempt + 1, claimed_at = now(), update_time = now()
-  FROM picked
- WHERE t.id = picked.id AND t.owner_id IS NULL
-RETURNING t.id, t.name, t.attempt, t.priority, t.posted_time, t.retries, t.claimed_at
+SELECT * FROM claimed
+UNION ALL
+SELECT * FROM again
 """
 
-CLAIM_IDS = """
-WITH picked AS (
+CLAIM_IDS = f"""
+WITH again AS (
+    SELECT {_RETURNING}
+      FROM harmony_task t
+     WHERE t.owner_id = $1 AND t.claim_token = $5
+), picked AS (
     SELECT t.id
       FROM harmony_task t
       JOIN unnest($3::bigint[]) WITH ORDINALITY AS x(id, ord) ON x.id = t.id
      WHERE t.owner_id IS NULL AND t.failed_at IS NULL
        AND (t.retry_after IS NULL OR t.retry_after <= now())
+       AND NOT EXISTS (SELECT 1 FROM again)
        AND EXISTS (SELECT 1 FROM harmony_machines m WHERE m.id = $1 AND m.session = $2)
      ORDER BY x.ord
      LIMIT $4
        FOR UPDATE OF t SKIP LOCKED
+), claimed AS (
+    UPDATE harmony_task t
+       SET owner_id = $1, attempt = t.attempt + 1, claimed_at = now(), update_time = now(),
+           claim_token = $5
+      FROM picked
+     WHERE t.id = picked.id AND t.owner_id IS NULL
+    RETURNING {_RETURNING}
 )
-UPDATE harmony_task t
-   SET owner_id = $1, attempt = t.attempt + 1, claimed_at = now(), update_time = now()
-  FROM picked
- WHERE t.id = picked.id AND t.owner_id IS NULL
-RETURNING t.id, t.name, t.attempt, t.priority, t.posted_time, t.retries, t.claimed_at
+SELECT * FROM claimed
+UNION ALL
+SELECT * FROM again
 """
 
 PEEK = """
@@ -100,14 +156,87 @@ SELECT name, min(posted_time) AS oldest
  GROUP BY name
 """
 
+# The same, as seconds waited by the server's clock: a machine whose clock is off by minutes
+# would otherwise see every task as starving (or none), and idle a core holding work back.
+PENDING_WAITS = """
+SELECT name, extract(epoch FROM now() - min(posted_time))::float8 AS waited
+  FROM harmony_task
+ WHERE name = ANY($1::text[]) AND owner_id IS NULL AND failed_at IS NULL
+   AND (retry_after IS NULL OR retry_after <= now())
+ GROUP BY name
+"""
+
+#: how long an add's key is kept: far longer than any retry of that add can come
+ADD_KEY_RETENTION = 3600.0
+
+# Taking the key first means a re-sent add whose first attempt is still in flight on the
+# server waits for it here (the unique index) instead of adding beside it. A few keys past
+# retention go with each add, so the table stays as small as an hour of adds without a
+# clean-up job; SKIP LOCKED keeps concurrent adds from queueing on the same old keys.
+TAKE_ADD_KEY = """
+WITH pruned AS (
+    DELETE FROM harmony_task_adds
+     WHERE add_key IN (SELECT add_key FROM harmony_task_adds
+                        WHERE added_at < now() - make_interval(secs => $2)
+                        ORDER BY added_at
+                        LIMIT 8
+                          FOR UPDATE SKIP LOCKED)
+)
+INSERT INTO harmony_task_adds (add_key) VALUES ($1)
+ON CONFLICT (add_key) DO NOTHING
+RETURNING add_key
+"""
+
+
+def new_token() -> str:
+    """A claim token or add key: random, so two machines' (or two calls') never collide."""
+    return secrets.token_hex(12)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The failure says the connection went away, so a write in flight may have committed:
+    a lost connection (the DB layer's ``AmbiguousCommit`` is one), or retries that ran out on
+    lost connections."""
+    if isinstance(exc, ConnectionLost):
+        return True
+    return isinstance(exc, RetriesExhausted) and isinstance(exc.__cause__, ConnectionLost)
+
+
+def _may_resend(exc: ConnectionLost) -> bool:
+    """Whether to send an idempotent call again after ``exc``: not after a reply that timed
+    out (the link is frozen, and a resend would only wait the whole bound again)."""
+    return not getattr(exc, "timed_out", False) and type(exc).__name__ != "TimedOut"
+
+
+async def _resend(db: DB, call: Callable[[], Awaitable[T]]) -> T:
+    """Run an idempotent call (a claim with its token, an add with its key), sending it again
+    under the DB's retry policy when the DB layer gave up at once on a lost connection: a
+    write it cannot vouch for (``AmbiguousCommit``) is the caller's to resend, and the same
+    token or key makes a second send return what the first did. What the DB layer already
+    retried to exhaustion, or a timeout, is raised as it is: a database that is down or a
+    frozen link is not waited on twice."""
+    policy = db.retry_policy
+    for attempt in range(policy.attempts):
+        try:
+            return await call()
+        except ConnectionLost as exc:
+            if attempt + 1 == policy.attempts or not _may_resend(exc):
+                raise
+        await asyncio.sleep(policy.delay(attempt))
+    raise AssertionError("unreachable")
+
 
 async def claim_by_type(
     db: DB, machine_id: int, session: str, limits: dict[str, int]
 ) -> list[Claimed]:
-    """Claim up to ``limits[name]`` pending tasks of each type, best first, in one statement."""
+    """Claim up to ``limits[name]`` pending tasks of each type, best first, in one statement.
+    Sent again after a lost reply, it returns the rows the first send claimed."""
     names = list(limits)
-    return await db.select(
-        CLAIM_BY_TYPE, machine_id, session, names, [limits[n] for n in names], into=Claimed
+    counts = [limits[n] for n in names]
+    token = new_token()
+    return await _resend(
+        db,
+        lambda: db.select(CLAIM_BY_TYPE, machine_id, session, names, counts, token, into=Claimed),
     )
 
 
@@ -119,8 +248,12 @@ async def peek(db: DB, name: str, limit: int) -> list[TaskID]:
 async def claim_ids(
     db: DB, machine_id: int, session: str, ids: list[TaskID], limit: int
 ) -> list[Claimed]:
-    """Claim the given ids (in that order of preference) that are still pending."""
-    return await db.select(CLAIM_IDS, machine_id, session, ids, limit, into=Claimed)
+    """Claim the given ids (in that order of preference) that are still pending. Sent again
+    after a lost reply, it returns the rows the first send claimed."""
+    token = new_token()
+    return await _resend(
+        db, lambda: db.select(CLAIM_IDS, machine_id, session, ids, limit, token, into=Claimed)
+    )
 
 
 async def release(
@@ -136,6 +269,55 @@ async def oldest_pending(db: DB, names: list[str]) -> dict[str, datetime]:
     return {r["name"]: r["oldest"] for r in rows}
 
 
+async def pending_waits(db: DB, names: list[str]) -> dict[str, float]:
+    """Seconds the oldest claimable task of each type has waited, by the database's clock."""
+    rows = await db.select(PENDING_WAITS, names)
+    return {r["name"]: r["waited"] for r in rows}
+
+
+async def take_add_key(tx: Tx, key: str) -> list[TaskID] | None:
+    """Inside an add's transaction, before it adds anything: None if ``key`` is new (this
+    transaction now holds it), else the ids an earlier, committed send of this add added."""
+    if await tx.query_value(TAKE_ADD_KEY, key, ADD_KEY_RETENTION) is not None:
+        return None
+    ids = await tx.query_value("SELECT task_ids FROM harmony_task_adds WHERE add_key = $1", key)
+    return list(ids or [])
+
+
+async def record_add_key(tx: Tx, key: str, ids: Sequence[TaskID]) -> None:
+    """What the add under ``key`` added, committed with it."""
+    await tx.exec("UPDATE harmony_task_adds SET task_ids = $2 WHERE add_key = $1", key, list(ids))
+
+
+async def keyed_transaction(
+    db: DB, key: str, fn: Callable[[Tx], Awaitable[list[TaskID]]]
+) -> list[TaskID]:
+    """Run an add once, however often it is sent: ``fn(tx)`` adds and returns the new ids
+    (without committing) and runs only if no earlier send under ``key`` committed; a send
+    that finds the key returns the ids recorded then. Raises :class:`AddOutcomeUnknown` when
+    the connection was lost and no retry could find out whether the add committed."""
+
+    async def once(tx: Tx) -> list[TaskID]:
+        earlier = await take_add_key(tx, key)
+        if earlier is not None:
+            return earlier
+        ids = await fn(tx)
+        if ids:
+            await record_add_key(tx, key, ids)
+            await tx.commit()
+        return ids
+
+    try:
+        return await _resend(db, lambda: db.transaction(once))
+    except HarmonyDBError as exc:
+        if _connection_lost(exc):
+            raise AddOutcomeUnknown(
+                f"the connection was lost while the add was in flight: {exc}",
+                sqlstate=exc.sqlstate,
+            ) from exc
+        raise
+
+
 async def add_task(
     db: DB,
     name: str,
@@ -143,15 +325,18 @@ async def add_task(
     *,
     added_by: int,
     priority: int = 0,
+    key: str | None = None,
 ) -> TaskID | None:
     """Insert a task and its domain rows in one transaction, with one wake-up for listeners.
 
     ``extra(task_id, tx)`` returning False drops the task; a unique violation inside it means
     the work was already added (the de-duplication convention of Curio's adders) and returns
-    None rather than raising.
+    None rather than raising. The add is keyed (``key``, random by default): sent again after
+    a lost reply, it returns the task its first send added, and ``extra`` runs once per
+    committed add.
     """
 
-    async def insert(tx: Tx) -> TaskID | None:
+    async def insert(tx: Tx) -> list[TaskID]:
         task_id: TaskID = await tx.query_value(
             "INSERT INTO harmony_task (name, added_by, posted_time, priority) "
             "VALUES ($1, $2, now(), $3) RETURNING id",
@@ -162,11 +347,11 @@ async def add_task(
         if extra is not None:
             try:
                 if not await extra(task_id, tx):
-                    return None
+                    return []
             except UniqueViolation:
-                return None
+                return []
         tx.notify("task", name)
-        await tx.commit()
-        return task_id
+        return [task_id]
 
-    return await db.transaction(insert)
+    ids = await keyed_transaction(db, key or new_token(), insert)
+    return ids[0] if ids else None
