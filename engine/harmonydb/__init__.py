@@ -8,6 +8,10 @@ Public API::
     await db.query_row(sql, *args, into=...) -> row | None
     async with db.iterate(sql, *args) as rows: async for row in rows: ...
     await db.transaction(fn)        # fn(tx) -> T, commits only on `await tx.commit()`
+
+A lost connection is retried only where nothing can have committed; a COMMIT or autocommit
+write whose reply was lost raises AmbiguousCommit (a ConnectionLost), a frozen link TimedOut
+within ``Bounds.reply_timeout`` (see db.py's docstring for exactly what is retried).
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from .bounds import DEFAULT_BOUNDS, Bounds
 from .config import DatabaseURL, parse_url, redact_url
 from .db import DB, Iteration, Tx
 from .embedded import EmbeddedPostgres, default_data_dir, install_sigterm_exit, start_embedded
 from .errors import (
+    AmbiguousCommit,
     AuthenticationError,
     ConfigError,
     ConnectError,
@@ -32,6 +38,7 @@ from .errors import (
     QueryError,
     ReadOnlyError,
     RetriesExhausted,
+    TimedOut,
     TransactionMisuse,
     UniqueViolation,
 )
@@ -41,7 +48,10 @@ from .retry import RetryPolicy
 
 __all__ = [
     "DB",
+    "DEFAULT_BOUNDS",
+    "AmbiguousCommit",
     "AuthenticationError",
+    "Bounds",
     "ConfigError",
     "ConnectError",
     "ConnectionLost",
@@ -58,6 +68,7 @@ __all__ = [
     "ReadOnlyError",
     "RetriesExhausted",
     "RetryPolicy",
+    "TimedOut",
     "TransactionMisuse",
     "Tx",
     "UniqueViolation",

@@ -6,7 +6,23 @@ call and sometimes without bound, and guards transactions with a stack-scanning 
 * Every call borrows a pooled connection for exactly as long as it needs it; cursors and
   transactions are scoped by ``async with`` or a closure, so nothing leaks on errors or cancels.
 * One retry policy (:mod:`.retry`) for 40001, 40P01 and lost connections, on every entry point;
-  a transaction closure is re-run as a whole.
+  a transaction closure is re-run as a whole. Exactly what is retried after a lost connection:
+
+  - a transaction (closure or statements) that had not sent COMMIT: re-run as a whole;
+  - an autocommit call (``exec``/``select``/``query_row``/``query_value``) that is read-only
+    (:func:`.ambiguity.is_read_only`), or declared ``idempotent=True``, or that the server
+    aborted with 57P01/57P02/57P03, or whose connection was closed before it was sent;
+  - opening or taking a pooled connection (nothing was sent yet).
+
+  Never retried: a COMMIT, or an autocommit write, that was in flight when the connection was
+  lost or timed out. The server may have committed it, so a re-send could apply it twice: it
+  raises :class:`AmbiguousCommit` (a :class:`ConnectionLost`) at once, for the caller to resend
+  an idempotent write or to report "may have happened". Nor a :class:`TimedOut` call: the link
+  is frozen, and a retry would only wait the whole bound again.
+* Every wait is bounded (:mod:`.bounds`): a server-side ``statement_timeout``, a client-side
+  reply timeout a little above it, TCP keepalive and ``TCP_USER_TIMEOUT``, connect and
+  pool-acquire timeouts, a bounded close. A connection that timed out, was lost or whose call
+  was cancelled is dropped, never handed out again half-read.
 * A ``ContextVar`` marks "inside a transaction": a non-transaction call made there would run on a
   different connection, outside the transaction, so it raises :class:`TransactionMisuse`.
 * SQL text is typed ``LiteralString``: a type checker rejects SQL assembled from runtime strings,
@@ -20,12 +36,15 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any, LiteralString, TypeVar, overload
 
 import asyncpg
 
+from .ambiguity import after_loss, ambiguous
+from .bounds import DEFAULT_BOUNDS, Bounds, configure_connection
 from .config import DatabaseURL, check_schema_name, parse_url
 from .errors import (
     INVALID_AUTHORIZATION,
@@ -34,10 +53,12 @@ from .errors import (
     AuthenticationError,
     ConfigError,
     ConnectError,
+    ConnectionLost,
     DatabaseMissingError,
     HarmonyDBError,
     ITestSchemaRefused,
     QueryError,
+    TimedOut,
     TransactionMisuse,
 )
 from .retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
@@ -76,8 +97,10 @@ class DB:
         retry: RetryPolicy,
         read_only: bool,
         server_version: str,
+        bounds: Bounds = DEFAULT_BOUNDS,
     ) -> None:
         self._pool = pool
+        self.bounds = bounds
         self.url = url
         self.schema = schema
         self.retry_policy = retry
@@ -106,16 +129,25 @@ class DB:
         min_size: int = 1,
         max_size: int = 10,
         retry: RetryPolicy = DEFAULT_POLICY,
-        connect_timeout: float = 5.0,
+        connect_timeout: float | None = None,
         create_schema: bool = True,
+        bounds: Bounds = DEFAULT_BOUNDS,
+        statement_timeout: float | None = None,
     ) -> DB:
         """Open a pool, make sure the schema exists, and apply pending migrations.
 
-        Raises :class:`ConnectError` subclasses with one-line, password-free messages.
+        ``bounds`` (or just ``statement_timeout`` / ``connect_timeout``) limit every wait; see
+        :class:`Bounds`. Raises :class:`ConnectError` subclasses with one-line, password-free
+        messages.
         """
         parsed = parse_url(url)
         check_schema_name(schema)
+        if statement_timeout is not None:
+            bounds = bounds.with_statement_timeout(statement_timeout)
+        if connect_timeout is not None:
+            bounds = replace(bounds, connect_timeout=connect_timeout)
         settings = {
+            **bounds.server_settings(),
             "search_path": schema,
             "application_name": application_name[:63],
             "timezone": "UTC",
@@ -123,14 +155,20 @@ class DB:
         if read_only:
             settings["default_transaction_read_only"] = "on"
         if create_schema and not read_only:
-            await _ensure_schema(parsed, schema, connect_timeout)
+            await _ensure_schema(parsed, schema, bounds)
+
+        async def init(conn: asyncpg.Connection) -> None:
+            configure_connection(conn, bounds)
+
         try:
             pool = await asyncpg.create_pool(
                 parsed.dsn,
                 min_size=min_size,
                 max_size=max_size,
-                timeout=connect_timeout,
+                timeout=bounds.connect_timeout,
+                command_timeout=bounds.reply_timeout,
                 server_settings=settings,
+                init=init,
             )
         except BaseException as exc:
             raise _connect_error(exc, parsed) from None
@@ -153,6 +191,7 @@ class DB:
             retry=retry,
             read_only=read_only,
             server_version=str(version),
+            bounds=bounds,
         )
         try:
             # Probed once here, never from inside a transaction: a commit that needed a second
@@ -172,7 +211,8 @@ class DB:
         return db
 
     async def close(self) -> None:
-        """Close every pooled connection. Idempotent."""
+        """Close every pooled connection, within the reply bound (a frozen link cannot hold a
+        shutdown: what does not close in time is terminated). Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -180,7 +220,14 @@ class DB:
             result = hook()
             if asyncio.iscoroutine(result):
                 await result
-        await self._pool.close()
+        try:
+            await asyncio.wait_for(self._pool.close(), self.bounds.reply_timeout)
+        except TimeoutError:
+            log.warning(
+                "database connections did not close within %.0fs; terminated",
+                self.bounds.reply_timeout,
+            )
+            self._pool.terminate()
 
     async def delete_all(self) -> None:
         """Drop this test database's schema and close the pool (ITestID teardown).
@@ -195,7 +242,7 @@ class DB:
                 f"refusing to drop schema {self.schema!r}: not an itest_ schema"
             )
         await self.close()
-        conn = await _raw_connect(self.url, 10.0)
+        conn = await _raw_connect(self.url, self.bounds)
         try:
             with translated():
                 # identifier validated by check_schema_name + prefix check above
@@ -205,27 +252,56 @@ class DB:
 
     # ------------------------------------------------------------------ plain calls
 
-    async def exec(self, sql: LiteralString, *args: Any) -> int:
-        """Run one statement in autocommit mode; return the number of rows affected."""
+    async def exec(
+        self,
+        sql: LiteralString,
+        *args: Any,
+        idempotent: bool | None = None,
+        reply_timeout: float | None = None,
+    ) -> int:
+        """Run one statement in autocommit mode; return the number of rows affected.
+
+        Every plain call takes these two keywords: ``idempotent`` says whether sending the
+        statement twice does no harm (None: only if it is read-only, see the module docstring),
+        which decides whether a lost connection is retried or raises :class:`AmbiguousCommit`;
+        ``reply_timeout`` bounds this call's wait for its reply (default: the DB's reply bound).
+        """
         self._guard("exec")
 
         async def work() -> int:
             self.statements += 1
             async with self._acquire() as conn:
-                with translated():
-                    status = await conn.execute(sql, *args)
+                with _in_flight(sql, idempotent):
+                    status = await conn.execute(sql, *args, timeout=reply_timeout)
             return _rows_affected(status)
 
         return await run_with_retry(work, self.retry_policy, what="exec")
 
     @overload
-    async def select(self, sql: LiteralString, *args: Any, into: type[T]) -> list[T]: ...
+    async def select(
+        self,
+        sql: LiteralString,
+        *args: Any,
+        into: type[T],
+        idempotent: bool | None = None,
+        reply_timeout: float | None = None,
+    ) -> list[T]: ...
     @overload
     async def select(
-        self, sql: LiteralString, *args: Any, into: None = None
+        self,
+        sql: LiteralString,
+        *args: Any,
+        into: None = None,
+        idempotent: bool | None = None,
+        reply_timeout: float | None = None,
     ) -> list[dict[str, Any]]: ...
     async def select(
-        self, sql: LiteralString, *args: Any, into: type[Any] | None = None
+        self,
+        sql: LiteralString,
+        *args: Any,
+        into: type[Any] | None = None,
+        idempotent: bool | None = None,
+        reply_timeout: float | None = None,
     ) -> list[Any]:
         """All rows, as ``into`` dataclasses (matched by column name) or as dicts."""
         self._guard("select")
@@ -233,40 +309,65 @@ class DB:
         async def work() -> list[Any]:
             self.statements += 1
             async with self._acquire() as conn:
-                with translated():
-                    records = await conn.fetch(sql, *args)
+                with _in_flight(sql, idempotent):
+                    records = await conn.fetch(sql, *args, timeout=reply_timeout)
             return [convert(r, into) for r in records]
 
         return await run_with_retry(work, self.retry_policy, what="select")
 
     @overload
-    async def query_row(self, sql: LiteralString, *args: Any, into: type[T]) -> T | None: ...
+    async def query_row(
+        self,
+        sql: LiteralString,
+        *args: Any,
+        into: type[T],
+        idempotent: bool | None = None,
+        reply_timeout: float | None = None,
+    ) -> T | None: ...
     @overload
     async def query_row(
-        self, sql: LiteralString, *args: Any, into: None = None
+        self,
+        sql: LiteralString,
+        *args: Any,
+        into: None = None,
+        idempotent: bool | None = None,
+        reply_timeout: float | None = None,
     ) -> dict[str, Any] | None: ...
-    async def query_row(self, sql: LiteralString, *args: Any, into: type[Any] | None = None) -> Any:
+    async def query_row(
+        self,
+        sql: LiteralString,
+        *args: Any,
+        into: type[Any] | None = None,
+        idempotent: bool | None = None,
+        reply_timeout: float | None = None,
+    ) -> Any:
         """The first row or None."""
         self._guard("query_row")
 
         async def work() -> Any:
             self.statements += 1
             async with self._acquire() as conn:
-                with translated():
-                    record = await conn.fetchrow(sql, *args)
+                with _in_flight(sql, idempotent):
+                    record = await conn.fetchrow(sql, *args, timeout=reply_timeout)
             return None if record is None else convert(record, into)
 
         return await run_with_retry(work, self.retry_policy, what="query_row")
 
-    async def query_value(self, sql: LiteralString, *args: Any) -> Any:
+    async def query_value(
+        self,
+        sql: LiteralString,
+        *args: Any,
+        idempotent: bool | None = None,
+        reply_timeout: float | None = None,
+    ) -> Any:
         """The first column of the first row, or None."""
         self._guard("query_value")
 
         async def work() -> Any:
             self.statements += 1
             async with self._acquire() as conn:
-                with translated():
-                    return await conn.fetchval(sql, *args)
+                with _in_flight(sql, idempotent):
+                    return await conn.fetchval(sql, *args, timeout=reply_timeout)
 
         return await run_with_retry(work, self.retry_policy, what="query_value")
 
@@ -296,8 +397,9 @@ class DB:
         The transaction commits only if ``fn`` calls ``await tx.commit()``; returning without
         it, or raising, rolls back. BEGIN is sent lazily with the first statement, which keeps
         transactions short and serialization conflicts rare. With ``retry`` (the default) the
-        whole closure re-runs on 40001, 40P01 or a lost connection, so ``fn`` must not have side
-        effects outside the database that cannot be repeated.
+        whole closure re-runs on 40001, 40P01 or a connection lost before COMMIT, so ``fn`` must
+        not have side effects outside the database that cannot be repeated. A connection lost
+        during COMMIT raises :class:`AmbiguousCommit`, never re-runs ``fn``.
         """
         self._guard("transaction")
 
@@ -368,11 +470,12 @@ class DB:
         self._guard("notify")
         if not await self.notify_supported():
             return
-        await self.exec("SELECT pg_notify($1, $2)", self.channel(name), payload)
+        # a wake-up sent twice wakes listeners twice: harmless, so a lost one is re-sent
+        await self.exec("SELECT pg_notify($1, $2)", self.channel(name), payload, idempotent=True)
 
     async def listen_connection(self) -> asyncpg.Connection:
         """A dedicated connection (not from the pool) for LISTEN; the caller closes it."""
-        conn = await _raw_connect(self.url, 5.0, search_path=self.schema)
+        conn = await _raw_connect(self.url, self.bounds, search_path=self.schema)
         return conn
 
     # ------------------------------------------------------------------ internals
@@ -401,13 +504,29 @@ class DB:
 
     @contextlib.asynccontextmanager
     async def _acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        with translated():
-            conn = await self._pool.acquire()
+        conn = await self._take()
         try:
             yield conn
+        except BaseException as exc:
+            if isinstance(exc, ConnectionLost | asyncio.CancelledError):
+                # Its state is unknown (a reply may still be on the way, a cancel request
+                # pending): asyncpg would wait for that on release, up to the whole bound
+                # again on a frozen link. A new connection is cheaper than that wait.
+                _drop(conn)
+            raise
         finally:
             with contextlib.suppress(Exception):
                 await self._pool.release(conn)
+
+    async def _take(self) -> asyncpg.Connection:
+        """A pooled connection, within the reply bound (all of them may be stuck in calls)."""
+        try:
+            with translated():
+                return await self._pool.acquire(timeout=self.bounds.reply_timeout)
+        except TimedOut:
+            raise TimedOut(
+                f"no database connection free or opened within {self.bounds.reply_timeout:g}s"
+            ) from None
 
     @property
     def pool_size(self) -> int:
@@ -424,6 +543,7 @@ class Tx:
         self._transaction: Any = None
         self._done = False
         self._committed = False
+        self._broken = False
         self._notifications: dict[str, str] = {}
         self.statements = 0
 
@@ -440,36 +560,47 @@ class Tx:
         if self._done:
             raise TransactionMisuse("transaction already finished")
         if self._conn is None:
-            with translated():
-                self._conn = await self._db._pool.acquire()
+            self._conn = await self._db._take()
+            with self._watch():
                 self._transaction = self._conn.transaction(isolation=self._isolation)
                 await self._transaction.start()
         self.statements += 1
         self._db.statements += 1
         return self._conn
 
+    @contextlib.contextmanager
+    def _watch(self) -> Iterator[None]:
+        """Translate driver errors; a lost or cancelled connection is marked broken, so ending
+        the transaction drops it instead of waiting on a rollback that cannot arrive."""
+        try:
+            with translated():
+                yield
+        except (ConnectionLost, asyncio.CancelledError):
+            self._broken = True
+            raise
+
     async def exec(self, sql: LiteralString, *args: Any) -> int:
         conn = await self._connection()
-        with translated():
+        with self._watch():
             return _rows_affected(await conn.execute(sql, *args))
 
     async def select(
         self, sql: LiteralString, *args: Any, into: type[Any] | None = None
     ) -> list[Any]:
         conn = await self._connection()
-        with translated():
+        with self._watch():
             records = await conn.fetch(sql, *args)
         return [convert(r, into) for r in records]
 
     async def query_row(self, sql: LiteralString, *args: Any, into: type[Any] | None = None) -> Any:
         conn = await self._connection()
-        with translated():
+        with self._watch():
             record = await conn.fetchrow(sql, *args)
         return None if record is None else convert(record, into)
 
     async def query_value(self, sql: LiteralString, *args: Any) -> Any:
         conn = await self._connection()
-        with translated():
+        with self._watch():
             return await conn.fetchval(sql, *args)
 
     def iterate(
@@ -487,17 +618,28 @@ class Tx:
         self._notifications[name] = payload
 
     async def commit(self) -> None:
-        """Commit now. Statements after this raise :class:`TransactionMisuse`."""
+        """Commit now. Statements after this raise :class:`TransactionMisuse`.
+
+        A connection lost (or a reply timed out) while COMMIT was in flight raises
+        :class:`AmbiguousCommit`: the transaction may have committed or not. A serialization
+        failure or deadlock reported at COMMIT is a rollback, raised as such (and retried by
+        :meth:`DB.transaction`).
+        """
         if self._done:
             raise TransactionMisuse("transaction already finished")
         if self._conn is not None:
-            with translated():
+            with self._watch():
                 if self._notifications and await self._db.notify_supported():
                     for name, payload in self._notifications.items():
                         await self._conn.execute(
                             "SELECT pg_notify($1, $2)", self._db.channel(name), payload
                         )
-                await self._transaction.commit()
+            try:
+                with self._watch():
+                    await self._transaction.commit()
+            except ConnectionLost as exc:
+                await self._release()
+                raise ambiguous(exc, "COMMIT") from exc
         self._committed = True
         await self._release()
 
@@ -505,7 +647,7 @@ class Tx:
         """Roll back now (also what happens when the block ends without :meth:`commit`)."""
         if self._done:
             return
-        if self._conn is not None:
+        if self._conn is not None and not self._broken:
             with contextlib.suppress(Exception):
                 await self._transaction.rollback()
         await self._release()
@@ -518,6 +660,8 @@ class Tx:
         self._done = True
         conn, self._conn = self._conn, None
         if conn is not None:
+            if self._broken:
+                _drop(conn)
             with contextlib.suppress(Exception):
                 await self._db._pool.release(conn)
 
@@ -558,8 +702,9 @@ class Iteration:
             raise
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
+    async def __aexit__(self, *exc: Any) -> None:
+        # the block's error reaches the connection's context: a lost one is dropped, not reused
+        await self._stack.__aexit__(*exc)
 
     def __aiter__(self) -> Iteration:
         return self
@@ -574,26 +719,54 @@ class Iteration:
         return convert(record, self._into)
 
 
+def _drop(conn: asyncpg.Connection) -> None:
+    """Close a connection at once (one that closed itself is already back in the pool)."""
+    with contextlib.suppress(asyncpg.exceptions.InterfaceError):
+        conn.terminate()
+
+
+@contextlib.contextmanager
+def _in_flight(sql: str, idempotent: bool | None) -> Iterator[None]:
+    """Translate driver errors of an autocommit call; a lost write becomes AmbiguousCommit."""
+    try:
+        with translated():
+            yield
+    except ConnectionLost as exc:
+        new = after_loss(exc, sql, idempotent=idempotent)
+        if new is exc:
+            raise
+        raise new from exc
+
+
 async def _rollback_quietly(transaction: Any) -> None:
     with contextlib.suppress(Exception):
         await transaction.rollback()
 
 
 async def _raw_connect(
-    url: DatabaseURL, connect_timeout: float, *, search_path: str | None = None
+    url: DatabaseURL, bounds: Bounds, *, search_path: str | None = None
 ) -> asyncpg.Connection:
-    settings = {"timezone": "UTC"}
+    """A connection outside the pool, with the same bounds (a LISTEN connection idles for
+    hours: keepalive is what finds it dead)."""
+    settings = {**bounds.server_settings(), "timezone": "UTC"}
     if search_path:
         settings["search_path"] = search_path
     try:
-        return await asyncpg.connect(url.dsn, timeout=connect_timeout, server_settings=settings)
+        conn = await asyncpg.connect(
+            url.dsn,
+            timeout=bounds.connect_timeout,
+            command_timeout=bounds.reply_timeout,
+            server_settings=settings,
+        )
     except BaseException as exc:
         raise _connect_error(exc, url) from None
+    configure_connection(conn, bounds)
+    return conn
 
 
-async def _ensure_schema(url: DatabaseURL, schema: str, connect_timeout: float) -> None:
+async def _ensure_schema(url: DatabaseURL, schema: str, bounds: Bounds) -> None:
     """CREATE SCHEMA IF NOT EXISTS, tolerating a role that may not create but finds it there."""
-    conn = await _raw_connect(url, connect_timeout)
+    conn = await _raw_connect(url, bounds)
     try:
         if await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
             return

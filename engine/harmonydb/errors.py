@@ -76,7 +76,32 @@ class ReadOnlyError(QueryError):
 
 
 class ConnectionLost(HarmonyDBError):
-    """The connection died during a call. Retried by the policy; raised when retries run out."""
+    """The connection died during a call. Retried by the policy when that is provably safe
+    (see :mod:`engine.harmonydb.db`); raised when retries run out, and at once as one of the
+    subclasses below when a retry could do harm or would wait the bound out again."""
+
+
+class AmbiguousCommit(ConnectionLost):
+    """The connection was lost or timed out while a COMMIT, or an autocommit write statement,
+    was in flight: the server may have committed it or not, and nothing on this side can know.
+
+    Never retried by the DB layer (a retry would apply a committed write twice). A caller that
+    made its write idempotent (a key or token the server recognises) may send it again; any
+    other caller must report "may have happened", not "failed". ``timed_out`` says whether the
+    reply was late (the link froze) rather than the connection visibly lost.
+    """
+
+    def __init__(
+        self, message: str, *, sqlstate: str | None = None, timed_out: bool = False
+    ) -> None:
+        super().__init__(message, sqlstate=sqlstate)
+        self.timed_out = timed_out
+
+
+class TimedOut(ConnectionLost):
+    """No reply within the DB's bound (``Bounds.reply_timeout``): the link is frozen or the
+    server is unreachable. The connection was dropped. Not retried: a retry would wait the
+    whole bound again. A write that timed out raises :class:`AmbiguousCommit` instead."""
 
 
 class RetriesExhausted(HarmonyDBError):

@@ -53,6 +53,9 @@ _TX_CONTROL = re.compile(
 _DOLLAR_QUOTED = re.compile(r"\$([A-Za-z_]*)\$.*?\$\1\$", re.S)
 _COMMENT = re.compile(r"--[^\n]*")
 
+#: the client's wait for one migration file (the pool's reply bound is seconds)
+APPLY_TIMEOUT = 3600.0
+
 LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS harmony_schema_migrations (
     filename   TEXT PRIMARY KEY,
@@ -273,9 +276,13 @@ async def _renew(db: DB, holder: str, lease: float) -> None:
 async def _apply(db: DB, migration: Migration) -> None:
     log.info("applying migration %s", migration.filename)
     async with db.connection() as conn:
+        # A migration may rewrite a large table: the pool's statement bound (sized for the
+        # engine's heartbeats) does not apply; the lease's renewals show it is alive. asyncpg's
+        # RESET ALL on release restores the bound for the connection's next user.
+        await conn.execute("SET statement_timeout = 0")
         try:
             if db.is_yugabyte:
-                await conn.execute(migration.sql)
+                await conn.execute(migration.sql, timeout=APPLY_TIMEOUT)
                 await conn.execute(
                     "INSERT INTO harmony_schema_migrations (filename, checksum) VALUES ($1, $2)",
                     migration.filename,
@@ -283,7 +290,8 @@ async def _apply(db: DB, migration: Migration) -> None:
                 )
                 return
             async with conn.transaction():
-                await conn.execute(migration.sql)  # no arguments: simple protocol, many statements
+                # no arguments: simple protocol, many statements
+                await conn.execute(migration.sql, timeout=APPLY_TIMEOUT)
                 await conn.execute(
                     "INSERT INTO harmony_schema_migrations (filename, checksum) VALUES ($1, $2)",
                     migration.filename,

@@ -3,7 +3,8 @@
 Curio retries 40001 in some calls and not others, some without bound, and never 40P01 or lost
 connections, so the same transient error fails one call and hangs another. Here a single policy
 covers serialization failures, deadlocks and lost connections for every entry point; a
-transaction is re-run as a whole.
+transaction is re-run as a whole. A lost connection is retried only where the work provably did
+not commit; where it may have (:class:`AmbiguousCommit`) the caller decides.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import TypeVar
 
 from .errors import (
     RETRYABLE_SQLSTATES,
+    AmbiguousCommit,
     ConnectionLost,
     HarmonyDBError,
     RetriesExhausted,
+    TimedOut,
 )
 
 
@@ -54,12 +57,17 @@ def sqlstate_of(exc: BaseException) -> str | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Serialization failure, deadlock, server shutdown, or a lost connection.
+    """Serialization failure, deadlock, server shutdown, or a lost connection whose work
+    provably did not commit.
 
     Only HarmonyDB's own typed errors qualify: the DB layer translates asyncpg and socket errors
     where it calls the driver, so an ``OSError`` raised by a caller's own code inside a
-    transaction closure is never mistaken for a lost connection and re-run.
+    transaction closure is never mistaken for a lost connection and re-run. Never retried:
+    :class:`AmbiguousCommit` (the work may have committed: a re-run could apply it twice) and
+    :class:`TimedOut` (a re-run would wait the whole bound again).
     """
+    if isinstance(exc, AmbiguousCommit | TimedOut):
+        return False
     if isinstance(exc, ConnectionLost):
         return True
     return isinstance(exc, HarmonyDBError) and exc.sqlstate in RETRYABLE_SQLSTATES

@@ -20,6 +20,7 @@ from .errors import (
     HarmonyDBError,
     QueryError,
     ReadOnlyError,
+    TimedOut,
     UniqueViolation,
 )
 
@@ -42,6 +43,11 @@ def translate(exc: BaseException) -> BaseException:
         return exc
     if isinstance(exc, asyncpg.exceptions.PostgresError):
         state = exc.sqlstate
+        server = exc.__cause__
+        if state == "08003" and isinstance(server, asyncpg.exceptions.PostgresError):
+            # asyncpg's "closed in the middle of operation" after the server's own FATAL error
+            # (57P01: it terminated the session): the server's code says what happened.
+            state = server.sqlstate or state
         message = f"{exc.__class__.__name__}: {exc}"
         if state and (state.startswith("08") or state in _SHUTDOWN_STATES):
             # class 08 = connection exception; 57P0x = the server is shutting down or restarting
@@ -56,6 +62,8 @@ def translate(exc: BaseException) -> BaseException:
         if "closed" in text or "lost" in text or "another operation" in text:
             return ConnectionLost(f"connection lost: {text}")
         return exc  # driver misuse (wrong argument count, bad type): a bug, not a DB condition
+    if isinstance(exc, TimeoutError):
+        return TimedOut("no reply from the database within the bound: connection dropped")
     if isinstance(exc, _LOST):
         return ConnectionLost(f"connection lost: {type(exc).__name__}: {exc}")
     return exc
