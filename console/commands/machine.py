@@ -1,4 +1,4 @@
-"""``harmony machine list|cordon|uncordon|drain|restart``."""
+"""``harmony machine list|cordon|uncordon|drain|restart|forget``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from engine.harmonytask import (
     resolve_machine,
     uncordon,
 )
+from engine.harmonytask.forget import ForgetRefused, forget_machine
 from engine.harmonytask.machine_state import MachineState
 
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, print_table
@@ -50,6 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                 help="give up waiting after this many seconds (default 3600)",
             )
         p.set_defaults(run=run_action, action=name)
+    forget = actions.add_parser(
+        "forget",
+        help="remove a dead or departed machine from the list",
+        description="Remove the row of a machine that left the cluster or was declared dead "
+        "(or is silent past the cluster's machine timeout), with its details. Refused while it "
+        "is alive or still owns tasks. Without this, such rows go a day after the machine left.",
+    )
+    forget.add_argument("machine", metavar="NAME_OR_ID", help="machine id, name or host:port")
+    forget.set_defaults(run=run_forget)
 
 
 async def run_list(args: argparse.Namespace) -> int:
@@ -110,4 +120,28 @@ async def run_action(args: argparse.Namespace) -> int:
                 await CLOCK.sleep(1.0)
     finally:
         await db.close()
+    return 0
+
+
+async def run_forget(args: argparse.Namespace) -> int:
+    db = await open_db(args)
+    try:
+        try:
+            machine = await resolve_machine(db, args.machine)
+            gone = await forget_machine(db, machine.id)
+        except (MachineNotFound, ForgetRefused) as exc:
+            raise CommandError(str(exc)) from None
+    finally:
+        await db.close()
+    how = (
+        "it had been declared dead"
+        if gone.dead
+        else "it had left the cluster"
+        if gone.departed
+        else "it was silent"
+    )
+    print(
+        f"forgot machine {gone.host_and_port} (id {gone.id}): {how}, last seen "
+        f"{humanize.naturaldelta(gone.silent_for)} ago"
+    )
     return 0
