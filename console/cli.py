@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from engine.harmonydb import HarmonyDBError, install_sigterm_exit
 from engine.harmonytask import EngineError
@@ -23,6 +24,7 @@ from .commands import COMMAND_MODULES
 from .commands.common import CommandError
 from .commands.default import add_console_options
 from .commands.machine_options import add_machine_options
+from .commands.pipes import EXIT_BROKEN_PIPE, discard_stdout
 
 EPILOG = """\
 environment:
@@ -31,8 +33,94 @@ environment:
   HARMONY_SCHEMA     schema holding the cluster's tables, as --schema
 
 With no database configured, harmony starts (or joins) an embedded PostgreSQL server in the
-data directory; it stops when the last harmony process using it exits.
+data directory; it stops when the last harmony process using it exits. Only the console, `run`,
+`db migrate`, `chain init`, `storage attach` and `task add` create a cluster where there is
+none; every other command says "no harmony cluster at DIR" instead.
+
+The global options (--db, --data-dir, --schema, --read-only, -v) may also follow the command:
+`harmony machine list --data-dir DIR`.
 """
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """The options every command reads: where the cluster is, and how much to log.
+
+    The top-level parser holds the defaults (from the environment); each subcommand's parser
+    repeats the options with no default at all (``SUPPRESS``), so a value given after the
+    command overrides the one before it, and one not given leaves it alone.
+    """
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    group = parser.add_argument_group("global options") if suppress else parser
+    taken = parser._option_string_actions  # a subcommand's own option of that name wins
+    options: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+        (
+            ("--db",),
+            {
+                "metavar": "URL",
+                "default": default(os.environ.get("HARMONY_DB_URL") or None),
+                "help": "PostgreSQL/YugabyteDB URL; several hosts allowed "
+                "(postgres://user@h1:5432,h2:5433/db; the password from PGPASSWORD or "
+                "~/.pgpass). Default: the embedded server",
+            },
+        ),
+        (
+            ("--data-dir",),
+            {
+                "metavar": "DIR",
+                "type": Path,
+                "default": default(
+                    Path(os.environ["HARMONY_DATA_DIR"])
+                    if os.environ.get("HARMONY_DATA_DIR")
+                    else None
+                ),
+                "help": "data directory for the embedded server and demo storage "
+                "(default: /var/lib/harmony as root, else ~/.local/share/harmony)",
+            },
+        ),
+        (
+            ("--schema",),
+            {
+                "default": default(os.environ.get("HARMONY_SCHEMA") or "harmony"),
+                "help": "schema holding the cluster's tables (default: harmony)",
+            },
+        ),
+        (
+            ("-v", "--verbose"),
+            {
+                "action": "count",
+                "default": default(0),
+                "help": "more log output (-vv for debug)",
+            },
+        ),
+    ]
+    if suppress:
+        options.append(
+            (
+                ("--read-only",),
+                {
+                    "action": "store_true",
+                    "default": argparse.SUPPRESS,
+                    "help": "a read-only database session (the console: no engine, no actions)",
+                },
+            )
+        )
+    for flags, kwargs in options:
+        if not any(flag in taken for flag in flags):
+            group.add_argument(*flags, **kwargs)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below ``parser``, depth first."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found.append(child)
+                found.extend(_subparsers(child))
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,36 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        default=os.environ.get("HARMONY_DB_URL") or None,
-        help="PostgreSQL/YugabyteDB URL; several hosts allowed "
-        "(postgres://user:pass@h1:5432,h2:5433/db). Default: the embedded server",
-    )
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        type=Path,
-        default=Path(os.environ["HARMONY_DATA_DIR"])
-        if os.environ.get("HARMONY_DATA_DIR")
-        else None,
-        help="data directory for the embedded server and demo storage "
-        "(default: /var/lib/harmony as root, else ~/.local/share/harmony)",
-    )
-    parser.add_argument(
-        "--schema",
-        default=os.environ.get("HARMONY_SCHEMA") or "harmony",
-        help="schema holding the cluster's tables (default: %(default)s)",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
-    )
+    add_global_options(parser)
     add_machine_options(parser)
     add_console_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
+    for child in _subparsers(parser):
+        add_global_options(child, suppress=True)
     return parser
 
 
@@ -86,6 +152,19 @@ def configure_logging(verbosity: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``harmony``: the exit status. Output into a closed pipe (``harmony … | head``) ends the
+    command quietly with 141, as SIGPIPE ends other tools, never with a traceback."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a failure prints a traceback
+    except BrokenPipeError:
+        discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)

@@ -17,6 +17,7 @@ from engine.proofs import parse_sector_size as parse_size
 
 from .common import (
     CLOCK,
+    CREATES_CLUSTER,
     CommandError,
     add_json_flag,
     open_db,
@@ -38,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "init",
         help="create the cluster's chain (once)",
         description="Create the chain. devnet: 2 s epochs and 10-epoch deadlines (a proving "
-        "period of 16 minutes); mainnet: Filecoin's 30 s epochs, 2880-epoch periods.",
+        "period of 16 minutes); mainnet: Filecoin's 30 s epochs, 2880-epoch periods. "
+        + CREATES_CLUSTER,
     )
     init.add_argument("--profile", choices=sorted(PROFILES), default="devnet")
     init.add_argument("--block-time", type=float, metavar="SECONDS", help="epoch length")
@@ -94,7 +96,7 @@ def parse_sector_size(text: str) -> int:
 
 async def run_init(args: argparse.Namespace) -> int:
     genesis = parse_genesis(args.genesis)
-    db = await open_db(args)
+    db = await open_db(args, create=True)
     try:
         config, created = await init_chain(
             db,

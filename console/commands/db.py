@@ -7,13 +7,17 @@ from dataclasses import asdict
 
 from engine.harmonydb import migrate, migration_status
 
-from .common import open_db, print_json
+from .common import CREATES_CLUSTER, open_db, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="database schema: migrate, status")
     actions = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    m = actions.add_parser("migrate", help="apply pending migrations (each once, cluster-wide)")
+    m = actions.add_parser(
+        "migrate",
+        help="apply pending migrations (each once, cluster-wide)",
+        description="Apply pending migrations, each once, cluster-wide. " + CREATES_CLUSTER,
+    )
     m.set_defaults(run=run_migrate)
     s = actions.add_parser("status", help="list applied, pending and changed migrations")
     s.add_argument("--json", action="store_true", help="machine-readable output")
@@ -21,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run_migrate(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False, check_schema=False)
+    db = await open_db(args, migrate=False, check_schema=False, create=True)
     try:
         applied = await migrate(db)
         status = await migration_status(db)

@@ -14,11 +14,12 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.harmonydb import DB, default_data_dir
 from engine.harmonytask import default_identity
 
+from .common import require_cluster
 from .machine_options import engine_config
 
 if TYPE_CHECKING:
@@ -32,28 +33,31 @@ log = logging.getLogger("harmony.console")
 COLOR_SYSTEMS = ("auto", "standard", "256", "truecolor")
 
 
-def add_console_options(parser: argparse.ArgumentParser) -> None:
-    """The console's flags (global: ``harmony [flags]``)."""
+def add_console_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """The console's flags (global: ``harmony [flags]``; ``suppress`` for the copy on
+    ``harmony run``, whose defaults must not override the same flags given before it)."""
     group = parser.add_argument_group("console")
-    group.add_argument(
+
+    def add(*flags: str, **kwargs: Any) -> None:
+        if suppress:
+            kwargs["default"] = argparse.SUPPRESS
+        group.add_argument(*flags, **kwargs)
+
+    add(
         "--read-only",
         action="store_true",
         help="watch only: no engine, no actions; works with a role that may only SELECT",
     )
-    group.add_argument(
-        "--no-demo", action="store_true", help="do not set up the devnet demo workload"
-    )
-    group.add_argument(
+    add("--no-demo", action="store_true", help="do not set up the devnet demo workload")
+    add(
         "--refresh",
         type=_seconds,
         default=2.0,
         metavar="SECONDS",
         help="seconds between refreshes (default 2, minimum 1; +/- change it live)",
     )
-    group.add_argument(
-        "--no-mouse", action="store_true", help="no mouse reporting (plain terminal selection)"
-    )
-    group.add_argument(
+    add("--no-mouse", action="store_true", help="no mouse reporting (plain terminal selection)")
+    add(
         "--color-system",
         choices=COLOR_SYSTEMS,
         default=None,
@@ -102,6 +106,8 @@ async def run(args: argparse.Namespace) -> int:
 
     read_only = bool(getattr(args, "read_only", False))
     config = engine_config(args)  # bad flags fail before anything starts
+    if read_only:
+        require_cluster(args)  # watching must not create the cluster it would watch
     data_dir = args.data_dir or (default_data_dir() if args.db is None else None)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     node_db: list[DB] = []

@@ -8,48 +8,64 @@ Their own module because both ``harmony run`` (which opens the console unless
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from engine.harmonytask import EngineConfig
 
+from .arguments import non_negative_seconds, positive_seconds
 from .common import CommandError
 
 __all__ = ["add_machine_options", "engine_config"]
 
 
-def add_machine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine-only", action="store_true", help="headless worker: no console")
-    parser.add_argument(
-        "--tasks", metavar="TYPE,...", help="only run these task types (default: every type)"
-    )
-    parser.add_argument(
+def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """The machine's flags; ``suppress`` for a subcommand's copy (``harmony run``), whose
+    defaults must not override the same flags given before the command."""
+    add = _adder(parser, suppress)
+    add("--engine-only", action="store_true", help="headless worker: no console")
+    add("--tasks", metavar="TYPE,...", help="only run these task types (default: every type)")
+    add(
         "--name",
         metavar="NAME",
         help="machine identity; a restart with the same name re-adopts its "
         "tasks (default: <hostname>:worker, or <hostname>:console)",
     )
-    parser.add_argument(
+    add(
         "--heartbeat",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         default=None,
         help="how often this machine reports in (default 2)",
     )
-    parser.add_argument(
+    add(
         "--machine-timeout",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         default=None,
-        help="silence after which this machine declares a peer dead and takes "
-        "its tasks (default 12); use the same value on every machine",
+        help="the cluster's machine timeout: silence after which peers declare a machine "
+        "dead and take its tasks. One value for the whole cluster, stored in the database "
+        "(12 until set): giving it sets it for every machine",
     )
-    parser.add_argument(
+    add(
         "--history-days",
-        type=float,
+        type=non_negative_seconds,
         metavar="DAYS",
         default=None,
         help="delete task history older than this (default 7; 0 keeps it forever)",
     )
+
+
+def _adder(parser: argparse.ArgumentParser, suppress: bool) -> Callable[..., object]:
+    """``parser.add_argument``, with every default ``SUPPRESS`` when ``suppress``."""
+    if not suppress:
+        return parser.add_argument
+
+    def add(*flags: str, **kwargs: Any) -> object:
+        return parser.add_argument(*flags, **{**kwargs, "default": argparse.SUPPRESS})
+
+    return add
 
 
 def engine_config(args: argparse.Namespace) -> EngineConfig:

@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shlex
 import signal
-import sys
 
-from engine.harmonytask import EXIT_RESTART_REQUESTED, MachineIdentityInUse, default_identity
+from engine.harmonydb import DB
+from engine.harmonytask import (
+    EXIT_RESTART_REQUESTED,
+    MachineIdentityInUse,
+    MachineNotFound,
+    default_identity,
+    resolve_machine,
+)
+from engine.harmonytask.machine_state import MachineState
 
-from .common import CommandError, open_db
+from .common import CREATES_CLUSTER, CommandError, open_db
+from .default import add_console_options
 from .machine_options import add_machine_options, engine_config
+from .pipes import LogToStdout
 
 log = logging.getLogger("harmony.worker")
 
@@ -24,9 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "there is no UI: logs go to stdout; SIGTERM or SIGINT drains (running tasks finish, "
         "nothing new starts) and exits 0; a second signal stops at once, returning running "
         f"tasks to the queue. Exits {EXIT_RESTART_REQUESTED} when an operator requested a "
-        "restart (`harmony machine restart`), for a supervisor to restart it.",
+        "restart (`harmony machine restart`), for a supervisor to restart it. " + CREATES_CLUSTER,
     )
-    add_machine_options(run)
+    add_machine_options(run, suppress=True)
+    add_console_options(run, suppress=True)
     run.set_defaults(run=run_machine)
 
 
@@ -43,7 +54,7 @@ async def run_worker(args: argparse.Namespace) -> int:
     _log_to_stdout(args.verbose)
     identity = args.name or default_identity("worker")
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
-    db = await open_db(args)
+    db = await open_db(args, create=True)
     try:
         from engine.node import start_node  # the workload's task types: only when needed
 
@@ -59,6 +70,7 @@ async def run_worker(args: argparse.Namespace) -> int:
             ", ".join(sorted(engine.handlers)),
             "LISTEN/NOTIFY" if engine.notify_mode else "polling",
         )
+        await _say_if_held(db, engine.machine_id, identity)
         signals = 0
         stopping: list[asyncio.Task[None]] = []
 
@@ -88,11 +100,35 @@ async def run_worker(args: argparse.Namespace) -> int:
         await db.close()
 
 
+#: What an operator's flags, left on the row by the previous process, mean for this one.
+HELD = {
+    MachineState.CORDONED: "is cordoned: it takes no work until `harmony machine uncordon {name}`",
+    MachineState.DRAINING: "was being drained: it takes no work until "
+    "`harmony machine uncordon {name}`",
+    MachineState.DRAINED: "was drained: it takes no work until `harmony machine uncordon {name}`",
+    MachineState.RESTARTING: "has a restart request pending: it takes no work and exits with "
+    f"{EXIT_RESTART_REQUESTED} once idle (`harmony machine uncordon {{name}}` cancels it)",
+}
+
+
+async def _say_if_held(db: DB, machine_id: int, identity: str) -> None:
+    """Log, at start, an operator's cordon, drain or restart request that outlived the previous
+    process: the flags stay on the machine's row across restarts, so a worker restarted to "fix"
+    an idle machine would otherwise sit idle again with nothing in its log saying why."""
+    try:
+        state = (await resolve_machine(db, str(machine_id))).state
+    except MachineNotFound:
+        return
+    held = HELD.get(MachineState(state))
+    if held is not None:
+        log.warning("machine %s %s", identity, held.format(name=shlex.quote(identity)))
+
+
 def _log_to_stdout(verbosity: int) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = LogToStdout()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)

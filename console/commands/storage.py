@@ -23,7 +23,7 @@ from engine.storage import (
 from engine.storage.paths import split_list
 
 from ..storage_report import render_path
-from .common import CommandError, open_db, print_json
+from .common import CREATES_CLUSTER, CommandError, open_db, print_json
 
 ATTACH_EPILOG = """\
 The directory gets a sectorstore.json (Lotus's format) holding a new, stable storage ID and the
@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "attach",
         help="initialise a directory as a storage path and attach it on this host",
         description="Initialise PATH as a storage path (or reuse its sectorstore.json) and "
-        "attach it on this host. Without --seal or --store the path is read-only.",
+        "attach it on this host. Without --seal or --store the path is read-only. "
+        + CREATES_CLUSTER,
         epilog=ATTACH_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -160,8 +161,10 @@ def _names(values: list[str] | None) -> list[str] | None:
     return [name for value in values for name in split_list(value)]
 
 
-async def _with_db(args: argparse.Namespace, action: Callable[[Any], Awaitable[int]]) -> int:
-    db = await open_db(args)
+async def _with_db(
+    args: argparse.Namespace, action: Callable[[Any], Awaitable[int]], *, create: bool = False
+) -> int:
+    db = await open_db(args, create=create)
     try:
         return await action(db)
     except StorageError as exc:
@@ -199,7 +202,7 @@ async def run_attach(args: argparse.Namespace) -> int:
                 print(f"warning: heartbeat failed: {health.error}")
         return 0
 
-    return await _with_db(args, action)
+    return await _with_db(args, action, create=True)
 
 
 async def run_detach(args: argparse.Namespace) -> int:

@@ -22,8 +22,8 @@ from engine.harmonytask import (
     resolve_machine,
     task_history,
 )
-from support.cli import harmony_argv
-from support.probe import Probe, wait_until
+from support.cli import harmony, harmony_argv
+from support.probe import PATIENCE, Probe, wait_until
 
 
 class Worker:
@@ -277,3 +277,82 @@ async def test_a_second_signal_during_a_drain_of_several_tasks_leaves_once(db: D
     outcomes = [h.outcome for i in ids for h in await task_history(db, task_id=i)]
     assert outcomes == ["released"] * 3
     assert worker.output().count("left the cluster") == 1
+
+
+async def read_until(worker: Worker, needle: str, within: float = 30) -> str:
+    """The worker's output up to and including the first line containing ``needle``."""
+    assert worker.proc.stdout is not None
+    seen: list[str] = []
+
+    def read() -> str:
+        while True:
+            line = worker.proc.stdout.readline()  # type: ignore[union-attr]
+            if not line:
+                raise AssertionError(f"{worker.name} exited without logging {needle!r}")
+            seen.append(line)
+            if needle in line:
+                return "".join(seen)
+
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(read), within * PATIENCE)
+    except TimeoutError:
+        raise AssertionError(f"{worker.name} never logged {needle!r}: {''.join(seen)}") from None
+
+
+@pytest.mark.parametrize(
+    ("action", "said"),
+    [
+        ("cordon", "machine held-w is cordoned: it takes no work until "
+         "`harmony machine uncordon held-w`"),
+        ("drain", "machine held-w was being drained: it takes no work until "
+         "`harmony machine uncordon held-w`"),
+    ],
+)  # fmt: skip
+async def test_a_worker_restarted_while_held_says_so_at_start(
+    db: DB, workers, action: str, said: str
+) -> None:
+    first = Worker(db, "held-w", tasks="noop")
+    workers.append(first)
+    start = await read_until(first, "running noop")
+    assert "takes no work" not in start
+    held = await harmony(db, "machine", action, "held-w")
+    assert held.returncode == 0, held.stderr
+    first.signal(signal.SIGTERM)
+    assert await first.exit_code() == 0
+
+    again = Worker(db, "held-w", tasks="noop")
+    workers.append(again)
+    out = await read_until(again, "takes no work")
+    assert said in out
+    assert "WARNING harmony.worker" in out.splitlines()[-1]
+    # It means it: a task added now stays pending until the uncordon.
+    (task_id,) = await add_tasks(db, "noop", 1)
+    await harmony(db, "machine", "uncordon", "held-w")
+
+    async def done() -> bool:
+        return not await db.query_value("SELECT count(*) FROM harmony_task WHERE id = $1", task_id)
+
+    await wait_until(done, 20, "the task to run after the uncordon")
+    again.signal(signal.SIGTERM)
+    assert await again.exit_code() == 0
+
+
+async def test_a_pending_restart_request_is_said_at_start(db: DB, workers) -> None:
+    """A worker killed while a restart was requested: the next start says it will exit."""
+    first = Worker(db, "restart-w", tasks="noop")
+    workers.append(first)
+    await read_until(first, "running noop")
+    first.signal(signal.SIGKILL)
+    await first.exit_code()
+    await db.exec(
+        "UPDATE harmony_machines SET restart_request = now(), unschedulable = TRUE "
+        "WHERE host_and_port = 'restart-w'"
+    )
+    again = Worker(db, "restart-w", tasks="noop")
+    workers.append(again)
+    out = await read_until(again, "restart request pending")
+    assert (
+        f"machine restart-w has a restart request pending: it takes no work and exits with "
+        f"{EXIT_RESTART_REQUESTED} once idle" in out
+    )
+    assert await again.exit_code() == EXIT_RESTART_REQUESTED
