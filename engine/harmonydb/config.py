@@ -1,21 +1,32 @@
 """Database URLs: validation, multi-host lists and redaction.
 
 A URL may list several hosts (``postgres://u:p@h1:5432,h2:5433/db``); asyncpg tries them in order
-when it opens a connection, so a pool whose first host died reconnects to the next one. The
-password never leaves this module in readable form: everything that prints or raises uses
-:func:`redact_url`.
+when it opens a connection, so a pool whose first host died reconnects to the next one.
+
+Credentials never leave this module in readable form. Passwords are typed by people, and
+people put ``/``, ``@``, ``:``, ``#`` and ``?`` in them without percent-encoding; a URL parser
+then splits the password into host, port, path, query or fragment, and its error ("bad port
+'s3cr'") prints a piece of it. So the userinfo, everything between ``://`` and the **last**
+``@``, is cut out before anything parses the URL: what is shown is ``postgres://***@host/db``
+(the user name too: it is half of a credential), and what asyncpg gets has user and password
+percent-encoded, so any character works. A URL without a password takes it from
+``PGPASSWORD``, ``PGPASSFILE`` or ``~/.pgpass`` (asyncpg reads them), which keeps it out of
+``argv``, where ``ps`` shows it to every user of the machine. (The price: an ``@`` after the
+host, in a query parameter, must be written ``%40``. And asyncpg reads a ``.pgpass`` line without
+undoing its ``\\:`` escape, so a password containing ``:`` goes in ``PGPASSWORD`` instead.)
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .errors import ConfigError
 
 _SCHEMES = ("postgres", "postgresql")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&#\s]*")
 
 
 @dataclass(frozen=True)
@@ -27,36 +38,75 @@ class DatabaseURL:
     user: str
     database: str
     redacted: str
+    #: user and password as given, for :meth:`scrub` only
+    _secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def __repr__(self) -> str:
         return f"DatabaseURL({self.redacted})"
 
     __str__ = __repr__
 
+    def scrub(self, text: str) -> str:
+        """``text`` (a driver's or server's message) with this URL's credentials taken out:
+        the password wherever it appears, the user name where a message quotes it."""
+        for secret in self._secrets:
+            if not secret:
+                continue
+            text = text.replace(f'"{secret}"', '"***"').replace(f"'{secret}'", "'***'")
+            if len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _split_userinfo(url: str) -> tuple[str, str | None, str]:
+    """``(scheme://, userinfo or None, rest)``: the userinfo is everything up to the last
+    ``@`` after ``://`` (a URL with no ``://`` is split at its last ``@`` too, to be safe)."""
+    head, sep, after = url.partition("://")
+    if not sep:
+        head, after = "", url
+    userinfo, at, rest = after.rpartition("@")
+    if not at:
+        return head + sep, None, after
+    return head + sep, userinfo, rest
+
 
 def redact_url(url: str) -> str:
-    """Replace the password of a URL (userinfo or ``password=`` parameter) with ``***``.
+    """The URL with its userinfo (user and password) replaced by ``***``, and any
+    ``password=`` parameter too.
 
-    Works on malformed input too, because it is what error messages about malformed URLs print.
+    Works on malformed input as well, because it is what error messages about malformed URLs
+    print: nothing here parses the URL first.
     """
-    text = re.sub(r"(://[^/@:]*:)[^@/]*@", r"\1***@", url)
-    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", text)
+    head, userinfo, rest = _split_userinfo(url)
+    shown = f"{head}***@{rest}" if userinfo is not None else f"{head}{rest}"
+    return _PASSWORD_PARAM.sub(r"\1***", shown)
 
 
 def parse_url(url: str) -> DatabaseURL:
-    """Validate ``url`` and split out what callers need; raise :class:`ConfigError` if unusable."""
+    """Validate ``url`` and split out what callers need; raise :class:`ConfigError` if unusable.
+
+    No message ever holds any part of the userinfo, whatever characters it contains.
+    """
     shown = redact_url(url)
-    parts = urlsplit(url)
-    if parts.scheme not in _SCHEMES:
+    head, userinfo, rest = _split_userinfo(url)
+    user = password = None
+    if userinfo is not None:
+        raw_user, colon, raw_password = userinfo.partition(":")
+        user = unquote(raw_user)
+        password = unquote(raw_password) if colon else None
+    try:
+        parts = urlsplit(head + rest)
+    except ValueError:  # urlsplit's only complaint: "Invalid IPv6 URL"
+        raise ConfigError(
+            f"malformed database URL {shown!r}: bad IPv6 host (a '[' without its ']'?)"
+        ) from None
+    if parts.scheme not in _SCHEMES or not head:
         raise ConfigError(
             f"malformed database URL {shown!r}: scheme must be postgres:// or postgresql://"
         )
-    netloc = parts.netloc
-    userinfo, _, hostlist = netloc.rpartition("@")
-    user = unquote(userinfo.split(":", 1)[0]) if userinfo else ""
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     hosts: list[str] = []
-    for item in hostlist.split(",") if hostlist else []:
+    for item in parts.netloc.split(",") if parts.netloc else []:
         host, port = _split_host_port(item, shown)
         if not host:
             raise ConfigError(f"malformed database URL {shown!r}: empty host in {item!r}")
@@ -65,15 +115,24 @@ def parse_url(url: str) -> DatabaseURL:
         hosts.extend(h for h in query["host"].split(",") if h)
     if not hosts:
         raise ConfigError(f"malformed database URL {shown!r}: no host given")
-    database = unquote(parts.path.lstrip("/")) or query.get("dbname", "") or user
+    database = unquote(parts.path.lstrip("/")) or query.get("dbname", "") or (user or "")
     if "/" in database:
         raise ConfigError(f"malformed database URL {shown!r}: bad database name {database!r}")
+    dsn = url
+    if userinfo is not None:
+        # percent-encoded for the driver, which splits at the first "@" and ":" and unquotes
+        encoded = quote(user or "", safe="")
+        if password is not None:
+            encoded += ":" + quote(password, safe="")
+        dsn = f"{head}{encoded}@{rest}"
+    secrets = tuple(s for s in (user, password, query.get("password")) if s)
     return DatabaseURL(
-        dsn=url,
+        dsn=dsn,
         hosts=tuple(hosts),
         user=user or query.get("user", ""),
         database=database,
         redacted=shown,
+        _secrets=secrets,
     )
 
 

@@ -784,35 +784,33 @@ async def _ensure_schema(url: DatabaseURL, schema: str, bounds: Bounds) -> None:
 
 
 def _connect_error(exc: BaseException, url: DatabaseURL) -> BaseException:
-    """One-line, password-free errors for the ways a connection fails."""
+    """One-line errors for the ways a connection fails, without any part of the credentials:
+    not the password, not the user name (server messages that name the role are scrubbed)."""
     if isinstance(exc, HarmonyDBError | asyncio.CancelledError | KeyboardInterrupt):
         return exc
     where = ", ".join(url.hosts)
     state = getattr(exc, "sqlstate", None)
+    text = url.scrub(str(exc))
     if state == INVALID_PASSWORD:
-        return AuthenticationError(
-            f"password authentication failed for user {url.user!r} at {where}", sqlstate=state
-        )
+        return AuthenticationError(f"password authentication failed at {where}", sqlstate=state)
     if state == INVALID_AUTHORIZATION:
-        return AuthenticationError(
-            f"access refused for user {url.user!r} at {where}: {exc}", sqlstate=state
-        )
+        return AuthenticationError(f"access refused at {where}: {text}", sqlstate=state)
     if state == INVALID_CATALOG_NAME:
         return DatabaseMissingError(
             f"database {url.database!r} does not exist on {where}", sqlstate=state
         )
     if isinstance(exc, asyncpg.exceptions.PostgresError):
-        return ConnectError(f"cannot connect to {where}: {exc}", sqlstate=state)
+        return ConnectError(f"cannot connect to {where}: {text}", sqlstate=state)
     if isinstance(exc, TimeoutError):
         return ConnectError(f"cannot reach PostgreSQL at {where}: timed out")
     if isinstance(exc, socket.gaierror):
         return ConnectError(f"cannot reach PostgreSQL at {where}: unknown host")
     if isinstance(exc, OSError):
-        reason = (os.strerror(exc.errno) if exc.errno else None) or str(exc) or type(exc).__name__
+        reason = (os.strerror(exc.errno) if exc.errno else None) or text or type(exc).__name__
         return ConnectError(f"cannot reach PostgreSQL at {where}: {reason}")
     if isinstance(exc, asyncpg.exceptions.InterfaceError | ValueError):
-        return ConfigError(f"unusable database URL {url.redacted!r}: {exc}")
-    return ConnectError(f"cannot connect to {where}: {type(exc).__name__}: {exc}")
+        return ConfigError(f"unusable database URL {url.redacted!r}: {text}")
+    return ConnectError(f"cannot connect to {where}: {type(exc).__name__}: {text}")
 
 
 def application_name() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from engine.harmonydb import ConfigError, parse_url, redact_url
@@ -55,3 +57,61 @@ def test_the_parsed_url_never_shows_its_password() -> None:
     assert "hunter2" not in repr(url)
     assert "hunter2" not in str(url)
     assert "hunter2" in url.dsn  # the driver still gets it
+
+
+#: passwords as people type them, unencoded: each character a URL parser splits on
+TRICKY_PASSWORDS = ["s3cr/3tpw", "p@ss:w0rd", "pw#frag77", "pw?x=1&y", "a:b@c/d#e?f", "100%sure"]
+
+
+@pytest.mark.parametrize("password", TRICKY_PASSWORDS)
+def test_any_password_parses_and_never_shows(password: str) -> None:
+    url = parse_url(f"postgres://bob:{password}@db1:5432,db2/cluster?sslmode=prefer")
+    assert url.hosts == ("db1:5432", "db2")
+    assert url.database == "cluster"
+    assert url.user == "bob"
+    for shown in (url.redacted, repr(url), str(url), redact_url(url.dsn)):
+        assert password not in shown
+        assert "bob" not in shown
+    assert url.redacted == "postgres://***@db1:5432,db2/cluster?sslmode=prefer"
+
+
+@pytest.mark.parametrize("password", TRICKY_PASSWORDS)
+def test_a_malformed_url_with_any_password_fails_without_any_of_the_userinfo(
+    password: str,
+) -> None:
+    with pytest.raises(ConfigError, match="bad port") as caught:
+        parse_url(f"postgres://bob:{password}@db:notaport/x")
+    text = str(caught.value)
+    assert "***" in text
+    pieces = [p for p in re.split(r"[/@:#?&=%]", password) if len(p) >= 4]
+    for piece in [password, "bob", *pieces]:
+        assert piece not in text
+
+
+def test_the_driver_gets_the_userinfo_percent_encoded() -> None:
+    url = parse_url("postgres://b%40b:p@ss:w0rd/#?@db/x")
+    assert url.dsn == "postgres://b%40b:p%40ss%3Aw0rd%2F%23%3F@db/x"
+    assert url.user == "b@b"
+
+
+def test_an_unclosed_ipv6_bracket_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="malformed database URL") as caught:
+        parse_url("postgres://bob:s3cr3t@[::1/db")
+    assert "s3cr3t" not in str(caught.value) and "bob" not in str(caught.value)
+    with pytest.raises(ConfigError, match="IPv6"):
+        parse_url("postgres://h1,[::1/db")
+
+
+def test_messages_are_scrubbed_of_the_credentials() -> None:
+    url = parse_url("postgres://bob:s3cr/3tpw@db/x")
+    assert url.scrub('role "bob" does not exist; s3cr/3tpw') == 'role "***" does not exist; ***'
+    # a short user name is only taken out where a message quotes it
+    assert parse_url("postgres://u:pw12@db/x").scrub('user "u" unknown') == 'user "***" unknown'
+
+
+def test_a_url_without_userinfo_is_left_as_it_is() -> None:
+    url = parse_url("postgresql://postgres:@/harmony?host=/var/lib/harmony/pgdata")
+    assert url.dsn == "postgresql://postgres:@/harmony?host=/var/lib/harmony/pgdata"
+    plain = parse_url("postgres://db/x")
+    assert plain.dsn == "postgres://db/x"
+    assert plain.redacted == "postgres://db/x"

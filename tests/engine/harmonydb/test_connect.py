@@ -5,9 +5,11 @@ Uses real TCP servers with password authentication (tests/support/pgcluster.py).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +115,126 @@ def test_cli_prints_one_line_errors_and_exits_non_zero(
     assert lines[0].startswith("harmony: error: ")
     assert message in lines[0]
     assert "badpass-777" not in result.stderr + result.stdout
+
+
+#: passwords as people type them, unencoded, each with a character URL parsers split on
+TRICKY = {
+    "slash_user": "s3cr/3tpw",
+    "at_user": "p@ss:w0rd",
+    "hash_user": "pw#frag77",
+    "query_user": "pw?x=1&y",
+    "mixed_user": "a:b@c/d#e?f",
+}
+
+
+@pytest.fixture(scope="module")
+def tricky_roles(tcp_pg: TcpPostgres) -> dict[str, str]:
+    for role, password in TRICKY.items():
+        tcp_pg.psql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    return TRICKY
+
+
+def _url(tcp_pg: TcpPostgres, user: str, password: str | None) -> str:
+    auth = user if password is None else f"{user}:{password}"
+    return f"postgres://{auth}@127.0.0.1:{tcp_pg.port}/{tcp_pg.database}"
+
+
+@pytest.mark.parametrize("role", list(TRICKY))
+async def test_a_password_with_url_characters_works_unencoded(
+    tcp_pg: TcpPostgres, tricky_roles: dict[str, str], role: str
+) -> None:
+    db = await DB.open(
+        _url(tcp_pg, role, tricky_roles[role]), schema="public", migrate=False, create_schema=False
+    )
+    try:
+        assert await db.query_value("SELECT current_user") == role
+        assert tricky_roles[role] not in repr(db.url)
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("role", list(TRICKY))
+async def test_a_wrong_password_with_url_characters_never_shows(
+    tcp_pg: TcpPostgres, tricky_roles: dict[str, str], role: str
+) -> None:
+    wrong = tricky_roles[role][::-1]
+    with pytest.raises(AuthenticationError) as caught:
+        await DB.open(_url(tcp_pg, role, wrong), schema="public", migrate=False)
+    text = str(caught.value)
+    assert wrong not in text and role not in text
+    assert text == f"password authentication failed at 127.0.0.1:{tcp_pg.port}"
+
+
+async def test_an_unknown_role_is_not_named_in_the_error(tcp_pg: TcpPostgres) -> None:
+    with pytest.raises(AuthenticationError) as caught:
+        await DB.open(_url(tcp_pg, "nosuchrole", "whatever-9"), schema="public", migrate=False)
+    assert "nosuchrole" not in str(caught.value)
+    assert "whatever-9" not in str(caught.value)
+
+
+async def test_the_password_may_come_from_pgpassword(
+    tcp_pg: TcpPostgres, tricky_roles: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGPASSWORD", tricky_roles["at_user"])
+    db = await DB.open(
+        _url(tcp_pg, "at_user", None), schema="public", migrate=False, create_schema=False
+    )
+    try:
+        assert await db.query_value("SELECT current_user") == "at_user"
+    finally:
+        await db.close()
+
+
+async def test_the_password_may_come_from_a_passfile(
+    tcp_pg: TcpPostgres,
+    tricky_roles: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    passfile = tmp_path / "pgpass"
+    # (asyncpg keeps a .pgpass "\:" escape as it is: a password with ":" goes in PGPASSWORD)
+    passfile.write_text(f"127.0.0.1:{tcp_pg.port}:*:slash_user:{tricky_roles['slash_user']}\n")
+    passfile.chmod(0o600)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    db = await DB.open(
+        _url(tcp_pg, "slash_user", None), schema="public", migrate=False, create_schema=False
+    )
+    try:
+        assert await db.query_value("SELECT current_user") == "slash_user"
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("role", ["slash_user", "mixed_user"])
+def test_the_cli_never_prints_a_password_in_any_form(
+    tcp_pg: TcpPostgres, tricky_roles: dict[str, str], role: str
+) -> None:
+    password = tricky_roles[role]
+    for url in (
+        _url(tcp_pg, role, password[::-1]),  # refused
+        f"postgres://{role}:{password}@127.0.0.1:notaport/x",  # malformed
+        f"postgres://{role}:{password}@[::1/x",  # unclosed bracket
+        _url(tcp_pg, "nosuchrole", password),  # unknown role
+    ):
+        result = harmony("--db", url, "db", "status")
+        assert result.returncode == 1, result.stderr
+        out = result.stdout + result.stderr
+        assert "Traceback" not in out
+        assert password not in out and password[::-1] not in out
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_the_cli_takes_the_url_from_the_environment_and_the_password_from_pgpassword(
+    tcp_pg: TcpPostgres, tricky_roles: dict[str, str]
+) -> None:
+    """The README's cluster example: nothing secret in argv."""
+    env = dict(
+        os.environ,
+        HARMONY_DB_URL=_url(tcp_pg, "slash_user", None),
+        PGPASSWORD=tricky_roles["slash_user"],
+    )
+    tcp_pg.psql("GRANT CREATE ON DATABASE harmony TO slash_user")
+    result = harmony("db", "migrate", env=env)
+    assert result.returncode == 0, result.stderr
+    assert tricky_roles["slash_user"] not in result.stdout + result.stderr
