@@ -14,7 +14,11 @@ run and then recorded separately, no cross-node lock) and why:
 * Many processes starting at once apply each file **exactly once**, serialised by a lease row
   (``INSERT … ON CONFLICT … WHERE expires_at < now()``). It works on both servers: YugabyteDB
   rejects ``LOCK TABLE … ACCESS EXCLUSIVE`` and may lack advisory locks. The lease expires, so a
-  killed migrator cannot block the cluster forever; while applying, its holder renews it.
+  killed migrator cannot block the cluster forever; while applying, its holder renews it. A
+  holder provably dead on this host (:mod:`.lease_holder`) is not waited for: its lease is
+  broken at once. A renewal that fails is retried and logged, never turned into a failure of
+  the migration (each file commits with its ledger row, so even a lost lease cannot apply a
+  file twice); a lease that was lost is said plainly in the log.
 """
 
 from __future__ import annotations
@@ -24,10 +28,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
-import os
 import re
-import secrets
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -37,7 +38,8 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from .errors import MigrationError
+from .errors import HarmonyDBError, MigrationError
+from .lease_holder import LeaseHolder
 
 if TYPE_CHECKING:
     from .db import DB
@@ -207,9 +209,11 @@ async def migrate(
         raise _changed_error(status.changed)
     if not status.pending:
         return []
-    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    await _acquire_lease(db, holder, lease_seconds, wait_seconds)
-    renewer = asyncio.create_task(_renew(db, holder, lease_seconds))
+    me = LeaseHolder.current()
+    holder = me.text()
+    await _acquire_lease(db, me, lease_seconds, wait_seconds)
+    renewal = _Renewal(db, holder, lease_seconds)
+    renewer = asyncio.create_task(renewal.run())
     try:
         status = compare(migrations, await _ledger(db))  # others may have applied some
         if status.changed:
@@ -223,33 +227,54 @@ async def migrate(
         return applied
     finally:
         renewer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(BaseException):
             await renewer
         with contextlib.suppress(Exception):
-            await db.exec("DELETE FROM harmony_schema_lock WHERE id = 1 AND holder = $1", holder)
+            await db.exec(
+                "DELETE FROM harmony_schema_lock WHERE id = 1 AND holder = $1",
+                holder,
+                idempotent=True,
+            )
 
 
-async def _acquire_lease(db: DB, holder: str, lease: float, wait: float) -> None:
+_TAKE_LEASE = """
+INSERT INTO harmony_schema_lock (id, holder, expires_at)
+VALUES (1, $1, now() + make_interval(secs => $2))
+ON CONFLICT (id) DO UPDATE
+   SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+ WHERE harmony_schema_lock.expires_at < now()
+RETURNING holder
+"""
+
+
+async def _acquire_lease(db: DB, me: LeaseHolder, lease: float, wait: float) -> None:
+    """Take the lease: at once if free or expired, or if its holder is provably dead."""
+    holder = me.text()
     loop = asyncio.get_running_loop()
     give_up = loop.time() + wait
     delay = 0.02
     while True:
-        won = await db.query_value(
-            """
-            INSERT INTO harmony_schema_lock (id, holder, expires_at)
-            VALUES (1, $1, now() + make_interval(secs => $2))
-            ON CONFLICT (id) DO UPDATE
-               SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-             WHERE harmony_schema_lock.expires_at < now()
-            RETURNING holder
-            """,
-            holder,
-            lease,
-        )
+        # idempotent: taking the lease twice under one holder name takes it once
+        won = await db.query_value(_TAKE_LEASE, holder, lease, idempotent=True)
         if won == holder:
             return
+        current = await db.query_value("SELECT holder FROM harmony_schema_lock WHERE id = 1")
+        if current == holder:
+            return  # a first attempt whose reply was lost took it
+        dead = LeaseHolder.parse(current) if current else None
+        if dead is not None and me.proves_dead(dead):
+            log.warning(
+                "migration lease held by %s, a process of this host that has exited: "
+                "breaking it instead of waiting for it to expire",
+                current,
+            )
+            await db.exec(
+                "DELETE FROM harmony_schema_lock WHERE id = 1 AND holder = $1",
+                current,
+                idempotent=True,
+            )
+            continue
         if loop.time() > give_up:
-            current = await db.query_value("SELECT holder FROM harmony_schema_lock WHERE id = 1")
             raise MigrationError(
                 f"waited {wait:.0f}s for the migration lock held by {current}; "
                 "is a migration hanging?"
@@ -258,18 +283,57 @@ async def _acquire_lease(db: DB, holder: str, lease: float, wait: float) -> None
         delay = min(delay * 2, 0.5)
 
 
-async def _renew(db: DB, holder: str, lease: float) -> None:
-    while True:
-        await asyncio.sleep(lease / 3)
-        renewed = await db.exec(
-            "UPDATE harmony_schema_lock SET expires_at = now() + make_interval(secs => $2) "
-            "WHERE id = 1 AND holder = $1",
-            holder,
-            lease,
-        )
-        if not renewed:
+class _Renewal:
+    """Keeps the lease alive while migrations run, through database errors.
+
+    A renewal that fails is retried sooner (the lease outlives two failed renewals), and
+    logged; a lease found taken by another holder, or expired while renewals failed, is lost,
+    and said so once. Neither ends the migration: its files are already safe from double
+    applies (each commits with its ledger row), and a migration that succeeded must not be
+    reported as failed because a renewal did not.
+    """
+
+    def __init__(self, db: DB, holder: str, lease: float) -> None:
+        self.db, self.holder, self.lease = db, holder, lease
+        self.lost = False
+        self.failures = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        valid_until = loop.time() + self.lease
+        interval = self.lease / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                renewed = await self.db.exec(
+                    "UPDATE harmony_schema_lock "
+                    "SET expires_at = now() + make_interval(secs => $2) "
+                    "WHERE id = 1 AND holder = $1",
+                    self.holder,
+                    self.lease,
+                    idempotent=True,
+                )
+            except HarmonyDBError as exc:
+                self.failures += 1
+                interval = self.lease / 10
+                log.warning("migration lease renewal failed (%s); retrying", exc)
+                if loop.time() > valid_until:
+                    self._lose("it expired while renewals failed")
+                continue
+            if not renewed:
+                self._lose("another process holds it now")
+                return
+            valid_until = loop.time() + self.lease
+            interval = self.lease / 3
+
+    def _lose(self, why: str) -> None:
+        if not self.lost:
+            self.lost = True
             log.warning(
-                "migration lease lost by %s; the ledger still prevents double applies", holder
+                "migration lease of %s lost: %s. Another process may be migrating too; "
+                "the ledger still keeps any file from being applied twice",
+                self.holder,
+                why,
             )
 
 

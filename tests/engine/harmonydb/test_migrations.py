@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,7 @@ import pytest
 from engine.harmonydb import DB, MigrationError, load_migrations, migrate, migration_status
 from engine.harmonydb.migrations import sql_dir
 from support.cli import harmony
+from support.probe import wait_until
 
 
 def write(directory: Path, name: str, sql: str) -> None:
@@ -185,9 +191,6 @@ async def test_fresh_schema_has_curios_tables(db: DB) -> None:
 
 async def test_concurrent_processes_migrate_a_fresh_schema_once(pg_url: str) -> None:
     """Four `harmony db migrate` processes race on an empty schema."""
-    import subprocess
-    import sys
-
     from engine.harmonydb import itest_db, new_itest_id
 
     schema = f"itest_{new_itest_id()}"
@@ -237,3 +240,119 @@ async def test_a_changed_migration_stops_the_cli_with_one_line(db: DB) -> None:
         else:
             assert result.stderr.count("\n") == 1
             assert result.stderr.startswith(f"harmony: error: migration {first} was changed")
+
+
+# ------------------------------------------------------------------ the lease
+
+#: a migrator that takes the lease and then sits in its migration until killed
+HOLDER = """
+import asyncio, sys
+from pathlib import Path
+from engine.harmonydb import DB, load_migrations, migrate
+
+async def main() -> None:
+    db = await DB.open(sys.argv[1], schema=sys.argv[2], migrate=False)
+    await migrate(db, load_migrations(Path(sys.argv[3])))
+
+asyncio.run(main())
+"""
+
+
+async def _start_holder(db: DB, tmp_path: Path) -> asyncio.subprocess.Process:
+    """A real migrator process, holding the lease while its (endless) migration runs."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    write(slow, "20260101-slow.sql", "SELECT pg_sleep(61);")
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLDER,
+        db.url.dsn,
+        db.schema,
+        str(slow),
+        cwd=Path(__file__).resolve().parents[3],
+    )
+
+    async def holding() -> bool:
+        holder = await db.query_value("SELECT holder FROM harmony_schema_lock WHERE id = 1")
+        return bool(holder) and holder.startswith(f"{socket.gethostname()}:{child.pid}:")
+
+    await wait_until(holding, within=20, what="the child migrator to take the lease")
+    return child
+
+
+async def _end_orphan_sleep(db: DB) -> None:
+    """The killed migrator's backend sleeps on until it notices; end it now."""
+    await db.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE query LIKE '%pg_sleep(61)%' AND pid <> pg_backend_pid()"
+    )
+
+
+async def test_a_lease_whose_holder_was_killed_on_this_host_is_broken_at_once(
+    db: DB, tmp_path: Path
+) -> None:
+    child = await _start_holder(db, tmp_path)
+    child.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(child.wait(), 10)
+    fast = tmp_path / "fast"
+    fast.mkdir()
+    try:
+        write(fast, "20260101-fast.sql", "CREATE TABLE after_kill (a INT);")
+        started = time.monotonic()
+        applied = await migrate(db, load_migrations(fast), lease_seconds=60)
+        took = time.monotonic() - started
+    finally:
+        await _end_orphan_sleep(db)
+    assert applied == ["20260101-fast.sql"]
+    assert took < 10, f"waited {took:.1f}s for a dead migrator's 60 s lease"
+    assert await db.query_value("SELECT count(*) FROM harmony_schema_lock") == 0
+
+
+async def test_a_lease_whose_holder_is_alive_on_this_host_is_waited_for(
+    db: DB, tmp_path: Path
+) -> None:
+    child = await _start_holder(db, tmp_path)
+    fast = tmp_path / "fast"
+    fast.mkdir()
+    try:
+        write(fast, "20260101-fast.sql", "CREATE TABLE while_alive (a INT);")
+        with pytest.raises(MigrationError, match=f":{child.pid}:"):
+            await migrate(db, load_migrations(fast), wait_seconds=1)
+    finally:
+        child.kill()
+        await asyncio.wait_for(child.wait(), 10)
+        await _end_orphan_sleep(db)
+
+
+async def test_failed_renewals_never_fail_a_migration_that_succeeded(
+    db: DB, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A renewal blocked past the statement bound (here by a lock on the lease table) is a
+    database error in the renewer: retried and logged, and the lease, expired meanwhile, is
+    said to be lost. The migration itself succeeds and says so."""
+    migrator = await DB.open(db.url.dsn, schema=db.schema, migrate=False, statement_timeout=0.3)
+    write(tmp_path, "20260101-slow.sql", "SELECT pg_sleep(1.5); CREATE TABLE renewed (a INT);")
+    try:
+        running = asyncio.create_task(
+            migrate(migrator, load_migrations(tmp_path), lease_seconds=0.6)
+        )
+
+        async def migrating() -> bool:
+            return bool(
+                await db.query_value(
+                    "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(1.5)%'"
+                )
+            )
+
+        await wait_until(migrating, within=10, what="the migration to start")
+        async with db.begin() as tx:
+            await tx.exec("LOCK TABLE harmony_schema_lock IN ACCESS EXCLUSIVE MODE")
+            await asyncio.sleep(1.0)
+        assert await asyncio.wait_for(running, 30) == ["20260101-slow.sql"]
+    finally:
+        await migrator.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("lease renewal failed" in m for m in messages), messages
+    assert any("lost: it expired while renewals failed" in m for m in messages), messages
+    assert await db.query_value("SELECT count(*) FROM renewed") == 0
