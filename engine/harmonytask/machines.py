@@ -16,19 +16,16 @@ Curio's 10 minutes, and every process has a session token:
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import datetime
-
-import psutil
 
 from engine.harmonydb import DB, Tx
 
 from .claims import Claimed
 from .errors import MachineIdentityInUse
 from .outcomes import Outcome
+from .process_identity import ProcessIdentity
 
 HEARTBEAT = f"""
 WITH me AS (
@@ -44,7 +41,7 @@ WITH me AS (
        AND last_contact < now() - make_interval(secs => $10)
     RETURNING id
 ), orphans AS (
-    SELECT t.id, t.claimed_at, m.host_and_port
+    SELECT t.id, t.claimed_at, t.owner_id, m.host_and_port
       FROM harmony_task t JOIN harmony_machines m ON m.id = t.owner_id
      WHERE $9::bool AND (m.session IS NULL OR m.id IN (SELECT id FROM dead))
        FOR UPDATE OF t SKIP LOCKED
@@ -53,13 +50,14 @@ WITH me AS (
        SET owner_id = NULL, claimed_at = NULL, update_time = now()
       FROM orphans o
      WHERE t.id = o.id
-    RETURNING t.id, t.name, t.posted_time, t.attempt, t.owner_id, o.claimed_at, o.host_and_port
+    RETURNING t.id, t.name, t.posted_time, t.attempt, o.owner_id, o.claimed_at, o.host_and_port
 ), hist AS (
+    -- machine_id: the machine that lost the attempt (the row's owner before the reap)
     INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
-                                      completed_by_host_and_port, outcome, attempt)
+                                      completed_by_host_and_port, outcome, machine_id, attempt)
     SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE,
            'lost: machine ' || host_and_port || ' stopped heartbeating', host_and_port,
-           '{Outcome.LOST}', attempt
+           '{Outcome.LOST}', owner_id, attempt
       FROM lost
 )
 SELECT me.*, (SELECT count(*) FROM dead) AS declared_dead, (SELECT count(*) FROM lost) AS reclaimed
@@ -88,15 +86,6 @@ def new_session() -> str:
     return secrets.token_hex(12)
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 async def register(
     db: DB,
     host_and_port: str,
@@ -110,18 +99,22 @@ async def register(
     machine_name: str,
     version: str,
     hostname: str | None = None,
+    process: ProcessIdentity | None = None,
 ) -> int:
     """Insert or take over this identity's machine row; return its id.
 
-    Taking over is allowed when the row's session is gone (declared dead, or shut down), when
-    it has been silent past the timeout, or when it names a process on this host that no longer
-    exists (a restart within the timeout). Otherwise another live process has this identity.
+    Taking over is allowed when the row's session is gone (declared dead, or left cleanly),
+    when it has been silent past the cluster's machine timeout, or when the process that holds
+    it has provably exited (same boot and PID namespace as this one, and its PID no longer runs
+    with the recorded start time: a restart within the timeout). Otherwise another live process
+    has this identity, perhaps in another container with the same hostname, and this one is
+    refused. ``process`` is this process (default: the current one).
     """
-    hostname = hostname or socket.gethostname()
+    me = process or ProcessIdentity.current(hostname)
 
     async def upsert(tx: Tx) -> int:
         row = await tx.query_row(
-            "SELECT id, session, hostname, pid, "
+            "SELECT id, session, hostname, pid, boot_id, pid_namespace, process_start, "
             "last_contact < now() - make_interval(secs => $2) AS silent "
             "FROM harmony_machines WHERE host_and_port = $1 FOR UPDATE",
             host_and_port,
@@ -130,38 +123,53 @@ async def register(
         if row is None:
             machine_id = await tx.query_value(
                 "INSERT INTO harmony_machines (host_and_port, cpu, ram, gpu, session, hostname, "
-                "pid) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                "pid, boot_id, pid_namespace, process_start) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
                 host_and_port,
                 round(cpu),
                 ram,
                 gpu,
                 session,
-                hostname,
-                os.getpid(),
+                me.hostname,
+                me.pid,
+                me.boot_id,
+                me.pid_namespace,
+                me.start_time,
             )
         else:
-            previous_gone = (
-                row["session"] is None
-                or row["silent"]
-                or (row["hostname"] == hostname and not _pid_alive(row["pid"]))
+            holder = ProcessIdentity(
+                hostname=row["hostname"],
+                pid=row["pid"],
+                boot_id=row["boot_id"],
+                pid_namespace=row["pid_namespace"],
+                start_time=row["process_start"],
             )
+            previous_gone = row["session"] is None or row["silent"] or me.proves_gone(holder)
             if not previous_gone:
+                elsewhere = (
+                    "" if me.sees_the_same_pids_as(holder) else " (another host, boot or container)"
+                )
                 raise MachineIdentityInUse(
                     f"machine identity {host_and_port!r} is in use by live process "
-                    f"{row['pid']} on {row['hostname']}; give this one another name (--name)"
+                    f"{row['pid']} on {row['hostname']}{elsewhere}; give this one another "
+                    "name (--name)"
                 )
             machine_id = row["id"]
             await tx.exec(
                 "UPDATE harmony_machines SET session = $2, hostname = $3, pid = $4, "
                 "cpu = $5, ram = $6, gpu = $7, last_contact = now(), lost_at = NULL, "
-                "drained_at = NULL WHERE id = $1",
+                "drained_at = NULL, boot_id = $8, pid_namespace = $9, process_start = $10 "
+                "WHERE id = $1",
                 machine_id,
                 session,
-                hostname,
-                os.getpid(),
+                me.hostname,
+                me.pid,
                 round(cpu),
                 ram,
                 gpu,
+                me.boot_id,
+                me.pid_namespace,
+                me.start_time,
             )
         await tx.exec(
             "INSERT INTO harmony_machine_details (machine_id, tasks, layers, startup_time, "
@@ -197,7 +205,9 @@ WITH old AS (
            'lost: machine restarted', $2, '{Outcome.LOST}', $1, previous_attempt
       FROM t
 )
-SELECT id, name, attempt, priority, posted_time, retries, claimed_at FROM t
+SELECT id, name, attempt, priority, posted_time, retries, claimed_at,
+       extract(epoch FROM claimed_at - posted_time)::float8 AS waited
+  FROM t
 """
 
 
