@@ -148,17 +148,10 @@ UPDATE harmony_task
  WHERE id = $1 AND owner_id = $2 AND attempt = $3
 """
 
+# How long the oldest claimable task of each type has waited, in seconds by the server's clock:
+# a machine whose clock is off by minutes would otherwise see every task as starving (or none),
+# and idle a core holding work back for it.
 OLDEST_PENDING = """
-SELECT name, min(posted_time) AS oldest
-  FROM harmony_task
- WHERE name = ANY($1::text[]) AND owner_id IS NULL AND failed_at IS NULL
-   AND (retry_after IS NULL OR retry_after <= now())
- GROUP BY name
-"""
-
-# The same, as seconds waited by the server's clock: a machine whose clock is off by minutes
-# would otherwise see every task as starving (or none), and idle a core holding work back.
-PENDING_WAITS = """
 SELECT name, extract(epoch FROM now() - min(posted_time))::float8 AS waited
   FROM harmony_task
  WHERE name = ANY($1::text[]) AND owner_id IS NULL AND failed_at IS NULL
@@ -264,14 +257,10 @@ async def release(
     return await db.exec(RELEASE, task_id, machine_id, attempt, back_off) == 1
 
 
-async def oldest_pending(db: DB, names: list[str]) -> dict[str, datetime]:
+async def oldest_pending(db: DB, names: list[str]) -> dict[str, float]:
+    """Seconds the oldest claimable task of each type has waited, by the database's clock
+    (types with none pending are absent)."""
     rows = await db.select(OLDEST_PENDING, names)
-    return {r["name"]: r["oldest"] for r in rows}
-
-
-async def pending_waits(db: DB, names: list[str]) -> dict[str, float]:
-    """Seconds the oldest claimable task of each type has waited, by the database's clock."""
-    rows = await db.select(PENDING_WAITS, names)
     return {r["name"]: r["waited"] for r in rows}
 
 

@@ -71,22 +71,27 @@ def claim_plan(
 
 def starving(
     blocked: Sequence[Handler],
-    oldest: Mapping[str, datetime],
+    waited: Mapping[str, float],
     *,
-    now: datetime,
     starvation_after: float,
+    now: object = None,
 ) -> Handler | None:
-    """The blocked type whose oldest claimable task (``oldest``, by type) has waited past
-    ``starvation_after`` seconds: time-sensitive work first, then the longest wait."""
+    """The blocked type whose oldest claimable task has waited (``waited``: seconds, by type,
+    as the database measures them) past ``starvation_after`` seconds: time-sensitive work
+    first, then the longest wait.
+
+    Waits come from the database's clock, not this machine's: a machine whose clock ran two
+    minutes ahead saw every new task as starving and held a core idle for it. ``now`` is
+    ignored, accepted until the scheduler stops passing it."""
+    del now
     waiting = [
-        (posted, h)
+        (seconds, h)
         for h in blocked
-        if (posted := oldest.get(h.name)) is not None
-        and (now - posted).total_seconds() > starvation_after
+        if (seconds := waited.get(h.name)) is not None and seconds > starvation_after
     ]
     if not waiting:
         return None
-    waiting.sort(key=lambda pair: (not pair[1].details.time_sensitive, pair[0]))
+    waiting.sort(key=lambda pair: (not pair[1].details.time_sensitive, -pair[0]))
     return waiting[0][1]
 
 
@@ -133,15 +138,17 @@ def hold_back(
 
 
 def admission_order(
-    claimed: Iterable[Claimed], *, now: datetime, starvation_after: float
+    claimed: Iterable[Claimed], *, starvation_after: float, now: object = None
 ) -> list[Claimed]:
-    """Claimed tasks best first: priority plus one per ``starvation_after`` waited, then the
-    oldest, then the lowest id (a total order, so ties never depend on claim order)."""
+    """Claimed tasks best first: priority plus one per ``starvation_after`` waited (each
+    task's ``waited``, by the database's clock), then the oldest, then the lowest id (a total
+    order, so ties never depend on claim order). ``now`` is ignored, accepted until the
+    scheduler stops passing it."""
+    del now
     step = max(starvation_after, 1.0)
 
     def effective(c: Claimed) -> tuple[float, datetime, int]:
-        waited = (now - c.posted_time).total_seconds()
-        return (-(c.priority + waited / step), c.posted_time, c.id)
+        return (-(c.priority + c.waited / step), c.posted_time, c.id)
 
     return sorted(claimed, key=effective)
 

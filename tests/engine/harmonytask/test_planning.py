@@ -43,7 +43,7 @@ def handlers(*kinds: Kind) -> dict[str, Handler]:
 
 def claimed(task_id: int, name: str = "t", *, priority: int = 0, age: float = 0.0) -> Claimed:
     posted = NOW - timedelta(seconds=age)
-    return Claimed(task_id, name, 1, priority, posted, 0, NOW)
+    return Claimed(task_id, name, 1, priority, posted, 0, NOW, waited=age)
 
 
 def plan(hs: dict[str, Handler], free: Resources = BOX, running: int = 0, **kw: int):
@@ -75,15 +75,11 @@ def test_a_plan_respects_claim_batch_max_running_and_shared_limiters() -> None:
 def test_a_starving_type_is_the_time_sensitive_one_first_then_the_oldest() -> None:
     hs = handlers(Kind("old"), Kind("older"), Kind("urgent", time_sensitive=True))
     blocked = list(hs.values())
-    oldest = {
-        "old": NOW - timedelta(minutes=2),
-        "older": NOW - timedelta(minutes=3),
-        "urgent": NOW - timedelta(seconds=61),
-    }
-    assert starving(blocked, oldest, now=NOW, starvation_after=60).name == "urgent"
-    del oldest["urgent"]
-    assert starving(blocked, oldest, now=NOW, starvation_after=60).name == "older"
-    assert starving(blocked, oldest, now=NOW, starvation_after=600) is None
+    waited = {"old": 120.0, "older": 180.0, "urgent": 61.0}  # seconds, by the DB's clock
+    assert starving(blocked, waited, starvation_after=60).name == "urgent"
+    del waited["urgent"]
+    assert starving(blocked, waited, starvation_after=60).name == "older"
+    assert starving(blocked, waited, starvation_after=600) is None
 
 
 def running(task_id: int, handler: Handler, started: float) -> Running:
@@ -127,7 +123,7 @@ def test_admission_is_by_priority_plus_age_then_oldest_then_id() -> None:
         claimed(4, priority=2),
         claimed(5, priority=2, age=1),
     ]
-    order = admission_order(tasks, now=NOW, starvation_after=60)
+    order = admission_order(tasks, starvation_after=60)
     assert [c.id for c in order] == [2, 5, 3, 4, 1]
 
 
