@@ -150,6 +150,11 @@ class Membership:
         ``flags`` of the result is None when this session no longer owns the row (declared
         dead, or replaced): the caller must abandon its attempts and :meth:`rejoin`.
         """
+        # The cluster's timeout as it is now, so a changed value judges peers from this beat on.
+        try:
+            await self.refresh_settings()
+        except HarmonyDBError as exc:  # the heartbeat below says more; keep the last value
+            log.debug("reading the cluster settings failed: %s", exc)
         reap = self.reap_gate.may_reap(self._clock.monotonic())
         result = await machines.heartbeat(
             self._db,
@@ -165,10 +170,6 @@ class Membership:
             machine_timeout=self.machine_timeout,
         )
         self.reap_gate.beat_ok(self._clock.monotonic())
-        try:
-            await self.refresh_settings()
-        except HarmonyDBError as exc:  # the beat itself got through: keep the last value
-            log.debug("reading the cluster settings failed: %s", exc)
         if result.reclaimed:
             log.warning(
                 "returned %d task(s) of %d silent machine(s) to the queue",
