@@ -38,6 +38,10 @@ class DatabaseURL:
     user: str
     database: str
     redacted: str
+    #: (host, port or None) in order, Unix socket directories included, for .pgpass lookups
+    endpoints: tuple[tuple[str, int | None], ...] = ()
+    #: whether the URL carries a password (userinfo or ``password=``); else the environment's
+    has_password: bool = False
     #: user and password as given, for :meth:`scrub` only
     _secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
@@ -106,13 +110,19 @@ def parse_url(url: str) -> DatabaseURL:
         )
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     hosts: list[str] = []
+    endpoints: list[tuple[str, int | None]] = []
     for item in parts.netloc.split(",") if parts.netloc else []:
         host, port = _split_host_port(item, shown)
         if not host:
             raise ConfigError(f"malformed database URL {shown!r}: empty host in {item!r}")
         hosts.append(f"{host}:{port}" if port else host)
+        endpoints.append((host, port))
     if "host" in query:
-        hosts.extend(h for h in query["host"].split(",") if h)
+        query_port = query.get("port", "")
+        for h in query["host"].split(","):
+            if h:
+                hosts.append(h)
+                endpoints.append((h, int(query_port) if query_port.isdigit() else None))
     if not hosts:
         raise ConfigError(f"malformed database URL {shown!r}: no host given")
     database = unquote(parts.path.lstrip("/")) or query.get("dbname", "") or (user or "")
@@ -132,6 +142,8 @@ def parse_url(url: str) -> DatabaseURL:
         user=user or query.get("user", ""),
         database=database,
         redacted=shown,
+        endpoints=tuple(endpoints),
+        has_password=bool(password or query.get("password")),
         _secrets=secrets,
     )
 

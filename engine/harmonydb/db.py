@@ -61,6 +61,7 @@ from .errors import (
     TimedOut,
     TransactionMisuse,
 )
+from .passfile import password_for
 from .retry import DEFAULT_POLICY, RetryPolicy, run_with_retry
 from .rows import convert
 from .translate import translated
@@ -163,6 +164,7 @@ class DB:
         try:
             pool = await asyncpg.create_pool(
                 parsed.dsn,
+                **_passfile_password(parsed),
                 min_size=min_size,
                 max_size=max_size,
                 timeout=bounds.connect_timeout,
@@ -719,6 +721,12 @@ class Iteration:
         return convert(record, self._into)
 
 
+def _passfile_password(url: DatabaseURL) -> dict[str, str]:
+    """``password=`` for asyncpg when the passfile holds one (read with libpq's escapes)."""
+    password = password_for(url)
+    return {} if password is None else {"password": password}
+
+
 def _drop(conn: asyncpg.Connection) -> None:
     """Close a connection at once (one that closed itself is already back in the pool)."""
     with contextlib.suppress(asyncpg.exceptions.InterfaceError):
@@ -754,6 +762,7 @@ async def _raw_connect(
     try:
         conn = await asyncpg.connect(
             url.dsn,
+            **_passfile_password(url),
             timeout=bounds.connect_timeout,
             command_timeout=bounds.reply_timeout,
             server_settings=settings,

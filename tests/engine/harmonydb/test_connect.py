@@ -185,25 +185,49 @@ async def test_the_password_may_come_from_pgpassword(
         await db.close()
 
 
-async def test_the_password_may_come_from_a_passfile(
+@pytest.mark.parametrize("role", ["slash_user", "mixed_user", "at_user"])
+async def test_the_password_may_come_from_a_passfile_with_its_escapes(
+    tcp_pg: TcpPostgres,
+    tricky_roles: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    role: str,
+) -> None:
+    """``\\:`` in .pgpass is a ":" of the password (asyncpg alone would send the backslash)."""
+    passfile = tmp_path / "pgpass"
+    escaped = tricky_roles[role].replace("\\", "\\\\").replace(":", "\\:")
+    passfile.write_text(
+        "# comment\n"
+        f"127.0.0.1:{tcp_pg.port}:*:someone_else:nope\n"
+        f"127.0.0.1:*:{tcp_pg.database}:{role}:{escaped}\n"
+    )
+    passfile.chmod(0o600)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    db = await DB.open(
+        _url(tcp_pg, role, None), schema="public", migrate=False, create_schema=False
+    )
+    try:
+        assert await db.query_value("SELECT current_user") == role
+    finally:
+        await db.close()
+
+
+@pytest.mark.filterwarnings("ignore:password file")  # asyncpg's own, as it ignores it too
+async def test_a_passfile_others_may_read_is_ignored(
     tcp_pg: TcpPostgres,
     tricky_roles: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     passfile = tmp_path / "pgpass"
-    # (asyncpg keeps a .pgpass "\:" escape as it is: a password with ":" goes in PGPASSWORD)
-    passfile.write_text(f"127.0.0.1:{tcp_pg.port}:*:slash_user:{tricky_roles['slash_user']}\n")
-    passfile.chmod(0o600)
+    passfile.write_text(f"*:*:*:slash_user:{tricky_roles['slash_user']}\n")
+    passfile.chmod(0o644)
     monkeypatch.delenv("PGPASSWORD", raising=False)
     monkeypatch.setenv("PGPASSFILE", str(passfile))
-    db = await DB.open(
-        _url(tcp_pg, "slash_user", None), schema="public", migrate=False, create_schema=False
-    )
-    try:
-        assert await db.query_value("SELECT current_user") == "slash_user"
-    finally:
-        await db.close()
+    with pytest.raises(AuthenticationError) as caught:
+        await DB.open(_url(tcp_pg, "slash_user", None), schema="public", migrate=False)
+    assert "slash_user" not in str(caught.value)
 
 
 @pytest.mark.parametrize("role", ["slash_user", "mixed_user"])
