@@ -10,10 +10,9 @@ then splits the password into host, port, path, query or fragment, and its error
 ``@``, is cut out before anything parses the URL: what is shown is ``postgres://***@host/db``
 (the user name too: it is half of a credential), and what asyncpg gets has user and password
 percent-encoded, so any character works. A URL without a password takes it from
-``PGPASSWORD``, ``PGPASSFILE`` or ``~/.pgpass`` (asyncpg reads them), which keeps it out of
-``argv``, where ``ps`` shows it to every user of the machine. (The price: an ``@`` after the
-host, in a query parameter, must be written ``%40``. And asyncpg reads a ``.pgpass`` line without
-undoing its ``\\:`` escape, so a password containing ``:`` goes in ``PGPASSWORD`` instead.)
+``PGPASSWORD`` (asyncpg reads it) or ``PGPASSFILE`` / ``~/.pgpass`` (:mod:`.passfile`), which
+keeps it out of ``argv``, where ``ps`` shows it to every user of the machine. (The price: an
+``@`` after the host, in a query parameter, must be written ``%40``.)
 """
 
 from __future__ import annotations
