@@ -526,8 +526,10 @@ class DB:
             with translated():
                 return await self._pool.acquire(timeout=self.bounds.reply_timeout)
         except TimedOut:
+            bounds = self.bounds
             raise TimedOut(
-                f"no database connection free or opened within {self.bounds.reply_timeout:g}s"
+                "no database connection free or opened in time (connect bound "
+                f"{bounds.connect_timeout:g}s, wait for a free one {bounds.reply_timeout:g}s)"
             ) from None
 
     @property
