@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from .arguments import positive_int, positive_number
 from .common import CommandError, print_json
 
 
@@ -21,22 +22,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rows), pickup latency p50/p99 at a fixed offered load, and DB statements per second "
         "of an idle engine. The scratch schema is dropped afterwards.",
     )
-    engine.add_argument("--engines", type=int, default=2, help="engine processes (default 2)")
     engine.add_argument(
-        "--tasks", type=int, default=20_000, help="no-op tasks per throughput run (default 20000)"
+        "--engines", type=positive_int, default=2, help="engine processes (default 2)"
     )
-    engine.add_argument("--repeats", type=int, default=3, help="throughput runs (default 3)")
+    engine.add_argument(
+        "--tasks",
+        type=positive_int,
+        default=20_000,
+        help="no-op tasks per throughput run (default 20000)",
+    )
+    engine.add_argument(
+        "--repeats", type=positive_int, default=3, help="throughput runs (default 3)"
+    )
     engine.add_argument(
         "--rate",
-        type=float,
+        type=positive_number,
         default=200.0,
         help="offered load for the latency run, tasks/s (default 200)",
     )
     engine.add_argument(
-        "--duration", type=float, default=10.0, help="latency run length in seconds (default 10)"
+        "--duration",
+        type=positive_number,
+        default=10.0,
+        help="latency run length in seconds (default 10)",
     )
     engine.add_argument(
-        "--idle", type=float, default=20.0, help="idle measurement window in seconds (default 20)"
+        "--idle",
+        type=positive_number,
+        default=20.0,
+        help="idle measurement window in seconds (default 20)",
     )
     engine.add_argument(
         "--poll",
@@ -52,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Measures raw SHA-256 over twice the padded bytes of 8 MiB, CommP of 8 MiB "
         "(ratio to the raw hashing), and each stage of the devnet seal of an 8 MiB sector.",
     )
-    proofs.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
+    proofs.add_argument("--repeat", type=positive_int, default=3, help="best of N (default 3)")
     proofs.add_argument("--no-seal", action="store_true", help="skip the 8 MiB seal")
     proofs.add_argument("--json", action="store_true", help="machine-readable output")
     proofs.set_defaults(run=run_proofs)

@@ -15,6 +15,7 @@ from engine.chain import (
 from engine.proofs import SEALABLE_SIZES, UnsupportedSectorSize, format_sector_size
 from engine.proofs import parse_sector_size as parse_size
 
+from .arguments import actor_id, positive_number
 from .common import (
     CLOCK,
     CREATES_CLUSTER,
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         + CREATES_CLUSTER,
     )
     init.add_argument("--profile", choices=sorted(PROFILES), default="devnet")
-    init.add_argument("--block-time", type=float, metavar="SECONDS", help="epoch length")
+    init.add_argument("--block-time", type=positive_number, metavar="SECONDS", help="epoch length")
     init.add_argument(
         "--genesis",
         metavar="TIME",
@@ -63,7 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     miner.add_argument(
         "--size", default="2KiB", help="sector size: 2KiB, 8MiB or 512MiB (default 2KiB)"
     )
-    miner.add_argument("--id", type=int, metavar="ACTOR_ID", help="default: the next from 1000")
+    miner.add_argument(
+        "--id", type=actor_id, metavar="ACTOR_ID", help="default: the next from 1000"
+    )
     miner.set_defaults(run=run_create_miner)
 
 

@@ -18,6 +18,7 @@ from engine.harmonytask import (
 from engine.harmonytask.forget import ForgetRefused, forget_machine
 from engine.harmonytask.machine_state import MachineState
 
+from .arguments import positive_number
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, print_table
 
 #: ``drain --wait`` ends when the machine reaches one of these
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             )
             p.add_argument(
                 "--timeout",
-                type=float,
+                type=positive_number,
                 default=3600,
                 help="give up waiting after this many seconds (default 3600)",
             )

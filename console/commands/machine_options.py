@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.harmonytask import EngineConfig
 
-from .arguments import non_negative_seconds, positive_seconds
+from .arguments import non_negative_number, positive_number
 from .common import CommandError
 
 __all__ = ["add_machine_options", "engine_config"]
@@ -34,14 +34,14 @@ def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
     )
     add(
         "--heartbeat",
-        type=positive_seconds,
+        type=positive_number,
         metavar="SECONDS",
         default=None,
         help="how often this machine reports in (default 2)",
     )
     add(
         "--machine-timeout",
-        type=positive_seconds,
+        type=positive_number,
         metavar="SECONDS",
         default=None,
         help="the cluster's machine timeout: silence after which peers declare a machine "
@@ -50,7 +50,7 @@ def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
     )
     add(
         "--history-days",
-        type=non_negative_seconds,
+        type=non_negative_number,
         metavar="DAYS",
         default=None,
         help="delete task history older than this (default 7; 0 keeps it forever)",

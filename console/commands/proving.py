@@ -15,6 +15,7 @@ from engine.chain import (
 from engine.chain.proving import DeadlineRow, ProvingInfo, proving_deadlines, proving_info
 from engine.harmonydb import DB
 
+from .arguments import miner_address
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, require_chain
 
 _UNITS = (
@@ -114,11 +115,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     actions = proving.add_subparsers(dest="proving_command", metavar="ACTION", required=True)
     info = actions.add_parser("info", help="current proving period and deadline, faults")
-    info.add_argument("--miner", metavar="ADDRESS", help="f0<id>/t0<id> (default: the only one)")
+    info.add_argument(
+        "--miner",
+        type=miner_address,
+        metavar="ADDRESS",
+        help="f0<id>/t0<id> (default: the only one)",
+    )
     add_json_flag(info)
     info.set_defaults(run=run_info)
     dls = actions.add_parser("deadlines", help="the 48 deadlines: partitions, sectors, faults")
-    dls.add_argument("--miner", metavar="ADDRESS", help="f0<id>/t0<id> (default: the only one)")
+    dls.add_argument(
+        "--miner",
+        type=miner_address,
+        metavar="ADDRESS",
+        help="f0<id>/t0<id> (default: the only one)",
+    )
     dls.add_argument(
         "--all", action="store_true", help="count all partitions and sectors, not only live ones"
     )

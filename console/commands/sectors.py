@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # The sealing pipeline's modules are imported by the commands that use them, so `harmony` (and
 # every other command) starts without loading the workload.
 
+from .arguments import miner_address, non_negative_int, positive_int, sector_number
 from .chain import parse_sector_size
 from .common import (
     CLOCK,
@@ -51,29 +52,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         "chain has no such miner). With --auto K, keep K sectors sealing until the miner has "
         "--max-sectors instead (--auto 0 stops it).",
     )
-    pledge.add_argument("--count", type=int, default=1, help="sectors to start (default 1)")
-    pledge.add_argument("--size", help="sector size: 2KiB, 8MiB or 512MiB")
-    pledge.add_argument("--miner", metavar="ADDRESS", help="f0<id>/t0<id>")
-    pledge.add_argument("--auto", type=int, metavar="K", help="keep K sectors sealing")
     pledge.add_argument(
-        "--max-sectors", type=int, default=16, help="stop auto-pledging at this many sectors"
+        "--count", type=positive_int, default=1, help="sectors to start (default 1)"
+    )
+    pledge.add_argument("--size", help="sector size: 2KiB, 8MiB or 512MiB")
+    pledge.add_argument("--miner", type=miner_address, metavar="ADDRESS", help="f0<id>/t0<id>")
+    pledge.add_argument("--auto", type=non_negative_int, metavar="K", help="keep K sectors sealing")
+    pledge.add_argument(
+        "--max-sectors",
+        type=positive_int,
+        default=16,
+        help="stop auto-pledging at this many sectors",
     )
     pledge.set_defaults(run=run_pledge)
     ls = actions.add_parser("list", help="every sector with its state (lotus-miner layout)")
-    ls.add_argument("--miner", metavar="ADDRESS", help="only this miner's sectors")
+    ls.add_argument(
+        "--miner", type=miner_address, metavar="ADDRESS", help="only this miner's sectors"
+    )
     add_json_flag(ls)
     ls.set_defaults(run=run_list)
     status = actions.add_parser("status", help="one sector: commitments, messages, stages, log")
-    status.add_argument("number", type=int, metavar="SECTOR")
-    status.add_argument("--miner", metavar="ADDRESS")
+    status.add_argument("number", type=sector_number, metavar="SECTOR")
+    status.add_argument("--miner", type=miner_address, metavar="ADDRESS")
     add_json_flag(status)
     status.set_defaults(run=run_status)
     resume = actions.add_parser(
         "resume",
         help="take a failed sector back into the pipeline (only before its PreCommit)",
     )
-    resume.add_argument("number", type=int, metavar="SECTOR")
-    resume.add_argument("--miner", metavar="ADDRESS")
+    resume.add_argument("number", type=sector_number, metavar="SECTOR")
+    resume.add_argument("--miner", type=miner_address, metavar="ADDRESS")
     resume.set_defaults(run=run_resume)
 
 

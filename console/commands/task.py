@@ -15,9 +15,8 @@ from engine.harmonytask import (
     task_history,
 )
 from engine.harmonytask.admin import handlers_of
-from engine.harmonytask.claims import AddOutcomeUnknown
 
-from .arguments import positive_int
+from .arguments import int32, positive_int, row_id, task_count
 from .common import CREATES_CLUSTER, CommandError, add_json_flag, open_db, print_json, print_table
 from .task_types import check_addable
 
@@ -38,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"added. {CREATES_CLUSTER}",
     )
     add.add_argument("type", help="task type name")
-    add.add_argument("--count", type=positive_int, default=1, help="how many (default 1)")
+    add.add_argument("--count", type=task_count, default=1, help="how many (default 1)")
     add.add_argument(
         "--param",
         action="append",
@@ -46,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="task parameter, repeatable",
     )
-    add.add_argument("--priority", type=int, default=0, help="higher runs first (default 0)")
+    add.add_argument("--priority", type=int32, default=0, help="higher runs first (default 0)")
     add.add_argument(
         "--allow-unknown",
         action="store_true",
@@ -65,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     hist = actions.add_parser("history", help="finished attempts, newest first")
     hist.add_argument("--type", help="only this task type")
-    hist.add_argument("--task", type=int, metavar="ID", help="only this task")
+    hist.add_argument("--task", type=row_id, metavar="ID", help="only this task")
     hist.add_argument("--failed", action="store_true", help="only failed attempts")
     hist.add_argument(
         "--limit", type=positive_int, default=50, help="at most this many (default 50)"
@@ -74,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     hist.set_defaults(run=run_history)
 
     restart = actions.add_parser("restart", help="take a failed task out of the failed state")
-    restart.add_argument("id", type=int, help="task id")
+    restart.add_argument("id", type=row_id, help="task id")
     restart.set_defaults(run=run_restart)
 
 
@@ -90,12 +89,6 @@ async def run_add(args: argparse.Namespace) -> int:
             ids = await add_tasks(db, args.type, args.count, params, priority=args.priority)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        except AddOutcomeUnknown:
-            # Neither "added" nor "failed" would be true: an operator told "failed" adds again.
-            raise CommandError(
-                f"the connection to the database was lost while adding: {args.count} "
-                f"{args.type} task(s) may have been added: check `harmony task list`"
-            ) from None
         handlers = await handlers_of(db, args.type)
     finally:
         await db.close()
