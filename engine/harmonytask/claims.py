@@ -22,25 +22,15 @@ returns them instead of claiming more. Adds are keyed the same way (:func:`add_t
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
-from engine.harmonydb import (
-    DB,
-    ConnectionLost,
-    HarmonyDBError,
-    RetriesExhausted,
-    Tx,
-    UniqueViolation,
-)
+from engine.harmonydb import DB, HarmonyDBError, Tx, UniqueViolation
 
+from .resend import connection_lost, resend
 from .task import ExtraFn, TaskID
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -186,39 +176,6 @@ def new_token() -> str:
     return secrets.token_hex(12)
 
 
-def _connection_lost(exc: BaseException) -> bool:
-    """The failure says the connection went away, so a write in flight may have committed:
-    a lost connection (the DB layer's ``AmbiguousCommit`` is one), or retries that ran out on
-    lost connections."""
-    if isinstance(exc, ConnectionLost):
-        return True
-    return isinstance(exc, RetriesExhausted) and isinstance(exc.__cause__, ConnectionLost)
-
-
-def _may_resend(exc: ConnectionLost) -> bool:
-    """Whether to send an idempotent call again after ``exc``: not after a reply that timed
-    out (the link is frozen, and a resend would only wait the whole bound again)."""
-    return not getattr(exc, "timed_out", False) and type(exc).__name__ != "TimedOut"
-
-
-async def _resend(db: DB, call: Callable[[], Awaitable[T]]) -> T:
-    """Run an idempotent call (a claim with its token, an add with its key), sending it again
-    under the DB's retry policy when the DB layer gave up at once on a lost connection: a
-    write it cannot vouch for (``AmbiguousCommit``) is the caller's to resend, and the same
-    token or key makes a second send return what the first did. What the DB layer already
-    retried to exhaustion, or a timeout, is raised as it is: a database that is down or a
-    frozen link is not waited on twice."""
-    policy = db.retry_policy
-    for attempt in range(policy.attempts):
-        try:
-            return await call()
-        except ConnectionLost as exc:
-            if attempt + 1 == policy.attempts or not _may_resend(exc):
-                raise
-        await asyncio.sleep(policy.delay(attempt))
-    raise AssertionError("unreachable")
-
-
 async def claim_by_type(
     db: DB, machine_id: int, session: str, limits: dict[str, int]
 ) -> list[Claimed]:
@@ -227,7 +184,7 @@ async def claim_by_type(
     names = list(limits)
     counts = [limits[n] for n in names]
     token = new_token()
-    return await _resend(
+    return await resend(
         db,
         lambda: db.select(CLAIM_BY_TYPE, machine_id, session, names, counts, token, into=Claimed),
     )
@@ -244,7 +201,7 @@ async def claim_ids(
     """Claim the given ids (in that order of preference) that are still pending. Sent again
     after a lost reply, it returns the rows the first send claimed."""
     token = new_token()
-    return await _resend(
+    return await resend(
         db, lambda: db.select(CLAIM_IDS, machine_id, session, ids, limit, token, into=Claimed)
     )
 
@@ -297,9 +254,9 @@ async def keyed_transaction(
         return ids
 
     try:
-        return await _resend(db, lambda: db.transaction(once))
+        return await resend(db, lambda: db.transaction(once))
     except HarmonyDBError as exc:
-        if _connection_lost(exc):
+        if connection_lost(exc):
             raise AddOutcomeUnknown(
                 f"the connection was lost while the add was in flight: {exc}",
                 sqlstate=exc.sqlstate,

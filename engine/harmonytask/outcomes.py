@@ -10,6 +10,12 @@ not even history, and a crash can never leave a completed task without its histo
 reverse. Curio's completion deletes by id only: a zombie node (one peers declared dead that
 still finishes its work) can complete a task another node has re-claimed and is running again.
 
+An outcome write can be sent twice. When its reply is lost after the server committed it, the
+DB layer cannot vouch for it; sent again as is, it would find the task no longer owned at that
+attempt and report the attempt fenced out (a completed task logged as "another machine owns it
+now", a retry never woken). So a re-send uses the write's ``_AGAIN`` form, which also reads back
+the history row its first send wrote for that attempt (a task's attempt numbers are unique).
+
 Successful completions are batched: while one batch statement is in flight the next ones queue
 up, so under load many tasks share one commit (group commit), and an idle machine still records
 each completion at once.
@@ -27,6 +33,7 @@ from typing import Any
 
 from engine.harmonydb import DB
 
+from .resend import connection_lost, resend
 from .task import TaskID
 
 log = logging.getLogger(__name__)
@@ -90,8 +97,17 @@ WITH input AS (
 SELECT id FROM done
 """
 
+# The same, also returning the attempts an earlier send of this batch recorded as done.
+DONE_AGAIN = (
+    DONE_BATCH
+    + f"""UNION ALL
+SELECT h.task_id FROM harmony_task_history h JOIN input i ON h.task_id = i.id
+ WHERE h.attempt = i.attempt AND h.machine_id = $1 AND h.outcome = '{Outcome.DONE}'
+"""
+)
+
 # retries/failed_at/retry_after are computed from the row's values before the update.
-FAILED = f"""
+_FAILED = f"""
 WITH old AS (
     SELECT id, claimed_at FROM harmony_task WHERE id = $1 AND owner_id = $2 AND attempt = $3
 ), t AS (
@@ -104,18 +120,31 @@ WITH old AS (
       FROM old
      WHERE t.id = old.id AND t.owner_id = $2 AND t.attempt = $3
     RETURNING t.id, t.name, t.posted_time, t.attempt, t.failed_at, old.claimed_at
+), written AS (
+    INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
+                                      completed_by_host_and_port, outcome, machine_id, attempt)
+    SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE, $4, $7,
+           CASE WHEN failed_at IS NULL THEN '{Outcome.RETRY}' ELSE '{Outcome.FAILED}' END, $2,
+           attempt
+      FROM t
+    RETURNING outcome
 )
-INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
-                                  completed_by_host_and_port, outcome, machine_id, attempt)
-SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE, $4, $7,
-       CASE WHEN failed_at IS NULL THEN '{Outcome.RETRY}' ELSE '{Outcome.FAILED}' END, $2,
-       attempt
-  FROM t
-RETURNING outcome
+SELECT outcome FROM written
 """
 
+# The same, also reading back the row an earlier send wrote for this attempt. (The history
+# lookup sees the table as it was before this statement, so never this send's own row.)
+FAILED_AGAIN = (
+    _FAILED
+    + f"""UNION ALL
+SELECT h.outcome FROM harmony_task_history h
+ WHERE h.task_id = $1 AND h.machine_id = $2 AND h.attempt = $3
+   AND h.outcome IN ('{Outcome.RETRY}', '{Outcome.FAILED}')
+"""
+)
+
 # Back to the queue without counting a failure (preemption, shutdown, storage not available).
-RETURNED = """
+_RETURNED = """
 WITH old AS (
     SELECT id, claimed_at FROM harmony_task WHERE id = $1 AND owner_id = $2 AND attempt = $3
 ), t AS (
@@ -125,13 +154,24 @@ WITH old AS (
       FROM old
      WHERE t.id = old.id AND t.owner_id = $2 AND t.attempt = $3
     RETURNING t.id, t.name, t.posted_time, t.attempt, old.claimed_at
+), written AS (
+    INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
+                                      completed_by_host_and_port, outcome, machine_id, attempt)
+    SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE, $4, $7, $5, $2,
+           attempt
+      FROM t
+    RETURNING outcome
 )
-INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, result, err,
-                                  completed_by_host_and_port, outcome, machine_id, attempt)
-SELECT id, name, posted_time, coalesce(claimed_at, now()), now(), FALSE, $4, $7, $5, $2, attempt
-  FROM t
-RETURNING outcome
+SELECT outcome FROM written
 """
+
+RETURNED_AGAIN = (
+    _RETURNED
+    + """UNION ALL
+SELECT h.outcome FROM harmony_task_history h
+ WHERE h.task_id = $1 AND h.machine_id = $2 AND h.attempt = $3 AND h.outcome = $5
+"""
+)
 
 
 async def record_failure(
@@ -145,8 +185,7 @@ async def record_failure(
     host_and_port: str,
 ) -> Outcome | None:
     """Count a failed attempt: RETRY, FAILED (dead-letter), or None when fenced."""
-    outcome = await db.query_value(
-        FAILED,
+    args = (
         task_id,
         machine_id,
         attempt,
@@ -155,6 +194,9 @@ async def record_failure(
         max_failures,
         host_and_port,
     )
+    # Always the _AGAIN form: failures are rare, and the caller may be re-sending after an
+    # error of its own (the runner retries outcome writes through an outage).
+    outcome = await resend(db, lambda: db.query_value(FAILED_AGAIN, *args))
     return None if outcome is None else Outcome(outcome)
 
 
@@ -169,19 +211,9 @@ async def record_returned(
     back_off: float = 0.0,
 ) -> bool:
     """Put an attempt's task back in the queue (not a failure) with a history row saying why."""
-    return (
-        await db.query_value(
-            RETURNED,
-            task_id,
-            machine_id,
-            attempt,
-            reason[:4000],
-            str(outcome),
-            back_off,
-            host_and_port,
-        )
-        is not None
-    )
+    args = (task_id, machine_id, attempt, reason[:4000], str(outcome), back_off, host_and_port)
+    # the _AGAIN form always, as for failures
+    return await resend(db, lambda: db.query_value(RETURNED_AGAIN, *args)) is not None
 
 
 @dataclass
@@ -203,6 +235,8 @@ class CompletionBatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        #: attempts whose done write failed on a lost connection: it may have committed
+        self._uncertain: set[tuple[TaskID, int]] = set()
 
     def start(
         self, spawn: Callable[[str, Coroutine[Any, Any, None]], asyncio.Task[None]] | None = None
@@ -240,19 +274,30 @@ class CompletionBatcher:
                 return
 
     async def _flush(self, batch: list[_Pending]) -> None:
+        args = (
+            self._machine_id,
+            [p.task_id for p in batch],
+            [p.attempt for p in batch],
+            self._host,
+        )
+        # A batch holding an attempt whose earlier flush may have committed is sent in the
+        # _AGAIN form at once; the others only after a lost reply of their own.
+        uncertain = any((p.task_id, p.attempt) in self._uncertain for p in batch)
         try:
-            rows = await self._db.select(
-                DONE_BATCH,
-                self._machine_id,
-                [p.task_id for p in batch],
-                [p.attempt for p in batch],
-                self._host,
+            rows = await resend(
+                self._db,
+                lambda: self._db.select(DONE_AGAIN if uncertain else DONE_BATCH, *args),
+                lambda: self._db.select(DONE_AGAIN, *args),
             )
         except Exception as exc:
+            if connection_lost(exc):
+                self._uncertain.update((p.task_id, p.attempt) for p in batch)
             for p in batch:
                 if not p.future.done():
                     p.future.set_exception(exc)
             return
+        for p in batch:
+            self._uncertain.discard((p.task_id, p.attempt))
         recorded = {r["id"] for r in rows}
         for p in batch:
             if not p.future.done():

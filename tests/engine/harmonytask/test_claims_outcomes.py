@@ -1,0 +1,73 @@
+"""An outcome write whose reply is lost after the server committed it: sent again, it must
+recognise its own earlier commit (the attempt's history row) instead of reporting the attempt
+fenced out, and nothing is recorded twice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from engine.harmonydb import DB
+from engine.harmonytask import EngineConfig, add_tasks
+from support.pgproxy import PgProxy
+from support.probe import Probe, wait_until
+
+CONFIG = EngineConfig(
+    heartbeat_interval=3600, machine_timeout=5, poll_interval=0.5, housekeeping_interval=3600
+)
+
+
+@pytest.fixture
+async def proxy(pg_url: str) -> AsyncIterator[PgProxy]:
+    async with PgProxy.for_url(pg_url) as running:
+        yield running
+
+
+@pytest.fixture
+async def proxied(proxy: PgProxy, pg_url: str, probe_db: DB) -> AsyncIterator[DB]:
+    db = await DB.open(proxy.url(pg_url), schema=probe_db.schema, migrate=False)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def history(db: DB) -> list[tuple[int, str]]:
+    rows = await db.select("SELECT task_id, outcome FROM harmony_task_history ORDER BY id")
+    return [(r["task_id"], r["outcome"]) for r in rows]
+
+
+async def test_a_lost_done_reply_is_recognised_and_recorded_once(
+    probe_db: DB, proxied: DB, proxy: PgProxy, engines
+) -> None:
+    rule = proxy.drop_reply("", count=3, sql_contains="DELETE FROM harmony_task t USING input")
+    engine = await engines([Probe(probe_db, "m")], "m", db=proxied, config=CONFIG)
+    ids = await add_tasks(probe_db, "probe", 10)
+
+    async def queue_empty() -> bool:
+        return await probe_db.query_value("SELECT count(*) FROM harmony_task") == 0
+
+    await wait_until(queue_empty, 30, "every task to be done")
+    assert rule.fired == 3
+    assert sorted(await history(probe_db)) == [(i, "done") for i in ids]
+    await wait_until(lambda: engine.stats.done == 10, 10, "every completion to be counted")
+    assert engine.stats.fenced == 0
+
+
+async def test_a_lost_failure_reply_is_recognised_and_the_retry_comes(
+    probe_db: DB, proxied: DB, proxy: PgProxy, engines
+) -> None:
+    rule = proxy.drop_reply("", count=1, sql_contains="retries = t.retries + 1")
+    probe = Probe(probe_db, "m", fail=lambda task_id: len(probe.started) == 1)
+    engine = await engines([probe], "m", db=proxied, config=CONFIG)
+    (task,) = await add_tasks(probe_db, "probe", 1)
+
+    async def done() -> bool:
+        return await probe_db.query_value("SELECT count(*) FROM harmony_task") == 0
+
+    await wait_until(done, 30, "the task to be retried and done")
+    assert rule.fired == 1
+    assert await history(probe_db) == [(task, "retry"), (task, "done")]
+    await wait_until(lambda: engine.stats.done == 1, 10, "the completion to be counted")
+    assert engine.stats.fenced == 0
