@@ -19,6 +19,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import LiteralString
 
 from engine.harmonydb import DB, Tx
 
@@ -26,6 +27,7 @@ from .claims import Claimed
 from .errors import MachineIdentityInUse
 from .outcomes import Outcome
 from .process_identity import ProcessIdentity
+from .resend import resend
 
 HEARTBEAT = f"""
 WITH me AS (
@@ -144,7 +146,12 @@ async def register(
                 pid_namespace=row["pid_namespace"],
                 start_time=row["process_start"],
             )
-            previous_gone = row["session"] is None or row["silent"] or me.proves_gone(holder)
+            previous_gone = (
+                row["session"] is None
+                or row["session"] == session  # this registration, sent before: its reply was lost
+                or row["silent"]
+                or me.proves_gone(holder)
+            )
             if not previous_gone:
                 elsewhere = (
                     "" if me.sees_the_same_pids_as(holder) else " (another host, boot or container)"
@@ -185,7 +192,7 @@ async def register(
         await tx.commit()
         return int(machine_id)
 
-    return await db.transaction(upsert)
+    return await resend(db, lambda: db.transaction(upsert))
 
 
 REOWN = f"""
@@ -231,18 +238,22 @@ async def heartbeat(
     reap: bool,
     machine_timeout: float,
 ) -> Beat:
-    row = await db.query_row(
-        HEARTBEAT,
-        machine_id,
-        session,
-        round(cpu),
-        ram,
-        gpu,
-        cpu_load,
-        ram_used,
-        gpu_used,
-        reap,
-        machine_timeout,
+    # A beat sent twice does no harm (the same report; peers found dead again are none).
+    row = await resend(
+        db,
+        lambda: db.query_row(
+            HEARTBEAT,
+            machine_id,
+            session,
+            round(cpu),
+            ram,
+            gpu,
+            cpu_load,
+            ram_used,
+            gpu_used,
+            reap,
+            machine_timeout,
+        ),
     )
     if row is None:
         return Beat(None, 0, 0)
@@ -256,7 +267,8 @@ async def heartbeat(
 
 
 async def mark_drained(db: DB, machine_id: int, session: str) -> None:
-    await db.exec(
+    await _exec_again_safe(
+        db,
         "UPDATE harmony_machines SET drained_at = now() WHERE id = $1 AND session = $2 "
         "AND drain_requested_at IS NOT NULL AND drained_at IS NULL",
         machine_id,
@@ -266,7 +278,8 @@ async def mark_drained(db: DB, machine_id: int, session: str) -> None:
 
 async def clear_restart(db: DB, machine_id: int, session: str) -> None:
     """Before exiting for a restart: the next process starts schedulable (Curio's rule)."""
-    await db.exec(
+    await _exec_again_safe(
+        db,
         "UPDATE harmony_machines SET restart_request = NULL, unschedulable = FALSE, "
         "drain_requested_at = NULL, drained_at = NULL WHERE id = $1 AND session = $2",
         machine_id,
@@ -277,8 +290,15 @@ async def clear_restart(db: DB, machine_id: int, session: str) -> None:
 async def unregister(db: DB, machine_id: int, session: str) -> None:
     """Leave the cluster: the row stays (history and the console refer to it) but no longer
     counts as alive; anything still owned is returned by the next peer heartbeat."""
-    await db.exec(
+    await _exec_again_safe(
+        db,
         "UPDATE harmony_machines SET session = NULL WHERE id = $1 AND session = $2",
         machine_id,
         session,
     )
+
+
+async def _exec_again_safe(db: DB, sql: LiteralString, *args: object) -> int:
+    """An update that sets the same values whenever it is sent (conditional on this session),
+    so one whose reply was lost is simply sent again."""
+    return await resend(db, lambda: db.exec(sql, *args))

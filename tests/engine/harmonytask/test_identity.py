@@ -18,6 +18,7 @@ from engine.harmonydb import DB
 from engine.harmonytask import MachineIdentityInUse, claims, machines
 from engine.harmonytask.process_identity import ProcessIdentity
 from support.cli import harmony_argv
+from support.pgproxy import PgProxy
 from support.probe import PATIENCE, wait_until
 
 HERE = ProcessIdentity.current()
@@ -211,3 +212,18 @@ async def test_a_lost_attempt_is_recorded_against_the_machine_that_lost_it(db: D
         "attempt": task.attempt,
         "completed_by_host_and_port": "silent",
     }
+
+
+async def test_a_registration_whose_commit_reply_was_lost_is_recognised(
+    db: DB, pg_url: str
+) -> None:
+    """Sent again, it finds the row under its own session: not another live process."""
+    async with PgProxy.for_url(pg_url) as proxy:
+        through = await DB.open(proxy.url(pg_url), schema=db.schema, migrate=False)
+        try:
+            rule = proxy.drop_reply("COMMIT")
+            machine_id = await register(through, HERE)
+            assert rule.fired == 1
+        finally:
+            await through.close()
+    assert await db.query_value("SELECT id FROM harmony_machines") == machine_id
