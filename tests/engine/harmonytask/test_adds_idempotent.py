@@ -106,3 +106,16 @@ async def test_the_cli_says_may_have_been_added_when_it_cannot_know(
     assert "may have been added: check `harmony task list`" in output, output
     assert "Traceback" not in output
     assert len(await queue_ids(db)) == 100
+
+
+async def test_add_keys_older_than_any_retry_go_with_later_adds(db: DB) -> None:
+    await db.exec(
+        "INSERT INTO harmony_task_adds (add_key, added_at) "
+        "SELECT 'old-' || n, now() - interval '2 hours' FROM generate_series(1, 10) n"
+    )
+    await db.exec("INSERT INTO harmony_task_adds (add_key) VALUES ('recent')")
+    await add_tasks(db, "noop", 1)  # takes its own key and prunes up to 8 old ones
+    assert await db.query_value("SELECT count(*) FROM harmony_task_adds") == 1 + 2 + 1
+    await add_tasks(db, "noop", 1)
+    keys = [r["add_key"] for r in await db.select("SELECT add_key FROM harmony_task_adds")]
+    assert len(keys) == 3 and "recent" in keys and not any(k.startswith("old-") for k in keys)
