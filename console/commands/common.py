@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.clock import SystemClock
-from engine.harmonydb import DB, MigrationError, connect, default_data_dir, migration_status
+from engine.harmonydb import (
+    DB,
+    MigrationError,
+    connect,
+    default_data_dir,
+    migration_status,
+)
+from engine.harmonydb import migrate as apply_migrations
 
 if TYPE_CHECKING:
     from engine.chain import ChainConfig
@@ -90,32 +97,44 @@ async def open_db(
     if not create:
         require_cluster(args)
     read_only = read_only or bool(getattr(args, "read_only", False))
+    writes = migrate and not read_only
     db = await connect(
         args.db,
         data_dir=args.data_dir,
         schema=args.schema,
         read_only=read_only,
-        migrate=migrate and not read_only,
+        # Migrating creates the schema's tables: only where a cluster may be created.
+        migrate=writes and create,
+        create_schema=create and not read_only,
         application_name=f"harmony {args.command or 'console'}",
     )
-    if check_schema and not (migrate and not read_only):
-        try:
+    try:
+        if not create and check_schema:
             status = await migration_status(db)
-        except BaseException:
-            await db.close()
-            raise
-        if not status.current:
-            await db.close()
+            if not status.applied:
+                # A schema with nothing of harmony's in it: most likely a mistyped --schema.
+                raise CommandError(
+                    f"no harmony cluster in schema {args.schema!r} of this database (check "
+                    "--schema or HARMONY_SCHEMA; `harmony db migrate` creates one)"
+                )
+            if writes and not status.current:
+                await apply_migrations(db)  # raises on a changed migration, as DB.open does
+        if check_schema and not writes:
+            status = await migration_status(db)
             if status.changed:
                 raise MigrationError(
                     f"migration {status.changed[0]} was changed after it was applied "
                     "(see `harmony db status`)",
                     filename=status.changed[0],
                 )
-            raise CommandError(
-                f"schema {args.schema!r} has {len(status.pending)} pending migration(s); "
-                "run `harmony db migrate`"
-            )
+            if status.pending:
+                raise CommandError(
+                    f"schema {args.schema!r} has {len(status.pending)} pending migration(s); "
+                    "run `harmony db migrate`"
+                )
+    except BaseException:
+        await db.close()
+        raise
     return db
 
 

@@ -127,3 +127,31 @@ async def test_with_db_nothing_is_checked_on_disk(db: DB, tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "no tasks in the queue"
+
+
+async def test_a_mistyped_schema_is_not_created(db: DB) -> None:
+    """The same for --schema: a reader neither creates the schema nor migrates into an
+    unrelated one."""
+    base = harmony_argv(db, "task", "list")[:5]  # python -m console --db URL
+    for schema, said in (
+        ("itest_typo_xyz", "schema 'itest_typo_xyz' does not exist"),
+        ("public", "no harmony cluster in schema 'public' of this database"),
+    ):
+        for command in (["task", "list"], ["machine", "cordon", "w1"]):
+            result = await asyncio.to_thread(
+                subprocess.run,
+                [*base, "--schema", schema, *command],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd="/",
+            )
+            assert result.returncode == 1, result.stderr
+            assert said in result.stderr
+    assert not await db.query_value(
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'itest_typo_xyz'"
+    )
+    assert not await db.query_value(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' "
+        "AND table_name LIKE 'harmony%'"
+    )
