@@ -46,7 +46,7 @@ async def bounded(clock: Clock, seconds: float, work: Awaitable[T]) -> T:
             await asyncio.wait((job,), timeout=ABANDON_AFTER)
             job.add_done_callback(_consume)
     if job.cancelled() or not job.done():
-        raise Unfinished(f"no answer within {seconds:g}s")
+        raise Unfinished(f"no answer within {seconds:.3g}s")
     return job.result()
 
 

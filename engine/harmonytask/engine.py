@@ -131,6 +131,7 @@ class TaskEngine:
         self._beats = 0
         #: the database stopped answering heartbeats (reported once, until it answers again)
         self._unreachable_since: float | None = None
+        self._unreachable_logged = 0.0
         self._add_task: dict[str, AddTaskFn] = {name: self._adder_of(name) for name in handlers}
         # Built once the machine is registered (they name its id): see _start.
         self._completions: CompletionBatcher
@@ -467,8 +468,12 @@ class TaskEngine:
     def _unreachable(self, exc: BaseException | None) -> None:
         """A heartbeat failed or is overdue: say so now, not when the driver gives up."""
         silent = self._membership.silent_for
+        now = self.clock.monotonic()
         if self._unreachable_since is None:
-            self._unreachable_since = self.clock.monotonic() - silent
+            self._unreachable_since = now - silent
+        elif now - self._unreachable_logged < self._membership.machine_timeout:
+            return  # said once at once; then once per machine timeout while it lasts
+        self._unreachable_logged = now
         log.warning(
             "database unreachable for %.0fs (%s); peers declare this machine dead after %gs "
             "without a heartbeat",
