@@ -181,6 +181,23 @@ def _main(argv: Sequence[str] | None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise  # main() ends quietly
+    except OSError as exc:
+        # A path the command was given or made (storage attach on /proc, a full disk): the
+        # system's one line, not a traceback.
+        what = exc.strerror or str(exc) or type(exc).__name__
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"harmony: error: {what}{where}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # A bug, still answered in one line; -vv logs the traceback for a report.
+        logging.getLogger("harmony").debug("unexpected error", exc_info=True)
+        print(
+            f"harmony: error: unexpected {type(exc).__name__}: {exc} (-vv shows where)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":
