@@ -65,20 +65,39 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _worker_main(conn: Connection) -> None:
+    """Serve calls until the engine goes away, then end quietly.
+
+    The engine's end of the pipe closes when the engine dies (SIGKILL, OOM): a worker that
+    was waiting for work sees EOF, one that finishes a call sees a broken pipe. Either way
+    there is nobody left to report to, and a traceback would only put noise in the machine's
+    log (it used to print two per worker). SIGINT is ignored: Ctrl-C in a terminal reaches the
+    whole process group, and it is the engine's to act on (it drains); a worker interrupted
+    mid-call would report the task as failed.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
     while True:
         try:
             fn, args, kwargs = conn.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
+        except (EOFError, OSError):
             return  # the parent went away
         try:
             result = ("ok", fn(*args, **kwargs))
         except BaseException as exc:  # report everything back; the worker stays usable
             result = ("err", exc, traceback.format_exc())
         try:
-            conn.send(result)
-        except Exception as exc:  # unpicklable result or exception
-            conn.send(("err", RuntimeError(f"cannot send result back: {exc}"), ""))
+            _reply(conn, result)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            os._exit(0)  # the parent went away: nobody to report to, nothing to clean up
+
+
+def _reply(conn: Connection, result: tuple[Any, ...]) -> None:
+    try:
+        conn.send(result)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        raise
+    except Exception as exc:  # unpicklable result or exception
+        conn.send(("err", RuntimeError(f"cannot send result back: {exc}"), ""))
 
 
 class _Worker:
