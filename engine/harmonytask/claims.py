@@ -27,9 +27,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.harmonydb import DB, HarmonyDBError, Tx, UniqueViolation
+from engine.harmonydb import DB, AmbiguousCommit, HarmonyDBError, Tx, UniqueViolation
 
-from .resend import connection_lost, resend
+from .resend import resend
 from .task import ExtraFn, TaskID
 
 
@@ -50,9 +50,9 @@ class Claimed:
 
 
 class AddOutcomeUnknown(HarmonyDBError):
-    """The connection was lost while an add was in flight and every retry failed too: the add
-    may have committed or not, and nothing here can tell which. The caller must say so, not
-    report a plain failure (an operator who adds again would then add twice)."""
+    """The connection was lost while an add's COMMIT was in flight and no re-send got an
+    answer: the add may have committed or not, and nothing here can tell which. The caller
+    must say so, not report a plain failure (an operator who adds again would add twice)."""
 
 
 #: the columns every claim returns, as :class:`Claimed`
@@ -253,12 +253,22 @@ async def keyed_transaction(
             await tx.commit()
         return ids
 
+    in_doubt = False
+
+    async def send() -> list[TaskID]:
+        nonlocal in_doubt
+        try:
+            return await db.transaction(once)
+        except AmbiguousCommit:
+            in_doubt = True  # from now on, only a send that answers can tell
+            raise
+
     try:
-        return await resend(db, lambda: db.transaction(once))
+        return await resend(db, send)
     except HarmonyDBError as exc:
-        if connection_lost(exc):
+        if in_doubt:
             raise AddOutcomeUnknown(
-                f"the connection was lost while the add was in flight: {exc}",
+                f"the connection was lost while the add was being committed: {exc}",
                 sqlstate=exc.sqlstate,
             ) from exc
         raise

@@ -31,9 +31,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.harmonydb import DB
+from engine.harmonydb import DB, AmbiguousCommit
 
-from .resend import connection_lost, resend
+from .resend import resend
 from .task import TaskID
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ class CompletionBatcher:
                 lambda: self._db.select(DONE_AGAIN, *args),
             )
         except Exception as exc:
-            if connection_lost(exc):
+            if isinstance(exc, AmbiguousCommit):
                 self._uncertain.update((p.task_id, p.attempt) for p in batch)
             for p in batch:
                 if not p.future.done():

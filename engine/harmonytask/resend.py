@@ -1,8 +1,8 @@
 """Sending a write again when its reply was lost, for writes made safe to send twice.
 
 A reply can be lost after the server committed (a dropped connection, a frozen network). The DB
-layer then cannot vouch for the write and gives up on it (``AmbiguousCommit``, a
-:class:`~engine.harmonydb.ConnectionLost`); re-sending a plain write would apply it twice. The
+layer then cannot vouch for the write and gives up on it
+(:class:`~engine.harmonydb.AmbiguousCommit`); re-sending a plain write would apply it twice. The
 engine's writes that matter are built to be re-sent instead: a claim carries a token, an add a
 key, an outcome write names its attempt; a re-send returns what the first send did. This module
 holds the one loop that re-sends them, under the DB's own retry policy.
@@ -14,43 +14,31 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from engine.harmonydb import DB, ConnectionLost, RetriesExhausted
+from engine.harmonydb import DB, AmbiguousCommit
 
-__all__ = ["connection_lost", "resend"]
+__all__ = ["resend"]
 
 T = TypeVar("T")
-
-
-def connection_lost(exc: BaseException) -> bool:
-    """The failure says the connection went away, so a write in flight may have committed:
-    a lost connection (the DB layer's ``AmbiguousCommit`` is one), or retries that ran out on
-    lost connections."""
-    if isinstance(exc, ConnectionLost):
-        return True
-    return isinstance(exc, RetriesExhausted) and isinstance(exc.__cause__, ConnectionLost)
-
-
-def _may_resend(exc: ConnectionLost) -> bool:
-    """Not after a reply that timed out: the link is frozen, and a re-send would only wait the
-    whole bound again."""
-    return not getattr(exc, "timed_out", False) and type(exc).__name__ != "TimedOut"
 
 
 async def resend(
     db: DB, first: Callable[[], Awaitable[T]], again: Callable[[], Awaitable[T]] | None = None
 ) -> T:
-    """``await first()``; when the DB layer gave up on it at once because the connection was
-    lost, ``await again()`` (default: ``first``) under the DB's retry policy until it answers.
-    ``again`` is the form of the write that also recognises its own earlier commit. What the DB
-    layer already retried to exhaustion, or a timeout, is raised as it is: a database that is
-    down or a frozen link is not waited on twice."""
+    """``await first()``; when the DB layer gave up on it because the connection was lost while
+    it may have committed (:class:`AmbiguousCommit`), ``await again()`` (default: ``first``)
+    under the DB's retry policy until it answers. ``again`` is the form of the write that also
+    recognises its own earlier commit. What the DB layer already retried to exhaustion, or a
+    timeout, is raised as it is: a database that is down or a frozen link is not waited on
+    twice."""
     policy = db.retry_policy
     call = first
     for attempt in range(policy.attempts):
         try:
             return await call()
-        except ConnectionLost as exc:
-            if attempt + 1 == policy.attempts or not _may_resend(exc):
+        except AmbiguousCommit as exc:
+            # Not after a reply that timed out: the link is frozen, and a re-send would only
+            # wait the whole bound again.
+            if attempt + 1 == policy.attempts or exc.timed_out:
                 raise
         call = again or first
         await asyncio.sleep(policy.delay(attempt))
