@@ -15,6 +15,7 @@ from engine.harmonytask import (
     task_history,
 )
 from engine.harmonytask.admin import handlers_of
+from engine.harmonytask.claims import AddOutcomeUnknown
 
 from .arguments import int32, positive_int, row_id, task_count
 from .common import CREATES_CLUSTER, CommandError, add_json_flag, open_db, print_json, print_table
@@ -89,6 +90,12 @@ async def run_add(args: argparse.Namespace) -> int:
             ids = await add_tasks(db, args.type, args.count, params, priority=args.priority)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        except AddOutcomeUnknown:
+            # Neither "added" nor "failed" would be true: an operator told "failed" adds again.
+            raise CommandError(
+                f"the connection to the database was lost while adding: {args.count} "
+                f"{args.type} task(s) may have been added: check `harmony task list`"
+            ) from None
         handlers = await handlers_of(db, args.type)
     finally:
         await db.close()
