@@ -177,8 +177,28 @@ class Membership:
                 result.declared_dead,
             )
         if result.flags is not None:
+            if self.flags is NO_FLAGS:
+                self._say_what_operators_asked(result.flags)
             self.flags = result.flags
         return result
+
+    def _say_what_operators_asked(self, flags: Flags) -> None:
+        """At the first beat of a process: a machine that restarts still cordoned or drained
+        claims nothing, and its log should say why rather than look idle for no reason."""
+        if flags.drain_requested_at is not None:
+            log.warning(
+                "machine %s is drained (since %s): it claims no work until "
+                "`harmony machine uncordon %s`",
+                self.machine_name,
+                flags.drain_requested_at.isoformat(timespec="seconds"),
+                self.machine_name,
+            )
+        elif flags.unschedulable:
+            log.warning(
+                "machine %s is cordoned: it claims no work until `harmony machine uncordon %s`",
+                self.machine_name,
+                self.machine_name,
+            )
 
     async def act_on_idle(self) -> int | None:
         """Nothing runs here: a pending restart or drain takes effect. Returns the exit status

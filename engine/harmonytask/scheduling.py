@@ -167,12 +167,10 @@ class Scheduler:
             del plan.limits[name]
         starving = None
         if plan.blocked:
-            oldest = await claims.oldest_pending(hooks.db, [h.name for h in plan.blocked])
+            # How long each has waited, by the database's clock (this machine's may be off).
+            waited = await claims.oldest_pending(hooks.db, [h.name for h in plan.blocked])
             starving = planning.starving(
-                plan.blocked,
-                oldest,
-                now=hooks.clock.now(),
-                starvation_after=hooks.config.starvation_after,
+                plan.blocked, waited, starvation_after=hooks.config.starvation_after
             )
             if starving is not None:
                 log.debug("holding back other work until %s fits", starving.name)
@@ -242,9 +240,7 @@ class Scheduler:
             return []
         hooks = self._hooks
         machine_id, _ = hooks.identity()
-        order = planning.admission_order(
-            claimed, now=hooks.clock.now(), starvation_after=hooks.config.starvation_after
-        )
+        order = planning.admission_order(claimed, starvation_after=hooks.config.starvation_after)
         free = self._capacity.free()
         released: list[TaskID] = []
         # The machine may have begun to leave (or lost its session) while the claim was in
