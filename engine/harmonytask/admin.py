@@ -16,6 +16,7 @@ from engine.harmonydb import DB, Tx
 from .claims import keyed_transaction, new_token
 from .errors import MachineNotFound, TaskNotFound
 from .machine_state import MACHINE_STATE_SQL
+from .resend import resend
 from .task import MAX_NAME_LENGTH, TaskID
 
 OPERATOR = 0  # harmony_task.added_by for tasks added from the command line
@@ -225,13 +226,16 @@ async def resolve_machine(db: DB, name_or_id: str) -> MachineRow:
 
 
 async def _set_flags(db: DB, machine_id: int, sql: str) -> None:
+    """Set a machine's operator flags. Each action sets the same values however often it is
+    sent, so one whose COMMIT reply was lost is simply sent again."""
+
     async def update(tx: Tx) -> None:
         if not await tx.exec(sql, machine_id):
             raise MachineNotFound(f"no machine with id {machine_id}")
         tx.notify("machine", str(machine_id))
         await tx.commit()
 
-    await db.transaction(update)
+    await resend(db, lambda: db.transaction(update))
 
 
 async def cordon(db: DB, machine_id: int) -> None:
