@@ -210,8 +210,9 @@ async def release(
     db: DB, task_id: TaskID, machine_id: int, attempt: int, back_off: float = 0.0
 ) -> bool:
     """Give a claimed task back without counting a failure (e.g. it does not fit after all).
-    Fenced: a no-op if this attempt no longer owns the task."""
-    return await db.exec(RELEASE, task_id, machine_id, attempt, back_off) == 1
+    Fenced: a no-op if this attempt no longer owns the task, which also makes it safe to send
+    again after a lost reply (the answer is then False even if the first send released it)."""
+    return await resend(db, lambda: db.exec(RELEASE, task_id, machine_id, attempt, back_off)) == 1
 
 
 async def oldest_pending(db: DB, names: list[str]) -> dict[str, float]:

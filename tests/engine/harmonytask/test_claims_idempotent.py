@@ -153,3 +153,16 @@ async def test_lost_claim_replies_strand_no_task_and_every_task_runs_once(
     runs = await probe_db.select("SELECT task_id, count(*) AS n FROM probe_runs GROUP BY task_id")
     assert {r["task_id"]: r["n"] for r in runs} == dict.fromkeys([*by_type, *by_ids], 1)
     assert rule.fired >= 5
+
+
+async def test_a_release_whose_reply_is_lost_is_sent_again(
+    probe_db: DB, proxied: DB, proxy: PgProxy
+) -> None:
+    await add_tasks(probe_db, "probe", 1)
+    machine_id, session = await register(probe_db, "m")
+    (task,) = await claims.claim_by_type(probe_db, machine_id, session, {"probe": 1})
+    rule = proxy.drop_reply("UPDATE", sql_contains="retry_after = CASE WHEN $4::float8")
+    # the first send released it; the re-send, fenced, finds nothing left to release
+    assert await claims.release(proxied, task.id, machine_id, task.attempt) is False
+    assert rule.fired == 1
+    assert await owned_by(probe_db, machine_id) == set()
