@@ -149,12 +149,14 @@ SELECT name, extract(epoch FROM now() - min(posted_time))::float8 AS waited
  GROUP BY name
 """
 
-#: how long an add's key is kept: far longer than any retry of that add can come
-ADD_KEY_RETENTION = 3600.0
+#: how long an add's key is kept: far longer than any re-send of that add can come (the retry
+#: policy and the re-sends give up within seconds), short enough that a busy adder's keys stay
+#: few (200 adds/s keep 120,000 small rows)
+ADD_KEY_RETENTION = 600.0
 
 # Taking the key first means a re-sent add whose first attempt is still in flight on the
 # server waits for it here (the unique index) instead of adding beside it. A few keys past
-# retention go with each add, so the table stays as small as an hour of adds without a
+# retention go with each add, so the table stays as small as ten minutes of adds without a
 # clean-up job; SKIP LOCKED keeps concurrent adds from queueing on the same old keys.
 TAKE_ADD_KEY = """
 WITH pruned AS (
