@@ -403,7 +403,7 @@ class TaskEngine:
         jobs = [r.job for r in self._capacity.running.values() if r.job is not None]
         if jobs:
             log.info("waiting for %d running task(s) to finish", len(jobs))
-            if not await self._all_end(jobs, grace):
+            if not await self._drained(jobs, grace):
                 await self._hand_back(lambda r: not r.handler.details.time_sensitive)
                 await self._all_end(
                     [r.job for r in self._capacity.running.values() if r.job is not None]
@@ -627,6 +627,31 @@ class TaskEngine:
             log.warning("the claim cycle did not end within %gs; cancelling it", CYCLE_STOP_WAIT)
             scheduling.cancel()
             await asyncio.wait((scheduling,), timeout=ABANDON_AFTER)
+
+    async def _drained(self, jobs: list[asyncio.Task[None]], grace: float | None) -> bool:
+        """Wait for ``jobs`` to end, for at most ``grace`` seconds, and only while the database
+        answers: once it has been silent for a machine timeout, peers have (or could have)
+        given these tasks to others, so finishing them here is no longer this machine's to do.
+        True if they all ended."""
+        interval = self.config.heartbeat_interval
+        deadline = None if grace is None else self.clock.monotonic() + grace
+        while True:
+            step = (
+                interval if deadline is None else min(interval, deadline - self.clock.monotonic())
+            )
+            if await self._all_end(jobs, max(0.0, step)):
+                return True
+            if deadline is not None and self.clock.monotonic() >= deadline:
+                return False
+            if self._membership.silent_for > self._membership.machine_timeout:
+                log.error(
+                    "the database has not answered for %.0fs: not waiting for %d running "
+                    "task(s) any longer (peers take them over)",
+                    self._membership.silent_for,
+                    sum(not job.done() for job in jobs),
+                )
+                self._exit_status = self._exit_status or EXIT_DB_UNREACHABLE
+                return False
 
     async def _hand_back(self, which: Callable[[Running], bool]) -> None:
         """Stop the attempts ``which`` selects, returning their tasks to the queue; when the

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -91,3 +94,78 @@ async def test_a_frozen_machine_says_so_loses_its_tasks_to_a_peer_and_stops_with
     )
     runs = await probe_db.select("SELECT machine FROM probe_runs")
     assert [r["machine"] for r in runs] == ["rescuer"]
+
+
+async def test_sigterm_to_a_frozen_worker_process_exits_within_a_bound(
+    probe_db: DB, proxy: PgProxy, pg_url: str
+) -> None:
+    """The same as an operator sees it: ``harmony run`` whose database froze, then SIGTERM. The
+    drain does not wait for a task that peers have taken over by now."""
+    argv = [
+        sys.executable,
+        "-m",
+        "console",
+        "--db",
+        proxy.url(pg_url),
+        "--schema",
+        probe_db.schema,
+        "run",
+        "--engine-only",
+        "--name",
+        "frozen",
+        "--tasks",
+        "sleep",
+        "--heartbeat",
+        "0.5",
+        "--machine-timeout",
+        "2",
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd="/",
+        start_new_session=True,
+    )
+    lines: list[str] = []
+
+    async def read() -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            lines.append(line.decode(errors="replace"))
+
+    reading = asyncio.ensure_future(read())
+    try:
+        await add_tasks(probe_db, "sleep", 1, {"ms": 600_000})
+
+        async def claimed() -> bool:
+            return bool(
+                await probe_db.query_value(
+                    "SELECT count(*) = 1 FROM harmony_task WHERE owner_id IS NOT NULL"
+                )
+            )
+
+        await wait_until(claimed, 30, "the worker to claim its task")
+        proxy.freeze()
+        await wait_until(
+            lambda: any("database unreachable for" in line for line in lines),
+            3,
+            "the worker to report the outage",
+        )
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(proc.wait(), 120)
+        except TimeoutError:
+            raise AssertionError("SIGTERM did not stop it:\n" + "".join(lines)) from None
+        took = time.monotonic() - started
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+        proxy.thaw()
+        await asyncio.wait_for(reading, 30)
+    output = "".join(lines)
+    assert code == EXIT_DB_UNREACHABLE, output
+    assert took < (CYCLE_STOP_WAIT + 3 * 2 + 5) * PATIENCE, f"{took:.1f}s\n{output}"
+    assert "not waiting for 1 running task(s) any longer" in output, output
