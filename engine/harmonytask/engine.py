@@ -129,6 +129,7 @@ class TaskEngine:
         self._leaving: asyncio.Future[None] | None = None
         self._stopping_after_failure: asyncio.Task[None] | None = None
         self._beats = 0
+        self._beating = asyncio.Lock()
         #: the database stopped answering heartbeats (reported once, until it answers again)
         self._unreachable_since: float | None = None
         self._unreachable_logged = 0.0
@@ -359,6 +360,10 @@ class TaskEngine:
         own work does (tasks holding every thread of the default executor) can hold it back.
         Then the probes run, in their own thread, for the next beat.
         """
+        async with self._beating:  # one at a time: two that both saw the session lost would
+            await self._beat()  # both rejoin, and the second would refuse the first's session
+
+    async def _beat(self) -> None:
         if self._lifecycle is Lifecycle.STOPPED:
             return  # it left the cluster: a beat now would only make it rejoin
         could_claim = self.schedulable
@@ -643,7 +648,10 @@ class TaskEngine:
                 return True
             if deadline is not None and self.clock.monotonic() >= deadline:
                 return False
-            if self._membership.silent_for > self._membership.machine_timeout:
+            if (
+                self._unreachable_since is not None
+                and self._membership.silent_for > self._membership.machine_timeout
+            ):
                 log.error(
                     "the database has not answered for %.0fs: not waiting for %d running "
                     "task(s) any longer (peers take them over)",

@@ -104,6 +104,16 @@ class Membership:
         cluster = await settings.read_settings(self._db)
         if cluster.machine_timeout != self.machine_timeout:
             log.info("cluster machine timeout: %gs", cluster.machine_timeout)
+            if 3 * self._config.heartbeat_interval > cluster.machine_timeout:
+                # The timeout is the cluster's, the interval this machine's own.
+                log.warning(
+                    "this machine's heartbeat interval (%gs) is too slow for the cluster's "
+                    "machine timeout (%gs): peers may declare it dead while it is alive; "
+                    "use --heartbeat %g or less",
+                    self._config.heartbeat_interval,
+                    cluster.machine_timeout,
+                    cluster.machine_timeout / 3,
+                )
         self.machine_timeout = cluster.machine_timeout
         self.reap_gate.machine_timeout = cluster.machine_timeout
 
