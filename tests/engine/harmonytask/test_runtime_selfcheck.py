@@ -8,7 +8,7 @@ import asyncio
 
 from engine.clock import ManualClock
 from engine.harmonydb import DB
-from engine.harmonytask import Lifecycle, add_tasks, task_history
+from engine.harmonytask import Lifecycle, MachineView, add_tasks, task_history
 from engine.harmonytask.engine import SELF_CHECK_EVERY
 from engine.harmonytask.selfcheck import REASON
 from support.probe import PATIENCE, Probe, wait_until
@@ -113,3 +113,45 @@ async def test_a_machine_that_is_stopping_does_not_rejoin(probe_db: DB, engines)
     )
     assert row == {"session": None, "declared_dead": True}
     assert probe.cancelled == [task_id]  # abandoned, not finished as if it were still a's
+
+
+class Hesitant(Probe):
+    """A type with its own ``can_accept`` that waits for the test before answering: the claim
+    cycle pauses with the other types' tasks already claimed and not yet admitted."""
+
+    def __init__(self, db: DB, machine: str, name: str) -> None:
+        super().__init__(db, machine, name)
+        self.asked = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def can_accept(self, task_ids: list[int], machine: MachineView) -> list[int]:
+        self.asked.set()
+        await self.answer.wait()
+        return task_ids
+
+
+async def test_the_self_check_never_takes_a_task_between_its_claim_and_its_start(
+    probe_db: DB, engines
+) -> None:
+    plain = Probe(probe_db, "m", block=True)
+    hesitant = Hesitant(probe_db, "m", "hesitant")
+    engine = await engines([plain, hesitant], "m")
+    # Both at once, so one cycle finds both: it claims the plain one, then asks the other type.
+    claimed = await probe_db.query_value(
+        "WITH t AS (INSERT INTO harmony_task (name, added_by, posted_time) "
+        "VALUES ('probe', 0, now()), ('hesitant', 0, now()) RETURNING id, name) "
+        "SELECT id FROM t WHERE name = 'probe'"
+    )
+    engine.wake()
+    await asyncio.wait_for(hesitant.asked.wait(), 5 * PATIENCE)
+    # The plain task is this machine's in the database now, and not running here yet.
+    owner = await probe_db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", claimed)
+    assert owner == engine.machine_id and plain.started == []
+    checking = asyncio.ensure_future(engine.self_check())
+    await asyncio.sleep(0.2)
+    assert not checking.done()  # it waits for the cycle to end
+    hesitant.answer.set()
+    assert await asyncio.wait_for(checking, 5 * PATIENCE) == []
+    assert plain.started == [claimed]
+    assert await task_history(probe_db, task_id=claimed) == []
+    plain.release()
