@@ -46,7 +46,7 @@ __all__ = lazy_exports(
             "parse_params",
         ],
         "config": ["EngineConfig"],
-        "engine": ["RunningInfo", "TaskEngine", "default_identity"],
+        "engine": ["EXIT_DB_UNREACHABLE", "RunningInfo", "TaskEngine", "default_identity"],
         "errors": [
             "EngineError",
             "MachineIdentityInUse",
@@ -60,6 +60,7 @@ __all__ = lazy_exports(
         "membership": ["EXIT_RESTART_REQUESTED"],
         "outcomes": ["Outcome", "StopReason"],
         "scheduling": ["CycleResult"],
+        "settings": ["ClusterSettings", "read_settings", "set_machine_timeout"],
         "singleton": ["singleton_adder"],
         "stats": ["Stats"],
         "supervision": ["EXIT_CRASHED"],
