@@ -22,6 +22,9 @@ from engine.tasks import workload_tasks
 
 log = logging.getLogger(__name__)
 
+#: Real seconds the services get to end once cancelled.
+SERVICE_STOP_WAIT = 2.0
+
 #: Factories of every task type a machine can run, by name. Workload modules add theirs.
 TaskFactory = Callable[[DB, ProcessPool], list[TaskType]]
 TASK_FACTORIES: list[TaskFactory] = [lambda db, pool: builtin_tasks(db, pool), workload_tasks]
@@ -64,10 +67,16 @@ class Node:
         await self._stop_services()
 
     async def _stop_services(self) -> None:
+        """Cancel the services and give them a moment to end: one stuck cancelling a call on a
+        frozen database connection is left behind rather than holding the process up."""
         for task in self.services:
             task.cancel()
+        if not self.services:
+            return
+        done, _ = await asyncio.wait(self.services, timeout=SERVICE_STOP_WAIT)
+        for task in done:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+                task.result()
 
 
 async def start_node(
