@@ -10,6 +10,8 @@ import signal
 
 from engine.harmonydb import DB
 from engine.harmonytask import (
+    EXIT_CRASHED,
+    EXIT_DB_UNREACHABLE,
     EXIT_RESTART_REQUESTED,
     MachineIdentityInUse,
     MachineNotFound,
@@ -34,7 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "there is no UI: logs go to stdout; SIGTERM or SIGINT drains (running tasks finish, "
         "nothing new starts) and exits 0; a second signal stops at once, returning running "
         f"tasks to the queue. Exits {EXIT_RESTART_REQUESTED} when an operator requested a "
-        "restart (`harmony machine restart`), for a supervisor to restart it. " + CREATES_CLUSTER,
+        "restart (`harmony machine restart`), for a supervisor to restart it; "
+        f"{EXIT_DB_UNREACHABLE} when it had to stop without reaching its database (peers return "
+        f"its tasks once it has been silent a machine timeout); {EXIT_CRASHED} after an "
+        "unexpected error in one of its loops (logged with its traceback). " + CREATES_CLUSTER,
     )
     add_machine_options(run, suppress=True)
     add_console_options(run, suppress=True)
