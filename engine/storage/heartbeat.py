@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 
-from engine.harmonydb import DB, Tx
+from engine.harmonydb import DB, HarmonyDBError, Tx
 
 from .durable import entry_size
 from .errors import CorruptStoreMeta
@@ -206,6 +206,9 @@ class StorageHeartbeat:
         while not self._stop.is_set():
             try:
                 await self.beat_once()
+            except HarmonyDBError as exc:
+                # Expected while the database is unreachable: one line a beat, not a traceback.
+                log.warning("storage heartbeat failed: %s", exc)
             except Exception:
                 log.exception("storage heartbeat failed")
             if every is not None and next_redeclare is not None and loop.time() >= next_redeclare:
