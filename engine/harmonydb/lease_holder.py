@@ -22,33 +22,9 @@ import secrets
 import socket
 from dataclasses import dataclass
 
+from engine.process_identity import ProcessIdentity, boot_id, pid_namespace, process_start
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
-
-
-def _pid_namespace() -> str | None:
-    try:
-        return os.readlink("/proc/self/ns/pid")
-    except OSError:
-        return None
-
-
-def process_start(pid: int) -> int | None:
-    """Start of process ``pid`` in clock ticks since boot; None if there is no such process
-    (or only its zombie: it has exited, and holds nothing)."""
-    stat = _read(f"/proc/{pid}/stat")
-    if stat is None:
-        return None
-    # the command name (field 2) is in parentheses and may contain spaces or parentheses
-    fields = stat.rpartition(")")[2].split()
-    if len(fields) < 20 or fields[0] == "Z":
-        return None
-    return int(fields[19])
+__all__ = ["LeaseHolder", "process_start"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +43,8 @@ class LeaseHolder:
             host=socket.gethostname(),
             pid=pid,
             token=secrets.token_hex(4),
-            boot=_read("/proc/sys/kernel/random/boot_id"),
-            pidns=_pid_namespace(),
+            boot=boot_id(),
+            pidns=pid_namespace(),
             start=process_start(pid),
         )
 
@@ -99,10 +75,10 @@ class LeaseHolder:
             start=int(start) if start and start.isdigit() else None,
         )
 
+    @property
+    def process(self) -> ProcessIdentity:
+        return ProcessIdentity(self.host, self.pid, self.boot, self.pidns, self.start)
+
     def proves_dead(self, holder: LeaseHolder) -> bool:
         """Whether ``holder`` has provably exited, as seen from this process (``self``)."""
-        if holder.start is None or holder.boot is None or holder.pidns is None:
-            return False
-        if (holder.host, holder.boot, holder.pidns) != (self.host, self.boot, self.pidns):
-            return False
-        return process_start(holder.pid) != holder.start
+        return self.process.proves_gone(holder.process)

@@ -22,11 +22,11 @@ from datetime import datetime
 from typing import LiteralString
 
 from engine.harmonydb import DB, Tx
+from engine.process_identity import ProcessIdentity
 
 from .claims import Claimed
 from .errors import MachineIdentityInUse
 from .outcomes import Outcome
-from .process_identity import ProcessIdentity
 from .resend import resend
 
 HEARTBEAT = f"""

@@ -16,7 +16,7 @@ import pytest
 
 from engine.harmonydb import DB
 from engine.harmonytask import MachineIdentityInUse, claims, machines
-from engine.harmonytask.process_identity import ProcessIdentity
+from engine.process_identity import ProcessIdentity
 from support.cli import harmony_argv
 from support.pgproxy import PgProxy
 from support.probe import PATIENCE, wait_until
