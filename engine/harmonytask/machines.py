@@ -29,8 +29,21 @@ from .errors import MachineIdentityInUse
 from .outcomes import Outcome
 from .resend import resend
 
+#: A setting's text that PostgreSQL can cast to float8 without an error (no NaN, no infinity,
+#: no overflow): anything else is read as missing, as :mod:`.settings` reads it.
+_NUMBER = r"^\s*([0-9]{1,30}\.?[0-9]{0,30}|\.[0-9]{1,30})([eE][-+]?[0-9]{1,2})?\s*$"
+
 HEARTBEAT = f"""
-WITH me AS (
+WITH cfg AS (
+    -- The cluster's machine timeout, read in the heartbeat itself (no second statement per
+    -- beat), so a changed value judges peers from this beat on; $10 when missing or unusable.
+    SELECT (SELECT value FROM harmony_settings WHERE name = 'machine_timeout') AS setting
+), timeout AS (
+    SELECT coalesce(CASE WHEN setting ~ '{_NUMBER}'
+                         THEN CASE WHEN setting::float8 > 0 THEN setting::float8 END END,
+                    $10::float8) AS secs
+      FROM cfg
+), me AS (
     UPDATE harmony_machines
        SET last_contact = now(), cpu = $3, ram = $4, gpu = $5,
            cpu_load = $6, ram_used = $7, gpu_used = $8
@@ -40,7 +53,7 @@ WITH me AS (
     UPDATE harmony_machines
        SET session = NULL, lost_at = now()
      WHERE $9::bool AND session IS NOT NULL AND id <> $1
-       AND last_contact < now() - make_interval(secs => $10)
+       AND last_contact < now() - make_interval(secs => (SELECT secs FROM timeout))
     RETURNING id
 ), orphans AS (
     SELECT t.id, t.claimed_at, t.owner_id, m.host_and_port
@@ -62,7 +75,8 @@ WITH me AS (
            '{Outcome.LOST}', owner_id, attempt
       FROM lost
 )
-SELECT me.*, (SELECT count(*) FROM dead) AS declared_dead, (SELECT count(*) FROM lost) AS reclaimed
+SELECT me.*, (SELECT count(*) FROM dead) AS declared_dead, (SELECT count(*) FROM lost) AS reclaimed,
+       (SELECT setting FROM cfg) AS machine_timeout_setting
   FROM me
 """
 
@@ -82,6 +96,8 @@ class Beat:
     flags: Flags | None  # None: this session no longer owns the row (declared dead/replaced)
     declared_dead: int
     reclaimed: int
+    #: ``harmony_settings.machine_timeout`` as the beat read it (None: missing, or no row)
+    machine_timeout_setting: str | None = None
 
 
 def new_session() -> str:
@@ -263,7 +279,9 @@ async def heartbeat(
         row["drain_requested_at"],
         row["drained_at"],
     )
-    return Beat(flags, int(row["declared_dead"]), int(row["reclaimed"]))
+    return Beat(
+        flags, int(row["declared_dead"]), int(row["reclaimed"]), row["machine_timeout_setting"]
+    )
 
 
 async def mark_drained(db: DB, machine_id: int, session: str) -> None:

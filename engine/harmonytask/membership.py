@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import engine as engine_package
 from engine.clock import Clock
-from engine.harmonydb import DB, HarmonyDBError
+from engine.harmonydb import DB
 from engine.resources import Resources, Usage
 
 from . import machines, settings
@@ -78,7 +78,7 @@ class Membership:
         self.machine_id = 0
         self.session = machines.new_session()
         self.flags = NO_FLAGS
-        #: the cluster's machine timeout (``harmony_settings``), read at start and every beat
+        #: the cluster's machine timeout (``harmony_settings``), read at start and by every beat
         self.machine_timeout = float(config.machine_timeout)
         self.reap_gate = ReapGate(
             config.heartbeat_interval, self.machine_timeout, clock.monotonic()
@@ -101,7 +101,9 @@ class Membership:
         await self.refresh_settings()
 
     async def refresh_settings(self) -> None:
-        cluster = await settings.read_settings(self._db)
+        self._apply_settings(await settings.read_settings(self._db))
+
+    def _apply_settings(self, cluster: settings.ClusterSettings) -> None:
         if cluster.machine_timeout != self.machine_timeout:
             log.info("cluster machine timeout: %gs", cluster.machine_timeout)
             if 3 * self._config.heartbeat_interval > cluster.machine_timeout:
@@ -160,11 +162,6 @@ class Membership:
         ``flags`` of the result is None when this session no longer owns the row (declared
         dead, or replaced): the caller must abandon its attempts and :meth:`rejoin`.
         """
-        # The cluster's timeout as it is now, so a changed value judges peers from this beat on.
-        try:
-            await self.refresh_settings()
-        except HarmonyDBError as exc:  # the heartbeat below says more; keep the last value
-            log.debug("reading the cluster settings failed: %s", exc)
         reap = self.reap_gate.may_reap(self._clock.monotonic())
         result = await machines.heartbeat(
             self._db,
@@ -177,7 +174,9 @@ class Membership:
             ram_used=live.ram_used,
             gpu_used=live.gpu_used,
             reap=reap,
-            machine_timeout=self.machine_timeout,
+            # The statement reads the cluster's value itself; this only stands in for a
+            # missing or unusable one, as read_settings does.
+            machine_timeout=settings.DEFAULT_MACHINE_TIMEOUT,
         )
         self.reap_gate.beat_ok(self._clock.monotonic())
         if result.reclaimed:
@@ -187,6 +186,9 @@ class Membership:
                 result.declared_dead,
             )
         if result.flags is not None:
+            self._apply_settings(
+                settings.settings_from({"machine_timeout": result.machine_timeout_setting})
+            )
             if self.flags is NO_FLAGS:
                 self._say_what_operators_asked(result.flags)
             self.flags = result.flags

@@ -4,7 +4,7 @@ The machine timeout decides when peers declare a machine dead and run its tasks 
 each machine judged by its own ``--machine-timeout``, two machines started with different flags
 disagreed: the impatient one declared a peer dead that the peer itself (and everyone else)
 still counted as alive. So the value lives in the database, seeded with 12 s by the migration,
-and every machine reads it at start and at every heartbeat.
+and every machine reads it at start and in every heartbeat statement.
 
 A machine whose :class:`~.config.EngineConfig` names a timeout explicitly sets the cluster's
 value when it starts (logged as a warning when that changes it); the default,
@@ -14,6 +14,7 @@ value when it starts (logged as a warning when that changes it); the default,
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from engine.harmonydb import DB
@@ -25,6 +26,7 @@ __all__ = [
     "ClusterSettings",
     "read_settings",
     "set_machine_timeout",
+    "settings_from",
 ]
 
 #: What the migration seeds, and what a machine falls back to when the row is missing.
@@ -54,19 +56,28 @@ def _seconds(name: str, text: str | None, default: float) -> float:
     except ValueError:
         log.warning("harmony_settings %s=%r is not a number; using %g", name, text, default)
         return default
-    if not value > 0:
-        log.warning("harmony_settings %s=%r is not positive; using %g", name, text, default)
+    if not (value > 0 and math.isfinite(value)):
+        log.warning(
+            "harmony_settings %s=%r is not a positive finite number; using %g", name, text, default
+        )
         return default
     return value
 
 
-async def read_settings(db: DB) -> ClusterSettings:
-    """The cluster's settings (defaults for any row that is missing or unreadable)."""
-    rows = {r["name"]: r["value"] for r in await db.select(READ, ["machine_timeout"])}
+def settings_from(values: dict[str, str | None]) -> ClusterSettings:
+    """The settings these ``harmony_settings`` values give (defaults for any value that is
+    missing or unreadable)."""
     return ClusterSettings(
         machine_timeout=_seconds(
-            "machine_timeout", rows.get("machine_timeout"), DEFAULT_MACHINE_TIMEOUT
+            "machine_timeout", values.get("machine_timeout"), DEFAULT_MACHINE_TIMEOUT
         )
+    )
+
+
+async def read_settings(db: DB) -> ClusterSettings:
+    """The cluster's settings (defaults for any row that is missing or unreadable)."""
+    return settings_from(
+        {r["name"]: r["value"] for r in await db.select(READ, ["machine_timeout"])}
     )
 
 

@@ -97,3 +97,26 @@ def test_the_config_default_is_the_clusters_value() -> None:
     assert EngineConfig().machine_timeout is CLUSTER_MACHINE_TIMEOUT
     assert EngineConfig().machine_timeout == 12.0  # still a number for code that reads one
     assert type(replace(EngineConfig(), machine_timeout=12.0).machine_timeout) is float
+
+
+@pytest.mark.parametrize(
+    ("setting", "silence", "reaped", "judged_by"),
+    [
+        ("30", 20, False, 30.0),  # the cluster's value, read by the heartbeat statement itself
+        (" 1.5e1 ", 20, True, 15.0),
+        ("soon", 20, True, DEFAULT_MACHINE_TIMEOUT),  # unreadable: the 12 s default
+        ("-4", 5, False, DEFAULT_MACHINE_TIMEOUT),  # not positive: the default, not 'at once'
+        ("1e999", 20, True, DEFAULT_MACHINE_TIMEOUT),  # would overflow float8: the default
+    ],
+)
+async def test_the_heartbeat_judges_peers_by_the_setting_it_reads(
+    probe_db: DB, engines, setting: str, silence: float, reaped: bool, judged_by: float
+) -> None:
+    a = await engines([Probe(probe_db, "a")], "a", config=FOLLOWER)
+    await probe_db.exec(
+        "UPDATE harmony_settings SET value = $1 WHERE name = 'machine_timeout'", setting
+    )
+    _, task_id = await silent_machine_with_a_task(probe_db, silence)
+    await a.beat()
+    assert (await owner(probe_db, task_id) is None) is reaped
+    assert a.machine_timeout == judged_by
