@@ -168,4 +168,10 @@ async def test_sigterm_to_a_frozen_worker_process_exits_within_a_bound(
     output = "".join(lines)
     assert code == EXIT_DB_UNREACHABLE, output
     assert took < (CYCLE_STOP_WAIT + 3 * 2 + 5) * PATIENCE, f"{took:.1f}s\n{output}"
-    assert "not waiting for 1 running task(s) any longer" in output, output
+    # The freeze can catch the claim's reply on its way back: the task is claimed in the
+    # database but never started here (the cycle is cancelled instead, asserted by the bound
+    # above). When it did start, the drain must have stopped waiting for it.
+    if "waiting for 1 running task(s) to finish" in output:
+        assert "not waiting for 1 running task(s) any longer" in output, output
+    else:
+        assert "the claim cycle did not end within" in output, output
