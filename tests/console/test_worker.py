@@ -111,6 +111,15 @@ async def test_sigterm_drains_running_tasks_then_exits_zero(db: DB, workers) -> 
         )
 
     await wait_until(running, 10)
+    # Claimed is not yet started: a stop that comes in between releases the task instead
+    # (nothing new starts). A task added now is claimed by a later cycle, so once it is done
+    # the cycle that claimed the sleep has started it.
+    (marker,) = await add_tasks(db, "noop", 1)
+
+    async def marker_done() -> bool:
+        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
+
+    await wait_until(marker_done, 10, "a later cycle to run a task")
     worker.signal(signal.SIGTERM)
     (later,) = await add_tasks(db, "noop", 1)
     assert await worker.exit_code() == 0
