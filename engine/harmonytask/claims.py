@@ -59,9 +59,25 @@ class AddOutcomeUnknown(HarmonyDBError):
 _RETURNING = """t.id, t.name, t.attempt, t.priority, t.posted_time, t.retries, t.claimed_at,
        extract(epoch FROM t.claimed_at - t.posted_time)::float8 AS waited"""
 
+#: how both claims end: take the picked rows under this claim's token (``$5``), and return them
+#: with the rows an earlier send of the same claim took (``again``: its reply was lost)
+_TAKE = f"""), claimed AS (
+    UPDATE harmony_task t
+       SET owner_id = $1, attempt = t.attempt + 1, claimed_at = now(), update_time = now(),
+           claim_token = $5
+      FROM picked
+     WHERE t.id = picked.id AND t.owner_id IS NULL
+    RETURNING {_RETURNING}
+)
+SELECT * FROM claimed
+UNION ALL
+SELECT * FROM again
+"""
+
 # ``again``: rows this machine already holds under this claim's token (the first attempt of a
 # re-sent claim committed): returned as they are, and nothing new is claimed.
-CLAIM_BY_TYPE = f"""
+CLAIM_BY_TYPE = (
+    f"""
 WITH again AS (
     SELECT {_RETURNING}
       FROM harmony_task t
@@ -81,20 +97,12 @@ WITH again AS (
       ) c
      WHERE NOT EXISTS (SELECT 1 FROM again)
        AND EXISTS (SELECT 1 FROM harmony_machines m WHERE m.id = $1 AND m.session = $2)
-), claimed AS (
-    UPDATE harmony_task t
-       SET owner_id = $1, attempt = t.attempt + 1, claimed_at = now(), update_time = now(),
-           claim_token = $5
-      FROM picked
-     WHERE t.id = picked.id AND t.owner_id IS NULL
-    RETURNING {_RETURNING}
-)
-SELECT * FROM claimed
-UNION ALL
-SELECT * FROM again
 """
+    + _TAKE
+)
 
-CLAIM_IDS = f"""
+CLAIM_IDS = (
+    f"""
 WITH again AS (
     SELECT {_RETURNING}
       FROM harmony_task t
@@ -110,18 +118,9 @@ WITH again AS (
      ORDER BY x.ord
      LIMIT $4
        FOR UPDATE OF t SKIP LOCKED
-), claimed AS (
-    UPDATE harmony_task t
-       SET owner_id = $1, attempt = t.attempt + 1, claimed_at = now(), update_time = now(),
-           claim_token = $5
-      FROM picked
-     WHERE t.id = picked.id AND t.owner_id IS NULL
-    RETURNING {_RETURNING}
-)
-SELECT * FROM claimed
-UNION ALL
-SELECT * FROM again
 """
+    + _TAKE
+)
 
 PEEK = """
 SELECT id FROM harmony_task
