@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import (
     DB,
     AmbiguousCommit,
@@ -23,7 +24,6 @@ from engine.harmonydb import (
     TimedOut,
     Tx,
 )
-from support.pgproxy import PgProxy
 from support.probe import PATIENCE, wait_until
 
 #: a tight bound, so frozen-link tests take a second, not the default 12

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB, Tx
 from engine.harmonytask import add_tasks
 from engine.harmonytask.claims import AddOutcomeUnknown, add_task
 from support.cli import harmony_argv
-from support.pgproxy import PgProxy
 
 SIDE_TABLE = "CREATE TABLE side_rows (task_id BIGINT PRIMARY KEY)"
 

@@ -3,9 +3,9 @@ often it is sent), so the operator sees the action done, not "may have committed
 
 from __future__ import annotations
 
+from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB
 from engine.harmonytask import cordon, drain, machines, request_restart, uncordon
-from support.pgproxy import PgProxy
 
 
 async def test_flag_actions_with_lost_commit_replies_take_effect_once(db: DB, pg_url: str) -> None:

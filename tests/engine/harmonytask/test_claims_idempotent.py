@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB
 from engine.harmonytask import (
     EngineConfig,
@@ -20,7 +21,6 @@ from engine.harmonytask import (
     machines,
 )
 from engine.harmonytask.claims import CLAIM_BY_TYPE, CLAIM_IDS, Claimed
-from support.pgproxy import PgProxy
 from support.probe import Probe, wait_until
 
 #: manual heartbeats (so no peer reaps and nothing but the claim path can rescue a stranded

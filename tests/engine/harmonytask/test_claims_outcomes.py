@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, add_tasks
-from support.pgproxy import PgProxy
 from support.probe import Probe, wait_until
 
 CONFIG = EngineConfig(

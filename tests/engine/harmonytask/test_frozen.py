@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, Lifecycle, add_tasks
 from engine.harmonytask.engine import CYCLE_STOP_WAIT, EXIT_DB_UNREACHABLE
-from support.pgproxy import PgProxy
 from support.probe import PATIENCE, Probe, wait_until
 
 LIVE = EngineConfig(

@@ -14,11 +14,11 @@ from dataclasses import replace
 
 import pytest
 
+from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB
 from engine.harmonytask import MachineIdentityInUse, claims, machines
 from engine.process_identity import ProcessIdentity
 from support.cli import harmony_argv
-from support.pgproxy import PgProxy
 from support.probe import PATIENCE, wait_until
 
 HERE = ProcessIdentity.current()

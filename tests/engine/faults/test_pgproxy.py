@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB
-from support.pgproxy import PgProxy
 
 LOST = (asyncpg.exceptions.ConnectionDoesNotExistError, ConnectionError, asyncpg.InterfaceError)
 

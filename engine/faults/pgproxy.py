@@ -1,4 +1,4 @@
-"""A fault-injecting TCP proxy for the PostgreSQL wire protocol, for tests.
+"""A fault-injecting TCP proxy for the PostgreSQL wire protocol (tests, `harmony bench chaos`).
 
 Real networks lose a reply after the server acted on the request, and freeze with the connection
 left open. Neither fault can be made by killing processes, and both are where "exactly once"
