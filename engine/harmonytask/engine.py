@@ -186,7 +186,12 @@ class TaskEngine:
             self.machine_id,
             self._capacity.total.describe(),
         )
-        self._completions = CompletionBatcher(self.db, self.machine_id, self.host_and_port)
+        self._completions = CompletionBatcher(
+            self.db,
+            self.machine_id,
+            self.host_and_port,
+            reply_timeout=lambda: self._membership.machine_timeout / 3,
+        )
         self._completions.start(lambda name, coro: self._supervisor.spawn(name, coro, loop=True))
         self._runner = AttemptRunner(
             self._capacity,

@@ -226,8 +226,20 @@ class _Pending:
 class CompletionBatcher:
     """Records successful completions, many per statement under load, none delayed when idle."""
 
-    def __init__(self, db: DB, machine_id: int, host_and_port: str, max_batch: int = 500) -> None:
+    def __init__(
+        self,
+        db: DB,
+        machine_id: int,
+        host_and_port: str,
+        max_batch: int = 500,
+        reply_timeout: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self._db = db
+        #: the wait for one flush's reply (None: the DB's bound). Flushes are sequential, so a
+        #: reply lost on a link left silent would hold every completion of the machine for the
+        #: DB's whole bound; the engine sizes it from the machine timeout instead, so the batch
+        #: is sent again (in the _AGAIN form) on a fresh connection long before peers give up.
+        self._reply_timeout = reply_timeout
         self._machine_id = machine_id
         self._host = host_and_port
         self._max_batch = max_batch
@@ -283,11 +295,14 @@ class CompletionBatcher:
         # A batch holding an attempt whose earlier flush may have committed is sent in the
         # _AGAIN form at once; the others only after a lost reply of their own.
         uncertain = any((p.task_id, p.attempt) in self._uncertain for p in batch)
+        bound = self._reply_timeout()
         try:
             rows = await resend(
                 self._db,
-                lambda: self._db.select(DONE_AGAIN if uncertain else DONE_BATCH, *args),
-                lambda: self._db.select(DONE_AGAIN, *args),
+                lambda: self._db.select(
+                    DONE_AGAIN if uncertain else DONE_BATCH, *args, reply_timeout=bound
+                ),
+                lambda: self._db.select(DONE_AGAIN, *args, reply_timeout=bound),
             )
         except Exception as exc:
             if isinstance(exc, AmbiguousCommit):

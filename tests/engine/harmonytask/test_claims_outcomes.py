@@ -71,3 +71,30 @@ async def test_a_lost_failure_reply_is_recognised_and_the_retry_comes(
     assert await history(probe_db) == [(task, "retry"), (task, "done")]
     await wait_until(lambda: engine.stats.done == 1, 10, "the completion to be counted")
     assert engine.stats.fenced == 0
+
+
+async def test_a_done_reply_left_hanging_is_sent_again_long_before_the_db_bound(
+    probe_db: DB, proxied: DB, proxy: PgProxy, engines
+) -> None:
+    """The reply to a completion batch lost on a link left open and silent: the batcher waits a
+    third of the machine timeout for it (not the DB's 12 s bound, during which every completion
+    of the machine would wait behind it and the runner would give the tasks up for peers to run
+    again), then sends it again in the form that recognises its own commit."""
+    assert proxied.bounds.reply_timeout >= 12
+    rule = proxy.drop_reply(
+        "", count=1, sql_contains="DELETE FROM harmony_task t USING input", after="hang"
+    )
+    probe = Probe(probe_db, "m")
+    engine = await engines([probe], "m", db=proxied, config=CONFIG)
+    ids = await add_tasks(probe_db, "probe", 5)
+
+    async def queue_empty() -> bool:
+        return await probe_db.query_value("SELECT count(*) FROM harmony_task") == 0
+
+    # Two machine timeouts is when the runner gives an unrecorded outcome up.
+    await wait_until(queue_empty, 2 * 5 - 1, "every task to be done before the runner gives up")
+    assert rule.fired == 1
+    assert sorted(await history(probe_db)) == [(i, "done") for i in ids]
+    assert sorted(probe.started) == sorted(ids)  # each ran once
+    await wait_until(lambda: engine.stats.done == 5, 10, "every completion to be counted")
+    assert engine.stats.fenced == 0
