@@ -62,6 +62,11 @@ def translate(exc: BaseException) -> BaseException:
         if "closed" in text or "lost" in text or "another operation" in text:
             return ConnectionLost(f"connection lost: {text}")
         return exc  # driver misuse (wrong argument count, bad type): a bug, not a DB condition
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        # The driver's protocol state no longer matches the conversation (a reply it did not
+        # expect, a connection that failed mid-message): nothing more can be trusted on this
+        # connection, and whether its statement ran is unknown, as on a lost connection.
+        return ConnectionLost(f"connection lost: {exc}")
     if isinstance(exc, TimeoutError):
         return TimedOut("no reply from the database within the bound: connection dropped")
     if isinstance(exc, _LOST):
