@@ -253,7 +253,10 @@ async def heartbeat(
     gpu_used: float,
     reap: bool,
     machine_timeout: float,
+    reply_timeout: float | None = None,
 ) -> Beat:
+    """Report in (see :data:`HEARTBEAT`). ``reply_timeout`` bounds the wait for the reply
+    (None: the DB's bound)."""
     # A beat sent twice does no harm (the same report; peers found dead again are none).
     row = await resend(
         db,
@@ -269,6 +272,7 @@ async def heartbeat(
             gpu_used,
             reap,
             machine_timeout,
+            reply_timeout=reply_timeout,
         ),
     )
     if row is None:

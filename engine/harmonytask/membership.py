@@ -177,6 +177,10 @@ class Membership:
             # The statement reads the cluster's value itself; this only stands in for a
             # missing or unusable one, as read_settings does.
             machine_timeout=settings.DEFAULT_MACHINE_TIMEOUT,
+            # One reply lost on a link left silent must cost one beat, not the machine: with
+            # the DB's bound (12 s) the wait alone outlasts the machine timeout and peers
+            # declare a healthy machine dead. The next beat goes out on a fresh connection.
+            reply_timeout=max(self._config.heartbeat_interval, self.machine_timeout / 3),
         )
         self.reap_gate.beat_ok(self._clock.monotonic())
         if result.reclaimed:

@@ -4,6 +4,7 @@ fenced out, and nothing is recorded twice."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -98,3 +99,33 @@ async def test_a_done_reply_left_hanging_is_sent_again_long_before_the_db_bound(
     assert sorted(probe.started) == sorted(ids)  # each ran once
     await wait_until(lambda: engine.stats.done == 5, 10, "every completion to be counted")
     assert engine.stats.fenced == 0
+
+
+async def test_a_heartbeat_reply_left_hanging_costs_one_beat_not_the_machine(
+    probe_db: DB, proxied: DB, proxy: PgProxy, engines
+) -> None:
+    """A heartbeat whose reply is lost on a silent link: waited on for the DB's 12 s bound, the
+    machine would stay silent past its 5 s timeout and a peer would declare it dead and run
+    its task a second time. The beat gives up after a third of the timeout, and the next one,
+    on a fresh connection, keeps the machine alive."""
+    config = EngineConfig(
+        heartbeat_interval=0.5, machine_timeout=5, poll_interval=0.5, housekeeping_interval=3600
+    )
+    held = Probe(probe_db, "m", block=True)
+    await engines([held], "m", db=proxied, config=config)
+    (task,) = await add_tasks(probe_db, "probe", 1)
+    await wait_until(lambda: held.started == [task], 10, "the task to start")
+    peer = Probe(probe_db, "peer")
+    await engines([peer], "peer", config=config)
+    rule = proxy.drop_reply("", count=1, sql_contains="machine_timeout_setting", after="hang")
+    await wait_until(lambda: rule.fired == 1, 10, "a heartbeat's reply to be lost")
+    await asyncio.sleep(2 * 5)  # two machine timeouts: a dead machine's task would move
+    assert peer.started == []
+    assert await history(probe_db) == []
+    held.release(task)
+
+    async def queue_empty() -> bool:
+        return await probe_db.query_value("SELECT count(*) FROM harmony_task") == 0
+
+    await wait_until(queue_empty, 10, "the task to be done")
+    assert await history(probe_db) == [(task, "done")]
