@@ -19,7 +19,7 @@ from engine.harmonydb import (
     ConnectError,
     DatabaseMissingError,
 )
-from support.pgcluster import TcpPostgres, free_port
+from engine.harmonydb.scratch_server import TcpPostgres, free_port
 
 
 @pytest.fixture(scope="module")

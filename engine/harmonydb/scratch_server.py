@@ -1,8 +1,11 @@
 """A throwaway PostgreSQL server on 127.0.0.1 with password authentication.
 
-The embedded server listens only on a Unix socket with trust auth; tests of passwords, TCP hosts
-and multi-host failover need a real TCP server. This one is built from the same bundled
-binaries (run as the unprivileged server user when the tests run as root).
+The embedded server listens only on a Unix socket with trust auth and is shared by every
+harmony process of its data directory; tests of passwords, TCP hosts and multi-host failover
+need a real TCP server, and ``harmony bench chaos`` needs a server of its own that it may
+restart without touching anyone's cluster. This one is built from the same bundled binaries
+(run as the unprivileged server user when running as root) in a temporary directory that
+:meth:`TcpPostgres.destroy` removes.
 """
 
 from __future__ import annotations
@@ -99,6 +102,12 @@ class TcpPostgres:
                 "start",
             ]
         )
+
+    def restart(self) -> None:
+        """Stop (fast: clients are disconnected, open transactions roll back) and start again on
+        the same port, as an operator's ``systemctl restart postgresql`` would."""
+        self.stop()
+        self.start()
 
     def stop(self, mode: str = "fast") -> None:
         self._cmd(["pg_ctl", "-D", str(self.data), "-w", "-m", mode, "stop"], check=False)
