@@ -124,8 +124,9 @@ class ChaosReport:
     not_reported_added: int = 0
     #: a second attempt made the side effect although no fault had struck the first
     side_effect_twice: int = 0
-    #: a second attempt made it after a fault struck the first one's machine between its side
-    #: effect and the record of its outcome (by design: the cluster cannot know the effect was
+    #: a second attempt made it after a fault struck the first one's machine between its start
+    #: and the second effect (between its ownership check and its effect, or before its outcome
+    #: was recorded) (by design: the cluster cannot know the effect was
     #: made; such effects must be idempotent, or made in the transaction that records the task)
     side_effect_again_after_fault: int = 0
     reruns_after_fault: int = 0
@@ -477,11 +478,12 @@ async def _count(report: ChaosReport, run: _Run, db: DB, journal: Path) -> None:
     report.not_reported_added = len(seen - run.added)
 
     starts, ends, effects = _read_journal(journal)
-    for made in effects.values():
+    for task_id, made in effects.items():
         if len(made) < 2:
             continue
         (pid, first), (_, second) = made[0], made[1]
-        struck = any(pid in f.pids and f.start <= second and f.end >= first for f in run.faults)
+        began = min(t for p, t in starts[task_id] if p == pid and t <= first)
+        struck = any(pid in f.pids and f.start <= second and f.end >= began for f in run.faults)
         if struck:
             report.side_effect_again_after_fault += 1
         else:

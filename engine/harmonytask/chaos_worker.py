@@ -10,7 +10,9 @@ written (the kernel has it, whatever happens to the process). Lines are
 * ``S``: ``do()`` started;
 * ``E``: the task's side effect, made only after ``still_owned()`` said this attempt still owns
   the task (the discipline the engine asks of every task type, as Curio's ``stillOwned`` does);
-* ``N``: ``still_owned()`` said no, so no side effect;
+* ``N``: ``still_owned()`` said no, so no side effect and the attempt reports the task not
+  done (its outcome write is fenced out, or, where the machine merely could not prove it still
+  owned the task, the task is retried);
 * ``D``: ``do()`` returned.
 
 The database URL comes in the environment (``HARMONY_BENCH_DSN``: the fault proxy's address),
@@ -63,10 +65,10 @@ class ChaosWork(TaskType):
         self._note("S", task_id)
         try:
             await asyncio.sleep(random.uniform(*self._work))
-            if await still_owned():
-                self._note("E", task_id)
-            else:
+            if not await still_owned():
                 self._note("N", task_id)
+                return False  # not done here: its owner (or a retry) does it
+            self._note("E", task_id)
             return True
         finally:
             self._note("D", task_id)

@@ -203,7 +203,10 @@ class TaskEngine:
                 completions=self._completions,
                 machine_id=lambda: self._membership.machine_id,
                 machine_timeout=lambda: self._membership.machine_timeout,
-                member=lambda: self._lifecycle is not Lifecycle.REJOINING,
+                member=lambda: (
+                    self._lifecycle is not Lifecycle.REJOINING
+                    and self._membership.lease_left > 0
+                ),
                 cordoned=lambda: self._membership.flags.unschedulable,
                 count=self._stats.count,
                 vacated=self._vacated,

@@ -83,6 +83,10 @@ class Membership:
         self.reap_gate = ReapGate(
             config.heartbeat_interval, self.machine_timeout, clock.monotonic()
         )
+        #: when the last report the database took (registration or heartbeat) was *sent*:
+        #: the database set ``last_contact`` no earlier, so no peer can declare this machine
+        #: dead before this moment plus the machine timeout (see :attr:`lease_left`)
+        self.lease_from = clock.monotonic()
 
     async def load_settings(self) -> None:
         """Read the cluster's settings; an explicit timeout in this machine's config first
@@ -126,6 +130,7 @@ class Membership:
 
     async def register(self, capacity: Resources) -> int:
         """Insert or take over this identity's machine row under the current session."""
+        sent = self._clock.monotonic()
         self.machine_id = await machines.register(
             self._db,
             self.host_and_port,
@@ -138,6 +143,7 @@ class Membership:
             machine_name=self.machine_name,
             version=engine_package.__version__,
         )
+        self.lease_from = sent
         return self.machine_id
 
     async def rejoin(self, capacity: Resources) -> None:
@@ -145,6 +151,13 @@ class Membership:
         :class:`~.errors.MachineIdentityInUse` if another live process took the identity."""
         self.session = machines.new_session()
         await self.register(capacity)
+
+    @property
+    def lease_left(self) -> float:
+        """Seconds during which what this machine owns is certainly still its own: until then
+        no peer can have declared it dead. An answer that was held up on the way (a frozen
+        link delivers a reply seconds late) proves ownership only while this is positive."""
+        return self.lease_from + self.machine_timeout - self._clock.monotonic()
 
     @property
     def silent_for(self) -> float:
@@ -162,7 +175,8 @@ class Membership:
         ``flags`` of the result is None when this session no longer owns the row (declared
         dead, or replaced): the caller must abandon its attempts and :meth:`rejoin`.
         """
-        reap = self.reap_gate.may_reap(self._clock.monotonic())
+        sent = self._clock.monotonic()
+        reap = self.reap_gate.may_reap(sent)
         result = await machines.heartbeat(
             self._db,
             self.machine_id,
@@ -183,6 +197,8 @@ class Membership:
             reply_timeout=max(self._config.heartbeat_interval, self.machine_timeout / 3),
         )
         self.reap_gate.beat_ok(self._clock.monotonic())
+        if result.flags is not None:
+            self.lease_from = sent
         if result.reclaimed:
             log.warning(
                 "returned %d task(s) of %d silent machine(s) to the queue",

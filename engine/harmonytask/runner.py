@@ -61,7 +61,8 @@ class AttemptHooks:
     machine_id: Callable[[], int]
     #: the cluster's machine timeout (seconds of silence before peers take a task back)
     machine_timeout: Callable[[], float]
-    #: False once peers declared this machine dead: every attempt it runs is someone else's
+    #: False once peers declared this machine dead, or may have (its heartbeat lease ran
+    #: out): no attempt it runs is provably its own
     member: Callable[[], bool]
     #: the machine is cordoned: ``can_yield`` attempts should let go
     cordoned: Callable[[], bool]
@@ -196,7 +197,9 @@ class AttemptRunner:
                 owner = await hooks.db.query_value(OWNED, task.id, hooks.machine_id(), task.attempt)
             except HarmonyDBError:
                 return False
-            return owner is not None
+            # Asked again after the answer: it may have been held up on a frozen link while
+            # peers declared this machine dead. It proves ownership only within the lease.
+            return owner is not None and hooks.member()
 
         try:
             done = await within(

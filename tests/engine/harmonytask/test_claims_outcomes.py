@@ -129,3 +129,25 @@ async def test_a_heartbeat_reply_left_hanging_costs_one_beat_not_the_machine(
 
     await wait_until(queue_empty, 10, "the task to be done")
     assert await history(probe_db) == [(task, "done")]
+
+
+async def test_ownership_is_vouched_for_only_within_the_heartbeat_lease(
+    probe_db: DB, engines
+) -> None:
+    """An answer to ``still_owned`` that arrives after the machine's lease ran out (its last
+    heartbeat the database took, plus the machine timeout) proves nothing: peers may have
+    declared the machine dead meanwhile, and the answer may have been held up on a frozen
+    link. Here no heartbeat follows registration, so the lease ends after the timeout."""
+    config = EngineConfig(
+        heartbeat_interval=3600, machine_timeout=2, poll_interval=0.5, housekeeping_interval=3600
+    )
+    probe = Probe(probe_db, "m", block=True)
+    await engines([probe], "m", config=config)
+    first, second = await add_tasks(probe_db, "probe", 2)
+    await wait_until(lambda: len(probe.started) == 2, 10, "both tasks to start")
+    probe.release(first)
+    await wait_until(lambda: len(probe.owned_checks) == 1, 10, "the first ownership check")
+    await asyncio.sleep(2.5)  # the registration's lease has run out; no heartbeat renewed it
+    probe.release(second)
+    await wait_until(lambda: len(probe.owned_checks) == 2, 10, "the second ownership check")
+    assert probe.owned_checks == [True, False]

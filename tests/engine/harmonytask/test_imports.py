@@ -12,7 +12,7 @@ import engine.harmonytask
 PACKAGE = Path(engine.harmonytask.__file__).parent
 MODULES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
 #: Programs that run an engine (``python -m``), not parts of one.
-CLIENTS = {"bench_worker"}
+CLIENTS = {"bench_worker", "chaos_worker"}
 
 
 def imports_of(path: Path) -> set[str]:
