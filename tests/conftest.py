@@ -17,6 +17,7 @@ import pytest
 from engine.harmonydb import DB, itest_db, start_embedded
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType
 from engine.resources import GiB, Resources
+from support.curio_schema import CurioCluster, curio_cluster
 from support.probe import PROBE_TABLE
 
 #: Engines for tests heartbeat only when a test calls engine.beat() (or a machine NOTIFY
@@ -54,6 +55,14 @@ async def db(pg_url: str) -> AsyncIterator[DB]:
         yield database
     finally:
         await database.delete_all()
+
+
+@pytest.fixture
+async def curio_db(pg_url: str) -> AsyncIterator[CurioCluster]:
+    """A Curio-shaped ``itest_curio_<id>`` schema (:mod:`support.curio_schema`): Curio's tables
+    and ledger, seeded as Curio's code writes them; dropped after the test."""
+    async with curio_cluster(pg_url) as cluster:
+        yield cluster
 
 
 @pytest.fixture
