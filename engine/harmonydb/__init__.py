@@ -9,6 +9,9 @@ Public API::
     async with db.iterate(sql, *args) as rows: async for row in rows: ...
     await db.transaction(fn)        # fn(tx) -> T, commits only on `await tx.commit()`
 
+A foreign cluster (a Curio schema: ``db.cluster_kind`` is ``ClusterKind.CURIO``) is never
+migrated and every session to it is read-only (see cluster_kind.py).
+
 A lost connection is retried only where nothing can have committed; a COMMIT or autocommit
 write whose reply was lost raises AmbiguousCommit (a ConnectionLost), a frozen link TimedOut
 within ``Bounds.reply_timeout`` (see db.py's docstring for exactly what is retried).
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .bounds import DEFAULT_BOUNDS, Bounds
+from .cluster_kind import ClusterKind, ForeignCluster, classify, curio_ledger
 from .config import DatabaseURL, parse_url, redact_url
 from .db import DB, Iteration, Tx
 from .embedded import EmbeddedPostgres, default_data_dir, install_sigterm_exit, start_embedded
@@ -52,6 +56,7 @@ __all__ = [
     "AmbiguousCommit",
     "AuthenticationError",
     "Bounds",
+    "ClusterKind",
     "ConfigError",
     "ConnectError",
     "ConnectionLost",
@@ -59,6 +64,7 @@ __all__ = [
     "DatabaseURL",
     "EmbeddedPostgres",
     "EmbeddedServerError",
+    "ForeignCluster",
     "HarmonyDBError",
     "ITestSchemaRefused",
     "Iteration",
@@ -72,7 +78,9 @@ __all__ = [
     "TransactionMisuse",
     "Tx",
     "UniqueViolation",
+    "classify",
     "connect",
+    "curio_ledger",
     "default_data_dir",
     "install_sigterm_exit",
     "itest_db",

@@ -27,6 +27,11 @@ call and sometimes without bound, and guards transactions with a stack-scanning 
   different connection, outside the transaction, so it raises :class:`TransactionMisuse`.
 * SQL text is typed ``LiteralString``: a type checker rejects SQL assembled from runtime strings,
   so values travel only as parameters.
+* A foreign cluster (a Curio schema, :mod:`.cluster_kind`) is recognised at open: it is never
+  migrated (``migrate=True`` raises :class:`ForeignCluster` before anything is written), and
+  every connection to it, pooled or LISTEN, starts with ``default_transaction_read_only`` on, so
+  a write anywhere in the code is refused by the server. The one way to write is an explicit
+  ``begin(read_write=True)`` (an operator's action), refused in a ``read_only`` session.
 """
 
 from __future__ import annotations
@@ -45,11 +50,13 @@ import asyncpg
 
 from .ambiguity import after_loss, ambiguous
 from .bounds import DEFAULT_BOUNDS, Bounds, configure_connection
+from .cluster_kind import ClusterKind, ForeignCluster, classify
 from .config import DatabaseURL, check_schema_name, parse_url
 from .errors import (
     INVALID_AUTHORIZATION,
     INVALID_CATALOG_NAME,
     INVALID_PASSWORD,
+    READ_ONLY_TRANSACTION,
     AuthenticationError,
     ConfigError,
     ConnectError,
@@ -58,6 +65,7 @@ from .errors import (
     HarmonyDBError,
     ITestSchemaRefused,
     QueryError,
+    ReadOnlyError,
     TimedOut,
     TransactionMisuse,
 )
@@ -99,13 +107,18 @@ class DB:
         read_only: bool,
         server_version: str,
         bounds: Bounds = DEFAULT_BOUNDS,
+        cluster_kind: ClusterKind = ClusterKind.OURS,
     ) -> None:
         self._pool = pool
         self.bounds = bounds
         self.url = url
         self.schema = schema
         self.retry_policy = retry
+        #: the session was opened read-only on request (``--read-only``): not even an explicit
+        #: read-write transaction is allowed
         self.read_only = read_only
+        #: whose schema this is, read at open (:mod:`.cluster_kind`)
+        self.cluster_kind = cluster_kind
         self.server_version = server_version
         self.is_yugabyte = "-YB-" in server_version
         self._notify_supported: bool | None = None
@@ -140,6 +153,10 @@ class DB:
         ``bounds`` (or just ``statement_timeout`` / ``connect_timeout``) limit every wait; see
         :class:`Bounds`. Raises :class:`ConnectError` subclasses with one-line, password-free
         messages.
+
+        A foreign (Curio) schema is never migrated: with ``migrate`` (and not ``read_only``)
+        this raises :class:`ForeignCluster`, having sent nothing but catalog reads; without, the
+        DB opens with every session read-only (``cluster_kind`` says which kind it found).
         """
         parsed = parse_url(url)
         check_schema_name(schema)
@@ -158,34 +175,19 @@ class DB:
         if create_schema and not read_only:
             await _ensure_schema(parsed, schema, bounds)
 
-        async def init(conn: asyncpg.Connection) -> None:
-            configure_connection(conn, bounds)
-
-        try:
-            pool = await asyncpg.create_pool(
-                parsed.dsn,
-                **_passfile_password(parsed),
-                min_size=min_size,
-                max_size=max_size,
-                timeout=bounds.connect_timeout,
-                command_timeout=bounds.reply_timeout,
-                server_settings=settings,
-                init=init,
+        pool, version, kind = await _open_pool(
+            parsed, schema, settings, bounds, min_size=min_size, max_size=max_size
+        )
+        if kind.foreign and not read_only:
+            # The pool's sessions were opened read-write and have only read the catalog: close
+            # them before anything else is sent, and open read-only ones instead.
+            await pool.close()
+            if migrate:
+                raise ForeignCluster(schema)
+            settings["default_transaction_read_only"] = "on"
+            pool, version, kind = await _open_pool(
+                parsed, schema, settings, bounds, min_size=min_size, max_size=max_size
             )
-        except BaseException as exc:
-            raise _connect_error(exc, parsed) from None
-        try:
-            async with pool.acquire() as conn:
-                version = await conn.fetchval("SELECT version()")
-                exists = await conn.fetchval(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema
-                )
-        except BaseException:
-            await pool.close()
-            raise
-        if not exists:
-            await pool.close()
-            raise ConfigError(f"schema {schema!r} does not exist in {parsed.redacted}")
         db = cls(
             pool,
             url=parsed,
@@ -194,6 +196,7 @@ class DB:
             read_only=read_only,
             server_version=str(version),
             bounds=bounds,
+            cluster_kind=kind,
         )
         try:
             # Probed once here, never from inside a transaction: a commit that needed a second
@@ -202,7 +205,7 @@ class DB:
         except BaseException:
             await pool.close()
             raise
-        if migrate and not read_only:
+        if migrate and not read_only and not kind.foreign:
             from .migrations import migrate as apply_migrations
 
             try:
@@ -211,6 +214,11 @@ class DB:
                 await db.close()
                 raise
         return db
+
+    @property
+    def foreign(self) -> bool:
+        """A foreign (Curio) cluster: every session is read-only (see :meth:`open`)."""
+        return self.cluster_kind.foreign
 
     async def close(self) -> None:
         """Close every pooled connection, within the reply bound (a frozen link cannot hold a
@@ -393,6 +401,7 @@ class DB:
         *,
         retry: bool = True,
         isolation: str | None = None,
+        read_write: bool = False,
     ) -> T:
         """Run ``fn(tx)`` in a transaction and return its result.
 
@@ -402,11 +411,13 @@ class DB:
         whole closure re-runs on 40001, 40P01 or a connection lost before COMMIT, so ``fn`` must
         not have side effects outside the database that cannot be repeated. A connection lost
         during COMMIT raises :class:`AmbiguousCommit`, never re-runs ``fn``.
+
+        ``read_write`` makes it an explicit read-write transaction (see :meth:`begin`).
         """
         self._guard("transaction")
 
         async def attempt() -> T:
-            async with self.begin(isolation=isolation) as tx:
+            async with self.begin(isolation=isolation, read_write=read_write) as tx:
                 return await fn(tx)
 
         if not retry:
@@ -414,13 +425,25 @@ class DB:
         return await run_with_retry(attempt, self.retry_policy, what="transaction")
 
     @contextlib.asynccontextmanager
-    async def begin(self, *, isolation: str | None = None) -> AsyncIterator[Tx]:
+    async def begin(
+        self, *, isolation: str | None = None, read_write: bool = False
+    ) -> AsyncIterator[Tx]:
         """A transaction as a block, not retried: ``async with db.begin() as tx: …``.
 
         As with :meth:`transaction`, only an explicit ``await tx.commit()`` commits.
+
+        ``read_write`` starts it with ``SET TRANSACTION READ WRITE``: on a foreign cluster, whose
+        sessions are read-only, that is the only way to write, kept for an operator's confirmed
+        action. A session opened ``read_only`` refuses it (:class:`ReadOnlyError`) before
+        anything is sent.
         """
         self._guard("begin")
-        tx = Tx(self, isolation)
+        if read_write and self.read_only:
+            raise ReadOnlyError(
+                f"schema {self.schema!r} was opened read-only: no read-write transaction",
+                sqlstate=READ_ONLY_TRANSACTION,
+            )
+        tx = Tx(self, isolation, read_write=read_write)
         token = _current_tx.set(tx)
         try:
             yield tx
@@ -477,8 +500,9 @@ class DB:
 
     async def listen_connection(self) -> asyncpg.Connection:
         """A dedicated connection (not from the pool) for LISTEN; the caller closes it."""
-        conn = await _raw_connect(self.url, self.bounds, search_path=self.schema)
-        return conn
+        return await _raw_connect(
+            self.url, self.bounds, search_path=self.schema, read_only=self.read_only or self.foreign
+        )
 
     # ------------------------------------------------------------------ internals
 
@@ -540,9 +564,10 @@ class DB:
 class Tx:
     """An open transaction. Statements run on one connection; BEGIN goes out with the first."""
 
-    def __init__(self, db: DB, isolation: str | None) -> None:
+    def __init__(self, db: DB, isolation: str | None, *, read_write: bool = False) -> None:
         self._db = db
         self._isolation = isolation
+        self._read_write = read_write
         self._conn: asyncpg.Connection | None = None
         self._transaction: Any = None
         self._done = False
@@ -568,6 +593,10 @@ class Tx:
             with self._watch():
                 self._transaction = self._conn.transaction(isolation=self._isolation)
                 await self._transaction.start()
+                if self._read_write:
+                    # first in the transaction, as PostgreSQL requires; overrides the
+                    # session's default_transaction_read_only for this transaction only
+                    await self._conn.execute("SET TRANSACTION READ WRITE")
         self.statements += 1
         self._db.statements += 1
         return self._conn
@@ -753,14 +782,62 @@ async def _rollback_quietly(transaction: Any) -> None:
         await transaction.rollback()
 
 
+async def _open_pool(
+    url: DatabaseURL,
+    schema: str,
+    settings: dict[str, str],
+    bounds: Bounds,
+    *,
+    min_size: int,
+    max_size: int,
+) -> tuple[asyncpg.Pool, str, ClusterKind]:
+    """A pool with ``settings`` on every session; the server's version and the schema's kind,
+    read on its first connection. Raises :class:`ConfigError` when the schema does not exist."""
+
+    async def init(conn: asyncpg.Connection) -> None:
+        configure_connection(conn, bounds)
+
+    try:
+        pool = await asyncpg.create_pool(
+            url.dsn,
+            **_passfile_password(url),
+            min_size=min_size,
+            max_size=max_size,
+            timeout=bounds.connect_timeout,
+            command_timeout=bounds.reply_timeout,
+            server_settings=settings,
+            init=init,
+        )
+    except BaseException as exc:
+        raise _connect_error(exc, url) from None
+    try:
+        async with pool.acquire() as conn:
+            version = await conn.fetchval("SELECT version()")
+            exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
+            kind = await classify(conn, schema)
+    except BaseException:
+        await pool.close()
+        raise
+    if not exists:
+        await pool.close()
+        raise ConfigError(f"schema {schema!r} does not exist in {url.redacted}")
+    return pool, str(version), kind
+
+
 async def _raw_connect(
-    url: DatabaseURL, bounds: Bounds, *, search_path: str | None = None
+    url: DatabaseURL,
+    bounds: Bounds,
+    *,
+    search_path: str | None = None,
+    read_only: bool = False,
 ) -> asyncpg.Connection:
     """A connection outside the pool, with the same bounds (a LISTEN connection idles for
     hours: keepalive is what finds it dead)."""
     settings = {**bounds.server_settings(), "timezone": "UTC"}
     if search_path:
         settings["search_path"] = search_path
+    if read_only:
+        settings["default_transaction_read_only"] = "on"
     try:
         conn = await asyncpg.connect(
             url.dsn,

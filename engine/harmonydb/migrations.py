@@ -19,6 +19,10 @@ run and then recorded separately, no cross-node lock) and why:
   broken at once. A renewal that fails is retried and logged, never turned into a failure of
   the migration (each file commits with its ledger row, so even a lost lease cannot apply a
   file twice); a lease that was lost is said plainly in the log.
+* A **foreign cluster** (a Curio schema, :mod:`.cluster_kind`) is never migrated: the schema's
+  kind is read again, from the catalog, before the ledger would be created, and a Curio schema
+  raises :class:`~.cluster_kind.ForeignCluster` with nothing written. Our files would add
+  triggers to Curio's tables and replace its functions.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from .cluster_kind import ClusterKind, ForeignCluster, classify
 from .errors import HarmonyDBError, MigrationError
 from .lease_holder import LeaseHolder
 
@@ -139,6 +144,15 @@ def _valid_date(text: str) -> bool:
     return True
 
 
+async def _refuse_foreign(db: DB) -> None:
+    """Read the schema's kind now, not only the one ``db`` found at open: whatever path led
+    here, a migration never starts on a Curio schema."""
+    async with db.connection() as conn:
+        kind = await classify(conn, db.schema)
+    if kind is ClusterKind.CURIO or db.foreign:
+        raise ForeignCluster(db.schema)
+
+
 async def _ensure_ledger(db: DB) -> None:
     # Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog (23505/42P07):
     # the loser simply finds the table there on the next try.
@@ -201,9 +215,14 @@ async def migrate(
     lease_seconds: float = 60.0,
     wait_seconds: float = 600.0,
 ) -> list[str]:
-    """Apply pending migrations exactly once cluster-wide; return the files applied here."""
+    """Apply pending migrations exactly once cluster-wide; return the files applied here.
+
+    Raises :class:`ForeignCluster`, having written nothing, on a Curio schema.
+    """
     migrations = load_migrations() if migrations is None else migrations
+    await _refuse_foreign(db)
     await _ensure_ledger(db)
+    db.cluster_kind = ClusterKind.OURS  # an empty schema is ours from its ledger on
     status = compare(migrations, await _ledger(db))
     if status.changed:
         raise _changed_error(status.changed)
