@@ -37,6 +37,11 @@ data directory; it stops when the last harmony process using it exits. Only the 
 `db migrate`, `chain init`, `storage attach` and `task add` create a cluster where there is
 none; every other command says "no harmony cluster at DIR" instead.
 
+A schema that holds Curio's migration ledger (table `base`) is a Curio cluster: harmony never
+migrates it, registers no machine and starts no engine there, and opens it read-only; commands
+that would write to it, or cannot read it yet, say so and change nothing. --read-only refuses
+every command that writes.
+
 The global options (--db, --data-dir, --schema, --read-only, -v) may also follow the command:
 `harmony machine list --data-dir DIR`.
 """

@@ -4,20 +4,27 @@ Two small pools, so an operator's action never waits behind a refresh: the reade
 query set of :class:`~engine.snapshot.SnapshotReader` and the LISTEN connection) and the
 actions' (cordon, drain, restart through the engine's admin API). A read-only console opens
 only the first and works under a role that may only SELECT.
+
+A foreign cluster (a Curio schema, see :mod:`engine.harmonydb.cluster_kind`) is opened without
+migrating and read-only at the server, with no actions' pool; its panes cannot be read yet, so
+its reader says so at every refresh instead of querying tables that have other columns.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from engine.harmonydb import DB, start_embedded
+from engine.harmonydb import DB, ClusterKind, ForeignCluster, migrate, start_embedded
 from engine.harmonytask.wakeup import Listener
-from engine.snapshot import SnapshotReader
+from engine.snapshot import ClusterSnapshot, SnapshotReader
 
-__all__ = ["DatabaseLink", "Target", "open_link"]
+from .feed import Reader
+
+__all__ = ["DatabaseLink", "Target", "UnsupportedCluster", "open_link"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ class DatabaseLink:
 
     url: str
     db: DB
-    reader: SnapshotReader
+    reader: Reader
     listener: Listener
     #: None when read-only
     action_db: DB | None
@@ -51,6 +58,8 @@ class DatabaseLink:
     label: str
     #: the database is the embedded server this process started or joined
     embedded: bool
+    #: whose schema it is: on a foreign (Curio) one nothing is written and no engine runs
+    cluster_kind: ClusterKind = ClusterKind.OURS
 
     async def close(self) -> None:
         await self.listener.close()
@@ -70,14 +79,16 @@ async def open_link(target: Target, on_notice: Callable[[], None]) -> DatabaseLi
         url,
         schema=target.schema,
         read_only=target.read_only,
-        migrate=target.migrate and not target.read_only,
+        migrate=False,  # below, once the schema is known to be ours
         application_name="harmony console",
         min_size=1,
         max_size=2,
     )
     action_db: DB | None = None
     try:
-        if not target.read_only:
+        if target.migrate and not target.read_only and not db.foreign:
+            await migrate(db)
+        if not target.read_only and not db.foreign:
             action_db = await DB.open(
                 url,
                 schema=target.schema,
@@ -105,5 +116,39 @@ async def open_link(target: Target, on_notice: Callable[[], None]) -> DatabaseLi
     if label is None:
         where = "embedded" if embedded else ",".join(db.url.hosts) or "local socket"
         label = f"{db.schema} @ {where}"
-    reader = SnapshotReader(db, stale_after=target.stale_after, stuck_after=target.stuck_after)
-    return DatabaseLink(url, db, reader, listener, action_db, live, label, embedded)
+    reader: Reader
+    if db.foreign:
+        reader = UnsupportedCluster(db.schema)
+    else:
+        reader = SnapshotReader(db, stale_after=target.stale_after, stuck_after=target.stuck_after)
+    return DatabaseLink(
+        url, db, reader, listener, action_db, live, label, embedded, cluster_kind=db.cluster_kind
+    )
+
+
+class UnsupportedCluster:
+    """The reader of a cluster the console cannot show yet (a Curio one): every refresh raises
+    one line saying so, which the status line shows; nothing is queried."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+    @property
+    def backfill_pending(self) -> bool:
+        return False
+
+    async def backfill_step(self) -> None:
+        return None
+
+    async def snapshot(
+        self,
+        now: datetime,
+        *,
+        history_filter: str | None = None,
+        lists: Collection[str] | None = None,
+    ) -> ClusterSnapshot:
+        raise ForeignCluster(
+            self.schema,
+            "the console cannot show it yet (not yet supported on a Curio cluster); "
+            "nothing is written to it",
+        )

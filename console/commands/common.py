@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from engine.clock import SystemClock
 from engine.harmonydb import (
     DB,
+    ForeignCluster,
     MigrationError,
     connect,
     default_data_dir,
@@ -75,6 +76,27 @@ def require_cluster(args: argparse.Namespace) -> None:
         )
 
 
+def command_words(args: argparse.Namespace) -> str:
+    """The command as typed, without options: ``task add``, ``run``, ``db status``."""
+    command = getattr(args, "command", None)
+    if not command:
+        return "(the console)"
+    action = getattr(args, f"{command.replace('-', '_')}_command", None)
+    return f"{command} {action}" if action else command
+
+
+def foreign_refusal(args: argparse.Namespace, *, writes: bool) -> CommandError:
+    """Why a command does not run on a Curio cluster, in one line (nothing was changed)."""
+    words = command_words(args)
+    if words == "run":
+        why = "harmony run cannot start an engine on it (Curio's own machines run its tasks)"
+    elif writes:
+        why = f"`harmony {words}` would write to it, and harmony does not write to a Curio cluster"
+    else:
+        why = f"`harmony {words}` is not yet supported on a Curio cluster"
+    return CommandError(f"schema {args.schema!r} is a Curio cluster: {why}; nothing was changed")
+
+
 async def open_db(
     args: argparse.Namespace,
     *,
@@ -92,23 +114,42 @@ async def open_db(
     Only commands that can sensibly be the first one on a new machine pass ``create`` (they
     start a cluster where there is none); every other command refuses a data directory that
     holds no cluster (:func:`require_cluster`). ``--read-only`` (a global option) opens a
-    read-only session whatever the command.
+    read-only session whatever the command, and refuses a command that writes (``migrate`` or
+    ``create``) before anything connects.
+
+    A foreign cluster (a Curio schema) stops every command with :func:`foreign_refusal`, with
+    nothing written (the DB refuses to migrate it and opens it read-only), except those that
+    pass ``check_schema=False`` and report on the schema themselves (``db status``).
     """
+    writes = migrate or create
+    asked_read_only = bool(getattr(args, "read_only", False))
+    if asked_read_only and writes and not read_only:
+        raise CommandError(
+            f"`harmony {command_words(args)}` changes the cluster: refused under --read-only"
+        )
     if not create:
         require_cluster(args)
-    read_only = read_only or bool(getattr(args, "read_only", False))
-    writes = migrate and not read_only
-    db = await connect(
-        args.db,
-        data_dir=args.data_dir,
-        schema=args.schema,
-        read_only=read_only,
-        # Migrating creates the schema's tables: only where a cluster may be created.
-        migrate=writes and create,
-        create_schema=create and not read_only,
-        application_name=f"harmony {args.command or 'console'}",
-    )
+    read_only = read_only or asked_read_only
+    writes = writes and not read_only
+    migrating = migrate and not read_only
     try:
+        db = await connect(
+            args.db,
+            data_dir=args.data_dir,
+            schema=args.schema,
+            read_only=read_only,
+            # Migrating creates the schema's tables: only where a cluster may be created.
+            migrate=migrating and create,
+            create_schema=create and not read_only,
+            application_name=f"harmony {args.command or 'console'}",
+        )
+    except ForeignCluster:
+        raise foreign_refusal(args, writes=writes) from None
+    try:
+        if db.foreign:
+            if writes or check_schema:
+                raise foreign_refusal(args, writes=writes)
+            return db
         if not create and check_schema:
             status = await migration_status(db)
             if not status.applied:
@@ -117,9 +158,9 @@ async def open_db(
                     f"no harmony cluster in schema {args.schema!r} of this database (check "
                     "--schema or HARMONY_SCHEMA; `harmony db migrate` creates one)"
                 )
-            if writes and not status.current:
+            if migrating and not status.current:
                 await apply_migrations(db)  # raises on a changed migration, as DB.open does
-        if check_schema and not writes:
+        if check_schema and not migrating:
             status = await migration_status(db)
             if status.changed:
                 raise MigrationError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from engine.harmonydb import migrate, migration_status
+from engine.harmonydb import DB, curio_ledger, migrate, migration_status
 
 from .common import CREATES_CLUSTER, open_db, print_json
 
@@ -40,6 +40,8 @@ async def run_migrate(args: argparse.Namespace) -> int:
 async def run_status(args: argparse.Namespace) -> int:
     db = await open_db(args, migrate=False, check_schema=False)
     try:
+        if db.foreign:
+            return await _curio_status(db, args)
         status = await migration_status(db)
         where = db.url.redacted
     finally:
@@ -58,3 +60,27 @@ async def run_status(args: argparse.Namespace) -> int:
                 print(f"  {label:8} {name}")
         print("status: current" if status.current else "status: NOT current")
     return 0 if not status.changed else 1
+
+
+async def _curio_status(db: DB, args: argparse.Namespace) -> int:
+    """A Curio cluster's ledger, read-only: harmony's migrations are never applied to it."""
+    entries = await curio_ledger(db)
+    latest = max(entries, default=None)
+    if args.json:
+        print_json(
+            {
+                "database": db.url.redacted,
+                "schema": args.schema,
+                "cluster": db.cluster_kind.value,
+                "curio_migrations": len(entries),
+                "curio_latest": latest,
+            }
+        )
+        return 0
+    print(f"database: {db.url.redacted}  schema: {args.schema}")
+    print(
+        f"Curio cluster: {len(entries)} Curio migrations applied"
+        + (f", the latest of {latest[:4]}-{latest[4:6]}-{latest[6:8]}" if latest else "")
+    )
+    print("harmony's migrations are never applied to a Curio cluster (it is only read)")
+    return 0

@@ -162,9 +162,15 @@ def _names(values: list[str] | None) -> list[str] | None:
 
 
 async def _with_db(
-    args: argparse.Namespace, action: Callable[[Any], Awaitable[int]], *, create: bool = False
+    args: argparse.Namespace,
+    action: Callable[[Any], Awaitable[int]],
+    *,
+    create: bool = False,
+    writes: bool = True,
 ) -> int:
-    db = await open_db(args, create=create)
+    """Run ``action`` on the cluster's DB; ``writes`` False for a command that only reads
+    (it neither migrates the schema nor is refused under ``--read-only``)."""
+    db = await open_db(args, create=create, migrate=writes)
     try:
         return await action(db)
     except StorageError as exc:
@@ -230,7 +236,7 @@ async def run_list(args: argparse.Namespace) -> int:
             print("\n\n".join(render_path(info) for info in infos))
         return 0
 
-    return await _with_db(args, action)
+    return await _with_db(args, action, writes=False)
 
 
 async def run_redeclare(args: argparse.Namespace) -> int:

@@ -1,0 +1,351 @@
+"""Against a Curio cluster nothing harmony does changes anything: every CLI command, as the
+schema's owner and as a role that may only SELECT, and the console started in-process, leave
+the schema byte-identical (``pg_dump`` of its structure and of its data, before and after).
+Each command says in one line why it does not run there (no traceback); ``db status`` reports
+Curio's ledger. And ``--read-only`` refuses, before connecting, every command that writes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from console.cli import build_parser
+from engine.harmonydb import DB, HarmonyDBError, ReadOnlyError, parse_url
+from support.curio_schema import CURIO_MIGRATIONS, CurioCluster
+from support.probe import wait_until
+from support.schema_dump import SchemaDump, dump_schema, pg_dump_for, server_major, without_password
+
+#: Every command of the CLI with the arguments it is run with, and what it must answer on a
+#: Curio cluster: "engine" (run refuses to start one), "writes" (refused: it would write),
+#: "unsupported" (a read that cannot show a Curio cluster yet), "ledger" (db status) or
+#: "reads" (it reads Curio's own tables: any one-line answer). ``{dir}`` is an empty directory
+#: of the test's.
+COMMANDS: dict[str, tuple[list[str], str]] = {
+    "run": (["run", "--engine-only", "--name", "curio-probe"], "engine"),
+    "task add": (["task", "add", "noop"], "writes"),
+    "task list": (["task", "list"], "unsupported"),
+    "task history": (["task", "history"], "unsupported"),
+    "task restart": (["task", "restart", "1"], "writes"),
+    "machine list": (["machine", "list"], "unsupported"),
+    "machine cordon": (["machine", "cordon", "1"], "writes"),
+    "machine uncordon": (["machine", "uncordon", "2"], "writes"),
+    "machine drain": (["machine", "drain", "1"], "writes"),
+    "machine restart": (["machine", "restart", "1"], "writes"),
+    "machine forget": (["machine", "forget", "3"], "writes"),
+    "storage attach": (["storage", "attach", "{dir}", "--seal"], "writes"),
+    "storage detach": (["storage", "detach", "{dir}"], "writes"),
+    "storage list": (["storage", "list"], "unsupported"),
+    "storage redeclare": (["storage", "redeclare"], "writes"),
+    "chain init": (["chain", "init"], "writes"),
+    "chain status": (["chain", "status"], "unsupported"),
+    "chain create-miner": (["chain", "create-miner"], "writes"),
+    "chain serve": (["chain", "serve"], "unsupported"),
+    # Curio's harmony_config names its Lotus node; the seed's names none
+    "chain head": (["chain", "head", "--timeout", "2"], "reads"),
+    "sectors pledge": (["sectors", "pledge", "--count", "1"], "writes"),
+    "sectors list": (["sectors", "list"], "unsupported"),
+    "sectors status": (["sectors", "status", "1"], "unsupported"),
+    "sectors resume": (["sectors", "resume", "1"], "writes"),
+    "proving info": (["proving", "info"], "unsupported"),
+    "proving deadlines": (["proving", "deadlines"], "unsupported"),
+    "db migrate": (["db", "migrate"], "writes"),
+    "db status": (["db", "status"], "ledger"),
+}
+#: Commands not run here, and why.
+NOT_RUN = {
+    "bench engine": "works in a scratch itest_ schema it creates and drops, never --schema",
+    "bench proofs": "runs no database at all",
+    "bench chaos": "works in a scratch itest_ schema (or its own server), never --schema",
+    "bench console": "works in a scratch itest_ schema it creates and drops, never --schema",
+    "screenshots": "works in a scratch itest_ schema it creates and drops, never --schema",
+}
+ANSWERS = {
+    "engine": "harmony run cannot start an engine on it",
+    "writes": "would write to it, and harmony does not write to a Curio cluster",
+    "unsupported": "is not yet supported on a Curio cluster",
+}
+
+Dumper = Callable[[str], Awaitable[SchemaDump]]
+
+
+def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: set[str] = set()
+            for name, child in action.choices.items():
+                found |= leaf_commands(child, (*prefix, name))
+            return found
+    return {" ".join(prefix)}
+
+
+def test_every_command_is_covered() -> None:
+    """A new command must say here what it does on a Curio cluster."""
+    assert leaf_commands(build_parser()) == set(COMMANDS) | set(NOT_RUN)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+async def dumper(pg_url: str) -> Dumper:
+    pg_dump = pg_dump_for(await server_major(pg_url))
+    if pg_dump is None:
+        pytest.skip("no pg_dump as new as the server is installed")
+
+    async def dump(schema: str) -> SchemaDump:
+        return await dump_schema(pg_url, schema, pg_dump)
+
+    return dump
+
+
+async def _select_only_role(pg_url: str, schema: str) -> AsyncIterator[str]:
+    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
+    admin = await asyncpg.connect(parse_url(pg_url).dsn)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        await admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+        database = await admin.fetchval("SELECT current_database()")
+        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+        host_part = parse_url(pg_url).dsn.split("@", 1)[-1]
+        yield f"postgresql://{role}:{password}@{host_part}"
+    finally:
+        await admin.execute(f"DROP OWNED BY {role}")
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
+
+
+@pytest.fixture(params=["owner", "select-only role"])
+async def as_role(request: pytest.FixtureRequest, pg_url: str, curio_db: CurioCluster) -> Any:
+    """The URL harmony connects with: the schema's owner, or a role that may only SELECT."""
+    if request.param == "owner":
+        yield pg_url
+        return
+    async for url in _select_only_role(pg_url, curio_db.schema):
+        yield url
+
+
+def assert_unchanged(before: SchemaDump, after: SchemaDump) -> None:
+    for what in ("structure", "data"):
+        old, new = getattr(before, what), getattr(after, what)
+        if old != new:
+            diff = "".join(
+                list(difflib.unified_diff(old.splitlines(True), new.splitlines(True), n=1))[:60]
+            )
+            raise AssertionError(f"the schema's {what} changed:\n{diff}")
+
+
+def harmony_env(url: str) -> tuple[str, dict[str, str]]:
+    """The URL for argv without its password, and an environment carrying it."""
+    dsn, password = without_password(parse_url(url).dsn)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HARMONY_") and k != "FULLNODE_API_INFO"
+    }
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return dsn, env
+
+
+async def run_harmony(
+    url: str, schema: str, argv: list[str], *, limit: asyncio.Semaphore
+) -> subprocess.CompletedProcess[str]:
+    dsn, env = harmony_env(url)
+    async with limit:
+        return await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "console", "--db", dsn, "--schema", schema, *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+            env=env,
+        )
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+async def test_no_command_changes_a_curio_cluster(
+    curio_db: CurioCluster, as_role: str, dumper: Dumper, tmp_path: Path
+) -> None:
+    schema = curio_db.schema
+    before = await dumper(schema)
+    limit = asyncio.Semaphore(4)
+    names = list(COMMANDS)
+    results = await asyncio.gather(
+        *(
+            run_harmony(
+                as_role,
+                schema,
+                [str(tmp_path) if a == "{dir}" else a for a in COMMANDS[name][0]],
+                limit=limit,
+            )
+            for name in names
+        )
+    )
+    assert_unchanged(before, await dumper(schema))
+    assert list(tmp_path.iterdir()) == []  # storage attach wrote no sectorstore.json
+    problems = []
+    for name, result in zip(names, results, strict=True):
+        outcome = COMMANDS[name][1]
+        said = f"{name}: exit {result.returncode}, out {result.stdout!r}, err {result.stderr!r}"
+        if outcome == "ledger":
+            if result.returncode != 0 or (
+                f"Curio cluster: {len(CURIO_MIGRATIONS)} Curio migrations applied"
+                not in result.stdout
+            ):
+                problems.append(said)
+            continue
+        if outcome == "reads":
+            if (
+                result.returncode not in (0, 1)
+                or result.stderr.count("\n") > 1
+                or ("Traceback" in result.stderr + result.stdout)
+            ):
+                problems.append(said)
+            continue
+        expected = f"harmony: error: schema {schema!r} is a Curio cluster: "
+        if (
+            result.returncode != 1
+            or result.stderr.count("\n") != 1
+            or not result.stderr.startswith(expected)
+            or ANSWERS[outcome] not in result.stderr
+            or "Traceback" in result.stderr + result.stdout
+        ):
+            problems.append(said)
+    assert not problems, "\n".join(problems)
+
+
+async def test_db_status_json_reports_curios_ledger(curio_db: CurioCluster) -> None:
+    result = await run_harmony(
+        curio_db.url, curio_db.schema, ["db", "status", "--json"], limit=asyncio.Semaphore(1)
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cluster"] == "curio"
+    assert report["curio_migrations"] == len(CURIO_MIGRATIONS)
+    assert report["curio_latest"] == max(name[:8] for name in CURIO_MIGRATIONS)
+
+
+# --------------------------------------------------------------------------- an engine
+
+
+async def test_an_engine_cannot_start_on_a_curio_cluster(
+    curio_db: CurioCluster, dumper: Dumper
+) -> None:
+    """What ``harmony``'s console would start as its machine, were it asked to, fails with
+    nothing written: its DB is read-only at the server, so even joining the cluster the way
+    Curio's own machines do (an INSERT into harmony_machines) is refused."""
+    from engine.node import start_node
+
+    before = await dumper(curio_db.schema)
+    db = await DB.open(curio_db.url, schema=curio_db.schema, migrate=False)
+    try:
+        assert db.foreign
+        with pytest.raises(HarmonyDBError):
+            await start_node(db, "curio-probe:console", storage_heartbeat=False)
+        with pytest.raises(ReadOnlyError):
+            await db.query_value(
+                "INSERT INTO harmony_machines (host_and_port, cpu, ram, gpu, last_contact) "
+                "VALUES ($1, 1, 1, 0, CURRENT_TIMESTAMP) RETURNING id",
+                "curio-probe:12300",
+            )
+    finally:
+        await db.close()
+    assert_unchanged(before, await dumper(curio_db.schema))
+
+
+# --------------------------------------------------------------------------- the console
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["with-engine", "read-only"])
+async def test_the_console_changes_nothing_and_starts_no_engine(
+    curio_db: CurioCluster,
+    as_role: str,
+    read_only: bool,
+    dumper: Dumper,
+    console_app: Any,
+    screen_text: Any,
+) -> None:
+    before = await dumper(curio_db.schema)
+    started: list[str] = []
+
+    async def start_machine(url: str) -> Any:
+        """As ``harmony``'s own factory does: a DB on the schema, then the node."""
+        started.append(url)
+        from engine.node import start_node
+
+        db = await DB.open(url, schema=curio_db.schema, migrate=False)
+        return await start_node(db, "curio-probe:console")
+
+    app = console_app(
+        as_role, curio_db.schema, read_only=read_only, engine=None if read_only else start_machine
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(
+            lambda: "not yet supported on a Curio cluster" in (app.error or ""),
+            20,
+            "the console to say it cannot show a Curio cluster",
+        )
+        for key in "23451":
+            await pilot.press(key)
+            await pilot.pause()
+        app.refresh_now()
+        await asyncio.sleep(0.3)
+        await pilot.pause()
+        text = screen_text(app)
+        assert app.snapshot is None
+        assert started == []
+    assert "Curio" in text or "Curio" in (app.error or "")
+    assert_unchanged(before, await dumper(curio_db.schema))
+
+
+# --------------------------------------------------------------------------- --read-only
+
+
+WRITES = [name for name, (_, outcome) in COMMANDS.items() if outcome in ("writes", "engine")]
+
+
+async def test_read_only_refuses_every_command_that_writes(
+    db: DB, dumper: Dumper, tmp_path: Path
+) -> None:
+    """On harmony's own cluster: refused before anything connects, so nothing changed."""
+    before = await dumper(db.schema)
+    limit = asyncio.Semaphore(4)
+    results = await asyncio.gather(
+        *(
+            run_harmony(
+                db.url.dsn,
+                db.schema,
+                [
+                    *(str(tmp_path) if a == "{dir}" else a for a in COMMANDS[name][0]),
+                    "--read-only",
+                ],
+                limit=limit,
+            )
+            for name in WRITES
+        )
+    )
+    assert_unchanged(before, await dumper(db.schema))
+    problems = [
+        f"{name}: exit {r.returncode}, stderr {r.stderr!r}"
+        for name, r in zip(WRITES, results, strict=True)
+        if r.returncode != 1
+        or not r.stderr.startswith(f"harmony: error: `harmony {name}` changes the cluster: ")
+        or "refused under --read-only" not in r.stderr
+    ]
+    assert not problems, "\n".join(problems)
