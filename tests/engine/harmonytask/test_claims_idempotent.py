@@ -20,7 +20,13 @@ from engine.harmonytask import (
     claims,
     machines,
 )
-from engine.harmonytask.claims import CLAIM_BY_TYPE, CLAIM_IDS, Claimed
+from engine.harmonytask.claims import (
+    CLAIM_BY_TYPE,
+    CLAIM_BY_TYPE_AGAIN,
+    CLAIM_IDS,
+    CLAIM_IDS_AGAIN,
+    Claimed,
+)
 from support.probe import Probe, wait_until
 
 #: manual heartbeats (so no peer reaps and nothing but the claim path can rescue a stranded
@@ -81,14 +87,18 @@ async def owned_by(db: DB, machine_id: int) -> set[int]:
 
 
 async def test_a_claim_sent_twice_with_one_token_claims_once(probe_db: DB) -> None:
+    """The first send claims under its token; a re-send (the _AGAIN form, as claims.py sends
+    after a lost reply) returns those rows, however often it comes."""
     ids = await add_tasks(probe_db, "probe", 10)
     machine_id, session = await register(probe_db, "m")
     token = claims.new_token()
     args = (machine_id, session, ["probe"], [4], token)
     first = await probe_db.select(CLAIM_BY_TYPE, *args, into=Claimed)
-    again = await probe_db.select(CLAIM_BY_TYPE, *args, into=Claimed)
+    again = await probe_db.select(CLAIM_BY_TYPE_AGAIN, *args, into=Claimed)
+    once_more = await probe_db.select(CLAIM_BY_TYPE_AGAIN, *args, into=Claimed)
     assert len(first) == 4
     assert sorted(again, key=lambda c: c.id) == sorted(first, key=lambda c: c.id)
+    assert sorted(once_more, key=lambda c: c.id) == sorted(first, key=lambda c: c.id)
     assert await owned_by(probe_db, machine_id) == {c.id for c in first}
 
     # by ids, likewise; a new token is a new claim
@@ -96,11 +106,28 @@ async def test_a_claim_sent_twice_with_one_token_claims_once(probe_db: DB) -> No
     rest = [i for i in ids if i not in {c.id for c in first}]
     by_ids = (machine_id, session, rest, 3, token)
     first_ids = await probe_db.select(CLAIM_IDS, *by_ids, into=Claimed)
-    again_ids = await probe_db.select(CLAIM_IDS, *by_ids, into=Claimed)
+    again_ids = await probe_db.select(CLAIM_IDS_AGAIN, *by_ids, into=Claimed)
     assert [c.id for c in first_ids] == rest[:3]
     assert {c.id for c in again_ids} == set(rest[:3])
     assert {c.attempt for c in again_ids} == {1}
     assert len(await owned_by(probe_db, machine_id)) == 7
+
+
+async def test_a_resend_whose_first_send_never_committed_claims(probe_db: DB) -> None:
+    """The _AGAIN form under a token nothing holds (the first send was lost before it
+    committed) claims like a first send: by type best first, by ids in the order given."""
+    ids = await add_tasks(probe_db, "probe", 6)
+    machine_id, session = await register(probe_db, "m")
+    by_type = await probe_db.select(
+        CLAIM_BY_TYPE_AGAIN, machine_id, session, ["probe"], [2], claims.new_token(), into=Claimed
+    )
+    assert sorted(c.id for c in by_type) == ids[:2]
+    by_ids = await probe_db.select(
+        CLAIM_IDS_AGAIN, machine_id, session, ids[:1:-1], 2, claims.new_token(), into=Claimed
+    )
+    assert sorted(c.id for c in by_ids) == sorted(ids[:1:-1][:2])
+    assert {c.attempt for c in [*by_type, *by_ids]} == {1}
+    assert await owned_by(probe_db, machine_id) == {c.id for c in [*by_type, *by_ids]}
 
 
 async def test_a_claim_by_a_machine_declared_dead_claims_nothing(probe_db: DB) -> None:
