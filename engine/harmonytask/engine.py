@@ -230,7 +230,10 @@ class TaskEngine:
                 config=self.config,
                 clock=self.clock,
                 identity=lambda: (self._membership.machine_id, self._membership.session),
-                may_claim=lambda: self.schedulable,
+                # A machine whose lease ran out (no beat the database took for a machine
+                # timeout) may already be declared dead: whatever it claimed, still_owned
+                # would disown, and the attempt would fail and be claimed again at once.
+                may_claim=lambda: self.schedulable and self._membership.lease_left > 0,
                 machine_view=self.machine_view,
                 add_task=self._add_task,
                 background=self._background,

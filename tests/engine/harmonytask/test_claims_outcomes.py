@@ -150,4 +150,11 @@ async def test_ownership_is_vouched_for_only_within_the_heartbeat_lease(
     await asyncio.sleep(2.5)  # the registration's lease has run out; no heartbeat renewed it
     probe.release(second)
     await wait_until(lambda: len(probe.owned_checks) == 2, 10, "the second ownership check")
+    # Nor does it claim again while its lease is out: the failed attempt's retry waits in the
+    # queue instead of being claimed, disowned and failed in a loop.
+    await asyncio.sleep(4 * config.poll_interval)
     assert probe.owned_checks == [True, False]
+    assert probe.started == [first, second]
+    assert await probe_db.query_value(
+        "SELECT owner_id IS NULL FROM harmony_task WHERE id = $1", second
+    )

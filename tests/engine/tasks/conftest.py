@@ -34,9 +34,14 @@ from support.probe import PATIENCE
 GENESIS = datetime(2026, 1, 1, tzinfo=UTC)
 START_EPOCH = 100
 
-#: Engines for workload tests: prompt polling, no heartbeat behind the test's back.
+#: Engines for workload tests: prompt polling, no heartbeat behind the test's back. The
+#: machine timeout outlasts any jump of the manual clock (hundreds of epochs at once): an
+#: engine's heartbeat lease is measured on its clock, and one that ran out stops its claims.
 QUICK = EngineConfig(
-    heartbeat_interval=3600, machine_timeout=5, poll_interval=0.5, housekeeping_interval=3600
+    heartbeat_interval=3600,
+    machine_timeout=7 * 24 * 3600,
+    poll_interval=0.5,
+    housekeeping_interval=3600,
 )
 
 
