@@ -541,8 +541,7 @@ class DB:
                 _drop(conn)
             raise
         finally:
-            with contextlib.suppress(Exception):
-                await self._pool.release(conn)
+            await _give_back(self._pool, conn)
 
     async def _take(self) -> asyncpg.Connection:
         """A pooled connection, within the reply bound (all of them may be stuck in calls)."""
@@ -695,8 +694,7 @@ class Tx:
         if conn is not None:
             if self._broken:
                 _drop(conn)
-            with contextlib.suppress(Exception):
-                await self._db._pool.release(conn)
+            await _give_back(self._db._pool, conn)
 
 
 class Iteration:
@@ -758,6 +756,30 @@ def _passfile_password(url: DatabaseURL) -> dict[str, str]:
     return {} if password is None else {"password": password}
 
 
+#: releases still under way after their caller was cancelled (the loop keeps only weak refs)
+_releasing: set[asyncio.Future[None]] = set()
+
+
+def _released(release: asyncio.Future[None]) -> None:
+    _releasing.discard(release)
+    if not release.cancelled():
+        release.exception()  # retrieved: a failed release only means the connection closed
+
+
+async def _give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Return a connection to the pool, even when the caller is cancelled meanwhile.
+
+    asyncpg shields its release from the caller's cancel, but on Python 3.11 a cancelled
+    caller leaves the shielded release's failure unretrieved ("Task exception was never
+    retrieved ... TimeoutError" on a frozen link). Shielding our own task around it keeps
+    one waiter on it, whose outcome :func:`_released` takes."""
+    release = asyncio.ensure_future(pool.release(conn))
+    _releasing.add(release)
+    release.add_done_callback(_released)
+    with contextlib.suppress(Exception):
+        await asyncio.shield(release)
+
+
 def _drop(conn: asyncpg.Connection) -> None:
     """Close a connection at once (one that closed itself is already back in the pool)."""
     with contextlib.suppress(asyncpg.exceptions.InterfaceError):
@@ -811,12 +833,17 @@ async def _open_pool(
     except BaseException as exc:
         raise _connect_error(exc, url) from None
     try:
-        async with pool.acquire() as conn:
-            version = await conn.fetchval("SELECT version()")
-            exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
-            kind = await classify(conn, schema)
+        # Translated like every other call: a link cut here (even while the connection goes
+        # back to the pool) is a ConnectionLost the caller may retry, not a driver error.
+        with translated():
+            async with pool.acquire() as conn:
+                version = await conn.fetchval("SELECT version()")
+                exists = await conn.fetchval(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema
+                )
+                kind = await classify(conn, schema)
     except BaseException:
-        await pool.close()
+        pool.terminate()  # close() would wait for the broken connection's reply
         raise
     if not exists:
         await pool.close()
@@ -856,19 +883,23 @@ async def _ensure_schema(url: DatabaseURL, schema: str, bounds: Bounds) -> None:
     """CREATE SCHEMA IF NOT EXISTS, tolerating a role that may not create but finds it there."""
     conn = await _raw_connect(url, bounds)
     try:
-        if await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
-            return
-        try:
-            # identifier validated by check_schema_name
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        except asyncpg.exceptions.UniqueViolationError:
-            pass  # a concurrent CREATE SCHEMA won the race: the schema exists, which is the goal
-        except asyncpg.exceptions.PostgresError as exc:
-            raise QueryError(
-                f"cannot create schema {schema!r}: {exc}", sqlstate=exc.sqlstate
-            ) from None
-    finally:
-        await conn.close()
+        with translated():  # a cut link is a ConnectionLost, as for every other call
+            exists = await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
+            try:
+                if not exists:  # identifier validated by check_schema_name
+                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            except asyncpg.exceptions.UniqueViolationError:
+                pass  # a concurrent CREATE SCHEMA won the race: the schema exists, the goal
+            except asyncpg.exceptions.PostgresError as exc:
+                raise QueryError(
+                    f"cannot create schema {schema!r}: {exc}", sqlstate=exc.sqlstate
+                ) from None
+    except BaseException:
+        _drop(conn)  # close() would wait for a broken link's goodbye
+        raise
+    else:
+        with contextlib.suppress(Exception):
+            await conn.close(timeout=bounds.reply_timeout)
 
 
 def _connect_error(exc: BaseException, url: DatabaseURL) -> BaseException:
