@@ -32,6 +32,7 @@ READERS = [
     ["db", "status"],
     ["chain", "status"],
     ["chain", "create-miner"],
+    ["chain", "serve"],
     ["--read-only"],  # the console that only watches
 ]
 
