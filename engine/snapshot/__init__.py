@@ -15,6 +15,7 @@ from .format import countdown, duration
 from .history import HistoryWindow
 from .model import (
     BUCKETS,
+    SECTIONS,
     STRIP_STAGES,
     ChartSnap,
     ClusterSnapshot,
@@ -28,6 +29,7 @@ from .model import (
     PostSnap,
     QueueSnap,
     RunningTaskSnap,
+    SectionError,
     SectorProblem,
     SectorStrip,
     StageLoad,
@@ -47,6 +49,7 @@ from .reader import SnapshotReader
 
 __all__ = [
     "BUCKETS",
+    "SECTIONS",
     "STRIP_STAGES",
     "ChartSnap",
     "ClusterSnapshot",
@@ -64,6 +67,7 @@ __all__ = [
     "PostSnap",
     "QueueSnap",
     "RunningTaskSnap",
+    "SectionError",
     "SectorProblem",
     "SectorStrip",
     "SnapshotReader",

@@ -18,6 +18,7 @@ from engine.storage import StoragePathInfo
 
 __all__ = [
     "BUCKETS",
+    "SECTIONS",
     "STRIP_STAGES",
     "ChartSnap",
     "ClusterSnapshot",
@@ -31,6 +32,7 @@ __all__ = [
     "PostSnap",
     "QueueSnap",
     "RunningTaskSnap",
+    "SectionError",
     "SectorProblem",
     "SectorStrip",
     "StageLoad",
@@ -67,6 +69,11 @@ class MachineSnap:
     version: str | None
     tasks: tuple[str, ...]
     running: int
+    #: the config layers it runs with and the miners it serves (Curio's details; empty here)
+    layers: tuple[str, ...] = ()
+    miners: tuple[str, ...] = ()
+    #: its heartbeat reports live CPU/RAM/GPU use; Curio's records none (say so, never "?")
+    reports_load: bool = True
 
     @property
     def uptime(self) -> float | None:
@@ -172,6 +179,11 @@ class QueueSnap:
     window_hours: float
     done_24h: int
     failed_24h: int
+
+    @classmethod
+    def empty(cls, history_filter: str | None = None) -> QueueSnap:
+        """No task types, no history: what a pane shows beside its section's error."""
+        return cls((), (), 0, (), history_filter, ChartSnap((), (), ()), 0.0, 0, 0)
 
     @property
     def pending(self) -> int:
@@ -303,6 +315,10 @@ class PipelineSnap:
     problems: tuple[SectorProblem, ...]
     stuck_after: float
 
+    @classmethod
+    def empty(cls, stuck_after: float) -> PipelineSnap:
+        return cls(None, (), (), (), 0, (), stuck_after)
+
     @property
     def total(self) -> int:
         return sum(sum(s.counts.values()) + s.done + s.failed for s in self.summaries)
@@ -391,9 +407,12 @@ class PostMiner:
     period_start: int
     deadlines: tuple[PostDeadline, ...]
 
+    #: "f0" on mainnet, "t0" on test networks (the network's address prefix)
+    address_prefix: str = "t0"
+
     @property
     def address(self) -> str:
-        return f"t0{self.sp_id}"
+        return f"{self.address_prefix}{self.sp_id}"
 
     @property
     def live(self) -> int:
@@ -415,9 +434,28 @@ class PostSnap:
     genesis: datetime | None
     head_epoch: int | None
     miners: tuple[PostMiner, ...]
+    #: what could not be known, in one line each (e.g. no Lotus node reachable: deadlines,
+    #: faults and power the database does not hold)
+    missing: tuple[str, ...] = ()
+
+    @classmethod
+    def empty(cls) -> PostSnap:
+        return cls(None, None, None, ())
 
 
 # --------------------------------------------------------------------------- the whole
+
+#: The sections of a snapshot, one per console pane. A reader that could not read one leaves it
+#: empty and says why in :attr:`ClusterSnapshot.errors`; the other panes stay live.
+SECTIONS = ("machines", "tasks", "pipeline", "storage", "post")
+
+
+@dataclass(frozen=True)
+class SectionError:
+    """Why one section of a snapshot is empty (one line, no credentials)."""
+
+    section: str
+    message: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -436,6 +474,14 @@ class ClusterSnapshot:
     storage: StorageSnap
     post: PostSnap
     notes: tuple[str, ...] = field(default=())
+    #: sections that could not be read this time (see :data:`SECTIONS`)
+    errors: tuple[SectionError, ...] = ()
+    #: whose schema it was read from: "harmony" or "curio" (a ClusterKind value)
+    cluster: str = "harmony"
+
+    def error(self, section: str) -> str | None:
+        """Why ``section`` could not be read this time, or None."""
+        return next((e.message for e in self.errors if e.section == section), None)
 
     def machine(self, machine_id: int) -> MachineSnap | None:
         return next((m for m in self.machines if m.id == machine_id), None)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any
 
 from engine.chain import EpochClock
 from engine.harmonydb import DB, Tx
@@ -50,6 +50,7 @@ from .pipeline import (
 )
 from .post import PostCache, read_post
 from .storage import Counts, read_counts, read_storage
+from .timing import Timing
 
 __all__ = ["LISTS", "SnapshotReader"]
 
@@ -140,50 +141,6 @@ class _Read:
     counts: Counts
 
 
-class _TimedTx:
-    """A Tx whose statements add their round-trip time to a :class:`_Timing`."""
-
-    def __init__(self, tx: Tx, timing: _Timing) -> None:
-        self._tx = tx
-        self._timing = timing
-
-    async def select(self, sql: LiteralString, *args: Any, into: Any = None) -> list[Any]:
-        started = time.perf_counter()
-        try:
-            return await self._tx.select(sql, *args, into=into)
-        finally:
-            self._timing.add(started)
-
-    async def query_row(self, sql: LiteralString, *args: Any, into: Any = None) -> Any:
-        started = time.perf_counter()
-        try:
-            return await self._tx.query_row(sql, *args, into=into)
-        finally:
-            self._timing.add(started)
-
-    async def query_value(self, sql: LiteralString, *args: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return await self._tx.query_value(sql, *args)
-        finally:
-            self._timing.add(started)
-
-
-class _Timing:
-    """Time spent waiting for the database (statement round trips) during one refresh."""
-
-    def __init__(self) -> None:
-        self.ms = 0.0
-        self.statements = 0
-
-    def add(self, started: float) -> None:
-        self.ms += (time.perf_counter() - started) * 1000
-        self.statements += 1
-
-    def wrap(self, tx: Tx) -> _TimedTx:
-        return _TimedTx(tx, self)
-
-
 def _age(now: datetime, ts: datetime | None) -> float | None:
     return None if ts is None else max(0.0, (now - ts).total_seconds())
 
@@ -267,7 +224,7 @@ class SnapshotReader:
         problems_due = self._problems_at is None or (
             abs((now - self._problems_at).total_seconds()) >= self.problems_every
         )
-        timing = _Timing()
+        timing = Timing()
 
         def want(name: str) -> bool:
             return lists is None or name in lists
@@ -358,7 +315,7 @@ class SnapshotReader:
     # ------------------------------------------------------------------ building
 
     def _build(
-        self, raw: _Read, now: datetime, timing: _Timing, history_filter: str | None
+        self, raw: _Read, now: datetime, timing: Timing, history_filter: str | None
     ) -> ClusterSnapshot:
         machines = tuple(self._machine(r, now) for r in raw.machines)
         running = tuple(

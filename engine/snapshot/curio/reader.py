@@ -1,0 +1,193 @@
+"""``CurioSnapshotReader``: one refresh of the console on a Curio cluster.
+
+Unlike our reader (one repeatable-read transaction for every pane), each section is read in its
+own short read-only transaction: Curio's schema changes with its releases, and a statement that
+meets a column a release renamed must blank that one pane, with the error, not all five. The
+rules of :mod:`engine.snapshot.reader` hold otherwise: ``now`` comes from the caller's clock,
+every list is ordered by a unique key and limited.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime
+from typing import TypeVar
+
+from engine.harmonydb import DB, HarmonyDBError, Tx
+
+from ..model import (
+    ClusterSnapshot,
+    MachineSnap,
+    PipelineSnap,
+    PostSnap,
+    QueueSnap,
+    RunningTaskSnap,
+    SectionError,
+    StorageSnap,
+)
+from ..timing import TimedTx, Timing
+from .chain import ChainWatch
+from .machines import read_machines
+from .pipeline import read_pipeline
+from .post import read_post
+from .storage import read_storage
+from .tasks import read_queues
+
+__all__ = ["CurioSnapshotReader"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Curio bumps ``last_contact`` once a minute (harmony/resources/resources.go): a machine is
+#: stale after two missed beats and a half
+STALE_AFTER = 150.0
+#: ...and looks dead after Curio's own LOOKS_DEAD_TIMEOUT (10 min; the next machine to start
+#: deletes its row)
+DEAD_AFTER = 600.0
+
+
+class CurioSnapshotReader:
+    """Reads :class:`ClusterSnapshot`\\ s from a Curio schema (see the module docstring).
+
+    Args:
+        db: a session on the Curio schema (opened read-only: a foreign cluster always is).
+        chain: where head, deadlines, faults and power come from; None: no Lotus node was
+            given, and the PoSt pane says what it cannot know.
+    """
+
+    def __init__(
+        self,
+        db: DB,
+        *,
+        chain: ChainWatch | None = None,
+        stale_after: float = STALE_AFTER,
+        dead_after: float = DEAD_AFTER,
+        stuck_after: float = 12 * 3600.0,
+        running_limit: int = 2000,
+        failed_limit: int = 200,
+        history_limit: int = 200,
+        history_scan: int = 50_000,
+        sector_limit: int = 200,
+        problem_limit: int = 100,
+    ) -> None:
+        self.db = db
+        self.chain = chain
+        self.stale_after = stale_after
+        self.dead_after = dead_after
+        self.stuck_after = stuck_after
+        self.running_limit = running_limit
+        self.failed_limit = failed_limit
+        self.history_limit = history_limit
+        self.history_scan = history_scan
+        self.sector_limit = sector_limit
+        self.problem_limit = problem_limit
+        #: wall time of the last snapshot() (queries, decoding and building), milliseconds
+        self.last_wall_ms = 0.0
+
+    @property
+    def backfill_pending(self) -> bool:
+        """Nothing is loaded in slices here: the 24 h counts are one aggregate per refresh."""
+        return False
+
+    async def backfill_step(self) -> float:
+        return 0.0
+
+    async def snapshot(
+        self,
+        now: datetime,
+        *,
+        history_filter: str | None = None,
+        lists: Collection[str] | None = None,
+    ) -> ClusterSnapshot:
+        """Read every section once (``now`` must be aware UTC); ``lists`` is accepted for the
+        console's sake and ignored (each section here is small and bounded)."""
+        del lists
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        started = time.perf_counter()
+        history_filter = (history_filter or "").strip() or None
+        timing = Timing()
+        errors: list[SectionError] = []
+
+        async def section(name: str, read: Callable[[TimedTx], Awaitable[T]], empty: T) -> T:
+            async def run(tx: Tx) -> T:
+                return await read(timing.wrap(tx))
+
+            try:
+                return await self.db.transaction(run, isolation="repeatable_read")
+            except HarmonyDBError as exc:
+                errors.append(SectionError(name, _one_line(str(exc)) or type(exc).__name__))
+            except Exception as exc:  # a row shaped unlike any Curio release we know
+                log.exception("reading the %s of the Curio cluster failed", name)
+                errors.append(SectionError(name, f"{type(exc).__name__}: {_one_line(str(exc))}"))
+            return empty
+
+        no_machines: tuple[tuple[MachineSnap, ...], tuple[RunningTaskSnap, ...]] = ((), ())
+        machines, running = await section(
+            "machines",
+            lambda tx: read_machines(
+                tx,
+                now,
+                stale_after=self.stale_after,
+                dead_after=self.dead_after,
+                running_limit=self.running_limit,
+            ),
+            no_machines,
+        )
+        queues: QueueSnap = await section(
+            "tasks",
+            lambda tx: read_queues(
+                tx,
+                now,
+                history_filter=history_filter,
+                history_limit=self.history_limit,
+                history_scan=self.history_scan,
+                failed_limit=self.failed_limit,
+            ),
+            QueueSnap.empty(history_filter),
+        )
+        # The latest chain state known; never waits for Lotus (a refresh is started in the
+        # background when the last one is old).
+        chain = None if self.chain is None else self.chain.latest(now)
+        post: PostSnap = await section(
+            "post", lambda tx: read_post(tx, now, chain), PostSnap.empty()
+        )
+        if self.chain is not None:
+            self.chain.follow(m.sp_id for m in post.miners)
+        pipeline: PipelineSnap = await section(
+            "pipeline",
+            lambda tx: read_pipeline(
+                tx,
+                now,
+                head_epoch=post.head_epoch,
+                stuck_after=self.stuck_after,
+                sector_limit=self.sector_limit,
+                problem_limit=self.problem_limit,
+            ),
+            PipelineSnap.empty(self.stuck_after),
+        )
+        storage: StorageSnap = await section(
+            "storage", lambda tx: read_storage(tx, now), StorageSnap(())
+        )
+        snap = ClusterSnapshot(
+            taken_at=now,
+            db_ms=timing.ms,
+            statements=timing.statements,
+            machines=machines,
+            running=running,
+            queues=queues,
+            pipeline=pipeline,
+            storage=storage,
+            post=post,
+            errors=tuple(errors),
+            cluster="curio",
+        )
+        self.last_wall_ms = (time.perf_counter() - started) * 1000
+        return snap
+
+
+def _one_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
