@@ -375,6 +375,14 @@ class PostDeadline:
     recovering: int
     #: partitions whose SubmitWindowedPoSt landed in the current proving period
     proven_partitions: int
+    #: Curio's WindowPoSt work for this deadline in the current proving period, in partitions
+    #: (zero on our own clusters): proofs scheduled (``wdpost_partition_tasks``), computed and
+    #: submitted (``wdpost_proofs``, with a message), recovery declarations scheduled
+    #: (``wdpost_recovery_tasks``)
+    scheduled: int = 0
+    computed: int = 0
+    submitted: int = 0
+    recoveries_declared: int = 0
 
     @property
     def empty(self) -> bool:
@@ -409,6 +417,15 @@ class PostMiner:
 
     #: "f0" on mainnet, "t0" on test networks (the network's address prefix)
     address_prefix: str = "t0"
+    #: power in bytes (raw-byte, quality-adjusted) when a chain node told it; None otherwise
+    raw_power: int | None = None
+    qa_power: int | None = None
+    #: WinningPoSt in the last 24 hours (Curio's ``mining_tasks``; zero on our clusters):
+    #: elections run, blocks won, won blocks the chain did not include, and the last won epoch
+    winning_attempts: int = 0
+    winning_wins: int = 0
+    winning_missed: int = 0
+    last_win_epoch: int | None = None
 
     @property
     def address(self) -> str:
