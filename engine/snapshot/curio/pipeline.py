@@ -1,11 +1,265 @@
-"""Curio's sealing pipeline (placeholder: to be written)."""
+"""Curio's sealing pipeline: ``sectors_sdr_pipeline`` read with Curio's own semantics, built into
+the same :class:`~engine.snapshot.model.PipelineSnap` as ours by our builders
+(:mod:`engine.snapshot.pipeline`).
+
+What Curio's rows mean (filecoin-project/curio at e0294b0f):
+
+* A stage's ``task_id_*`` is set only while its task is queued or running; the task that
+  finishes the stage sets ``after_* = TRUE`` and clears the id in the same statement
+  (``tasks/seal/poller.go``, the NOTE above ``pollTask``; ``task_sdr.go``, ``task_treed.go``,
+  ``task_treerc.go``, ``task_porep.go``, ...). One TreeRC task builds both trees: its id sits
+  in ``task_id_tree_c`` and ``task_id_tree_r`` at once (``pollStartSDRTreeRC``). PreCommitBatch
+  and CommitBatch are batch tasks: one id is shared by every sector of the batch.
+* Curio deletes a task at its failure limit (``harmony/harmonytask/task_type_handler.go``,
+  ``MaxFailures``), so a ``task_id_*`` that names no ``harmony_task`` row is a task that gave
+  up: the sector will not move again by itself. Curio's GUI lists these ids as the sector's
+  missing tasks and shows the stage as failed (``web/api/webrpcporep/pipeline_porep.go``,
+  ``missing_tasks``); here such a sector is also listed as stuck at once, whatever its age.
+  Curio's ``harmony_task`` has no ``failed_at``: a task still there is queued or running.
+* ``failed`` / ``failed_reason`` / ``failed_reason_msg`` / ``failed_at`` are set by the task that
+  gave the sector up (``task_submit_precommit.go``: 'precommit-check', 'past-start-epoch').
+* The summary buckets are Curio's ``PorepPipelineSummary`` predicates (``pipeline_porep.go``),
+  which need the chain head for Wait Seed and PoRep; without one (no Lotus node) a sector with
+  its precommit landed is in PoRep once its PoRep task exists (Curio creates it only at
+  ``head >= seed_epoch + 3``, ``poller.go`` ``pollStartPoRep``), else in Wait Seed.
+* Done is Curio's ``CountDone``: rows with ``after_commit_msg_success``. Curio's PipelineGC
+  deletes a row once its commit landed, its storage moved and ``sectors_meta`` holds it
+  (``tasks/gc/pipeline_meta_gc.go``, every 19 min), so like Curio's GUI this counts sectors
+  sealed recently, not every sector ever sealed (those are ``sectors_meta``'s).
+* ``sectors_meta`` gets a sector's row when its commit message is *sent*
+  (``task_submit_commit.go``, ``transferFinalizedSectorData``); the SectorMetadata task keeps
+  ``is_live`` / ``is_faulty`` in step with the chain (``tasks/metadata/
+  task_sector_expirations.go``). The strip's chain state comes from that and the pipeline flags.
+* A sector entered its current stage at the latest of its creation, Curio's batch-ready marks
+  (``precommit_ready_at``, ``commit_ready_at``) and the end of the last *successful* task
+  attempt recorded for it in ``sectors_pipeline_events`` (one row per history id,
+  ``append_sector_pipeline_events``); failed and preempted attempts leave it in its stage.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
-from ..model import PipelineSnap
+from ..model import PipelineSnap, SectorProblem, SectorStrip, StripCell
+from ..pipeline import (
+    TaskState,
+    build_loads,
+    build_problem,
+    build_strip,
+    build_summaries,
+)
 from ..timing import TimedTx
+
+__all__ = ["PROBLEMS", "SECTORS", "SUMMARY", "TASKS", "read_pipeline"]
+
+# Curio's PorepPipelineSummary predicates ($1 = chain head, NULL when unknown), each with NOT
+# failed added as in ours (a failed sector is counted once, under Failed); ``running`` checks
+# the task of the stage the sector is in against the tasks claimed now. One scan of the table.
+SUMMARY = """
+WITH running AS (
+    SELECT id FROM harmony_task WHERE owner_id IS NOT NULL
+), stage AS (
+    SELECT p.sp_id, p.failed, p.after_commit_msg_success AS done,
+           NOT (p.after_commit_msg_success AND p.after_move_storage) AS in_progress,
+           (NOT p.failed AND (NOT p.after_commit_msg_success
+                              OR coalesce(p.seed_epoch > $1::bigint, false))) AS staged,
+           (p.after_sdr = false) AS b_sdr,
+           (p.after_sdr AND (NOT p.after_tree_d OR NOT p.after_tree_c OR NOT p.after_tree_r))
+               AS b_trees,
+           (p.after_tree_r AND NOT p.after_precommit_msg) AS b_precommit,
+           CASE WHEN $1::bigint IS NULL
+                THEN p.after_precommit_msg_success AND NOT p.after_porep
+                     AND p.task_id_porep IS NULL
+                ELSE coalesce(p.after_precommit_msg_success AND p.seed_epoch > $1::bigint, false)
+           END AS b_wait_seed,
+           CASE WHEN $1::bigint IS NULL
+                THEN p.after_precommit_msg_success AND NOT p.after_porep
+                     AND p.task_id_porep IS NOT NULL
+                ELSE coalesce(NOT p.after_porep AND p.after_precommit_msg_success
+                              AND p.seed_epoch < $1::bigint, false)
+           END AS b_porep,
+           (NOT p.after_commit_msg_success AND p.after_porep) AS b_commit,
+           (NOT p.after_commit_msg
+            AND CASE WHEN NOT p.after_sdr THEN p.task_id_sdr
+                     WHEN NOT p.after_tree_d THEN p.task_id_tree_d
+                     WHEN NOT (p.after_tree_c AND p.after_tree_r) THEN p.task_id_tree_r
+                     WHEN NOT p.after_synth THEN p.task_id_synth
+                     WHEN NOT p.after_precommit_msg THEN p.task_id_precommit_msg
+                     WHEN NOT p.after_porep THEN p.task_id_porep
+                     ELSE p.task_id_commit_msg END IN (SELECT id FROM running)) AS running
+      FROM sectors_sdr_pipeline p
+)
+SELECT sp_id,
+       count(*) FILTER (WHERE staged AND b_sdr) AS sdr,
+       count(*) FILTER (WHERE staged AND b_sdr AND running) AS sdr_running,
+       count(*) FILTER (WHERE staged AND b_trees) AS trees,
+       count(*) FILTER (WHERE staged AND b_trees AND running) AS trees_running,
+       count(*) FILTER (WHERE staged AND b_precommit) AS precommit,
+       count(*) FILTER (WHERE staged AND b_precommit AND running) AS precommit_running,
+       count(*) FILTER (WHERE staged AND b_wait_seed) AS wait_seed,
+       count(*) FILTER (WHERE staged AND b_porep) AS porep,
+       count(*) FILTER (WHERE staged AND b_porep AND running) AS porep_running,
+       count(*) FILTER (WHERE staged AND b_commit) AS commit,
+       count(*) FILTER (WHERE staged AND b_commit AND running) AS commit_running,
+       count(*) FILTER (WHERE done) AS done,
+       count(*) FILTER (WHERE failed) AS failed,
+       count(*) FILTER (WHERE in_progress) AS in_progress
+  FROM stage
+ GROUP BY sp_id
+ ORDER BY sp_id
+ LIMIT 1000
+"""
+
+# The columns our strip builders read. The seed counts as drawn once Curio has created the
+# PoRep task (it does so only past seed_epoch + 3), so the strip is right without a chain head.
+_FIELDS = """p.sp_id, p.sector_number, p.create_time,
+       p.after_sdr, p.after_tree_d, p.after_tree_c, p.after_tree_r, p.after_synth,
+       p.after_precommit_msg, p.after_precommit_msg_success, p.seed_epoch,
+       (p.seed_value IS NOT NULL OR p.task_id_porep IS NOT NULL) AS has_seed, p.after_porep,
+       p.after_finalize, p.after_move_storage, p.after_commit_msg, p.after_commit_msg_success,
+       p.task_id_sdr, p.task_id_tree_d, p.task_id_tree_c, p.task_id_tree_r, p.task_id_synth,
+       p.task_id_precommit_msg, p.task_id_porep, p.task_id_finalize, p.task_id_move_storage,
+       p.task_id_commit_msg, p.precommit_ready_at, p.commit_ready_at,
+       p.failed, p.failed_at, p.failed_reason, p.failed_reason_msg"""
+
+# When the sector entered its current stage (see the module docstring).
+_SINCE = """greatest(p.create_time, p.precommit_ready_at, p.commit_ready_at,
+                (SELECT max(h.work_end)
+                   FROM sectors_pipeline_events e
+                   JOIN harmony_task_history h ON h.id = e.task_history_id
+                  WHERE e.sp_id = p.sp_id AND e.sector_number = p.sector_number
+                    AND h.result))"""
+
+# A task id of the sector's that names no harmony_task row (Curio's ``missing_tasks``).
+_MISSING = """EXISTS (SELECT 1
+                  FROM unnest(ARRAY[p.task_id_sdr, p.task_id_tree_d, p.task_id_tree_c,
+                                    p.task_id_tree_r, p.task_id_synth, p.task_id_precommit_msg,
+                                    p.task_id_porep, p.task_id_finalize,
+                                    p.task_id_move_storage, p.task_id_commit_msg]) AS t(id)
+                 WHERE t.id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM harmony_task h WHERE h.id = t.id))"""
+
+# What the DB knows of the sector on chain: its sectors_meta row (written when the commit was
+# sent; is_live / is_faulty from the SectorMetadata task's crawl) and the pipeline's message
+# flags. Same words as our chain_sectors states.
+_CHAIN_STATE = """CASE WHEN m.sp_id IS NOT NULL AND NOT m.is_live THEN 'terminated'
+            WHEN m.sp_id IS NOT NULL AND m.is_faulty THEN 'faulty'
+            WHEN q.after_commit_msg_success THEN 'active'
+            WHEN q.after_precommit_msg_success THEN 'precommitted'
+       END"""
+
+# The oldest sectors still in the pipeline: limited first, then their chain state and stage
+# start are looked up for those rows only.
+SECTORS = (
+    """
+SELECT q.*, """
+    + _CHAIN_STATE
+    + """ AS chain_state
+  FROM (SELECT """
+    + _FIELDS
+    + ",\n       "
+    + _SINCE
+    + """ AS since
+          FROM (SELECT * FROM sectors_sdr_pipeline
+                 WHERE NOT (after_commit_msg_success AND after_move_storage)
+                 ORDER BY create_time, sp_id, sector_number
+                 LIMIT $1) p) q
+  LEFT JOIN sectors_meta m ON m.sp_id = q.sp_id AND m.sector_num = q.sector_number
+ ORDER BY q.create_time, q.sp_id, q.sector_number
+"""
+)
+
+# $1 = now - stuck threshold, $2 = limit. Candidates: failed sectors, sectors in progress since
+# before $1 (one created after it cannot have been stuck that long), and sectors holding a task
+# id Curio has deleted.
+PROBLEMS = (
+    """
+SELECT q.*, """
+    + _CHAIN_STATE
+    + """ AS chain_state
+  FROM (SELECT * FROM (SELECT """
+    + _FIELDS
+    + ",\n               "
+    + _SINCE
+    + """ AS since,
+               """
+    + _MISSING
+    + """ AS missing
+                 FROM sectors_sdr_pipeline p
+                WHERE p.failed
+                   OR (NOT (p.after_commit_msg_success AND p.after_move_storage)
+                       AND (p.create_time < $1 OR """
+    + _MISSING
+    + """))) candidates
+         WHERE failed OR since < $1 OR missing
+         ORDER BY CASE WHEN failed THEN coalesce(failed_at, since) ELSE since END,
+                  sp_id, sector_number
+         LIMIT $2) q
+  LEFT JOIN sectors_meta m ON m.sp_id = q.sp_id AND m.sector_num = q.sector_number
+ ORDER BY CASE WHEN q.failed THEN coalesce(q.failed_at, q.since) ELSE q.since END,
+          q.sp_id, q.sector_number
+"""
+)
+
+# Curio's harmony_task has no failed_at: a row still there is queued or claimed.
+TASKS = """
+SELECT id, owner_id
+  FROM harmony_task
+ WHERE id = ANY ($1::bigint[])
+ ORDER BY id
+ LIMIT $2
+"""
+
+_TASK_COLUMNS = (
+    "task_id_sdr",
+    "task_id_tree_d",
+    "task_id_tree_c",
+    "task_id_tree_r",
+    "task_id_synth",
+    "task_id_precommit_msg",
+    "task_id_porep",
+    "task_id_finalize",
+    "task_id_move_storage",
+    "task_id_commit_msg",
+)
+
+
+def _gone(cells: tuple[StripCell, ...]) -> StripCell | None:
+    """The first stage whose task Curio gave up on (its id names no harmony_task row)."""
+    return next((c for c in cells if c.status == "failed" and c.task_id is not None), None)
+
+
+def _strip(
+    row: dict[str, Any],
+    tasks: dict[int, TaskState],
+    head: int | None,
+    now: datetime,
+    stuck_after: float,
+) -> SectorStrip:
+    strip = build_strip(row, tasks, head, now, stuck_after)
+    if strip.state == "Sealing" and not strip.stuck and _gone(strip.cells) is not None:
+        return replace(strip, stuck=True)
+    return strip
+
+
+def _problem(
+    row: dict[str, Any], tasks: dict[int, TaskState], head: int | None, now: datetime
+) -> SectorProblem:
+    problem = build_problem(row, tasks, head, now)
+    if problem.kind != "stuck":
+        return problem
+    cell = _gone(build_strip(row, tasks, head, now, 0.0).cells)
+    if cell is None:
+        return problem
+    return replace(
+        problem,
+        stage=cell.label,
+        reason="task gone",
+        message=f"{cell.label} task {cell.task_id} is no longer in harmony_task "
+        "(Curio drops a task at its failure limit)",
+    )
 
 
 async def read_pipeline(
@@ -17,4 +271,28 @@ async def read_pipeline(
     sector_limit: int,
     problem_limit: int,
 ) -> PipelineSnap:
-    raise NotImplementedError("Curio's sealing pipeline is not read yet")
+    """The summary per miner, the strips of the oldest ``sector_limit`` sectors in the
+    pipeline, and up to ``problem_limit`` failed or stuck ones (oldest first)."""
+    summary_rows = await tx.select(SUMMARY, head_epoch)
+    sector_rows = [dict(r) for r in await tx.select(SECTORS, sector_limit)]
+    problem_rows = [
+        dict(r)
+        for r in await tx.select(PROBLEMS, now - timedelta(seconds=stuck_after), problem_limit)
+    ]
+    ids = sorted(
+        {r[c] for r in (*sector_rows, *problem_rows) for c in _TASK_COLUMNS if r[c] is not None}
+    )
+    tasks: dict[int, TaskState] = {}
+    if ids:
+        for t in await tx.select(TASKS, ids, len(ids)):
+            tasks[t["id"]] = TaskState(t["owner_id"], False)
+    summaries = build_summaries(summary_rows)
+    return PipelineSnap(
+        head_epoch=head_epoch,
+        summaries=summaries,
+        loads=build_loads(summaries),
+        sectors=tuple(_strip(r, tasks, head_epoch, now, stuck_after) for r in sector_rows),
+        in_progress=sum(int(r["in_progress"]) for r in summary_rows),
+        problems=tuple(_problem(r, tasks, head_epoch, now) for r in problem_rows),
+        stuck_after=stuck_after,
+    )
