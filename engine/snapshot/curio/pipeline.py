@@ -124,13 +124,16 @@ _FIELDS = """p.sp_id, p.sector_number, p.create_time,
        p.task_id_commit_msg, p.precommit_ready_at, p.commit_ready_at,
        p.failed, p.failed_at, p.failed_reason, p.failed_reason_msg"""
 
-# When the sector entered its current stage (see the module docstring).
+# When the sector entered its current stage (see the module docstring). The last successful
+# attempt is the newest history id (ids are taken as attempts end), found backwards through the
+# events' primary key: a probe or two per sector, not a scan of its whole history.
 _SINCE = """greatest(p.create_time, p.precommit_ready_at, p.commit_ready_at,
-                (SELECT max(h.work_end)
+                (SELECT h.work_end
                    FROM sectors_pipeline_events e
                    JOIN harmony_task_history h ON h.id = e.task_history_id
-                  WHERE e.sp_id = p.sp_id AND e.sector_number = p.sector_number
-                    AND h.result))"""
+                  WHERE e.sp_id = p.sp_id AND e.sector_number = p.sector_number AND h.result
+                  ORDER BY e.task_history_id DESC
+                  LIMIT 1))"""
 
 # A task id of the sector's that names no harmony_task row (Curio's ``missing_tasks``).
 _MISSING = """EXISTS (SELECT 1
@@ -173,7 +176,8 @@ SELECT q.*, """
 
 # $1 = now - stuck threshold, $2 = limit. Candidates: failed sectors, sectors in progress since
 # before $1 (one created after it cannot have been stuck that long), and sectors holding a task
-# id Curio has deleted.
+# id Curio has deleted. OFFSET 0 keeps the candidates a subquery, so each one's stage start is
+# computed once, not again for the sort (no MATERIALIZED: YugabyteDB speaks PostgreSQL 11).
 PROBLEMS = (
     """
 SELECT q.*, """
@@ -192,7 +196,8 @@ SELECT q.*, """
                    OR (NOT (p.after_commit_msg_success AND p.after_move_storage)
                        AND (p.create_time < $1 OR """
     + _MISSING
-    + """))) candidates
+    + """))
+               OFFSET 0) candidates
          WHERE failed OR since < $1 OR missing
          ORDER BY CASE WHEN failed THEN coalesce(failed_at, since) ELSE since END,
                   sp_id, sector_number
