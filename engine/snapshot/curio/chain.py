@@ -285,6 +285,8 @@ class ChainWatch:
     async def refresh(self, now: datetime | None = None) -> ChainState:
         """Read the node now and wait for it (the first paint, tests); joins a refresh already
         running rather than starting a second one."""
+        if self._closed:
+            raise RuntimeError("this ChainWatch is closed")
         if self._task is None or self._task.done():
             self._start(now or self.clock())
         assert self._task is not None

@@ -348,6 +348,8 @@ async def test_close_cancels_a_refresh_in_flight() -> None:
         assert task.cancelled()
         assert watch.latest(NOW + timedelta(minutes=1)) is None  # closed: nothing starts
         assert watch._task is None
+        with pytest.raises(RuntimeError, match="closed"):
+            await watch.refresh()
     finally:
         hold.set()
         server.close()

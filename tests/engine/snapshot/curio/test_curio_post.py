@@ -31,7 +31,7 @@ from engine.snapshot.curio.chain import (
     MinerDeadline,
     PartitionCounts,
 )
-from engine.snapshot.curio.post import read_post, sector_size_of_proof
+from engine.snapshot.curio.post import SectorCountCache, read_post, sector_size_of_proof
 from engine.snapshot.model import PostSnap
 from engine.snapshot.post import current_deadline
 from engine.snapshot.timing import Timing
@@ -57,11 +57,17 @@ async def open_curio(url: str, cluster: CurioCluster) -> DB:
     return await DB.open(url, schema=cluster.schema, migrate=False, read_only=True)
 
 
-async def post_of(db: DB, now: datetime, chain: ChainState | None) -> PostSnap:
-    timing = Timing()
+async def post_of(
+    db: DB,
+    now: datetime,
+    chain: ChainState | None,
+    cache: SectorCountCache | None = None,
+    timing: Timing | None = None,
+) -> PostSnap:
+    timing = timing or Timing()
 
     async def run(tx: Any) -> PostSnap:
-        return await read_post(timing.wrap(tx), now, chain)
+        return await read_post(timing.wrap(tx), now, chain, cache=cache)
 
     snap = await db.transaction(run, isolation="repeatable_read")
     assert timing.statements > 0
@@ -284,6 +290,32 @@ async def test_a_miner_lotus_does_not_know_falls_back_to_curios_record(
     assert line.startswith("f01000: Lotus: StateMinerInfo: RPC error 1: actor not found;")
     assert post.head_epoch == HEAD  # the head is still the node's
     assert unread.missing[0].startswith("f01000: not read from Lotus yet;")
+
+
+async def test_curios_sector_counts_are_cached_until_they_age(curio: CurioCluster) -> None:
+    """sectors_meta changes every 15 minutes at most: a refresh within the cache's age does
+    not count the sectors again; one after it, or for other miners, does."""
+    cache = SectorCountCache(max_age=60)
+    db = await open_curio(curio.url, curio)
+    try:
+        first = Timing()
+        before = await post_of(db, NOW, None, cache, first)
+        await owner_exec(
+            curio,
+            ("UPDATE sectors_meta SET is_faulty = TRUE WHERE sp_id = $1 AND sector_num = 5", SP_ID),
+        )
+        cached = Timing()
+        soon = await post_of(db, NOW + timedelta(seconds=59), None, cache, cached)
+        later = await post_of(db, NOW + timedelta(seconds=60), None, cache)
+        # with Lotus's figures for the miner, Curio's are not read at all
+        chained = Timing()
+        await post_of(db, NOW + timedelta(seconds=61), chain_state(head=HEAD), cache, chained)
+    finally:
+        await db.close()
+    assert before.miners[0].deadlines[5].faulty == soon.miners[0].deadlines[5].faulty == 1
+    assert cached.statements == first.statements - 1
+    assert later.miners[0].deadlines[5].faulty == 2
+    assert chained.statements == first.statements - 2  # nor the newest period Curio scheduled
 
 
 async def test_an_empty_cluster_has_no_miners(pg_url: str) -> None:
