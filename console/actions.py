@@ -1,9 +1,15 @@
-"""The operator's changes to the cluster: cordon, uncordon, drain a machine; restart a task.
+"""The operator's changes to the cluster: the machine actions and restarting a failed task.
 
-Each is one call of the engine's admin API on the actions' own pool (see
-:mod:`console.connection`). :func:`perform` returns what to tell the operator, or raises
-:class:`ActionFailed` with the reason; the app runs it in its one admin worker, one at a time,
-with the keys that would start another greyed meanwhile.
+Each is one call of an engine API on the actions' own pool (see :mod:`console.connection`):
+on our own cluster the engine's admin API (cordon, uncordon, drain; restart a task), on a Curio
+cluster :mod:`engine.curio`'s, with Curio's semantics (cordon, uncordon, request and abort a
+restart; each one explicit read-write transaction on a session that is otherwise read-only).
+Which of them a cluster offers, and on which machine, is :func:`offer`'s to say, so the panes
+and screens ask it instead of knowing the kinds of cluster.
+
+:func:`perform` returns what to tell the operator, or raises :class:`ActionFailed` with the
+reason; the app runs it in its one admin worker, one at a time, with the keys that would start
+another greyed meanwhile.
 """
 
 from __future__ import annotations
@@ -12,21 +18,97 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from engine.curio import CurioActionError
+from engine.curio import abort_restart as curio_abort_restart
+from engine.curio import cordon as curio_cordon
+from engine.curio import request_restart as curio_request_restart
+from engine.curio import uncordon as curio_uncordon
 from engine.harmonydb import DB, HarmonyDBError
 from engine.harmonytask import EngineError, cordon, drain, restart_task, uncordon
+from engine.harmonytask.machine_state import MachineState
+from engine.snapshot import MachineSnap
 
 from .feed import one_line
 
-__all__ = ["MACHINE_ACTIONS", "ActionFailed", "AdminAction", "MachineAction", "perform"]
+__all__ = [
+    "MACHINE_ACTIONS",
+    "ActionFailed",
+    "AdminAction",
+    "MachineAction",
+    "offer",
+    "perform",
+]
 
-MachineAction = Literal["cordon", "uncordon", "drain"]
+MachineAction = Literal["cordon", "uncordon", "drain", "request_restart", "abort_restart"]
 
+#: our own cluster's machine actions (engine.harmonytask's admin API)
 MACHINE_ACTIONS: dict[str, Callable[[DB, int], Awaitable[None]]] = {
     "cordon": cordon,
     "uncordon": uncordon,
     "drain": drain,
 }
-PAST = {"cordon": "cordoned", "uncordon": "uncordoned", "drain": "draining"}
+
+
+async def _curio_drain(db: DB, machine_id: int) -> object:
+    """Curio has no drain: ``d`` cordons, and the console then shows the running tasks end."""
+    return await curio_cordon(db, machine_id)
+
+
+#: a Curio cluster's (engine.curio: Curio's own statements, cmd/curio/rpc and web/api/webrpc)
+CURIO_ACTIONS: dict[str, Callable[[DB, int], Awaitable[object]]] = {
+    "cordon": curio_cordon,
+    "uncordon": curio_uncordon,
+    "drain": _curio_drain,
+    "request_restart": curio_request_restart,
+    "abort_restart": curio_abort_restart,
+}
+
+#: on a Curio cluster, the states each action makes sense in (greyed otherwise): a restart is
+#: only requested on a cordoned machine (Curio's GUI offers it there), an abort only where one
+#: is pending; a requested restart implies the cordon, which uncordon clears alone
+CURIO_STATES: dict[str, frozenset[MachineState]] = {
+    "cordon": frozenset({MachineState.ACTIVE}),
+    "uncordon": frozenset({MachineState.CORDONED, MachineState.RESTARTING}),
+    "drain": frozenset({MachineState.ACTIVE, MachineState.CORDONED}),
+    "request_restart": frozenset({MachineState.CORDONED}),
+    "abort_restart": frozenset({MachineState.RESTARTING}),
+}
+
+#: what each kind of cluster offers ("restart" is restarting a failed task: Curio deletes a
+#: task at its failure limit, so there is nothing to restart, and the console restarts none)
+OFFERED: dict[str, frozenset[str]] = {
+    "harmony": frozenset({*MACHINE_ACTIONS, "restart"}),
+    "curio": frozenset(CURIO_ACTIONS),
+}
+
+PAST = {
+    "cordon": "cordoned",
+    "uncordon": "uncordoned",
+    "drain": "draining",
+    "request_restart": "restart requested (it exits once idle)",
+    "abort_restart": "restart request withdrawn",
+}
+CURIO_PAST = {**PAST, "drain": "cordoned (Curio has no drain: its running tasks go on)"}
+
+
+def offer(
+    cluster: str, kind: str, machine: MachineSnap | None = None, *, busy: bool = False
+) -> bool | None:
+    """Whether an action key applies, as Textual's ``check_action`` wants it: False (the
+    cluster has no such action: hidden), None (not now: greyed), True.
+
+    ``machine`` is the selected one (None: no selection); ``kind`` "restart" is a task's."""
+    if kind not in OFFERED.get(cluster, frozenset()):
+        return False
+    if busy:
+        return None
+    if kind == "restart":
+        return True
+    if machine is None:
+        return None
+    if cluster == "curio" and machine.state not in CURIO_STATES[kind]:
+        return None
+    return True
 
 
 class ActionFailed(Exception):
@@ -44,18 +126,26 @@ class AdminAction:
     label: str = ""
 
 
-async def perform(db: DB, action: AdminAction) -> str:
-    """Run ``action``; what happened, for a notification."""
+async def perform(db: DB, action: AdminAction, *, cluster: str = "harmony") -> str:
+    """Run ``action`` with the semantics of ``cluster`` (the kind ``db`` was found to be at
+    connect: "harmony" or "curio"); what happened, for a notification."""
     try:
+        if cluster == "curio":
+            if action.kind not in CURIO_ACTIONS:
+                raise ActionFailed(f"{action.kind} is not offered on a Curio cluster")
+            await CURIO_ACTIONS[action.kind](db, action.target)
+            return f"{action.label}: {CURIO_PAST[action.kind]}"
         if action.kind == "restart":
             name = await restart_task(db, action.target)
             return f"task {action.target} ({name}) restarted"
+        if action.kind not in MACHINE_ACTIONS:
+            raise ActionFailed(f"{action.kind} is a Curio action; this cluster is harmony's")
         await MACHINE_ACTIONS[action.kind](db, action.target)
         return f"{action.label}: {PAST[action.kind]}"
-    except (HarmonyDBError, EngineError) as exc:
+    except (HarmonyDBError, EngineError, CurioActionError) as exc:
         what = (
             f"restart of task {action.target}"
             if action.kind == "restart"
-            else f"{action.kind} {action.label}"
+            else f"{action.kind.replace('_', ' ')} {action.label}"
         )
         raise ActionFailed(f"{what} failed: {one_line(exc)}") from exc

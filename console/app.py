@@ -41,7 +41,7 @@ from engine.clock import Clock, SystemClock
 from engine.harmonytask.workers import prestart_worker_processes
 from engine.snapshot import ClusterSnapshot, drain_plan
 
-from .actions import ActionFailed, AdminAction, perform
+from .actions import ActionFailed, AdminAction, offer, perform
 from .connection import DatabaseLink, Target, open_link
 from .engine_host import EngineHost, NodeFactory, StopHow
 from .feed import Feed, FeedState, next_interval, one_line
@@ -60,6 +60,7 @@ from .screens.quit import QuitScreen
 from .screens.sector import SectorScreen
 from .screens.storage_path import StoragePathScreen
 from .terminal import TerminalGuard
+from .widgets.cells import miner_address
 from .widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -229,6 +230,9 @@ class HarmonyConsole(App[int]):
             self.snapshot = snap
         if not self.first_render.is_set():
             self.call_after_refresh(self.first_render.set)
+            link = self.feed.link
+            if link is not None and link.chain_problem:
+                self.notify(f"no chain state: {link.chain_problem}", severity="warning")
             self._start_engine()
 
     def _feed_changed(self, state: FeedState) -> None:
@@ -250,6 +254,12 @@ class HarmonyConsole(App[int]):
 
     def _start_engine(self) -> None:
         host = self.engine_host
+        link = self.feed.link
+        if link is not None and link.foreign:
+            # Another system's cluster: harmony never joins it (its machines run Curio's tasks,
+            # under Curio's names), whatever the console was started with.
+            host.factory = None
+            return
         if host.factory is not None and host.node is None and not self.quitting:
             self.start_engine()
         elif host.node is not None:
@@ -375,15 +385,19 @@ class HarmonyConsole(App[int]):
     @on(Pane.DetailRequested)
     def _open_detail(self, event: Pane.DetailRequested) -> None:
         if event.kind == "machine":
-            screen: Any = MachineScreen(int(event.key), read_only=self.read_only).data_bind(
-                HarmonyConsole.snapshot, HarmonyConsole.busy
-            )
+            screen: Any = self._machine_screen(int(event.key))
         elif event.kind == "sector":
-            sp_id, sector = event.key.split(":")
-            screen = SectorScreen(int(sp_id), int(sector)).data_bind(HarmonyConsole.snapshot)
+            sp_id, sector = (int(part) for part in event.key.split(":"))
+            address = miner_address(self.snapshot, sp_id) if self.snapshot else None
+            screen = SectorScreen(sp_id, sector, address=address).data_bind(HarmonyConsole.snapshot)
         else:
             screen = StoragePathScreen(event.key).data_bind(HarmonyConsole.snapshot)
         self.push_screen(screen)
+
+    def _machine_screen(self, machine_id: int, *, watching: bool = False) -> MachineScreen:
+        return MachineScreen(machine_id, read_only=self.read_only, watching=watching).data_bind(
+            HarmonyConsole.snapshot, HarmonyConsole.now, HarmonyConsole.busy
+        )
 
     # ------------------------------------------------------------------ actions
 
@@ -391,7 +405,10 @@ class HarmonyConsole(App[int]):
     def _machine_action(self, event: MachinesPane.ActionRequested) -> None:
         if self.read_only or self.busy or self.snapshot is None:
             return
-        plan = drain_plan(self.snapshot, event.machine_id, self.now)
+        snap = self.snapshot
+        if not offer(snap.cluster, event.kind, snap.machine(event.machine_id)):
+            return
+        plan = drain_plan(snap, event.machine_id, self.now)
         if plan is None:
             self.notify(
                 f"machine {event.machine_id} is not in the cluster any more", severity="warning"
@@ -403,14 +420,15 @@ class HarmonyConsole(App[int]):
             if ok:
                 self.admin(action)
 
-        dialog = MachineActionScreen(event.kind, plan).data_bind(
+        dialog = MachineActionScreen(event.kind, plan, cluster=snap.cluster).data_bind(
             HarmonyConsole.snapshot, HarmonyConsole.now
         )
         self.push_screen(dialog, confirmed)
 
     @on(TasksPane.RestartRequested)
     def _restart(self, event: TasksPane.RestartRequested) -> None:
-        if not self.read_only and not self.busy:
+        cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
+        if not self.read_only and not self.busy and offer(cluster, "restart"):
             self.admin(AdminAction("restart", event.task_id))
 
     @work(group="admin", exit_on_error=False, name="admin", description="operator action")
@@ -421,12 +439,24 @@ class HarmonyConsole(App[int]):
             return
         self.busy = True
         try:
-            self.notify(await perform(link.action_db, action))
+            self.notify(await perform(link.action_db, action, cluster=link.cluster_kind.value))
         except ActionFailed as exc:
             self.notify(str(exc), severity="error")
+            return
         finally:
             self.busy = False
             self.refresh_now()
+        if action.kind == "drain" and link.foreign:
+            # Curio has no drain: the cordon is in place, now watch its running tasks end.
+            self._watch_drain(action.target)
+
+    def _watch_drain(self, machine_id: int) -> None:
+        screen = self.screen
+        if isinstance(screen, MachineScreen) and screen.machine_id == machine_id:
+            screen.watching = True
+            self.refresh_now()
+            return
+        self.push_screen(self._machine_screen(machine_id, watching=True))
 
     # ------------------------------------------------------------------ quitting
 
@@ -475,6 +505,7 @@ def make_app(
     theme: str | None = None,
     animations: bool = True,
     watchdog: bool = True,
+    lotus_api: str | None = None,
 ) -> HarmonyConsole:
     """The console app, for ``harmony`` and for tests.
 
@@ -489,6 +520,8 @@ def make_app(
         refresh_s: seconds between refreshes (``+``/``-`` change it).
         read_only: no engine, no actions; works under a role that may only SELECT.
         label: what the status line calls the database (default ``schema @ host``).
+        lotus_api: a Curio cluster's Lotus node (``TOKEN:/ip4/HOST/tcp/PORT/http``); None:
+            ``FULLNODE_API_INFO``, then Curio's ``[Apis] ChainApiInfo`` config layers.
     """
     if read_only and engine is not None:
         raise ValueError("a read-only console runs no engine")
@@ -503,6 +536,7 @@ def make_app(
         label=label,
         stale_after=stale_after,
         stuck_after=stuck_after,
+        lotus_api=lotus_api,
     )
     app = HarmonyConsole(
         target, clock=clock, engine=engine, refresh_s=refresh_s, theme=theme, watchdog=watchdog

@@ -6,25 +6,35 @@ actions' (cordon, drain, restart through the engine's admin API). A read-only co
 only the first and works under a role that may only SELECT.
 
 A foreign cluster (a Curio schema, see :mod:`engine.harmonydb.cluster_kind`) is opened without
-migrating and read-only at the server, with no actions' pool; its panes cannot be read yet, so
-its reader says so at every refresh instead of querying tables that have other columns.
+migrating and read-only at the server, and read by
+:class:`~engine.snapshot.curio.CurioSnapshotReader` (each pane its own read-only transaction),
+with chain state from a Lotus node (``--lotus-api``, ``FULLNODE_API_INFO`` or Curio's
+``[Apis] ChainApiInfo`` layers) when one is named. No LISTEN (Curio notifies none of our
+channels: the console polls), no migration, no engine. Its actions' pool is opened only when
+not read-only, and stays read-only at the server too: the only writes are the operator actions
+of :mod:`engine.curio`, each an explicit read-write transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from engine.harmonydb import DB, ClusterKind, ForeignCluster, migrate, start_embedded
+from engine.harmonydb import DB, ClusterKind, migrate, start_embedded
 from engine.harmonytask.wakeup import Listener
-from engine.snapshot import ClusterSnapshot, SnapshotReader
+from engine.lotus import ApiInfoError, LotusNotConfigured, resolve_endpoint
+from engine.snapshot import SnapshotReader
+from engine.snapshot.curio.chain import ChainWatch
+from engine.snapshot.curio.reader import CurioSnapshotReader
 
-from .feed import Reader
+from .feed import Reader, one_line
 
-__all__ = ["DatabaseLink", "Target", "UnsupportedCluster", "open_link"]
+__all__ = ["DatabaseLink", "Target", "open_chain", "open_link"]
+
+log = logging.getLogger("harmony.console")
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,9 @@ class Target:
     label: str | None = None
     stale_after: float = 10.0
     stuck_after: float = 12 * 3600.0
+    #: the Lotus node of a Curio cluster (``--lotus-api``: ``TOKEN:/ip4/HOST/tcp/PORT/http``);
+    #: None: ``FULLNODE_API_INFO``, then Curio's own config layers
+    lotus_api: str | None = None
 
 
 @dataclass
@@ -50,7 +63,8 @@ class DatabaseLink:
     url: str
     db: DB
     reader: Reader
-    listener: Listener
+    #: None on a foreign cluster (nothing there notifies our channels)
+    listener: Listener | None
     #: None when read-only
     action_db: DB | None
     #: notifications arrive: LISTEN works on this server
@@ -60,9 +74,20 @@ class DatabaseLink:
     embedded: bool
     #: whose schema it is: on a foreign (Curio) one nothing is written and no engine runs
     cluster_kind: ClusterKind = ClusterKind.OURS
+    #: the Lotus node a Curio cluster's PoSt pane reads (None: none named or none usable)
+    chain: ChainWatch | None = None
+    #: why there is no chain state, in one line (for the operator; never the token)
+    chain_problem: str | None = None
+
+    @property
+    def foreign(self) -> bool:
+        return self.cluster_kind.foreign
 
     async def close(self) -> None:
-        await self.listener.close()
+        if self.chain is not None:
+            await self.chain.close()
+        if self.listener is not None:
+            await self.listener.close()
         for db in (self.action_db, self.db):
             if db is not None:
                 await db.close()
@@ -85,10 +110,13 @@ async def open_link(target: Target, on_notice: Callable[[], None]) -> DatabaseLi
         max_size=2,
     )
     action_db: DB | None = None
+    listener: Listener | None = None
+    chain: ChainWatch | None = None
+    chain_problem: str | None = None
     try:
         if target.migrate and not target.read_only and not db.foreign:
             await migrate(db)
-        if not target.read_only and not db.foreign:
+        if not target.read_only:
             action_db = await DB.open(
                 url,
                 schema=target.schema,
@@ -98,16 +126,23 @@ async def open_link(target: Target, on_notice: Callable[[], None]) -> DatabaseLi
                 min_size=1,
                 max_size=2,
             )
-            # Tx.commit probes NOTIFY support on a second pooled connection while holding
-            # the first: probe now, so an action never waits on its own pool.
-            await action_db.notify_supported()
-        listener = Listener(
-            db,
-            {"task": lambda _payload: on_notice(), "machine": lambda _payload: on_notice()},
-            on_reconnect=on_notice,
-        )
-        live = await listener.start()
+            if not action_db.foreign:
+                # Tx.commit probes NOTIFY support on a second pooled connection while holding
+                # the first: probe now, so an action never waits on its own pool.
+                await action_db.notify_supported()
+        live = False
+        if db.foreign:
+            chain, chain_problem = await open_chain(db, target.lotus_api)
+        else:
+            listener = Listener(
+                db,
+                {"task": lambda _payload: on_notice(), "machine": lambda _payload: on_notice()},
+                on_reconnect=on_notice,
+            )
+            live = await listener.start()
     except BaseException:
+        if chain is not None:
+            await chain.close()
         await db.close()
         if action_db is not None:
             await action_db.close()
@@ -118,37 +153,36 @@ async def open_link(target: Target, on_notice: Callable[[], None]) -> DatabaseLi
         label = f"{db.schema} @ {where}"
     reader: Reader
     if db.foreign:
-        reader = UnsupportedCluster(db.schema)
+        reader = CurioSnapshotReader(db, chain=chain, stuck_after=target.stuck_after)
     else:
         reader = SnapshotReader(db, stale_after=target.stale_after, stuck_after=target.stuck_after)
     return DatabaseLink(
-        url, db, reader, listener, action_db, live, label, embedded, cluster_kind=db.cluster_kind
+        url,
+        db,
+        reader,
+        listener,
+        action_db,
+        live,
+        label,
+        embedded,
+        cluster_kind=db.cluster_kind,
+        chain=chain,
+        chain_problem=chain_problem,
     )
 
 
-class UnsupportedCluster:
-    """The reader of a cluster the console cannot show yet (a Curio one): every refresh raises
-    one line saying so, which the status line shows; nothing is queried."""
+async def open_chain(db: DB, lotus_api: str | None) -> tuple[ChainWatch | None, str | None]:
+    """The Lotus node a Curio cluster's chain state comes from, or why there is none.
 
-    def __init__(self, schema: str) -> None:
-        self.schema = schema
-
-    @property
-    def backfill_pending(self) -> bool:
-        return False
-
-    async def backfill_step(self) -> None:
-        return None
-
-    async def snapshot(
-        self,
-        now: datetime,
-        *,
-        history_filter: str | None = None,
-        lists: Collection[str] | None = None,
-    ) -> ClusterSnapshot:
-        raise ForeignCluster(
-            self.schema,
-            "the console cannot show it yet (not yet supported on a Curio cluster); "
-            "nothing is written to it",
-        )
+    Never fails the connection: a console without Lotus still shows everything the database
+    holds, and the PoSt pane says what it cannot know. Nothing here waits for Lotus itself
+    (the watch refreshes in the background)."""
+    try:
+        endpoints = await resolve_endpoint(lotus_api, db=db)
+    except (LotusNotConfigured, ApiInfoError) as exc:
+        return None, one_line(exc)
+    try:
+        return ChainWatch(endpoints[0]), None
+    except Exception as exc:  # a client that cannot be built is a missing chain, not a crash
+        log.warning("no chain state from %s: %s", endpoints[0], one_line(exc))
+        return None, f"Lotus node {endpoints[0]}: {one_line(exc)}"

@@ -3,8 +3,9 @@
 Start-up: the console paints at once and connects in the background (starting the embedded
 PostgreSQL when no ``--db`` is given); after the first snapshot is on screen it starts this
 process's engine (``<host>:console``) with the devnet demo under ``<data dir>/demo``.
-``--read-only`` runs no engine and offers no actions. Textual is imported only here, so the
-headless paths never load it.
+``--read-only`` runs no engine and offers no actions. On a Curio cluster no engine ever starts,
+and ``--lotus-api`` (or ``FULLNODE_API_INFO``, or Curio's own config) names the Lotus node the
+PoSt pane reads. Textual is imported only here, so the headless paths never load it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def add_console_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
         default=2.0,
         metavar="SECONDS",
         help="seconds between refreshes (default 2, minimum 1; +/- change it live)",
+    )
+    add(
+        "--lotus-api",
+        metavar="API_INFO",
+        default=None,
+        help="on a Curio cluster, the Lotus node its PoSt pane reads (TOKEN:/ip4/HOST/tcp/PORT/"
+        "http; default: FULLNODE_API_INFO, then Curio's [Apis] ChainApiInfo layers)",
     )
     add("--no-mouse", action="store_true", help="no mouse reporting (plain terminal selection)")
     add(
@@ -136,6 +144,7 @@ async def run(args: argparse.Namespace) -> int:
         refresh_s=float(getattr(args, "refresh", 2.0)),
         read_only=read_only,
         data_dir=data_dir,
+        lotus_api=getattr(args, "lotus_api", None),
     )
     _route_logging(data_dir)
     try:

@@ -9,6 +9,9 @@ actions of the machines and tasks panes.
 Only the active pane (the app binds ``active_pane`` too) renders a new snapshot; a hidden one
 renders when it becomes active again, in the same frame as the switch, so a refresh costs one
 pane's work however many panes there are.
+
+A section the reader could not read this time (``snapshot.error(pane.SECTION)``) is shown in
+that pane's header, one line, with its lists emptied; the other panes render as usual.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class Pane(Vertical):
     WAITING = "waiting for the first refresh..."
     #: the snapshot's detail lists this pane shows (see SnapshotReader.snapshot)
     LISTS: frozenset[str] = frozenset()
+    #: the snapshot section this pane draws (one of engine.snapshot.SECTIONS)
+    SECTION = ""
 
     #: the cluster as last read (bound to the app's)
     snapshot: var[ClusterSnapshot | None] = var(None, init=False, bindings=True)
@@ -136,6 +141,16 @@ class Pane(Vertical):
     def render_snapshot(self, snap: ClusterSnapshot) -> None:
         raise NotImplementedError
 
+    def render_error(self, snap: ClusterSnapshot, message: str) -> None:
+        """The section could not be read: say why in the header, show no rows (panes with
+        more than tables extend this)."""
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"cannot read the {self.SECTION or self.id}: ", style=self.palette.crit)
+        line.append(message)
+        self.query_one(PaneHeader).update(line)
+        for table in self.query(KeyedTable):
+            table.sync({})
+
     def tick(self, now: datetime) -> None:
         """Once a second: panes with countdowns redraw them."""
 
@@ -148,8 +163,13 @@ class Pane(Vertical):
             self._behind = True
             return
         self._behind = False
+        snap = self.snapshot
+        error = snap.error(self.SECTION) if self.SECTION else None
         with self.app.batch_update():
-            self.render_snapshot(self.snapshot)
+            if error is not None:
+                self.render_error(snap, error)
+            else:
+                self.render_snapshot(snap)
 
     # ------------------------------------------------------------------ filtering
 

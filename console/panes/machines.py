@@ -1,4 +1,10 @@
-"""Pane 1: machines and their resources; cordon, uncordon and drain the selected one."""
+"""Pane 1: machines and their resources; cordon, uncordon and drain the selected one.
+
+Which actions a cluster offers, and on which machine states, is :func:`console.actions.offer`'s
+to say (a Curio cluster: cordon, uncordon, restart once cordoned, abort a restart; its ``d``
+cordons and shows the running tasks, as Curio has no drain). A machine that reports no live
+load (Curio's record none) shows its capacity and says so, never a bar of "?".
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import DataTable
 
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import ClusterSnapshot, MachineSnap, duration
 
-from ..actions import MachineAction
+from ..actions import MachineAction, offer
 from ..widgets.cells import Styles, age, bar, num, short_size, text
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
@@ -65,14 +72,27 @@ def contact_cell(m: MachineSnap, styles: Styles) -> Text:
     return Text(f"{duration(m.contact_age)} ago", no_wrap=True)
 
 
+#: the capacity columns of a machine that reports no live use: sizes only, dim, no bar
+NO_LOAD = "capacity only: load not reported by Curio"
+
+
 def machine_cells(m: MachineSnap, styles: Styles) -> tuple[Text, ...]:
-    ram_fraction = (m.ram_used / m.ram) if m.ram_used is not None and m.ram else None
-    gpu = bar(m.gpu_used, 3, styles, suffix=f"{m.gpu:g}") if m.gpu > 0 else Text("-", style="dim")
+    if m.reports_load:
+        ram_fraction = (m.ram_used / m.ram) if m.ram_used is not None and m.ram else None
+        cpu = bar(m.cpu_load, 6, styles, suffix=f"{m.cpu:>3}c")
+        ram = bar(ram_fraction, 6, styles, suffix=f"{short_size(m.ram):>5}")
+        gpu = (
+            bar(m.gpu_used, 3, styles, suffix=f"{m.gpu:g}") if m.gpu > 0 else Text("-", style="dim")
+        )
+    else:
+        cpu = Text(f"{m.cpu} cores", no_wrap=True)
+        ram = Text(short_size(m.ram), no_wrap=True)
+        gpu = Text(f"{m.gpu:g}", no_wrap=True) if m.gpu > 0 else Text("-", style="dim")
     return (
         text(m.label, styles.bold),
         text(m.state, state_style(styles, m.state)),
-        bar(m.cpu_load, 6, styles, suffix=f"{m.cpu:>3}c"),
-        bar(ram_fraction, 6, styles, suffix=f"{short_size(m.ram):>5}"),
+        cpu,
+        ram,
         gpu,
         num(m.running, styles.info if m.running else ""),
         contact_cell(m, styles),
@@ -85,14 +105,21 @@ def machine_cells(m: MachineSnap, styles: Styles) -> tuple[Text, ...]:
 class MachinesPane(Pane):
     """Every machine: capacity and live use, running tasks, contact, uptime, state."""
 
+    SECTION = "machines"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "machine('cordon')", "Cordon", id="console.cordon"),
         Binding("u", "machine('uncordon')", "Uncordon", id="console.uncordon"),
         Binding("d", "machine('drain')", "Drain", id="console.drain"),
+        Binding("R", "machine('request_restart')", "Restart", id="console.machine_restart"),
+        Binding("A", "machine('abort_restart')", "Abort restart", id="console.abort_restart"),
     ]
 
+    #: the key of the highlighted row (which actions apply depends on its machine's state)
+    highlighted: var[str | None] = var(None, bindings=True)
+
     class ActionRequested(Message):
-        """Cordon, uncordon or drain a machine (the app asks the operator first)."""
+        """An action on a machine (the app asks the operator first)."""
 
         def __init__(self, kind: MachineAction, machine_id: int) -> None:
             super().__init__()
@@ -138,8 +165,13 @@ class MachinesPane(Pane):
             line.append(f"{stale} stale", style=styles.warn)
         alive = [m for m in snap.machines if m.alive]
         cores = sum(m.cpu for m in alive)
-        load = sum((m.cpu_load or 0) * m.cpu for m in alive)
-        line.append(f"; {len(snap.running)} running; CPU {load:.0f} of {cores} cores busy")
+        line.append(f"; {len(snap.running)} running; ")
+        if all(m.reports_load for m in snap.machines):
+            load = sum((m.cpu_load or 0) * m.cpu for m in alive)
+            line.append(f"CPU {load:.0f} of {cores} cores busy")
+        else:
+            line.append(f"{cores} cores; ")
+            line.append("load not reported by Curio", style="dim")
         rows = {}
         for m in snap.machines:
             cells = machine_cells(m, styles)
@@ -155,14 +187,22 @@ class MachinesPane(Pane):
         if action == "machine":
             if self.read_only:
                 return False
-            if self.table.selected_key is None or self.busy:
-                return None
+            snap = self.snapshot
+            cluster = snap.cluster if snap is not None else "harmony"
+            machine_id = self.selected_machine_id()
+            machine = (
+                snap.machine(machine_id) if snap is not None and machine_id is not None else None
+            )
+            return offer(cluster, str(parameters[0]), machine, busy=self.busy)
         return True
 
     def action_machine(self, kind: MachineAction) -> None:
         machine_id = self.selected_machine_id()
         if machine_id is not None:
             self.post_message(self.ActionRequested(kind, machine_id))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.highlighted = event.row_key.value
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

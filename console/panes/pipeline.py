@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from engine.snapshot import BUCKETS, ClusterSnapshot, SectorStrip, StripCell, duration
 
-from ..widgets.cells import Styles, age, ident, num, text
+from ..widgets.cells import Styles, age, ident, miner_address, num, text
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
@@ -112,6 +112,8 @@ def state_text(sector: SectorStrip, styles: Styles) -> Text:
 class PipelinePane(Pane):
     """Sectors moving through SDR, trees, PreCommit, seed, PoRep and Commit."""
 
+    SECTION = "pipeline"
+
     LISTS = frozenset({"sectors"})
 
     def compose(self) -> ComposeResult:
@@ -153,7 +155,7 @@ class PipelinePane(Pane):
         summary: dict[str, tuple[Text, ...]] = {}
         for s in p.summaries:
             summary[str(s.sp_id)] = (
-                text(f"t0{s.sp_id}", styles.bold),
+                text(miner_address(snap, s.sp_id), styles.bold),
                 *(self._bucket(s.counts[b], s.running[b]) for b in BUCKETS),
                 num(s.done, styles.ok if s.done else ""),
                 num(s.failed, styles.crit if s.failed else ""),
@@ -170,7 +172,7 @@ class PipelinePane(Pane):
         sectors = {}
         for sector in p.sectors:
             cells = (
-                text(f"t0{sector.sp_id}"),
+                text(miner_address(snap, sector.sp_id)),
                 ident(sector.sector_number),
                 age(sector.age, styles.crit if sector.age > 12 * 3600 else ""),
                 text(sector.stage),
@@ -184,7 +186,7 @@ class PipelinePane(Pane):
         problems = {}
         for problem in p.problems:
             cells = (
-                text(f"t0{problem.sp_id}"),
+                text(miner_address(snap, problem.sp_id)),
                 ident(problem.sector_number),
                 text(problem.kind, styles.crit if problem.kind == "failed" else styles.warn),
                 text(problem.stage),

@@ -1,6 +1,10 @@
 """Pane 5: WindowPoSt deadlines per miner: the 48-cell strip, live countdowns to Challenge,
 Open, Close and FaultCutoff of the current and next non-empty deadlines, and the figures of
-``proving info`` and ``proving deadlines``."""
+``proving info`` and ``proving deadlines``.
+
+What the snapshot could not know (``PostSnap.missing``: on a Curio cluster without a reachable
+Lotus node, the head, the deadline times, faults and power) is said under the miners, one line
+each; the deadlines the database knows are shown without their times."""
 
 from __future__ import annotations
 
@@ -110,6 +114,8 @@ def _epoch_time(post: PostSnap, epoch: int) -> datetime:
 class PostPane(Pane):
     """WindowPoSt deadlines of every miner."""
 
+    SECTION = "post"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "toggle_all", "All deadlines", id="console.post.all")
     ]
@@ -143,11 +149,15 @@ class PostPane(Pane):
         header = self.query_one("#post-header", PaneHeader)
         box = self.query_one("#post-miners", Vertical)
         if post.profile is None or post.genesis is None:
+            if post.miners or post.missing:
+                self._render_without_chain(post, styles)
+                return
             header.update("no chain configured yet: the devnet demo sets one up (`harmony`)")
             self._sync_miner_lines(box, [])
             self.query_one("#post-countdowns", KeyedTable).sync({})
             self.filter_table.sync({})
             return
+        self.query_one("#post-countdowns", KeyedTable).display = True
         epoch = EpochClock(post.genesis, post.profile).epoch_at(now)
         line = Text()
         if not post.miners:
@@ -196,8 +206,67 @@ class PostPane(Pane):
                 cells = self._deadline_row(post, miner, info, d, styles)
                 if self.matches(*cells):
                     deadlines[f"{miner.sp_id}:{d.index}"] = cells
+        miner_lines.extend(self._missing_lines(post, styles))
         self._sync_miner_lines(box, miner_lines)
         self.query_one("#post-countdowns", KeyedTable).sync(countdowns)
+        self.filter_table.sync(deadlines)
+
+    def render_error(self, snap: ClusterSnapshot, message: str) -> None:
+        super().render_error(snap, message)
+        self._sync_miner_lines(self.query_one("#post-miners", Vertical), [])
+
+    @staticmethod
+    def _missing_lines(post: PostSnap, styles: Styles) -> list[Text]:
+        return [Text(f"not known: {m}", style=styles.warn, no_wrap=False) for m in post.missing]
+
+    def _render_without_chain(self, post: PostSnap, styles: Styles) -> None:
+        """The miners and deadlines the database holds, with no epoch to time them by."""
+        line = Text()
+        line.append(f"{len(post.miners)} miner{'s' if len(post.miners) != 1 else ''}: ")
+        line.append(f"{sum(m.live for m in post.miners):,} live sectors, ")
+        faulty = sum(m.faulty for m in post.miners)
+        line.append(f"{faulty:,} faulty", style=styles.crit if faulty else "")
+        line.append(f" ({sum(m.recovering for m in post.miners):,} recovering)")
+        if post.head_epoch is not None:
+            line.append(f"; head {post.head_epoch}")
+        line.append("; no chain state", style=styles.warn)
+        self.query_one("#post-header", PaneHeader).update(line)
+        miner_lines: list[Text] = []
+        deadlines: dict[str, tuple[Text, ...]] = {}
+        for miner in post.miners:
+            info = Text(no_wrap=True, overflow="ellipsis")
+            info.append(miner.address, style=styles.bold)
+            info.append(f" {size_str(miner.sector_size)}  " if miner.sector_size else "  ")
+            info.append(f"faults {miner.faulty}", style=styles.crit if miner.faulty else "")
+            info.append(f", recovering {miner.recovering}")
+            miner_lines.append(info)
+            if miner.deadlines:
+                miner_lines.append(Text(" ").append_text(deadline_strip(miner, None, styles)))
+                miner_lines.append(ruler(len(miner.deadlines), None))
+            for d in miner.deadlines:
+                if d.empty and not self.show_all:
+                    continue
+                cells = (
+                    text(miner.address),
+                    num(d.index),
+                    text("-", "dim"),
+                    num(d.partitions, "dim" if d.empty else ""),
+                    Text(
+                        f"{d.live} ({d.faulty})",
+                        justify="right",
+                        no_wrap=True,
+                        style=styles.crit if d.faulty else ("dim" if d.empty else ""),
+                    ),
+                    num(d.proven_partitions),
+                    text(""),
+                )
+                if self.matches(*cells):
+                    deadlines[f"{miner.sp_id}:{d.index}"] = cells
+        miner_lines.extend(self._missing_lines(post, styles))
+        self._sync_miner_lines(self.query_one("#post-miners", Vertical), miner_lines)
+        countdowns = self.query_one("#post-countdowns", KeyedTable)
+        countdowns.sync({})
+        countdowns.display = False  # nothing to count down to without the chain's epoch
         self.filter_table.sync(deadlines)
 
     def _sync_miner_lines(self, box: Vertical, lines: list[Text]) -> None:
@@ -206,8 +275,12 @@ class PostPane(Pane):
             statics.pop().remove()
         for static, line in zip(statics, lines, strict=False):
             static.update(line)
+            static.set_class(line.no_wrap is False, "wraps")
         if len(lines) > len(statics):
-            box.mount_all(Static(line, classes="miner-line") for line in lines[len(statics) :])
+            box.mount_all(
+                Static(line, classes="miner-line wraps" if line.no_wrap is False else "miner-line")
+                for line in lines[len(statics) :]
+            )
 
     def _miner_info(
         self, post: PostSnap, miner: PostMiner, info: DeadlineInfo, now: datetime, styles: Styles

@@ -93,6 +93,8 @@ def path_cells(info: StoragePathInfo, styles: Styles) -> tuple[Text, ...]:
 class StoragePane(Pane):
     """Every storage path in the cluster, largest first."""
 
+    SECTION = "storage"
+
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="storage-header")
         yield KeyedTable(COLUMNS, id="storage-table")

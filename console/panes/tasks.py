@@ -15,6 +15,7 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 
 from engine.snapshot import ClusterSnapshot, duration
 
+from ..actions import offer
 from ..widgets.cells import age, ident, num, text
 from ..widgets.chart import ThroughputChart
 from ..widgets.keyed_table import Column, KeyedTable
@@ -56,6 +57,8 @@ VIEWS = {"types": "queues", "failed": "failed tasks", "history": "history"}
 
 class TasksPane(Pane):
     """Queues per task type (with a chart), the failed tasks, and recent attempts."""
+
+    SECTION = "tasks"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "view('types')", "Queues", id="console.tasks.types"),
@@ -182,6 +185,10 @@ class TasksPane(Pane):
             line.append(f"  filter '{q.history_filter}': {shown} matching attempts")
         self.query_one("#tasks-header", PaneHeader).update(line)
 
+    def render_error(self, snap: ClusterSnapshot, message: str) -> None:
+        super().render_error(snap, message)
+        self.query_one("#tasks-chart", ThroughputChart).show(snap.queues.chart)
+
     def _render_types(self, snap: ClusterSnapshot) -> int:
         styles = self.palette
         rows = {}
@@ -264,6 +271,9 @@ class TasksPane(Pane):
         if action == "restart":
             if self.read_only:
                 return False
+            cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
+            if not offer(cluster, "restart"):
+                return False  # a Curio cluster: nothing to restart (Curio deletes the task)
             if self.view == "types":
                 return False
             if self.selected_failed_task() is None or self.busy:

@@ -1,5 +1,6 @@
-"""The cordon / uncordon / drain confirmation: Cancel first and focused, the tasks still running
-on the machine, and the PoSt maintenance warning.
+"""The confirmation of a machine action: Cancel first and focused, the tasks still running on
+the machine, and the PoSt maintenance warning. What each action does is said in the cluster's
+own terms (a Curio cluster: Curio's cordon and restart, and no drain).
 
 Live: the app binds its snapshot and clock into the dialog, so the running tasks and the
 deadline warning are those of the latest refresh while the operator decides.
@@ -28,6 +29,20 @@ WHAT = {
     "uncordon": "It schedules again (a drain or restart request is cancelled).",
     "drain": "No new tasks start on it; it reports 'drained' once the running ones end.",
 }
+#: a Curio cluster's (cmd/curio/rpc/rpc.go, web/api/webrpc/cluster.go,
+#: harmony/harmonytask/harmonytask.go restartIfNoTasksPending)
+CURIO_WHAT = {
+    "cordon": "Curio stops giving it new tasks (unschedulable); running tasks continue.",
+    "uncordon": "It takes tasks again; only the cordon is cleared (a restart request stays).",
+    "drain": "Curio has no drain: this cordons it, then shows its running tasks until they end.",
+    "request_restart": "Its Curio node exits (status 100) once it owns no task, clearing the "
+    "request and the cordon; its supervisor starts it again.",
+    "abort_restart": "The restart request is withdrawn; it stays cordoned.",
+}
+#: the actions that take capacity away: they carry the PoSt warning
+WARNS = frozenset({"cordon", "drain", "request_restart"})
+#: what the confirm button says
+LABEL = {"request_restart": "Restart", "abort_restart": "Abort restart"}
 
 
 class MachineActionScreen(ModalScreen[bool]):
@@ -44,21 +59,23 @@ class MachineActionScreen(ModalScreen[bool]):
     #: the clock's time (bound to the app's)
     now: var[datetime | None] = var(None, init=False)
 
-    def __init__(self, kind: str, plan: DrainPlan) -> None:
+    def __init__(self, kind: str, plan: DrainPlan, *, cluster: str = "harmony") -> None:
         super().__init__()
         self.kind = kind
         self.plan = plan
+        self.cluster = cluster
+        #: the confirm button's word
+        self.label = LABEL.get(kind, kind.capitalize())
 
     def compose(self) -> ComposeResult:
         m = self.plan.machine
+        what = (CURIO_WHAT if self.cluster == "curio" else WHAT)[self.kind]
         with Vertical(id="dialog", classes="dialog"):
-            yield Static(
-                Text(f"{self.kind.capitalize()} {m.label}?", style="bold"), classes="dialog-title"
-            )
-            yield Static(Text(f"{m.host_and_port} (id {m.id}), now {m.state}. {WHAT[self.kind]}"))
+            yield Static(Text(f"{self.label} {m.label}?", style="bold"), classes="dialog-title")
+            yield Static(Text(f"{m.host_and_port} (id {m.id}), now {m.state}. {what}"))
             with VerticalScroll(classes="dialog-body"):
                 yield Static(self._running_text(), id="dialog-running")
-                warnings = self.plan.warnings if self.kind != "uncordon" else []
+                warnings = self.plan.warnings if self.kind in WARNS else []
                 if warnings:
                     yield Static(
                         self._warning_text(warnings), id="dialog-warning", classes="warning"
@@ -66,9 +83,9 @@ class MachineActionScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="default")
                 yield Button(
-                    self.kind.capitalize(),
+                    self.label,
                     id="confirm",
-                    variant="warning" if self.kind != "uncordon" else "primary",
+                    variant="warning" if self.kind in WARNS else "primary",
                 )
 
     def on_mount(self) -> None:
@@ -92,7 +109,7 @@ class MachineActionScreen(ModalScreen[bool]):
             self.query_one("#dialog-running", Static).update(self._running_text())
         except NoMatches:
             return  # bound before its widgets were composed: compose used the plan
-        warnings = self.plan.warnings if self.kind != "uncordon" else []
+        warnings = self.plan.warnings if self.kind in WARNS else []
         shown = self.query("#dialog-warning")
         if warnings and shown:
             shown.first(Static).update(self._warning_text(warnings))
@@ -109,7 +126,7 @@ class MachineActionScreen(ModalScreen[bool]):
             return Text("No tasks running there.", style="dim")
         out = Text()
         out.append(f"{len(running)} task(s) still running there", style="bold")
-        if self.kind == "drain":
+        if self.kind in ("drain", "request_restart"):
             out.append(f" (expected to finish in ~{duration(self.plan.estimate)})")
         out.append(":\n")
         for t in running[:8]:

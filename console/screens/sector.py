@@ -62,8 +62,8 @@ def sector_text(snap: ClusterSnapshot, sp_id: int, sector: int) -> Text:
 class SectorScreen(DetailScreen):
     """Sector ``sector`` of miner ``sp_id``."""
 
-    def __init__(self, sp_id: int, sector: int) -> None:
-        super().__init__(f"Sector t0{sp_id} {sector}")
+    def __init__(self, sp_id: int, sector: int, *, address: str | None = None) -> None:
+        super().__init__(f"Sector {address or f't0{sp_id}'} {sector}")
         self.sp_id = sp_id
         self.sector = sector
 

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.app import App
 from textual.color import Color
 
-from engine.snapshot import duration
+from engine.snapshot import ClusterSnapshot, duration
 
 __all__ = [
     "Styles",
@@ -23,6 +23,7 @@ __all__ = [
     "bar",
     "ident",
     "level_style",
+    "miner_address",
     "num",
     "short_size",
     "styles_for",
@@ -141,3 +142,20 @@ def short_size(size: int | None) -> str:
             return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
         value /= 1024
     return f"{value:.0f}P"
+
+
+def miner_address(snap: ClusterSnapshot, sp_id: int) -> str:
+    """A miner as its network writes it: ``f0…`` on mainnet, ``t0…`` on test networks.
+
+    The PoSt section knows the network's prefix; before it does (or when it failed), a
+    machine that serves the miner names it (Curio's details list ``f01000``); else ``t0``, our
+    devnet's."""
+    post = snap.post.miners
+    known = next((m.address for m in post if m.sp_id == sp_id), None)
+    if known is not None:
+        return known
+    if post:
+        return f"{post[0].address_prefix}{sp_id}"
+    served = (a for m in snap.machines for a in m.miners if a[:2] in ("f0", "t0"))
+    named = next((a for a in served if a[2:] == str(sp_id)), None)
+    return named or f"t0{sp_id}"

@@ -1,5 +1,5 @@
-"""The status line at the top: which database, whether the data is live and fresh, the engine,
-and the time.
+"""The status line at the top: which database (and whose: a Curio cluster is marked, with what
+the console may do to it), whether the data is live and fresh, the engine, and the time.
 
 Every figure is a reactive attribute the app binds (``data_bind``), so the line is redrawn
 whenever one of them changes and always agrees with the panes drawn from the same snapshot.
@@ -54,6 +54,10 @@ class StatusLine(Static):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(" Harmony ", style="bold reverse")
         line.append(f" {state.label or self.label} ")
+        curio = getattr(self.snapshot, "cluster", "harmony") == "curio"
+        if curio:
+            line.append(" Curio ", style="bold reverse")
+            line.append(" ")
         right = Text(no_wrap=True)
         if state.error:
             right.append(f"error: {state.error} ", style="bold red")
@@ -74,6 +78,12 @@ class StatusLine(Static):
             right.append(f"updated {duration(ago)} ago ", style="bold red" if stale else "")
         if now is not None:
             right.append(now.strftime("%H:%M:%S UTC"))
+        if curio and not self.read_only:
+            # Nothing is written there but a confirmed cordon or restart (--read-only says so
+            # on the right); said where the line has room for it.
+            note = "writes only when confirmed "
+            if self.size.width - line.cell_len - right.cell_len > len(note):
+                right = Text(note, style="dim", no_wrap=True).append_text(right)
         gap = self.size.width - line.cell_len - right.cell_len
         if gap > 0:
             line.append(" " * gap)

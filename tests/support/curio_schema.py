@@ -30,6 +30,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import asyncpg
 
@@ -647,6 +648,27 @@ def _ago(param: int) -> str:
     return f"now() - make_interval(secs => ${param})"
 
 
+async def shift_to(conn: asyncpg.Connection, schema: str, at: datetime) -> None:
+    """Move every timestamp of ``schema`` by ``at - now()``: rows written "N seconds ago" by the
+    server's clock become N seconds before ``at`` exactly, so a console frozen at ``at`` draws
+    the same ages on every run (``now()`` is the transaction's start, one instant for all)."""
+    columns = await conn.fetch(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = $1 AND data_type IN "
+        "('timestamp with time zone', 'timestamp without time zone') "
+        "ORDER BY table_name, column_name",
+        schema,
+    )
+    delta = await conn.fetchval("SELECT $1::timestamptz - now()", at)
+    for row in columns:
+        table, column = row["table_name"], row["column_name"]
+        # identifiers from the catalog of a schema this module made; the shift is a parameter
+        await conn.execute(
+            f'UPDATE "{schema}"."{table}" SET "{column}" = "{column}" + $1::interval',
+            delta,
+        )
+
+
 async def seed_curio(conn: asyncpg.Connection) -> CurioSeed:
     """Rows as Curio's Go code writes them, through ``conn`` (search_path on the schema).
 
@@ -915,16 +937,23 @@ async def seed_curio(conn: asyncpg.Connection) -> CurioSeed:
 
 
 @contextlib.asynccontextmanager
-async def curio_cluster(url: str, *, seed: bool = True) -> AsyncIterator[CurioCluster]:
+async def curio_cluster(
+    url: str, *, seed: bool = True, at: datetime | None = None
+) -> AsyncIterator[CurioCluster]:
     """A fresh ``itest_curio_<id>`` schema on the server at ``url`` with :data:`CURIO_DDL`, its
     ledger and (``seed``) :func:`seed_curio`'s rows; dropped afterwards. Written through a
-    plain asyncpg connection as the owner: harmony's DB would (rightly) refuse to."""
+    plain asyncpg connection as the owner: harmony's DB would (rightly) refuse to.
+
+    ``at`` (aware) seeds it as if now were ``at`` (:func:`shift_to`), for tests that freeze
+    the clock there; by default the rows are as old as the server's clock says."""
     schema = f"itest_curio_{secrets.token_hex(5)}"
     conn = await asyncpg.connect(parse_url(url).dsn)
     try:
         async with conn.transaction():
             await create_curio_schema(conn, schema)
             seeded = await seed_curio(conn) if seed else None
+            if at is not None:
+                await shift_to(conn, schema, at)
     finally:
         await conn.close()
     try:
