@@ -222,9 +222,12 @@ class PostRisk:
     opens_in: float
     closes_in: float
     fault_cutoff_in: float
+    #: the miner's address as the network writes it (f0… on mainnet)
+    address: str = ""
 
     def describe(self) -> str:
-        who = f"t0{self.sp_id} deadline {self.deadline} ({self.live} live sectors)"
+        miner = self.address or f"t0{self.sp_id}"
+        who = f"{miner} deadline {self.deadline} ({self.live} live sectors)"
         if self.open_now:
             return f"{who}: open now, closes in {duration(self.closes_in)}"
         cutoff = (
@@ -267,6 +270,7 @@ def maintenance_risks(post: PostSnap, now: datetime, horizon: float) -> list[Pos
                     (t.open - now).total_seconds(),
                     (t.close - now).total_seconds(),
                     (t.fault_cutoff - now).total_seconds(),
+                    miner.address,
                 )
             )
     return risks

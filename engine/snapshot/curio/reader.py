@@ -32,7 +32,7 @@ from ..timing import TimedTx, Timing
 from .chain import ChainWatch
 from .machines import read_machines
 from .pipeline import read_pipeline
-from .post import read_post
+from .post import SectorCountCache, read_post
 from .storage import read_storage
 from .tasks import read_queues
 
@@ -91,6 +91,8 @@ class CurioSnapshotReader:
         self.counts_every = counts_every
         self._counts: Counts | None = None
         self._counts_at: datetime | None = None
+        #: per-deadline sector counts without Lotus (they change every 15 min at most)
+        self._post_counts = SectorCountCache()
         #: wall time of the last snapshot() (queries, decoding and building), milliseconds
         self.last_wall_ms = 0.0
 
@@ -160,7 +162,9 @@ class CurioSnapshotReader:
         # background when the last one is old).
         chain = None if self.chain is None else self.chain.latest(now)
         post: PostSnap = await section(
-            "post", lambda tx: read_post(tx, now, chain), PostSnap.empty()
+            "post",
+            lambda tx: read_post(tx, now, chain, cache=self._post_counts),
+            PostSnap.empty(),
         )
         if self.chain is not None:
             self.chain.follow(m.sp_id for m in post.miners)

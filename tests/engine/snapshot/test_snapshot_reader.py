@@ -22,6 +22,7 @@ from engine.harmonydb import DB
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import (
     HistoryWindow,
+    PostRisk,
     SnapshotReader,
     countdown,
     drain_plan,
@@ -423,6 +424,12 @@ async def test_maintenance_rule_warns_for_open_and_soon_opening_deadlines(db: DB
     ]
     assert "open now" in risks[0].describe()
     assert risks[1].opens_in == pytest.approx(opens_in)
+
+
+def test_a_risk_names_the_miner_as_its_network_writes_it() -> None:
+    """On mainnet (a Curio cluster) the drain warning says f0…, as the operator's tools do."""
+    risk = PostRisk(1000, 3, 2, True, 0.0, 60.0, -1.0, address="f01000")
+    assert risk.describe() == "f01000 deadline 3 (2 live sectors): open now, closes in 1m"
 
 
 # --------------------------------------------------------------------------- storage, machines
