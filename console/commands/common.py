@@ -104,6 +104,7 @@ async def open_db(
     migrate: bool = True,
     check_schema: bool = True,
     create: bool = False,
+    foreign: bool = False,
 ) -> DB:
     """The cluster database from ``--db``/``--data-dir``/``--schema``.
 
@@ -119,7 +120,12 @@ async def open_db(
 
     A foreign cluster (a Curio schema) stops every command with :func:`foreign_refusal`, with
     nothing written (the DB refuses to migrate it and opens it read-only), except those that
-    pass ``check_schema=False`` and report on the schema themselves (``db status``).
+    pass ``check_schema=False`` and report on the schema themselves (``db status``), and
+    those that pass ``foreign``: they get the foreign cluster's DB and handle it themselves
+    (``machine list`` reads it; ``machine cordon`` & co. write only in an explicit read-write
+    transaction after the operator confirmed). Such a DB is read-only at the server, and
+    nothing here migrates it, whatever ``migrate`` says; a command that writes is still
+    refused under ``--read-only`` before anything connects.
     """
     writes = migrate or create
     asked_read_only = bool(getattr(args, "read_only", False))
@@ -147,6 +153,8 @@ async def open_db(
         raise foreign_refusal(args, writes=writes) from None
     try:
         if db.foreign:
+            if foreign:
+                return db
             if writes or check_schema:
                 raise foreign_refusal(args, writes=writes)
             return db

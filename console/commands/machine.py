@@ -1,4 +1,7 @@
-"""``harmony machine list|cordon|uncordon|drain|restart|forget``."""
+"""``harmony machine list|cordon|uncordon|drain|restart|abort-restart|forget``.
+
+On a Curio cluster (a foreign schema) ``list`` reads Curio's machines and the actions follow
+Curio's semantics, confirmed first (:mod:`.curio_machine`); ``forget`` is refused there."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import argparse
 
 import humanize
 
+from engine.harmonydb import DB
 from engine.harmonytask import (
     MachineNotFound,
     cordon,
@@ -20,6 +24,7 @@ from engine.harmonytask.machine_state import MachineState
 
 from .arguments import positive_number
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, print_table
+from .curio_machine import curio_action, curio_list
 
 #: ``drain --wait`` ends when the machine reaches one of these
 DONE_DRAINING = (MachineState.DRAINED, MachineState.OFFLINE, MachineState.DEAD)
@@ -30,6 +35,13 @@ ACTIONS = {
     "drain": (drain, "draining: no new tasks; it reports 'drained' when the last one ends"),
     "restart": (request_restart, "restart requested: it exits with status 100 once idle"),
 }
+#: actions a Curio cluster has and harmony's own cluster does without (uncordon cancels a
+#: harmony machine's restart request)
+CURIO_ONLY = {
+    "abort-restart": "withdraw a restart request (Curio clusters; on harmony's, uncordon does)",
+}
+#: actions that ask for confirmation on a Curio cluster
+CONFIRMED = ("cordon", "uncordon", "restart", "abort-restart")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                 default=3600,
                 help="give up waiting after this many seconds (default 3600)",
             )
+        if name in CONFIRMED:
+            _add_yes(p)
+        p.set_defaults(run=run_action, action=name)
+    for name, summary in CURIO_ONLY.items():
+        p = actions.add_parser(name, help=summary)
+        p.add_argument("machine", metavar="NAME_OR_ID", help="machine id, name or host:port")
+        _add_yes(p)
         p.set_defaults(run=run_action, action=name)
     forget = actions.add_parser(
         "forget",
@@ -63,9 +82,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     forget.set_defaults(run=run_forget)
 
 
+def _add_yes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        help="on a Curio cluster, do it without asking (for scripts); without a terminal it is "
+        "refused otherwise",
+    )
+
+
 async def run_list(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False)
+    db = await open_db(args, migrate=False, foreign=True)
     try:
+        if db.foreign:
+            return await curio_list(db, args)
         rows = await list_machines(db)
     finally:
         await db.close()
@@ -97,30 +127,42 @@ async def run_list(args: argparse.Namespace) -> int:
 
 
 async def run_action(args: argparse.Namespace) -> int:
-    action, summary = ACTIONS[args.action]
-    db = await open_db(args)
+    db = await open_db(args, foreign=True)
     try:
-        try:
-            machine = await resolve_machine(db, args.machine)
-            await action(db, machine.id)
-        except MachineNotFound as exc:
-            raise CommandError(str(exc)) from None
-        print(f"{machine.host_and_port} {summary}")
-        if args.action == "drain" and args.wait:
-            deadline = CLOCK.monotonic() + args.timeout
-            while True:
-                current = await resolve_machine(db, str(machine.id))
-                if current.state in DONE_DRAINING:
-                    print(f"{machine.host_and_port} is {current.state}")
-                    return 0
-                if CLOCK.monotonic() > deadline:
-                    raise CommandError(
-                        f"{machine.host_and_port} still has {current.running} "
-                        f"task(s) running after {args.timeout:g}s"
-                    )
-                await CLOCK.sleep(1.0)
+        if db.foreign:
+            return await curio_action(db, args)
+        if args.action in CURIO_ONLY:
+            raise CommandError(
+                f"`harmony machine {args.action}` is for a Curio cluster: on a harmony cluster, "
+                "`harmony machine uncordon NAME` withdraws a restart request"
+            )
+        return await _harmony_action(db, args)
     finally:
         await db.close()
+
+
+async def _harmony_action(db: DB, args: argparse.Namespace) -> int:
+    """An action on harmony's own cluster (no confirmation, as before)."""
+    action, summary = ACTIONS[args.action]
+    try:
+        machine = await resolve_machine(db, args.machine)
+        await action(db, machine.id)
+    except MachineNotFound as exc:
+        raise CommandError(str(exc)) from None
+    print(f"{machine.host_and_port} {summary}")
+    if args.action == "drain" and args.wait:
+        deadline = CLOCK.monotonic() + args.timeout
+        while True:
+            current = await resolve_machine(db, str(machine.id))
+            if current.state in DONE_DRAINING:
+                print(f"{machine.host_and_port} is {current.state}")
+                return 0
+            if CLOCK.monotonic() > deadline:
+                raise CommandError(
+                    f"{machine.host_and_port} still has {current.running} "
+                    f"task(s) running after {args.timeout:g}s"
+                )
+            await CLOCK.sleep(1.0)
     return 0
 
 

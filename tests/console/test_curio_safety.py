@@ -2,7 +2,11 @@
 schema's owner and as a role that may only SELECT, and the console started in-process, leave
 the schema byte-identical (``pg_dump`` of its structure and of its data, before and after).
 Each command says in one line why it does not run there (no traceback); ``db status`` reports
-Curio's ledger. And ``--read-only`` refuses, before connecting, every command that writes."""
+Curio's ledger. The machine actions (cordon, uncordon, restart, abort-restart) are the only
+writes harmony makes to a Curio cluster, and only when confirmed: run here without a terminal
+and without ``--yes`` they are refused, so they too leave the schema byte-identical (what they
+change once confirmed is tested in test_curio_machine_cli and engine/curio). And ``--read-only``
+refuses, before connecting, every command that writes."""
 
 from __future__ import annotations
 
@@ -29,20 +33,23 @@ from support.schema_dump import SchemaDump, dump_schema, pg_dump_for, server_maj
 
 #: Every command of the CLI with the arguments it is run with, and what it must answer on a
 #: Curio cluster: "engine" (run refuses to start one), "writes" (refused: it would write),
-#: "unsupported" (a read that cannot show a Curio cluster yet), "ledger" (db status) or
-#: "reads" (it reads Curio's own tables: any one-line answer). ``{dir}`` is an empty directory
-#: of the test's.
+#: "unsupported" (a read that cannot show a Curio cluster yet), "ledger" (db status),
+#: "reads" (it reads Curio's own tables: any one-line answer), "confirm" (an operator's action
+#: that writes only when confirmed: refused here, with no terminal and no --yes) or "no-drain"
+#: (Curio has none). ``{dir}`` is an empty directory of the test's.
 COMMANDS: dict[str, tuple[list[str], str]] = {
     "run": (["run", "--engine-only", "--name", "curio-probe"], "engine"),
     "task add": (["task", "add", "noop"], "writes"),
     "task list": (["task", "list"], "unsupported"),
     "task history": (["task", "history"], "unsupported"),
     "task restart": (["task", "restart", "1"], "writes"),
-    "machine list": (["machine", "list"], "unsupported"),
-    "machine cordon": (["machine", "cordon", "1"], "writes"),
-    "machine uncordon": (["machine", "uncordon", "2"], "writes"),
-    "machine drain": (["machine", "drain", "1"], "writes"),
-    "machine restart": (["machine", "restart", "1"], "writes"),
+    "machine list": (["machine", "list"], "reads"),
+    # the seed's machines: 1 schedulable, 2 cordoned, 3 with a restart requested
+    "machine cordon": (["machine", "cordon", "1"], "confirm"),
+    "machine uncordon": (["machine", "uncordon", "2"], "confirm"),
+    "machine drain": (["machine", "drain", "1"], "no-drain"),
+    "machine restart": (["machine", "restart", "2"], "confirm"),
+    "machine abort-restart": (["machine", "abort-restart", "3"], "confirm"),
     "machine forget": (["machine", "forget", "3"], "writes"),
     "storage attach": (["storage", "attach", "{dir}", "--seal"], "writes"),
     "storage detach": (["storage", "detach", "{dir}"], "writes"),
@@ -75,6 +82,12 @@ ANSWERS = {
     "engine": "harmony run cannot start an engine on it",
     "writes": "would write to it, and harmony does not write to a Curio cluster",
     "unsupported": "is not yet supported on a Curio cluster",
+}
+#: What the machine commands that handle a Curio cluster themselves answer here, in one line
+OWN_ANSWERS = {
+    "confirm": "changes the Curio cluster: confirm it on a terminal or pass --yes; nothing "
+    "was changed",
+    "no-drain": "Curio has no drain",
 }
 
 Dumper = Callable[[str], Awaitable[SchemaDump]]
@@ -210,6 +223,16 @@ async def test_no_command_changes_a_curio_cluster(
             ):
                 problems.append(said)
             continue
+        if outcome in OWN_ANSWERS:
+            if (
+                result.returncode != 1
+                or result.stderr.count("\n") != 1
+                or not result.stderr.startswith("harmony: error: ")
+                or OWN_ANSWERS[outcome] not in result.stderr
+                or "Traceback" in result.stderr + result.stdout
+            ):
+                problems.append(said)
+            continue
         if outcome == "reads":
             if (
                 result.returncode not in (0, 1)
@@ -318,7 +341,11 @@ async def test_the_console_changes_nothing_and_starts_no_engine(
 # --------------------------------------------------------------------------- --read-only
 
 
-WRITES = [name for name, (_, outcome) in COMMANDS.items() if outcome in ("writes", "engine")]
+WRITES = [
+    name
+    for name, (_, outcome) in COMMANDS.items()
+    if outcome in ("writes", "engine", "confirm", "no-drain")
+]
 
 
 async def test_read_only_refuses_every_command_that_writes(
