@@ -31,7 +31,8 @@ from engine.curio import (
     request_restart,
     uncordon,
 )
-from engine.harmonydb import DB, parse_url
+from engine.faults.pgproxy import PgProxy
+from engine.harmonydb import DB, Bounds, parse_url
 from support.curio_schema import CurioCluster
 from support.schema_dump import SchemaDump, dump_schema, pg_dump_for, server_major
 
@@ -318,3 +319,28 @@ async def test_running_tasks_are_counted_from_owner_id(curio: DB, curio_db: Curi
     assert owned, "the seed has running tasks"
     for machine in await list_machine_rows(curio):
         assert machine.running == owned.get(machine.id, 0)
+
+
+async def test_a_lost_commit_reply_is_settled_by_reading_the_row_back(
+    curio_db: CurioCluster,
+) -> None:
+    """The reply to the action's COMMIT is lost after the server committed: the action is not
+    sent again (it would ask for a restart twice); the row read back shows it took effect."""
+    _, gpu, _ = ids(curio_db)
+    before = await machine_rows(curio_db)
+    async with PgProxy.for_url(curio_db.url) as proxy:
+        db = await DB.open(
+            proxy.url(curio_db.url),
+            schema=curio_db.schema,
+            migrate=False,
+            bounds=Bounds(statement_timeout=0.5, command_timeout=1.0),
+        )
+        try:
+            rule = proxy.drop_reply("COMMIT")
+            result = await request_restart(db, gpu)
+            assert rule.fired == 1
+        finally:
+            await db.close()
+    after = await machine_rows(curio_db)
+    assert changes(before, after).keys() == {gpu}
+    assert result.changed and result.machine.restart_request == after[gpu]["restart_request"]
