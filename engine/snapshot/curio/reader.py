@@ -34,7 +34,7 @@ from .machines import read_machines
 from .pipeline import read_pipeline
 from .post import SectorCountCache, read_post
 from .storage import read_storage
-from .tasks import read_queues
+from .tasks import WindowCache, read_queues
 
 __all__ = ["CurioSnapshotReader"]
 
@@ -93,6 +93,8 @@ class CurioSnapshotReader:
         self._counts_at: datetime | None = None
         #: per-deadline sector counts without Lotus (they change every 15 min at most)
         self._post_counts = SectorCountCache()
+        #: the day's task totals and given-up tasks (a scan of the day's history)
+        self._window = WindowCache()
         #: wall time of the last snapshot() (queries, decoding and building), milliseconds
         self.last_wall_ms = 0.0
 
@@ -155,6 +157,7 @@ class CurioSnapshotReader:
                 history_limit=self.history_limit,
                 history_scan=self.history_scan,
                 failed_limit=self.failed_limit,
+                cache=self._window,
             ),
             QueueSnap.empty(history_filter),
         )

@@ -32,7 +32,9 @@ So, here:
   part of the table is read by a parallel scan): the window is always complete
   (``window_hours`` 24), nothing is loaded in slices. Measured on 600k attempts over 3 days
   (200k in the window) and 20k queued tasks: the task section's 7 statements take 0.3-0.5 s on
-  a busy 2-core box, mostly this aggregate and the given-up scan.
+  a busy 2-core box, mostly this aggregate and the given-up scan; so both are kept between
+  refreshes (:class:`WindowCache`) and re-read every 15 s, the queue, chart and history each
+  refresh.
 * The chart: done and failed attempts per minute over the last hour, the current minute last,
   exactly as :meth:`engine.snapshot.history.HistoryWindow.chart` builds ours.
 * History rows: outcome ``done`` | ``failed`` | ``preempted``, ``host`` the machine that ran it
@@ -41,14 +43,14 @@ So, here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..model import ChartSnap, FailedTaskSnap, HistorySnap, QueueSnap, TaskTypeSnap
 from ..timing import TimedTx
 
-__all__ = ["RETRY_WAITS", "RetryWait", "read_queues"]
+__all__ = ["RETRY_WAITS", "RetryWait", "WindowCache", "read_queues"]
 
 WINDOW = timedelta(hours=24)
 #: minutes in the chart (as HistoryWindow.chart's default)
@@ -251,6 +253,27 @@ def chart_minutes(now: datetime, minutes: int = CHART_MINUTES) -> tuple[datetime
     return tuple(last - timedelta(minutes=minutes - 1 - i) for i in range(minutes))
 
 
+@dataclass
+class WindowCache:
+    """The day's per-type totals and the given-up tasks, kept between refreshes: the two
+    costliest statements of the section (a scan of the day's history), whose figures move by
+    a handful of attempts a second. Re-read when ``max_age`` seconds passed on the caller's
+    clock, or when the list's limit changed."""
+
+    max_age: float = 15.0
+    read_at: datetime | None = None
+    failed_limit: int | None = None
+    totals: list[Any] = field(default_factory=list)
+    given_up: list[Any] = field(default_factory=list)
+
+    def fresh(self, now: datetime, failed_limit: int) -> bool:
+        return (
+            self.read_at is not None
+            and failed_limit == self.failed_limit
+            and 0 <= (now - self.read_at).total_seconds() < self.max_age
+        )
+
+
 async def read_queues(
     tx: TimedTx,
     now: datetime,
@@ -259,15 +282,23 @@ async def read_queues(
     history_limit: int,
     history_scan: int,
     failed_limit: int,
+    cache: WindowCache | None = None,
 ) -> QueueSnap:
     """The task pane's figures at ``now`` (aware; never the server's clock): see the module
-    docstring for what each means on a Curio cluster."""
+    docstring for what each means on a Curio cluster. With ``cache``, the day's totals and the
+    given-up tasks come from it while fresh."""
     since = now - WINDOW
     queue = await tx.select(TASK_TYPES, now, *_retry_wait_args())
-    totals = await tx.select(WINDOW_TOTALS, since)
+    if cache is not None and cache.fresh(now, failed_limit):
+        totals, given_up = cache.totals, cache.given_up
+    else:
+        totals = await tx.select(WINDOW_TOTALS, since)
+        given_up = await tx.select(GIVEN_UP, since, failed_limit)
+        if cache is not None:
+            cache.read_at, cache.failed_limit = now, failed_limit
+            cache.totals, cache.given_up = totals, given_up
     stamps = chart_minutes(now)
     per_minute = await tx.select(CHART, stamps[0], stamps[-1] + timedelta(minutes=1), len(stamps))
-    given_up = await tx.select(GIVEN_UP, since, failed_limit)
     if history_filter is None:
         history = await tx.select(HISTORY, history_limit)
     else:

@@ -66,3 +66,36 @@ async def test_sector_counts_are_read_again_only_every_counts_every_seconds(
         assert sealed(await reader.snapshot(now + timedelta(seconds=31))) == 2
     finally:
         await db.close()
+
+
+async def test_the_days_task_totals_are_read_again_only_when_a_quarter_minute_old(
+    curio_db: CurioCluster,
+) -> None:
+    """The day's totals and the given-up list (a scan of the day's history) are kept for 15 s;
+    the queue itself is read every refresh."""
+    now = datetime.now(UTC)
+    db = await open_curio(curio_db)
+    try:
+        reader = CurioSnapshotReader(db)
+        first = await reader.snapshot(now)
+        async with owner(curio_db) as conn:
+            await conn.execute(
+                "INSERT INTO harmony_task_history (task_id, name, posted, work_start, work_end, "
+                "result, completed_by_host_and_port, err) VALUES (5000, 'TreeD', now(), now(), "
+                "now(), FALSE, '10.0.0.11:12300', 'error: disk gone')"
+            )
+            await conn.execute(
+                "INSERT INTO harmony_task (name, added_by, posted_time) "
+                "VALUES ('TreeD', $1, now())",
+                curio_db.seed.machines["10.0.0.11:12300"] if curio_db.seed else 1,
+            )
+        soon = await reader.snapshot(now + timedelta(seconds=5))
+        later = await reader.snapshot(now + timedelta(seconds=16))
+    finally:
+        await db.close()
+    assert soon.queues.failed_24h == first.queues.failed_24h
+    assert soon.queues.failed_total == first.queues.failed_total
+    assert soon.queues.pending == first.queues.pending + 1  # the queue is read every time
+    assert later.queues.failed_24h == first.queues.failed_24h + 1
+    assert later.queues.failed_total == first.queues.failed_total + 1
+    assert later.queues.failed_tasks[0].id == 5000
