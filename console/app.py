@@ -232,7 +232,9 @@ class HarmonyConsole(App[int]):
             self.call_after_refresh(self.first_render.set)
             link = self.feed.link
             if link is not None and link.chain_problem:
-                self.notify(f"no chain state: {link.chain_problem}", severity="warning")
+                post = self.pane("post")
+                assert isinstance(post, PostPane)
+                post.chain_note = link.chain_problem
             self._start_engine()
 
     def _feed_changed(self, state: FeedState) -> None:

@@ -4,6 +4,11 @@ Shared by the snapshot tests (``tests/console/test_snapshots.py``) and ``harmony
 both build the app with :func:`fixture_app` (fixed clock, no engine, no refresh during the
 shot) and bring it to the shown state with :func:`settle`, so the files in ``screenshots/`` are
 the screens the tests pin.
+
+:data:`CURIO_SHOTS` are the same views of a Curio cluster (``screenshots/curio-*.svg``), drawn
+by :func:`write_curio_screenshots` from a Curio schema seeded as of :data:`FIXED_NOW` (the test
+suite's ``curio_cluster(at=FIXED_NOW)``: harmony never writes a Curio schema itself) with no
+Lotus node, as ``tests/console/test_curio_console_snapshots.py`` pins them.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ from .app import HarmonyConsole, make_app
 from .fixture import FIXED_NOW, seed
 
 __all__ = [
+    "CURIO_SHOTS",
     "SHOTS",
     "Shot",
     "fixture_app",
     "render_svg",
     "screen_text",
     "settle",
+    "write_curio_screenshots",
     "write_screenshots",
 ]
 
@@ -56,8 +63,21 @@ SHOTS = (
 )
 
 
-def fixture_app(dsn: str, schema: str) -> HarmonyConsole:
-    """The console on the fixture cluster, frozen at FIXED_NOW."""
+#: The Curio cluster's views (its machines: gpu-1 cordoned, post-1 asked to restart, seal-1).
+CURIO_SHOTS = (
+    Shot("machines", (), "3 machines", "1 Machines (Curio)"),
+    Shot("tasks", ("2",), "3 pending", "2 Task queues (Curio)"),
+    Shot("pipeline", ("3",), "4 in progress", "3 Sealing pipeline (Curio)"),
+    Shot("storage", ("4",), "2 paths", "4 Storage paths (Curio)"),
+    Shot("post", ("5",), "not known", "5 PoSt deadlines (Curio, no Lotus node)"),
+    Shot("machine-detail", ("enter",), "layers:", "Machine detail (Curio)"),
+    Shot("drain-dialog", ("down", "down", "d"), "Curio has no drain", "Drain on Curio: a cordon"),
+    Shot("restart-dialog", ("R",), "status 100", "Restart a cordoned Curio machine"),
+)
+
+
+def fixture_app(dsn: str, schema: str, *, read_only: bool = False) -> HarmonyConsole:
+    """The console on the fixture cluster (ours, or a Curio one), frozen at FIXED_NOW."""
     return make_app(
         dsn,
         schema,
@@ -68,6 +88,7 @@ def fixture_app(dsn: str, schema: str) -> HarmonyConsole:
         animations=False,
         watchdog=False,
         migrate=False,
+        read_only=read_only,
     )
 
 
@@ -146,4 +167,20 @@ async def write_screenshots(url: str, out: Path, size: tuple[int, int] = (120, 3
             written.append(path)
     finally:
         await db.delete_all()
+    return written
+
+
+async def write_curio_screenshots(
+    dsn: str, schema: str, out: Path, size: tuple[int, int] = (120, 34)
+) -> list[Path]:
+    """Write ``<out>/curio-<view>.svg`` for every :data:`CURIO_SHOTS` view of the Curio
+    cluster in ``schema`` (seeded as of FIXED_NOW by the caller; only read here). Without a
+    Lotus node: ``FULLNODE_API_INFO`` is the caller's to unset."""
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    written = []
+    for shot in CURIO_SHOTS:
+        svg = await render_svg(fixture_app(dsn, schema), shot, size)
+        path = out / f"curio-{shot.name}.svg"
+        await asyncio.to_thread(path.write_text, svg, encoding="utf-8")
+        written.append(path)
     return written

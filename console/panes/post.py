@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.reactive import var
 from textual.widgets import Static
 
 from engine.chain import DeadlineInfo, EpochClock
@@ -120,9 +121,16 @@ class PostPane(Pane):
         Binding("a", "toggle_all", "All deadlines", id="console.post.all")
     ]
 
+    #: why there is no Lotus node to read (set by the app at connect; None: there is one, or
+    #: the cluster is ours)
+    chain_note: var[str | None] = var(None, init=False)
+
     def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
         super().__init__(id=id, read_only=read_only)
         self.show_all = False
+
+    def watch_chain_note(self) -> None:
+        self.rerender()
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="post-header")
@@ -215,9 +223,11 @@ class PostPane(Pane):
         super().render_error(snap, message)
         self._sync_miner_lines(self.query_one("#post-miners", Vertical), [])
 
-    @staticmethod
-    def _missing_lines(post: PostSnap, styles: Styles) -> list[Text]:
-        return [Text(f"not known: {m}", style=styles.warn, no_wrap=False) for m in post.missing]
+    def _missing_lines(self, post: PostSnap, styles: Styles) -> list[Text]:
+        lines = [Text(f"not known: {m}", style=styles.warn, no_wrap=False) for m in post.missing]
+        if lines and self.chain_note:
+            lines.append(Text(f"Lotus: {self.chain_note}", style="dim", no_wrap=False))
+        return lines
 
     def _render_without_chain(self, post: PostSnap, styles: Styles) -> None:
         """The miners and deadlines the database holds, with no epoch to time them by."""

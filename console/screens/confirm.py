@@ -41,8 +41,9 @@ CURIO_WHAT = {
 }
 #: the actions that take capacity away: they carry the PoSt warning
 WARNS = frozenset({"cordon", "drain", "request_restart"})
-#: what the confirm button says
+#: what the confirm button says (on a Curio cluster ``d`` cordons: it says so)
 LABEL = {"request_restart": "Restart", "abort_restart": "Abort restart"}
+CURIO_LABEL = {**LABEL, "drain": "Cordon"}
 
 
 class MachineActionScreen(ModalScreen[bool]):
@@ -65,7 +66,7 @@ class MachineActionScreen(ModalScreen[bool]):
         self.plan = plan
         self.cluster = cluster
         #: the confirm button's word
-        self.label = LABEL.get(kind, kind.capitalize())
+        self.label = (CURIO_LABEL if cluster == "curio" else LABEL).get(kind, kind.capitalize())
 
     def compose(self) -> ComposeResult:
         m = self.plan.machine
