@@ -95,7 +95,8 @@ def offer(
     cluster: str, kind: str, machine: MachineSnap | None = None, *, busy: bool = False
 ) -> bool | None:
     """Whether an action key applies, as Textual's ``check_action`` wants it: False (the
-    cluster has no such action: hidden), None (not now: greyed), True.
+    cluster has no such action, or, on a Curio cluster, not for this machine's state:
+    hidden), None (not now: no machine selected, or an action under way: greyed), True.
 
     ``machine`` is the selected one (None: no selection); ``kind`` "restart" is a task's."""
     if kind not in OFFERED.get(cluster, frozenset()):
@@ -106,9 +107,9 @@ def offer(
         return True
     if machine is None:
         return None
-    if cluster == "curio" and machine.state not in CURIO_STATES[kind]:
-        return None
-    return True
+    # On a Curio cluster what does not apply to this machine now is hidden, not greyed: only
+    # what applies shows in the footer (80 columns).
+    return cluster != "curio" or machine.state in CURIO_STATES[kind]
 
 
 class ActionFailed(Exception):
