@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.harmonydb import DB, ClusterKind, migrate, start_embedded
+from engine.harmonydb import DB, ClusterKind, HarmonyDBError, migrate, start_embedded
 from engine.harmonytask.wakeup import Listener
 from engine.lotus import ApiInfoError, LotusNotConfigured, resolve_endpoint
 from engine.snapshot import SnapshotReader
@@ -181,6 +181,8 @@ async def open_chain(db: DB, lotus_api: str | None) -> tuple[ChainWatch | None, 
         endpoints = await resolve_endpoint(lotus_api, db=db)
     except (LotusNotConfigured, ApiInfoError) as exc:
         return None, one_line(exc)
+    except HarmonyDBError as exc:  # e.g. a role that may not read harmony_config
+        return None, f"Curio's config layers could not be read: {one_line(exc)}"
     try:
         return ChainWatch(endpoints[0]), None
     except Exception as exc:  # a client that cannot be built is a missing chain, not a crash

@@ -379,3 +379,31 @@ async def test_read_only_offers_no_action_keys(curio_now: CurioCluster) -> None:
             assert not isinstance(app.screen, MachineActionScreen)
         assert app.feed.link is not None and app.feed.link.action_db is None
     assert await _machines(curio_now) == before
+
+
+async def test_a_role_that_may_not_read_curios_config_still_sees_the_cluster(
+    curio_now: CurioCluster,
+) -> None:
+    """Where the Lotus node would be named (harmony_config) cannot be read: the PoSt pane says
+    so, and every pane is there."""
+    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
+    admin = await asyncpg.connect(parse_url(curio_now.url).dsn)
+    schema = curio_now.schema
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        await admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+        await admin.execute(f'REVOKE SELECT ON "{schema}".harmony_config FROM {role}')
+        database = await admin.fetchval("SELECT current_database()")
+        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+        url = f"postgresql://{role}:{password}@{parse_url(curio_now.url).dsn.split('@', 1)[-1]}"
+        app = fixture_app(url, schema, read_only=True)
+        async with app.run_test(size=(120, 34)) as pilot:
+            await settle(pilot, ready="3 machines")
+            await pilot.press("5")
+            await _show(app, pilot, "Curio's config layers could not be read", "f01000")
+            assert app.snapshot is not None and not app.snapshot.errors
+    finally:
+        await admin.execute(f"DROP OWNED BY {role}")
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
