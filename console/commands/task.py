@@ -1,4 +1,7 @@
-"""``harmony task add|list|history|restart``."""
+"""``harmony task add|list|history|restart``.
+
+On a Curio cluster (a foreign schema) ``list`` and ``history`` read Curio's queue and history
+with Curio's semantics (:mod:`.curio_task`); ``add`` and ``restart`` are refused there."""
 
 from __future__ import annotations
 
@@ -107,8 +110,12 @@ async def run_add(args: argparse.Namespace) -> int:
 
 
 async def run_list(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False)
+    db = await open_db(args, migrate=False, foreign=True)
     try:
+        if db.foreign:
+            from .curio_task import curio_task_list
+
+            return await curio_task_list(db, args)
         rows = await list_tasks(db, name=args.type, state=args.state, limit=args.limit)
     finally:
         await db.close()
@@ -137,8 +144,12 @@ async def run_list(args: argparse.Namespace) -> int:
 
 
 async def run_history(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False)
+    db = await open_db(args, migrate=False, foreign=True)
     try:
+        if db.foreign:
+            from .curio_task import curio_task_history
+
+            return await curio_task_history(db, args)
         rows = await task_history(
             db, name=args.type, task_id=args.task, failures_only=args.failed, limit=args.limit
         )
