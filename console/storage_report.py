@@ -1,7 +1,8 @@
 """One storage path as text, in the layout of ``lotus-miner storage list``.
 
 Shared by ``harmony storage list`` and the console's storage path detail view, so both say the
-same thing the same way.
+same thing the same way; on our clusters and on Curio's (whose paths carry their nodes' URLs
+and no per-host rows).
 """
 
 from __future__ import annotations
@@ -80,4 +81,8 @@ def render_path(info: StoragePathInfo) -> str:
         lines.append(f"\tLocal: {info.local_path}")
     for host in info.hosts:
         lines.append(f"\tURL: {host.url} ({host.health})")
+    if not info.hosts:
+        # A Curio cluster's path: no per-host rows, its nodes' endpoints are the path's URLs.
+        for url in split_list(p.urls):
+            lines.append(f"\tURL: {url}")
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 Every action runs on the host whose directories it names (attach, detach and redeclare act on
 this machine's view), and goes through :mod:`engine.storage`; this module only parses and prints.
+On a Curio cluster (a foreign schema) ``list`` reads Curio's storage paths (:mod:`.curio_storage`);
+the other actions are refused there.
 """
 
 from __future__ import annotations
@@ -226,17 +228,24 @@ async def run_detach(args: argparse.Namespace) -> int:
 
 
 async def run_list(args: argparse.Namespace) -> int:
-    async def action(db: Any) -> int:
-        infos = await list_paths(db)
-        if args.json:
-            print_json([info.to_json() for info in infos])
-        elif not infos:
-            print("no storage paths attached (see `harmony storage attach --help`)")
-        else:
-            print("\n\n".join(render_path(info) for info in infos))
-        return 0
+    db = await open_db(args, migrate=False, foreign=True)
+    try:
+        if db.foreign:
+            from .curio_storage import curio_storage_list
 
-    return await _with_db(args, action, writes=False)
+            return await curio_storage_list(db, args)
+        infos = await list_paths(db)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await db.close()
+    if args.json:
+        print_json([info.to_json() for info in infos])
+    elif not infos:
+        print("no storage paths attached (see `harmony storage attach --help`)")
+    else:
+        print("\n\n".join(render_path(info) for info in infos))
+    return 0
 
 
 async def run_redeclare(args: argparse.Namespace) -> int:
