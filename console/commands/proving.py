@@ -1,6 +1,9 @@
 """``harmony proving info|deadlines``: in the layouts of ``lotus-miner proving info`` and
 ``proving deadlines``, so operators who know those read them at a glance and their scripts keep
-working."""
+working.
+
+On a Curio cluster (a foreign schema) both read the Curio read model's PoSt section, with chain
+state from its Lotus node when one is named (:mod:`.curio_proving`)."""
 
 from __future__ import annotations
 
@@ -61,11 +64,12 @@ def epoch_time_ts(info: ProvingInfo, epoch: int) -> str:
     return f"{epoch} ({when}, in {durafmt((epoch - current) * bt)})"
 
 
-def format_info(info: ProvingInfo) -> str:
+def format_info(info: ProvingInfo, *, address: str | None = None) -> str:
+    """``address`` names the miner as its network does (default: the devnet's t0…)."""
     d, bt, cur = info.deadline, info.block_time, info.current_epoch
     return "\n".join(
         [
-            f"Miner: {info.miner.address}",
+            f"Miner: {address or info.miner.address}",
             f"Current Epoch:           {cur}",
             f"Proving Period Boundary: {info.period_boundary}",
             f"Proving Period Start:    {epoch_time_ts(info, d.period_start)}",
@@ -86,23 +90,28 @@ def format_info(info: ProvingInfo) -> str:
 def format_deadlines(miner: Miner, rows: list[DeadlineRow]) -> str:
     """Go's tabwriter (minwidth 2, padding 2) over ``deadline open partitions sectors (faults)
     proven partitions``; the current row's last cell is followed by ``(current)``."""
-    header = ["deadline", "open", "partitions", "sectors (faults)", "proven partitions"]
     cells = [
-        [
-            str(r.index),
-            r.open_time.astimezone().strftime("%H:%M:%S"),
-            str(r.partitions),
-            f"{r.sectors} ({r.faults})",
-            str(r.proven_partitions),
-        ]
+        (
+            [
+                str(r.index),
+                r.open_time.astimezone().strftime("%H:%M:%S"),
+                str(r.partitions),
+                f"{r.sectors} ({r.faults})",
+                str(r.proven_partitions),
+            ],
+            r.current,
+        )
         for r in rows
     ]
-    widths = [max(2, *(len(c[i]) for c in [header, *cells])) + 2 for i in range(4)]
-    lines = [f"Miner: {miner.address}"]
-    for current, row in [
-        (False, header),
-        *((r.current, c) for r, c in zip(rows, cells, strict=True)),
-    ]:
+    return format_deadline_table(miner.address, cells)
+
+
+def format_deadline_table(address: str, cells: list[tuple[list[str], bool]]) -> str:
+    """The table of :func:`format_deadlines` from its cells, each row with its current flag."""
+    header = ["deadline", "open", "partitions", "sectors (faults)", "proven partitions"]
+    widths = [max(2, *(len(c[i]) for c in [header, *(r for r, _ in cells)])) + 2 for i in range(4)]
+    lines = [f"Miner: {address}"]
+    for row, current in [(header, False), *cells]:
         line = "".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True))
         # A tab-terminated last cell forms a column of its own: width + padding 2.
         lines.append(line + (row[4].ljust(len(row[4]) + 2) + "(current)" if current else row[4]))
@@ -121,6 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="ADDRESS",
         help="f0<id>/t0<id> (default: the only one)",
     )
+    _lotus_option(info)
     add_json_flag(info)
     info.set_defaults(run=run_info)
     dls = actions.add_parser("deadlines", help="the 48 deadlines: partitions, sectors, faults")
@@ -133,8 +143,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     dls.add_argument(
         "--all", action="store_true", help="count all partitions and sectors, not only live ones"
     )
+    _lotus_option(dls)
     add_json_flag(dls)
     dls.set_defaults(run=run_deadlines)
+
+
+def _lotus_option(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a value given before the command (the console's global --lotus-api) stays.
+    parser.add_argument(
+        "--lotus-api",
+        metavar="API_INFO",
+        default=argparse.SUPPRESS,
+        help="on a Curio cluster, the Lotus node for head, deadline windows, recoveries and "
+        "power (TOKEN:/ip4/HOST/tcp/PORT/http; default: FULLNODE_API_INFO, then Curio's "
+        "[Apis] ChainApiInfo layers; without one, what the database holds)",
+    )
 
 
 async def pick_miner(db: DB, text: str | None) -> Miner:
@@ -163,8 +186,12 @@ async def chain_and_miner(db: DB, miner_text: str | None) -> tuple[ChainConfig, 
 
 
 async def run_info(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False)
+    db = await open_db(args, migrate=False, foreign=True)
     try:
+        if db.foreign:
+            from .curio_proving import curio_info
+
+            return await curio_info(db, args)
         config, miner, epoch = await chain_and_miner(db, args.miner)
         info = await proving_info(db, config, miner.sp_id, epoch)
     finally:
@@ -196,8 +223,12 @@ async def run_info(args: argparse.Namespace) -> int:
 
 
 async def run_deadlines(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False)
+    db = await open_db(args, migrate=False, foreign=True)
     try:
+        if db.foreign:
+            from .curio_proving import curio_deadlines
+
+            return await curio_deadlines(db, args)
         config, miner, epoch = await chain_and_miner(db, args.miner)
         rows = await proving_deadlines(db, config, miner.sp_id, epoch, all_partitions=args.all)
     finally:
