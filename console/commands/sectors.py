@@ -1,4 +1,8 @@
-"""``harmony sectors pledge|list|status|resume``: CC sectors through the sealing pipeline."""
+"""``harmony sectors pledge|list|status|resume``: CC sectors through the sealing pipeline.
+
+On a Curio cluster (a foreign schema) ``list`` reads Curio's pipeline and sealed sectors
+(:mod:`.curio_sectors`); ``status`` is not supported there yet, ``pledge`` and ``resume`` are
+refused."""
 
 from __future__ import annotations
 
@@ -68,6 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = actions.add_parser("list", help="every sector with its state (lotus-miner layout)")
     ls.add_argument(
         "--miner", type=miner_address, metavar="ADDRESS", help="only this miner's sectors"
+    )
+    ls.add_argument(
+        "--limit",
+        type=positive_int,
+        metavar="N",
+        help="at most N sectors (default: all; on a Curio cluster 1000)",
     )
     add_json_flag(ls)
     ls.set_defaults(run=run_list)
@@ -167,8 +177,12 @@ def _view_json(v: SectorView) -> dict[str, Any]:
 
 
 async def run_list(args: argparse.Namespace) -> int:
-    db = await open_db(args, migrate=False)
+    db = await open_db(args, migrate=False, foreign=True)
     try:
+        if db.foreign:
+            from .curio_sectors import curio_sectors_list
+
+            return await curio_sectors_list(db, args)
         config = await require_chain(db)
         epoch = config.epoch_at(CLOCK.now())
         sp_id = (await _miner(db, args.miner)).sp_id if args.miner else None
@@ -177,6 +191,8 @@ async def run_list(args: argparse.Namespace) -> int:
         rows = await list_sectors(db, epoch, sp_id=sp_id)
     finally:
         await db.close()
+    if args.limit is not None:
+        rows = rows[: args.limit]
     if args.json:
         print_json([_view_json(v) for v in rows])
         return 0
