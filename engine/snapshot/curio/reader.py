@@ -31,7 +31,7 @@ from ..storage import Counts, read_counts
 from ..timing import TimedTx, Timing
 from .chain import ChainWatch
 from .machines import read_machines
-from .pipeline import read_pipeline
+from .pipeline import ProblemCache, read_pipeline
 from .post import SectorCountCache, read_post
 from .storage import read_storage
 from .tasks import WindowCache, read_queues
@@ -95,6 +95,8 @@ class CurioSnapshotReader:
         self._post_counts = SectorCountCache()
         #: the day's task totals and given-up tasks (a scan of the day's history)
         self._window = WindowCache()
+        #: the failed and stuck sectors (each candidate's stage start from its events)
+        self._problems = ProblemCache()
         #: wall time of the last snapshot() (queries, decoding and building), milliseconds
         self.last_wall_ms = 0.0
 
@@ -180,6 +182,7 @@ class CurioSnapshotReader:
                 stuck_after=self.stuck_after,
                 sector_limit=self.sector_limit,
                 problem_limit=self.problem_limit,
+                cache=self._problems,
             ),
             PipelineSnap.empty(self.stuck_after),
         )

@@ -99,3 +99,31 @@ async def test_the_days_task_totals_are_read_again_only_when_a_quarter_minute_ol
     assert later.queues.failed_24h == first.queues.failed_24h + 1
     assert later.queues.failed_total == first.queues.failed_total + 1
     assert later.queues.failed_tasks[0].id == 5000
+
+
+async def test_failed_and_stuck_sectors_are_read_again_only_every_ten_seconds(
+    curio_db: CurioCluster,
+) -> None:
+    """The problem list (each candidate's stage start found through its events) is kept for
+    10 s; the strips and the summary are read every refresh."""
+    now = datetime.now(UTC)
+    db = await open_curio(curio_db)
+    try:
+        reader = CurioSnapshotReader(db)
+        first = await reader.snapshot(now)
+        async with owner(curio_db) as conn:
+            await conn.execute(
+                "UPDATE sectors_sdr_pipeline SET failed = TRUE, failed_at = now(), "
+                "failed_reason = 'tree-d', failed_reason_msg = 'disk gone' WHERE sector_number = 2"
+            )
+        soon = await reader.snapshot(now + timedelta(seconds=5))
+        later = await reader.snapshot(now + timedelta(seconds=11))
+    finally:
+        await db.close()
+
+    def failed(snap: ClusterSnapshot) -> list[int]:
+        return sorted(p.sector_number for p in snap.pipeline.problems if p.kind == "failed")
+
+    assert failed(first) == failed(soon) == [4]
+    assert soon.pipeline.failed == first.pipeline.failed + 1  # the summary is read every time
+    assert failed(later) == [2, 4]
