@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 from engine.harmonydb import Tx
 
@@ -31,13 +31,16 @@ __all__ = [
     "current_stage",
     "read_pipeline",
     "strip_cells",
+    "summary_sql",
 ]
 
 # Bucket predicates are Curio's PorepPipelineSummary ($1 = chain head), each with NOT failed
 # added: Curio also counts a failed sector in its stage bucket; here it is counted once, under
 # Failed. ``running`` (the pending/running split) checks the task of the stage the sector is in
 # against the set of running tasks. One scan of the table gives the stage buckets and the totals.
-SUMMARY = """
+# The summary's shared parts (Curio's reader composes its own with summary_sql): a ``stage`` row
+# per sector with the bucket predicates that need no chain head and the pending/running split...
+_SUMMARY_STAGE = """
 WITH running AS (
     -- Few rows (at most what the cluster runs at once), via the partial owner index; the
     -- membership test below hashes them once instead of probing per sector.
@@ -45,19 +48,10 @@ WITH running AS (
 ), stage AS (
     SELECT p.sp_id, p.failed, p.after_commit_msg_success AS done,
            NOT (p.after_commit_msg_success AND p.after_move_storage) AS in_progress,
-           -- Rows that match no stage predicate are left out of every stage bucket: failed
-           -- ones count only under Failed, and a committed sector could only still match Wait
-           -- Seed (seed_epoch > head).
-           (NOT p.failed AND (NOT p.after_commit_msg_success OR p.seed_epoch > $1::bigint))
-               AS staged,
            (p.after_sdr = false) AS b_sdr,
            (p.after_sdr AND (NOT p.after_tree_d OR NOT p.after_tree_c OR NOT p.after_tree_r))
                AS b_trees,
            (p.after_tree_r AND NOT p.after_precommit_msg) AS b_precommit,
-           coalesce(p.after_precommit_msg_success AND p.seed_epoch > $1::bigint, false)
-               AS b_wait_seed,
-           coalesce(NOT p.after_porep AND p.after_precommit_msg_success
-                    AND p.seed_epoch < $1::bigint, false) AS b_porep,
            (NOT p.after_commit_msg_success AND p.after_porep) AS b_commit,
            (NOT p.after_commit_msg
             AND CASE WHEN NOT p.after_sdr THEN p.task_id_sdr
@@ -66,7 +60,11 @@ WITH running AS (
                      WHEN NOT p.after_synth THEN p.task_id_synth
                      WHEN NOT p.after_precommit_msg THEN p.task_id_precommit_msg
                      WHEN NOT p.after_porep THEN p.task_id_porep
-                     ELSE p.task_id_commit_msg END IN (SELECT id FROM running)) AS running
+                     ELSE p.task_id_commit_msg END IN (SELECT id FROM running)) AS running,
+"""
+
+# ...and one aggregate over them per miner.
+_SUMMARY_COUNTS = """
       FROM sectors_sdr_pipeline p
 )
 SELECT sp_id,
@@ -89,6 +87,26 @@ SELECT sp_id,
  ORDER BY sp_id
  LIMIT 1000
 """
+
+
+def summary_sql(stage_predicates: LiteralString) -> LiteralString:
+    """The pipeline summary with a reader's own ``staged``, ``b_wait_seed`` and ``b_porep``
+    columns (SQL expressions of ``p``, a ``sectors_sdr_pipeline`` row, and ``$1``, the head)."""
+    return _SUMMARY_STAGE + stage_predicates + _SUMMARY_COUNTS
+
+
+SUMMARY = summary_sql(
+    """
+           -- Rows that match no stage predicate are left out of every stage bucket: failed
+           -- ones count only under Failed, and a committed sector could only still match Wait
+           -- Seed (seed_epoch > head).
+           (NOT p.failed AND (NOT p.after_commit_msg_success OR p.seed_epoch > $1::bigint))
+               AS staged,
+           coalesce(p.after_precommit_msg_success AND p.seed_epoch > $1::bigint, false)
+               AS b_wait_seed,
+           coalesce(NOT p.after_porep AND p.after_precommit_msg_success
+                    AND p.seed_epoch < $1::bigint, false) AS b_porep"""
+)
 
 _FIELDS = """p.sp_id, p.sector_number, p.create_time,
        p.after_sdr, p.after_tree_d, p.after_tree_c, p.after_tree_r, p.after_synth,

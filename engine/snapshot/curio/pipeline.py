@@ -49,6 +49,7 @@ from ..pipeline import (
     build_problem,
     build_strip,
     build_summaries,
+    summary_sql,
 )
 from ..timing import TimedTx
 
@@ -57,18 +58,10 @@ __all__ = ["PROBLEMS", "SECTORS", "SUMMARY", "TASKS", "ProblemCache", "read_pipe
 # Curio's PorepPipelineSummary predicates ($1 = chain head, NULL when unknown), each with NOT
 # failed added as in ours (a failed sector is counted once, under Failed); ``running`` checks
 # the task of the stage the sector is in against the tasks claimed now. One scan of the table.
-SUMMARY = """
-WITH running AS (
-    SELECT id FROM harmony_task WHERE owner_id IS NOT NULL
-), stage AS (
-    SELECT p.sp_id, p.failed, p.after_commit_msg_success AS done,
-           NOT (p.after_commit_msg_success AND p.after_move_storage) AS in_progress,
+SUMMARY = summary_sql(
+    """
            (NOT p.failed AND (NOT p.after_commit_msg_success
                               OR coalesce(p.seed_epoch > $1::bigint, false))) AS staged,
-           (p.after_sdr = false) AS b_sdr,
-           (p.after_sdr AND (NOT p.after_tree_d OR NOT p.after_tree_c OR NOT p.after_tree_r))
-               AS b_trees,
-           (p.after_tree_r AND NOT p.after_precommit_msg) AS b_precommit,
            CASE WHEN $1::bigint IS NULL
                 THEN p.after_precommit_msg_success AND NOT p.after_porep
                      AND p.task_id_porep IS NULL
@@ -79,38 +72,8 @@ WITH running AS (
                      AND p.task_id_porep IS NOT NULL
                 ELSE coalesce(NOT p.after_porep AND p.after_precommit_msg_success
                               AND p.seed_epoch < $1::bigint, false)
-           END AS b_porep,
-           (NOT p.after_commit_msg_success AND p.after_porep) AS b_commit,
-           (NOT p.after_commit_msg
-            AND CASE WHEN NOT p.after_sdr THEN p.task_id_sdr
-                     WHEN NOT p.after_tree_d THEN p.task_id_tree_d
-                     WHEN NOT (p.after_tree_c AND p.after_tree_r) THEN p.task_id_tree_r
-                     WHEN NOT p.after_synth THEN p.task_id_synth
-                     WHEN NOT p.after_precommit_msg THEN p.task_id_precommit_msg
-                     WHEN NOT p.after_porep THEN p.task_id_porep
-                     ELSE p.task_id_commit_msg END IN (SELECT id FROM running)) AS running
-      FROM sectors_sdr_pipeline p
+           END AS b_porep"""
 )
-SELECT sp_id,
-       count(*) FILTER (WHERE staged AND b_sdr) AS sdr,
-       count(*) FILTER (WHERE staged AND b_sdr AND running) AS sdr_running,
-       count(*) FILTER (WHERE staged AND b_trees) AS trees,
-       count(*) FILTER (WHERE staged AND b_trees AND running) AS trees_running,
-       count(*) FILTER (WHERE staged AND b_precommit) AS precommit,
-       count(*) FILTER (WHERE staged AND b_precommit AND running) AS precommit_running,
-       count(*) FILTER (WHERE staged AND b_wait_seed) AS wait_seed,
-       count(*) FILTER (WHERE staged AND b_porep) AS porep,
-       count(*) FILTER (WHERE staged AND b_porep AND running) AS porep_running,
-       count(*) FILTER (WHERE staged AND b_commit) AS commit,
-       count(*) FILTER (WHERE staged AND b_commit AND running) AS commit_running,
-       count(*) FILTER (WHERE done) AS done,
-       count(*) FILTER (WHERE failed) AS failed,
-       count(*) FILTER (WHERE in_progress) AS in_progress
-  FROM stage
- GROUP BY sp_id
- ORDER BY sp_id
- LIMIT 1000
-"""
 
 # The columns our strip builders read. The seed counts as drawn once Curio has created the
 # PoRep task (it does so only past seed_epoch + 3), so the strip is right without a chain head.

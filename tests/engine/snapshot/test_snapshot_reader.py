@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 
+import engine.snapshot.curio.machines as curio_machines
+import engine.snapshot.curio.pipeline as curio_pipeline
+import engine.snapshot.curio.post as curio_post
+import engine.snapshot.curio.storage as curio_storage
+import engine.snapshot.curio.tasks as curio_tasks
 import engine.snapshot.history as history_module
 import engine.snapshot.pipeline as pipeline_module
 import engine.snapshot.post as post_module
@@ -181,6 +186,11 @@ CONSOLE_SQL_MODULES = (
     pipeline_module,
     post_module,
     storage_module,
+    curio_machines,
+    curio_tasks,
+    curio_pipeline,
+    curio_post,
+    curio_storage,
 )
 
 
@@ -188,7 +198,9 @@ def _sql_constants() -> list[tuple[str, str]]:
     out = []
     for module in CONSOLE_SQL_MODULES:
         for name, value in vars(module).items():
-            if name.isupper() and isinstance(value, str) and "SELECT" in value:
+            # _PRIVATE constants are fragments of the statements checked here
+            public = name.isupper() and not name.startswith("_")
+            if public and isinstance(value, str) and "SELECT" in value:
                 out.append((f"{module.__name__}.{name}", value))
     return out
 
