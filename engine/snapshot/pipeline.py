@@ -27,6 +27,7 @@ from .model import (
 
 __all__ = [
     "SUMMARY",
+    "TASK_COLUMNS",
     "TaskState",
     "current_stage",
     "read_pipeline",
@@ -178,7 +179,8 @@ SELECT id, owner_id, failed_at IS NOT NULL AS failed
  ORDER BY id
 """
 
-_TASK_COLUMNS = (
+#: The pipeline row's task id columns, one per stage (Curio's names; ours are the same)
+TASK_COLUMNS = (
     "task_id_sdr",
     "task_id_tree_d",
     "task_id_tree_c",
@@ -363,7 +365,7 @@ async def read_pipeline(
     )
     if not (sectors or problems):
         return PipelineRead(summaries, strip, stuck, previous.tasks)  # type: ignore[union-attr]
-    ids = sorted({r[c] for r in (*strip, *stuck) for c in _TASK_COLUMNS if r[c] is not None})
+    ids = sorted({r[c] for r in (*strip, *stuck) for c in TASK_COLUMNS if r[c] is not None})
     tasks: dict[int, TaskState] = {}
     if ids:
         for t in await tx.select(TASKS, ids):

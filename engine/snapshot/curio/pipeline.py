@@ -44,6 +44,7 @@ from typing import Any
 
 from ..model import PipelineSnap, SectorProblem, SectorStrip, StripCell
 from ..pipeline import (
+    TASK_COLUMNS,
     TaskState,
     build_loads,
     build_problem,
@@ -180,19 +181,6 @@ SELECT id, owner_id
  LIMIT $2
 """
 
-_TASK_COLUMNS = (
-    "task_id_sdr",
-    "task_id_tree_d",
-    "task_id_tree_c",
-    "task_id_tree_r",
-    "task_id_synth",
-    "task_id_precommit_msg",
-    "task_id_porep",
-    "task_id_finalize",
-    "task_id_move_storage",
-    "task_id_commit_msg",
-)
-
 
 def _gone(cells: tuple[StripCell, ...]) -> StripCell | None:
     """The first stage whose task Curio gave up on (its id names no harmony_task row)."""
@@ -277,7 +265,7 @@ async def read_pipeline(
         if cache is not None:
             cache.read_at, cache.key, cache.rows = now, key, problem_rows
     ids = sorted(
-        {r[c] for r in (*sector_rows, *problem_rows) for c in _TASK_COLUMNS if r[c] is not None}
+        {r[c] for r in (*sector_rows, *problem_rows) for c in TASK_COLUMNS if r[c] is not None}
     )
     tasks: dict[int, TaskState] = {}
     if ids:
