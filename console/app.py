@@ -104,7 +104,19 @@ class HarmonyConsole(App[int]):
             "minus", "interval(-1)", "Faster", show=False, key_display="-", id="console.faster"
         ),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False, id="console.refresh"),
-        Binding("colon", "command_palette", "Palette", show=False, id="console.palette"),
+        # Naming the palette action here makes Textual drop its own ctrl+p binding, so both
+        # keys are bound: ctrl+p with priority (as Textual's was: a focused table or input
+        # does not swallow it), ``:`` without (the filter box types a colon).
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            show=False,
+            priority=True,
+            key_display="^p",
+            id="console.palette",
+        ),
+        Binding("colon", "command_palette", "Palette", show=False, id="console.palette.colon"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="console.escape"),
         *(
             Binding(str(i), f"show_pane('{pane}')", title, show=False, id=f"console.pane.{pane}")
