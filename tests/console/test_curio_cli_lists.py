@@ -12,103 +12,42 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
 
-import asyncpg
 import pytest
 
 from engine.chain import DEVNET, advance_chain, create_miner, init_chain
 from engine.chain.rpc_server import ChainRpcServer
-from engine.harmonydb import DB, parse_url
+from engine.harmonydb import DB
 from engine.snapshot.curio.storage import DISK_CHECK_FAILED
+from support.curio_changes import curio_dumper
+from support.curio_cli import run_harmony
+from support.curio_read import ROLES, connect_as, owner_exec
 from support.curio_schema import SP_ID, CurioCluster
-from support.schema_dump import SchemaDump, dump_schema, pg_dump_for, server_major, without_password
+from support.schema_dump import SchemaDump
 
 Run = Callable[..., Awaitable[subprocess.CompletedProcess[str]]]
 
 
-async def owner_exec(cluster: CurioCluster, *statements: tuple[Any, ...]) -> None:
-    """Run ``(sql, *args)`` statements in the Curio schema as its owner."""
-    conn = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await conn.execute(f'SET search_path = "{cluster.schema}"')
-        async with conn.transaction():
-            for sql, *args in statements:
-                await conn.execute(sql, *args)
-    finally:
-        await conn.close()
-
-
-async def select_only_role(pg_url: str, schema: str) -> AsyncIterator[str]:
-    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
-    admin = await asyncpg.connect(parse_url(pg_url).dsn)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        await admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
-        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
-        database = await admin.fetchval("SELECT current_database()")
-        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
-        yield f"postgresql://{role}:{password}@{parse_url(pg_url).dsn.split('@', 1)[-1]}"
-    finally:
-        await admin.execute(f"DROP OWNED BY {role}")
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
-
-
-@pytest.fixture(params=["owner", "select-only role"])
-async def as_role(request: pytest.FixtureRequest, pg_url: str, curio_db: CurioCluster) -> Any:
-    if request.param == "owner":
-        yield pg_url
-        return
-    async for url in select_only_role(pg_url, curio_db.schema):
+@pytest.fixture(params=ROLES)
+async def as_role(request: pytest.FixtureRequest, curio_db: CurioCluster) -> AsyncIterator[str]:
+    async with connect_as(curio_db, request.param) as url:
         yield url
 
 
 @pytest.fixture
 async def dump(curio_db: CurioCluster) -> Callable[[], Awaitable[SchemaDump]]:
-    pg_dump = pg_dump_for(await server_major(curio_db.url))
-    if pg_dump is None:
-        pytest.skip("no pg_dump as new as the server is installed")
-
-    async def take() -> SchemaDump:
-        return await dump_schema(curio_db.url, curio_db.schema, pg_dump)
-
-    return take
+    return await curio_dumper(curio_db)
 
 
 def runner(url: str, schema: str) -> Run:
-    """``harmony --db URL --schema SCHEMA ARGS…`` as a process, the password in the
-    environment, no Lotus node from the environment, from ``/``."""
-    dsn, password = without_password(parse_url(url).dsn)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("HARMONY_") and k != "FULLNODE_API_INFO"
-    }
-    if password is not None:
-        env["PGPASSWORD"] = password
-    gate = asyncio.Semaphore(2)  # the box is shared: two processes at a time
-
-    async def run(*args: str) -> subprocess.CompletedProcess[str]:
-        async with gate:
-            return await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "console", "--db", dsn, "--schema", schema, *args],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd="/",
-                env=env,
-                stdin=subprocess.DEVNULL,
-            )
-
-    return run
+    """``harmony --db URL --schema SCHEMA ARGS…`` as a process (:func:`run_harmony`), two at a
+    time (the box is shared)."""
+    return partial(run_harmony, url, schema, limit=asyncio.Semaphore(2))
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -29,6 +29,8 @@ from console.screens.machine import MachineScreen
 from console.screenshots import CURIO_SHOTS, fixture_app, screen_text, settle
 from engine.clock import ManualClock
 from engine.harmonydb import parse_url
+from support.curio_changes import changes, curio_dumper, machine_rows
+from support.curio_read import owner, owner_exec, select_only
 from support.curio_schema import (
     CurioCluster,
     create_curio_schema,
@@ -37,10 +39,9 @@ from support.curio_schema import (
     shift_to,
 )
 from support.probe import wait_until
-from support.schema_dump import SchemaDump, dump_schema, pg_dump_for, server_major
+from support.schema_dump import SchemaDump
 
 BY_NAME = {shot.name: shot for shot in CURIO_SHOTS}
-Rows = dict[int, dict[str, Any]]
 Dumper = Callable[[], Awaitable[SchemaDump]]
 
 
@@ -115,62 +116,43 @@ def test_curio_view_at_160x48(snap_compare: Any, curio_fixed: CurioCluster, name
 # --------------------------------------------------------------------------- behaviour
 
 
-async def _show(app: HarmonyConsole, pilot: Any, *needles: str, within: float = 10.0) -> str:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        await pilot.pause()
-        text = screen_text(app)
-        if all(n in text for n in needles):
-            return text
-        if asyncio.get_running_loop().time() > deadline:
-            missing = [n for n in needles if n not in text]
-            raise AssertionError(f"screen never showed {missing!r}:\n{text}")
-        await asyncio.sleep(0.05)
-
-
 async def test_every_pane_shows_the_curio_cluster_with_curios_semantics(
-    curio_now: CurioCluster,
+    curio_now: CurioCluster, shows: Any
 ) -> None:
     app = fixture_app(curio_now.url, curio_now.schema)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(pilot)
-        text = await _show(app, pilot, "3 machines", "load not reported by Curio", " Curio ")
+        text = await shows(app, pilot, "3 machines", "load not reported by Curio", " Curio ")
         assert "restarting" in text and "cordoned" in text
         assert "?" not in text.split("Machine")[1]  # no unknown-load marks in the table
         await pilot.press("2")
-        await _show(app, pilot, "3 pending")
+        await shows(app, pilot, "3 pending")
         await pilot.press("3")
-        await _show(app, pilot, "f01000", "4 in progress")
+        await shows(app, pilot, "f01000", "4 in progress")
         await pilot.press("4")
-        await _show(app, pilot, "2 paths")
+        await shows(app, pilot, "2 paths")
         await pilot.press("5")
-        text = await _show(app, pilot, "f01000", "not known:")
+        text = await shows(app, pilot, "f01000", "not known:")
         assert "t01000" not in text
         assert app.node is None and app.snapshot is not None and not app.snapshot.errors
 
 
 async def test_a_section_that_cannot_be_read_shows_its_error_in_its_pane_only(
-    curio_now: CurioCluster,
+    curio_now: CurioCluster, shows: Any
 ) -> None:
     """A Curio release that renamed a column: the storage pane says so, the others are live."""
-    conn = await asyncpg.connect(parse_url(curio_now.url).dsn)
-    try:
-        await conn.execute(
-            f'ALTER TABLE "{curio_now.schema}".storage_path RENAME COLUMN urls TO url_list'
-        )
-    finally:
-        await conn.close()
+    await owner_exec(curio_now, ("ALTER TABLE storage_path RENAME COLUMN urls TO url_list",))
     app = fixture_app(curio_now.url, curio_now.schema)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await _show(app, pilot, "3 machines")
+        await shows(app, pilot, "3 machines")
         await pilot.press("4")
-        text = await _show(app, pilot, "cannot read the storage:")
+        text = await shows(app, pilot, "cannot read the storage:")
         assert "urls" in text
         assert app.error is None  # the refresh itself succeeded
         for key, needle in (("2", "3 pending"), ("3", "4 in progress"), ("5", "f01000")):
             await pilot.press(key)
-            await _show(app, pilot, needle)
+            await shows(app, pilot, needle)
         assert app.snapshot is not None
         assert [e.section for e in app.snapshot.errors] == ["storage"]
 
@@ -178,63 +160,24 @@ async def test_a_section_that_cannot_be_read_shows_its_error_in_its_pane_only(
 # --------------------------------------------------------------------------- actions
 
 
-@contextlib.asynccontextmanager
-async def _owner(cluster: CurioCluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await conn.execute(f'SET search_path = "{cluster.schema}"')
-        yield conn
-    finally:
-        await conn.close()
-
-
-async def _machines(cluster: CurioCluster) -> Rows:
-    async with _owner(cluster) as conn:
-        rows = await conn.fetch("SELECT * FROM harmony_machines ORDER BY id")
-    return {row["id"]: dict(row) for row in rows}
-
-
-def _changes(before: Rows, after: Rows) -> dict[int, dict[str, tuple[Any, Any]]]:
-    found: dict[int, dict[str, tuple[Any, Any]]] = {}
-    for machine_id, old in before.items():
-        differing = {
-            c: (v, after[machine_id][c]) for c, v in old.items() if v != after[machine_id][c]
-        }
-        if differing:
-            found[machine_id] = differing
-    return found
-
-
-def _canonical(dump: SchemaDump) -> SchemaDump:
-    """Each table's COPY rows sorted: an UPDATE put back leaves the same rows, not the same
-    heap order."""
-    out: list[str] = []
-    block: list[str] | None = None
-    for line in dump.data.splitlines(keepends=True):
-        if block is not None:
-            if line.rstrip("\n") == "\\.":
-                out.extend(sorted(block))
-                out.append(line)
-                block = None
-            else:
-                block.append(line)
-            continue
-        out.append(line)
-        if line.startswith("COPY ") and line.rstrip().endswith("FROM stdin;"):
-            block = []
-    return SchemaDump(structure=dump.structure, data="".join(out))
-
-
 @pytest.fixture
 async def dumper(curio_now: CurioCluster) -> Dumper:
-    pg_dump = pg_dump_for(await server_major(curio_now.url))
-    if pg_dump is None:
-        pytest.skip("no pg_dump as new as the server is installed")
+    return await curio_dumper(curio_now, rows_as_sets=True)
 
-    async def take() -> SchemaDump:
-        return _canonical(await dump_schema(curio_now.url, curio_now.schema, pg_dump))
 
-    return take
+@contextlib.asynccontextmanager
+async def _on_machines(
+    cluster: CurioCluster,
+    *,
+    url: str | None = None,
+    read_only: bool = False,
+    size: tuple[int, int] = (100, 30),
+) -> AsyncIterator[tuple[HarmonyConsole, Any]]:
+    """The console on ``cluster`` (as ``url``'s role), once its machines pane shows them."""
+    app = fixture_app(url or cluster.url, cluster.schema, read_only=read_only)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot, ready="3 machines")
+        yield app, pilot
 
 
 def _machine_id(cluster: CurioCluster, name: str) -> int:
@@ -243,7 +186,9 @@ def _machine_id(cluster: CurioCluster, name: str) -> int:
     return cluster.seed.machines[host[name]]
 
 
-async def _confirm(app: HarmonyConsole, pilot: Any, machine: str, key: str, title: str) -> str:
+async def _confirm(
+    app: HarmonyConsole, pilot: Any, shows: Any, machine: str, key: str, title: str
+) -> str:
     """Select ``machine``, press ``key``, check the dialog and confirm it."""
     pane = app.pane("machines")
     assert isinstance(pane, MachinesPane)
@@ -251,7 +196,7 @@ async def _confirm(app: HarmonyConsole, pilot: Any, machine: str, key: str, titl
     await pilot.pause()
     await pilot.press(key)
     await wait_until(lambda: isinstance(app.screen, MachineActionScreen), 5, "the dialog")
-    text = await _show(app, pilot, title)
+    text = await shows(app, pilot, title)
     assert app.screen.focused is not None and app.screen.focused.id == "cancel"
     confirm = app.screen.query_one("#confirm", Button)
     await pilot.click(confirm)
@@ -270,6 +215,7 @@ async def _confirm(app: HarmonyConsole, pilot: Any, machine: str, key: str, titl
 async def test_an_action_changes_only_its_column_once_confirmed(
     curio_now: CurioCluster,
     dumper: Dumper,
+    shows: Any,
     name: str,
     key: str,
     title: str,
@@ -277,31 +223,29 @@ async def test_an_action_changes_only_its_column_once_confirmed(
     expected: object,
 ) -> None:
     before_dump = await dumper()
-    before = await _machines(curio_now)
+    before = await machine_rows(curio_now)
     machine_id = _machine_id(curio_now, name)
-    app = fixture_app(curio_now.url, curio_now.schema)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, ready="3 machines")
-        await _confirm(app, pilot, str(machine_id), key, title)
+    async with _on_machines(curio_now) as (app, pilot):
+        await _confirm(app, pilot, shows, str(machine_id), key, title)
         await wait_until(
             lambda: not app.busy and app.snapshot is not None, 5, "the action to finish"
         )
 
         async def changed() -> bool:
-            return bool(_changes(before, await _machines(curio_now)))
+            return bool(changes(before, await machine_rows(curio_now)))
 
         for _ in range(100):
             if await changed():
                 break
             await asyncio.sleep(0.05)
-    diff = _changes(before, await _machines(curio_now))
+    diff = changes(before, await machine_rows(curio_now))
     assert list(diff) == [machine_id] and list(diff[machine_id]) == [column], diff
     old, new = diff[machine_id][column]
     if expected == "set":
         assert old is None and new is not None
     else:
         assert new == expected
-    async with _owner(curio_now) as conn:
+    async with owner(curio_now) as conn:
         # identifiers from this test's own parameters; the value is a parameter
         await conn.execute(
             f"UPDATE harmony_machines SET {column} = $1 WHERE id = $2", old, machine_id
@@ -310,21 +254,19 @@ async def test_an_action_changes_only_its_column_once_confirmed(
 
 
 async def test_drain_on_curio_cordons_and_shows_the_running_tasks_counting_down(
-    curio_now: CurioCluster,
+    curio_now: CurioCluster, shows: Any
 ) -> None:
-    before = await _machines(curio_now)
+    before = await machine_rows(curio_now)
     seal = _machine_id(curio_now, "seal-1")
-    app = fixture_app(curio_now.url, curio_now.schema)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, ready="3 machines")
-        text = await _confirm(app, pilot, str(seal), "d", "Cordon seal-1?")
+    async with _on_machines(curio_now) as (app, pilot):
+        text = await _confirm(app, pilot, shows, str(seal), "d", "Cordon seal-1?")
         assert "Curio has no drain" in text
         await wait_until(
             lambda: isinstance(app.screen, MachineScreen) and app.screen.watching,
             5,
             "the running tasks of the cordoned machine",
         )
-        text = await _show(app, pilot, "Cordoned (Curio has no drain): 1 task(s) still running")
+        text = await shows(app, pilot, "Cordoned (Curio has no drain): 1 task(s) still running")
         assert "SDR" in text
         first = screen_text(app)
         assert isinstance(app.clock, ManualClock)
@@ -332,18 +274,16 @@ async def test_drain_on_curio_cordons_and_shows_the_running_tasks_counting_down(
         app.now = app.clock.now()
         await pilot.pause()
         assert screen_text(app) != first  # elapsed and expected times move with the clock
-    diff = _changes(before, await _machines(curio_now))
+    diff = changes(before, await machine_rows(curio_now))
     assert diff == {seal: {"unschedulable": (False, True)}}
 
 
 async def test_no_task_restart_and_no_restart_of_a_schedulable_machine(
     curio_now: CurioCluster,
 ) -> None:
-    before = await _machines(curio_now)
+    before = await machine_rows(curio_now)
     seal = _machine_id(curio_now, "seal-1")
-    app = fixture_app(curio_now.url, curio_now.schema)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot, ready="3 machines")
+    async with _on_machines(curio_now) as (app, pilot):
         pane = app.pane("machines")
         assert isinstance(pane, MachinesPane)
         pane.table.select_key(str(seal))
@@ -357,14 +297,12 @@ async def test_no_task_restart_and_no_restart_of_a_schedulable_machine(
         assert app.pane("tasks").check_action("restart", ()) is False
         await pilot.press("r")
         await pilot.pause()
-    assert await _machines(curio_now) == before
+    assert await machine_rows(curio_now) == before
 
 
 async def test_read_only_offers_no_action_keys(curio_now: CurioCluster) -> None:
-    before = await _machines(curio_now)
-    app = fixture_app(curio_now.url, curio_now.schema, read_only=True)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await settle(pilot, ready="3 machines")
+    before = await machine_rows(curio_now)
+    async with _on_machines(curio_now, read_only=True, size=(120, 30)) as (app, pilot):
         text = screen_text(app)
         footer = text.splitlines()[-1]
         for word in ("Cordon", "Uncordon", "Drain", "Restart", "Abort"):
@@ -378,32 +316,18 @@ async def test_read_only_offers_no_action_keys(curio_now: CurioCluster) -> None:
             await pilot.pause()
             assert not isinstance(app.screen, MachineActionScreen)
         assert app.feed.link is not None and app.feed.link.action_db is None
-    assert await _machines(curio_now) == before
+    assert await machine_rows(curio_now) == before
 
 
 async def test_a_role_that_may_not_read_curios_config_still_sees_the_cluster(
-    curio_now: CurioCluster,
+    curio_now: CurioCluster, shows: Any
 ) -> None:
     """Where the Lotus node would be named (harmony_config) cannot be read: the PoSt pane says
     so, and every pane is there."""
-    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
-    admin = await asyncpg.connect(parse_url(curio_now.url).dsn)
-    schema = curio_now.schema
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        await admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
-        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
-        await admin.execute(f'REVOKE SELECT ON "{schema}".harmony_config FROM {role}')
-        database = await admin.fetchval("SELECT current_database()")
-        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
-        url = f"postgresql://{role}:{password}@{parse_url(curio_now.url).dsn.split('@', 1)[-1]}"
-        app = fixture_app(url, schema, read_only=True)
-        async with app.run_test(size=(120, 34)) as pilot:
-            await settle(pilot, ready="3 machines")
-            await pilot.press("5")
-            await _show(app, pilot, "Curio's config layers could not be read", "f01000")
-            assert app.snapshot is not None and not app.snapshot.errors
-    finally:
-        await admin.execute(f"DROP OWNED BY {role}")
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
+    async with (
+        select_only(curio_now, unreadable=("harmony_config",)) as url,
+        _on_machines(curio_now, url=url, read_only=True, size=(120, 34)) as (app, pilot),
+    ):
+        await pilot.press("5")
+        await shows(app, pilot, "Curio's config layers could not be read", "f01000")
+        assert app.snapshot is not None and not app.snapshot.errors

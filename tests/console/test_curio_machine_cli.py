@@ -10,48 +10,27 @@ a ``pg_dump`` of the whole schema is byte-identical afterwards; where it writes,
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
-import secrets
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import pytest
 
-from engine.harmonydb import DB, parse_url
-from support.cli import harmony_argv
+from engine.harmonydb import DB
+from support.curio_changes import Rows, changes, curio_dumper, machine_rows
+from support.curio_cli import run_harmony
+from support.curio_read import select_only
 from support.curio_schema import CurioCluster
-from support.schema_dump import SchemaDump, dump_schema, pg_dump_for, server_major, without_password
+from support.schema_dump import SchemaDump
 
 Dumper = Callable[[], Awaitable[SchemaDump]]
-Rows = dict[int, dict[str, Any]]
-
-
-@pytest.fixture
-async def curio(curio_db: CurioCluster) -> AsyncIterator[DB]:
-    """A (read-only, foreign) session on the Curio schema: what harmony_argv builds on."""
-    db = await DB.open(curio_db.url, schema=curio_db.schema, migrate=False)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 @pytest.fixture
 async def dump(curio_db: CurioCluster) -> Dumper:
-    pg_dump = pg_dump_for(await server_major(curio_db.url))
-    if pg_dump is None:
-        pytest.skip("no pg_dump as new as the server is installed")
-
-    async def take() -> SchemaDump:
-        return await dump_schema(curio_db.url, curio_db.schema, pg_dump)
-
-    return take
+    return await curio_dumper(curio_db)
 
 
 def ids(curio_db: CurioCluster) -> tuple[int, int, int]:
@@ -60,53 +39,26 @@ def ids(curio_db: CurioCluster) -> tuple[int, int, int]:
     return seal, gpu, post
 
 
-async def machine_rows(cluster: CurioCluster) -> Rows:
-    conn = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await conn.execute(f'SET search_path = "{cluster.schema}"')
-        rows = await conn.fetch("SELECT * FROM harmony_machines ORDER BY id")
-    finally:
-        await conn.close()
-    return {row["id"]: dict(row) for row in rows}
-
-
 def changed_columns(before: Rows, after: Rows) -> dict[int, set[str]]:
-    assert before.keys() == after.keys()
-    found = {i: {c for c in before[i] if before[i][c] != after[i][c]} for i in before}
-    return {i: cols for i, cols in found.items() if cols}
-
-
-def harmony_argv_for(options: list[str]) -> list[str]:
-    """``harmony OPTIONS…`` with this interpreter (for a URL no DB object holds)."""
-    return [sys.executable, "-m", "console", *options]
-
-
-def environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("HARMONY_")}
+    return {i: set(columns) for i, columns in changes(before, after).items()}
 
 
 async def harmony(
-    argv: list[str], *, stdin: Any = subprocess.DEVNULL, env: dict[str, str] | None = None
+    cluster: CurioCluster, *args: str, url: str | None = None, stdin: Any = subprocess.DEVNULL
 ) -> subprocess.CompletedProcess[str]:
-    """``harmony ARGV…`` with no terminal on stdin (unless given one), from ``/``."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        argv,
-        stdin=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-        env=env or environment(),
-    )
+    """``harmony ARGS…`` on the Curio schema as its owner (or ``url``'s role), with no
+    terminal on stdin unless given one."""
+    return await run_harmony(url or cluster.url, cluster.schema, *args, stdin=stdin)
 
 
-async def on_a_terminal(argv: list[str], answer: str) -> subprocess.CompletedProcess[str]:
-    """``harmony ARGV…`` with a pseudo-terminal on stdin, where ``answer`` is typed."""
+async def on_a_terminal(
+    cluster: CurioCluster, answer: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``harmony ARGS…`` with a pseudo-terminal on stdin, where ``answer`` is typed."""
     leader, follower = os.openpty()
     try:
         os.write(leader, answer.encode() + b"\n")
-        return await harmony(argv, stdin=follower)
+        return await harmony(cluster, *args, stdin=follower)
     finally:
         os.close(follower)
         os.close(leader)
@@ -125,11 +77,11 @@ def one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> N
 
 
 async def test_machine_list_json_reads_curios_machines(
-    curio: DB, curio_db: CurioCluster, dump: Dumper
+    curio_db: CurioCluster, dump: Dumper
 ) -> None:
     seal, gpu, post = ids(curio_db)
     before = await dump()
-    result = await harmony(harmony_argv(curio, "machine", "list", "--json"))
+    result = await harmony(curio_db, "machine", "list", "--json")
     assert result.returncode == 0, result.stderr
     machines = {m["id"]: m for m in json.loads(result.stdout)}
     assert set(machines) == {seal, gpu, post}
@@ -142,10 +94,8 @@ async def test_machine_list_json_reads_curios_machines(
     assert await dump() == before
 
 
-async def test_machine_list_table_says_there_is_no_live_load(
-    curio: DB, curio_db: CurioCluster
-) -> None:
-    result = await harmony(harmony_argv(curio, "machine", "list"))
+async def test_machine_list_table_says_there_is_no_live_load(curio_db: CurioCluster) -> None:
+    result = await harmony(curio_db, "machine", "list")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["ID", "NAME", "MACHINE", "STATE"]
@@ -154,37 +104,15 @@ async def test_machine_list_table_says_there_is_no_live_load(
     assert "Curio records no live CPU/RAM/GPU use" in result.stdout
 
 
-@contextlib.asynccontextmanager
-async def select_only(cluster: CurioCluster) -> AsyncIterator[tuple[str, str]]:
-    """(URL without password, password) of a role that may only SELECT in the schema."""
-    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
-    admin = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        await admin.execute(f'GRANT USAGE ON SCHEMA "{cluster.schema}" TO {role}')
-        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{cluster.schema}" TO {role}')
-        database = await admin.fetchval("SELECT current_database()")
-        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
-        host_part = parse_url(cluster.url).dsn.split("@", 1)[-1]
-        url, _ = without_password(f"postgresql://{role}:{password}@{host_part}")
-        yield url, password
-    finally:
-        await admin.execute(f"DROP OWNED BY {role}")
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
-
-
 async def test_a_select_only_role_lists_and_is_refused_an_action_cleanly(
     curio_db: CurioCluster, dump: Dumper
 ) -> None:
     before = await dump()
-    async with select_only(curio_db) as (url, password):
-        env = {**environment(), "PGPASSWORD": password}
-        base = harmony_argv_for(["--db", url, "--schema", curio_db.schema])
-        listed = await harmony([*base, "machine", "list", "--json"], env=env)
+    async with select_only(curio_db) as url:
+        listed = await harmony(curio_db, "machine", "list", "--json", url=url)
         assert listed.returncode == 0, listed.stderr
         assert len(json.loads(listed.stdout)) == 3
-        refused = await harmony([*base, "machine", "cordon", "seal-1", "--yes"], env=env)
+        refused = await harmony(curio_db, "machine", "cordon", "seal-1", "--yes", url=url)
         one_line_error(refused, "may only read", "nothing was changed")
     assert await dump() == before
 
@@ -192,10 +120,10 @@ async def test_a_select_only_role_lists_and_is_refused_an_action_cleanly(
 # --------------------------------------------------------------------------- the actions
 
 
-async def test_cordon_with_yes_sets_only_unschedulable(curio: DB, curio_db: CurioCluster) -> None:
+async def test_cordon_with_yes_sets_only_unschedulable(curio_db: CurioCluster) -> None:
     seal, _, _ = ids(curio_db)
     before = await machine_rows(curio_db)
-    result = await harmony(harmony_argv(curio, "machine", "cordon", "seal-1", "--yes"))
+    result = await harmony(curio_db, "machine", "cordon", "seal-1", "--yes")
     assert result.returncode == 0, result.stderr
     assert "seal-1 (10.0.0.11:12300, id" in result.stdout and "cordoned" in result.stdout
     after = await machine_rows(curio_db)
@@ -203,9 +131,7 @@ async def test_cordon_with_yes_sets_only_unschedulable(curio: DB, curio_db: Curi
     assert after[seal]["unschedulable"] is True
 
 
-async def test_without_a_terminal_an_action_needs_yes(
-    curio: DB, curio_db: CurioCluster, dump: Dumper
-) -> None:
+async def test_without_a_terminal_an_action_needs_yes(curio_db: CurioCluster, dump: Dumper) -> None:
     before = await dump()
     for action, machine in (
         ("cordon", "seal-1"),
@@ -213,23 +139,21 @@ async def test_without_a_terminal_an_action_needs_yes(
         ("restart", "gpu-1"),
         ("abort-restart", "post-1"),
     ):
-        result = await harmony(harmony_argv(curio, "machine", action, machine))
+        result = await harmony(curio_db, "machine", action, machine)
         one_line_error(result, "confirm it on a terminal or pass --yes", "nothing was changed")
     assert await dump() == before
 
 
-async def test_on_a_terminal_the_operator_is_asked(
-    curio: DB, curio_db: CurioCluster, dump: Dumper
-) -> None:
+async def test_on_a_terminal_the_operator_is_asked(curio_db: CurioCluster, dump: Dumper) -> None:
     _, gpu, _ = ids(curio_db)
     before_dump, before = await dump(), await machine_rows(curio_db)
-    argv = harmony_argv(curio, "machine", "restart", "gpu-1")
-    declined = await on_a_terminal(argv, "n")
+    argv = ("machine", "restart", "gpu-1")
+    declined = await on_a_terminal(curio_db, "n", *argv)
     assert declined.returncode == 1, declined.stderr
     assert "Request a restart of gpu-1 (10.0.0.12:12300" in declined.stderr
     assert "[y/N]" in declined.stderr and "nothing was changed" in declined.stdout
     assert await dump() == before_dump
-    accepted = await on_a_terminal(argv, "y")
+    accepted = await on_a_terminal(curio_db, "y", *argv)
     assert accepted.returncode == 0, accepted.stderr
     assert "restart requested" in accepted.stdout
     after = await machine_rows(curio_db)
@@ -238,25 +162,21 @@ async def test_on_a_terminal_the_operator_is_asked(
 
 
 async def test_restart_is_refused_on_a_machine_that_is_not_cordoned(
-    curio: DB, curio_db: CurioCluster, dump: Dumper
+    curio_db: CurioCluster, dump: Dumper
 ) -> None:
     before = await dump()
-    result = await harmony(harmony_argv(curio, "machine", "restart", "seal-1", "--yes"))
+    result = await harmony(curio_db, "machine", "restart", "seal-1", "--yes")
     one_line_error(result, "seal-1 is not cordoned", "cordon seal-1", "nothing was changed")
     assert await dump() == before
 
 
-async def test_uncordon_and_abort_restart_change_one_column_each(
-    curio: DB, curio_db: CurioCluster
-) -> None:
+async def test_uncordon_and_abort_restart_change_one_column_each(curio_db: CurioCluster) -> None:
     _, gpu, post = ids(curio_db)
     before = await machine_rows(curio_db)
-    result = await harmony(harmony_argv(curio, "machine", "uncordon", str(gpu), "--yes"))
+    result = await harmony(curio_db, "machine", "uncordon", str(gpu), "--yes")
     assert result.returncode == 0, result.stderr
     assert changed_columns(before, await machine_rows(curio_db)) == {gpu: {"unschedulable"}}
-    result = await harmony(
-        harmony_argv(curio, "machine", "abort-restart", "10.0.0.13:12300", "--yes")
-    )
+    result = await harmony(curio_db, "machine", "abort-restart", "10.0.0.13:12300", "--yes")
     assert result.returncode == 0, result.stderr
     assert "restart request withdrawn" in result.stdout
     after = await machine_rows(curio_db)
@@ -265,36 +185,34 @@ async def test_uncordon_and_abort_restart_change_one_column_each(
 
 
 async def test_nothing_to_do_asks_nothing_and_writes_nothing(
-    curio: DB, curio_db: CurioCluster, dump: Dumper
+    curio_db: CurioCluster, dump: Dumper
 ) -> None:
     """Already cordoned, already restarting: said, not asked (no --yes, no terminal)."""
     before = await dump()
-    cordoned = await harmony(harmony_argv(curio, "machine", "cordon", "gpu-1"))
+    cordoned = await harmony(curio_db, "machine", "cordon", "gpu-1")
     assert cordoned.returncode == 0 and "already cordoned" in cordoned.stdout, cordoned
-    restarting = await harmony(harmony_argv(curio, "machine", "restart", "post-1"))
+    restarting = await harmony(curio_db, "machine", "restart", "post-1")
     assert restarting.returncode == 0 and "already has a restart requested" in restarting.stdout
     assert await dump() == before
 
 
 async def test_drain_unknown_machine_and_read_only_are_refused(
-    curio: DB, curio_db: CurioCluster, dump: Dumper
+    curio_db: CurioCluster, dump: Dumper
 ) -> None:
     before = await dump()
-    drain = await harmony(harmony_argv(curio, "machine", "drain", "seal-1"))
+    drain = await harmony(curio_db, "machine", "drain", "seal-1")
     one_line_error(drain, "Curio has no drain", "harmony machine cordon seal-1")
-    unknown = await harmony(harmony_argv(curio, "machine", "cordon", "nope", "--yes"))
+    unknown = await harmony(curio_db, "machine", "cordon", "nope", "--yes")
     one_line_error(unknown, "no machine 'nope'")
     for action in ("cordon", "uncordon", "restart", "abort-restart"):
-        read_only = await harmony(
-            harmony_argv(curio, "--read-only", "machine", action, "gpu-1", "--yes")
-        )
+        read_only = await harmony(curio_db, "--read-only", "machine", action, "gpu-1", "--yes")
         one_line_error(read_only, f"`harmony machine {action}` changes the cluster")
         assert "refused under --read-only" in read_only.stderr
-    forget = await harmony(harmony_argv(curio, "machine", "forget", "seal-1"))
+    forget = await harmony(curio_db, "machine", "forget", "seal-1")
     one_line_error(forget, "would write to it")
     assert await dump() == before
 
 
 async def test_abort_restart_on_harmonys_own_cluster_points_to_uncordon(db: DB) -> None:
-    result = await harmony(harmony_argv(db, "machine", "abort-restart", "1"))
+    result = await run_harmony(db.url.dsn, db.schema, "machine", "abort-restart", "1")
     one_line_error(result, "is for a Curio cluster", "harmony machine uncordon")

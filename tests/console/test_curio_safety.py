@@ -16,22 +16,20 @@ import argparse
 import asyncio
 import difflib
 import json
-import os
-import secrets
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from console.cli import build_parser
-from engine.harmonydb import DB, HarmonyDBError, ReadOnlyError, parse_url
+from engine.harmonydb import DB, HarmonyDBError, ReadOnlyError
+from support.curio_changes import schema_dumper
+from support.curio_cli import run_harmony
+from support.curio_read import ROLES, connect_as, curio_session
 from support.curio_schema import CURIO_MIGRATIONS, CurioCluster
 from support.probe import wait_until
-from support.schema_dump import SchemaDump, dump_schema, pg_dump_for, server_major, without_password
+from support.schema_dump import SchemaDump
 
 #: Every command of the CLI with the arguments it is run with, and what it must answer on a
 #: Curio cluster: "engine" (run refuses to start one), "writes" (refused: it would write),
@@ -116,40 +114,13 @@ def test_every_command_is_covered() -> None:
 
 @pytest.fixture
 async def dumper(pg_url: str) -> Dumper:
-    pg_dump = pg_dump_for(await server_major(pg_url))
-    if pg_dump is None:
-        pytest.skip("no pg_dump as new as the server is installed")
-
-    async def dump(schema: str) -> SchemaDump:
-        return await dump_schema(pg_url, schema, pg_dump)
-
-    return dump
+    return await schema_dumper(pg_url)
 
 
-async def _select_only_role(pg_url: str, schema: str) -> AsyncIterator[str]:
-    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
-    admin = await asyncpg.connect(parse_url(pg_url).dsn)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        await admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
-        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
-        database = await admin.fetchval("SELECT current_database()")
-        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
-        host_part = parse_url(pg_url).dsn.split("@", 1)[-1]
-        yield f"postgresql://{role}:{password}@{host_part}"
-    finally:
-        await admin.execute(f"DROP OWNED BY {role}")
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
-
-
-@pytest.fixture(params=["owner", "select-only role"])
-async def as_role(request: pytest.FixtureRequest, pg_url: str, curio_db: CurioCluster) -> Any:
+@pytest.fixture(params=ROLES)
+async def as_role(request: pytest.FixtureRequest, curio_db: CurioCluster) -> AsyncIterator[str]:
     """The URL harmony connects with: the schema's owner, or a role that may only SELECT."""
-    if request.param == "owner":
-        yield pg_url
-        return
-    async for url in _select_only_role(pg_url, curio_db.schema):
+    async with connect_as(curio_db, request.param) as url:
         yield url
 
 
@@ -161,35 +132,6 @@ def assert_unchanged(before: SchemaDump, after: SchemaDump) -> None:
                 list(difflib.unified_diff(old.splitlines(True), new.splitlines(True), n=1))[:60]
             )
             raise AssertionError(f"the schema's {what} changed:\n{diff}")
-
-
-def harmony_env(url: str) -> tuple[str, dict[str, str]]:
-    """The URL for argv without its password, and an environment carrying it."""
-    dsn, password = without_password(parse_url(url).dsn)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("HARMONY_") and k != "FULLNODE_API_INFO"
-    }
-    if password is not None:
-        env["PGPASSWORD"] = password
-    return dsn, env
-
-
-async def run_harmony(
-    url: str, schema: str, argv: list[str], *, limit: asyncio.Semaphore
-) -> subprocess.CompletedProcess[str]:
-    dsn, env = harmony_env(url)
-    async with limit:
-        return await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "console", "--db", dsn, "--schema", schema, *argv],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd="/",
-            env=env,
-        )
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -207,7 +149,7 @@ async def test_no_command_changes_a_curio_cluster(
             run_harmony(
                 as_role,
                 schema,
-                [str(tmp_path) if a == "{dir}" else a for a in COMMANDS[name][0]],
+                *(str(tmp_path) if a == "{dir}" else a for a in COMMANDS[name][0]),
                 limit=limit,
             )
             for name in names
@@ -267,9 +209,7 @@ async def test_no_command_changes_a_curio_cluster(
 
 
 async def test_db_status_json_reports_curios_ledger(curio_db: CurioCluster) -> None:
-    result = await run_harmony(
-        curio_db.url, curio_db.schema, ["db", "status", "--json"], limit=asyncio.Semaphore(1)
-    )
+    result = await run_harmony(curio_db.url, curio_db.schema, "db", "status", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["cluster"] == "curio"
@@ -289,8 +229,7 @@ async def test_an_engine_cannot_start_on_a_curio_cluster(
     from engine.node import start_node
 
     before = await dumper(curio_db.schema)
-    db = await DB.open(curio_db.url, schema=curio_db.schema, migrate=False)
-    try:
+    async with curio_session(curio_db) as db:
         assert db.foreign
         with pytest.raises(HarmonyDBError):
             await start_node(db, "curio-probe:console", storage_heartbeat=False)
@@ -300,8 +239,6 @@ async def test_an_engine_cannot_start_on_a_curio_cluster(
                 "VALUES ($1, 1, 1, 0, CURRENT_TIMESTAMP) RETURNING id",
                 "curio-probe:12300",
             )
-    finally:
-        await db.close()
     assert_unchanged(before, await dumper(curio_db.schema))
 
 
@@ -372,10 +309,8 @@ async def test_read_only_refuses_every_command_that_writes(
             run_harmony(
                 db.url.dsn,
                 db.schema,
-                [
-                    *(str(tmp_path) if a == "{dir}" else a for a in COMMANDS[name][0]),
-                    "--read-only",
-                ],
+                *(str(tmp_path) if a == "{dir}" else a for a in COMMANDS[name][0]),
+                "--read-only",
                 limit=limit,
             )
             for name in WRITES

@@ -7,18 +7,15 @@ compared before and after (only the intended columns of the intended row differ)
 with the intended change put back by the schema's owner, a ``pg_dump`` of the whole schema is
 identical to the one taken before: nothing else was written anywhere. (An UPDATE moves the
 row within its table's heap, and ``pg_dump`` writes rows in heap order, so that comparison
-takes the rows of each table as a set: :func:`canonical`.)
+takes the rows of each table as a set: :func:`support.curio_changes.canonical`.)
 """
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
 from engine.curio import (
@@ -32,85 +29,26 @@ from engine.curio import (
     uncordon,
 )
 from engine.faults.pgproxy import PgProxy
-from engine.harmonydb import DB, Bounds, parse_url
+from engine.harmonydb import DB, Bounds
+from support.curio_changes import changes, curio_dumper, machine_rows
+from support.curio_read import curio_session, owner, select_only
 from support.curio_schema import CurioCluster
-from support.schema_dump import SchemaDump, dump_schema, pg_dump_for, server_major
+from support.schema_dump import SchemaDump
 
 Dumper = Callable[[], Awaitable[SchemaDump]]
-Rows = dict[int, dict[str, Any]]
-
-
-@contextlib.asynccontextmanager
-async def owner(cluster: CurioCluster) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await conn.execute(f'SET search_path = "{cluster.schema}"')
-        yield conn
-    finally:
-        await conn.close()
-
-
-async def machine_rows(cluster: CurioCluster) -> Rows:
-    """Every column of every harmony_machines row, by id, read by the owner."""
-    async with owner(cluster) as conn:
-        rows = await conn.fetch("SELECT * FROM harmony_machines ORDER BY id")
-    return {row["id"]: dict(row) for row in rows}
-
-
-def changes(before: Rows, after: Rows) -> dict[int, dict[str, tuple[Any, Any]]]:
-    """Per row id, the columns whose values differ: (before, after)."""
-    assert before.keys() == after.keys()
-    found: dict[int, dict[str, tuple[Any, Any]]] = {}
-    for machine_id, old in before.items():
-        new = after[machine_id]
-        differing = {c: (old[c], new[c]) for c in old if old[c] != new[c]}
-        if differing:
-            found[machine_id] = differing
-    return found
 
 
 @pytest.fixture
 async def curio(curio_db: CurioCluster) -> AsyncIterator[DB]:
     """A session on the Curio schema, as harmony opens it: foreign, read-only at the server."""
-    db = await DB.open(curio_db.url, schema=curio_db.schema, migrate=False)
-    try:
+    async with curio_session(curio_db) as db:
         assert db.foreign
         yield db
-    finally:
-        await db.close()
 
 
 @pytest.fixture
 async def dump(curio_db: CurioCluster) -> Dumper:
-    pg_dump = pg_dump_for(await server_major(curio_db.url))
-    if pg_dump is None:
-        pytest.skip("no pg_dump as new as the server is installed")
-
-    async def take() -> SchemaDump:
-        return canonical(await dump_schema(curio_db.url, curio_db.schema, pg_dump))
-
-    return take
-
-
-def canonical(dump: SchemaDump) -> SchemaDump:
-    """The dump with each table's COPY rows sorted: byte-equal exactly when every table holds
-    the same rows, whatever their order in the heap (the structure is kept as written)."""
-    out: list[str] = []
-    block: list[str] | None = None
-    for line in dump.data.splitlines(keepends=True):
-        if block is not None:
-            if line.rstrip("\n") == "\\.":
-                out.extend(sorted(block))
-                out.append(line)
-                block = None
-            else:
-                block.append(line)
-            continue
-        out.append(line)
-        if line.startswith("COPY ") and line.rstrip().endswith("FROM stdin;"):
-            block = []
-    assert block is None, "an unterminated COPY block"
-    return SchemaDump(structure=dump.structure, data="".join(out))
+    return await curio_dumper(curio_db, rows_as_sets=True)
 
 
 def ids(curio_db: CurioCluster) -> tuple[int, int, int]:
@@ -235,54 +173,28 @@ async def test_a_read_only_session_is_refused_before_anything_is_sent(
 ) -> None:
     _, gpu, _ = ids(curio_db)
     before_dump = await dump()
-    db = await DB.open(curio_db.url, schema=curio_db.schema, migrate=False, read_only=True)
-    try:
+    async with curio_session(curio_db, read_only=True) as db:
         for action in (cordon, uncordon, request_restart, abort_restart):
             with pytest.raises(CurioActionRefused, match=r"read-only \(--read-only\)"):
                 await action(db, gpu)
-    finally:
-        await db.close()
     assert await dump() == before_dump
-
-
-@contextlib.asynccontextmanager
-async def select_only(cluster: CurioCluster) -> AsyncIterator[str]:
-    """A login role with USAGE on the Curio schema and SELECT on its tables, nothing more."""
-    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
-    admin = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        await admin.execute(f'GRANT USAGE ON SCHEMA "{cluster.schema}" TO {role}')
-        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{cluster.schema}" TO {role}')
-        database = await admin.fetchval("SELECT current_database()")
-        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
-        host_part = parse_url(cluster.url).dsn.split("@", 1)[-1]
-        yield f"postgresql://{role}:{password}@{host_part}"
-    finally:
-        await admin.execute(f"DROP OWNED BY {role}")
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
 
 
 async def test_a_select_only_role_is_refused_cleanly(curio_db: CurioCluster, dump: Dumper) -> None:
     seal, gpu, post = ids(curio_db)
     before_dump = await dump()
-    async with select_only(curio_db) as url:
-        db = await DB.open(url, schema=curio_db.schema, migrate=False)
-        try:
-            assert db.foreign
-            # it can still find machines (a read)
-            assert (await find_machine(db, "gpu-1")).id == gpu
-            for action, machine_id in (
-                (cordon, seal),
-                (uncordon, gpu),
-                (request_restart, gpu),
-                (abort_restart, post),
-            ):
-                with pytest.raises(CurioActionRefused, match="may only read"):
-                    await action(db, machine_id)
-        finally:
-            await db.close()
+    async with select_only(curio_db) as url, curio_session(curio_db, url=url) as db:
+        assert db.foreign
+        # it can still find machines (a read)
+        assert (await find_machine(db, "gpu-1")).id == gpu
+        for action, machine_id in (
+            (cordon, seal),
+            (uncordon, gpu),
+            (request_restart, gpu),
+            (abort_restart, post),
+        ):
+            with pytest.raises(CurioActionRefused, match="may only read"):
+                await action(db, machine_id)
     assert await dump() == before_dump
 
 

@@ -9,6 +9,7 @@ a failure becomes one line without the token, and the last good figures stay wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -267,7 +268,10 @@ async def test_a_wrong_token_is_an_error_line_without_any_token(
         await watch.close()
 
 
-async def test_a_node_that_hangs_is_bounded_and_latest_stays_immediate() -> None:
+@contextlib.asynccontextmanager
+async def a_node_that_hangs() -> AsyncIterator[tuple[str, list[asyncio.StreamWriter]]]:
+    """A node that accepts connections, takes each request and never answers: its API URL,
+    and the connections it accepted."""
     hold = asyncio.Event()
     writers: list[asyncio.StreamWriter] = []
 
@@ -278,66 +282,51 @@ async def test_a_node_that_hangs_is_bounded_and_latest_stays_immediate() -> None
 
     server = await asyncio.start_server(accept_and_hang, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    watch = ChainWatch(ApiInfo(f"http://127.0.0.1:{port}/rpc/v1", TOKEN), call_timeout=0.3)
     try:
-        started = time.monotonic()
-        assert watch.latest(NOW) is None
-        for second in range(1, 4):  # while the refresh hangs, every call returns at once
-            assert watch.latest(NOW + timedelta(seconds=second)) is None
-        assert time.monotonic() - started < 0.05
-        state = await watch.refresh()
-        elapsed = time.monotonic() - started
-        assert 0.25 < elapsed < 2.0, elapsed
-        assert_one_line_no_token(state)
-        assert "did not answer" in (state.error or "")
-        assert writers, "the node accepted the connection"
+        yield f"http://127.0.0.1:{port}/rpc/v1", writers
     finally:
         hold.set()
-        await watch.close()
         server.close()
         for writer in writers:
             writer.close()
         await server.wait_closed()
 
 
+async def test_a_node_that_hangs_is_bounded_and_latest_stays_immediate() -> None:
+    async with a_node_that_hangs() as (url, writers):
+        watch = ChainWatch(ApiInfo(url, TOKEN), call_timeout=0.3)
+        try:
+            started = time.monotonic()
+            assert watch.latest(NOW) is None
+            for second in range(1, 4):  # while the refresh hangs, every call returns at once
+                assert watch.latest(NOW + timedelta(seconds=second)) is None
+            assert time.monotonic() - started < 0.05
+            state = await watch.refresh()
+            elapsed = time.monotonic() - started
+            assert 0.25 < elapsed < 2.0, elapsed
+            assert_one_line_no_token(state)
+            assert "did not answer" in (state.error or "")
+            assert writers, "the node accepted the connection"
+        finally:
+            await watch.close()
+
+
 async def test_the_whole_refresh_is_bounded_too() -> None:
     """Calls that each answer within their own bound still end with the refresh's."""
-    hold = asyncio.Event()
-
-    async def accept_and_hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)
-        await hold.wait()
-        writer.close()
-
-    server = await asyncio.start_server(accept_and_hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    watch = ChainWatch(
-        ApiInfo(f"http://127.0.0.1:{port}/rpc/v1"), call_timeout=5, refresh_timeout=0.3
-    )
-    try:
-        started = time.monotonic()
-        state = await watch.refresh(NOW)
-        assert time.monotonic() - started < 2.0
-        assert state.error is not None and "within 0.3 s" in state.error
-    finally:
-        hold.set()
-        await watch.close()
-        server.close()
-        await server.wait_closed()
+    async with a_node_that_hangs() as (url, _):
+        watch = ChainWatch(ApiInfo(url), call_timeout=5, refresh_timeout=0.3)
+        try:
+            started = time.monotonic()
+            state = await watch.refresh(NOW)
+            assert time.monotonic() - started < 2.0
+            assert state.error is not None and "within 0.3 s" in state.error
+        finally:
+            await watch.close()
 
 
 async def test_close_cancels_a_refresh_in_flight() -> None:
-    hold = asyncio.Event()
-
-    async def accept_and_hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)
-        await hold.wait()
-        writer.close()
-
-    server = await asyncio.start_server(accept_and_hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    watch = ChainWatch(ApiInfo(f"http://127.0.0.1:{port}/rpc/v1"), call_timeout=30)
-    try:
+    async with a_node_that_hangs() as (url, _):
+        watch = ChainWatch(ApiInfo(url), call_timeout=30)
         assert watch.latest(NOW) is None
         task = watch._task
         assert task is not None
@@ -350,10 +339,6 @@ async def test_close_cancels_a_refresh_in_flight() -> None:
         assert watch._task is None
         with pytest.raises(RuntimeError, match="closed"):
             await watch.refresh()
-    finally:
-        hold.set()
-        server.close()
-        await server.wait_closed()
 
 
 def test_the_address_prefix_is_the_networks() -> None:

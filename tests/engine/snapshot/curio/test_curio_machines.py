@@ -5,79 +5,20 @@ and as a role that may only SELECT."""
 
 from __future__ import annotations
 
-import contextlib
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
-import asyncpg
 import pytest
 
-from engine.harmonydb import DB, Tx, parse_url
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot.curio import CurioSnapshotReader
 from engine.snapshot.curio.machines import curio_machine_state, read_machines
 from engine.snapshot.curio.reader import DEAD_AFTER, STALE_AFTER
 from engine.snapshot.model import MachineSnap, RunningTaskSnap
-from engine.snapshot.timing import TimedTx, Timing
+from support.curio_read import curio_session, owner, read_with, seeded_at, select_only
 from support.curio_schema import CurioCluster
-
-T = TypeVar("T")
 
 SEAL, GPU, POST = "10.0.0.11:12300", "10.0.0.12:12300", "10.0.0.13:12300"
 GiB = 1 << 30
-
-
-@contextlib.asynccontextmanager
-async def owner(cluster: CurioCluster) -> AsyncIterator[asyncpg.Connection]:
-    """A plain connection as the schema's owner (for rows the seed does not have)."""
-    conn = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await conn.execute(f'SET search_path = "{cluster.schema}"')
-        yield conn
-    finally:
-        await conn.close()
-
-
-async def seeded_at(cluster: CurioCluster) -> datetime:
-    """The instant the seed was written (its transaction's now()): seal-1 beat 20 s before."""
-    async with owner(cluster) as conn:
-        contact: datetime = await conn.fetchval(
-            "SELECT last_contact FROM harmony_machines WHERE host_and_port = $1", SEAL
-        )
-    return contact + timedelta(seconds=20)
-
-
-@contextlib.asynccontextmanager
-async def select_only(cluster: CurioCluster) -> AsyncIterator[str]:
-    """A login role with USAGE on the schema and SELECT on its tables, nothing else."""
-    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
-    admin = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        await admin.execute(f'GRANT USAGE ON SCHEMA "{cluster.schema}" TO {role}')
-        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{cluster.schema}" TO {role}')
-        database = await admin.fetchval("SELECT current_database()")
-        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
-        host_part = parse_url(cluster.url).dsn.split("@", 1)[-1]
-        yield f"postgresql://{role}:{password}@{host_part}"
-    finally:
-        await admin.execute(f"DROP OWNED BY {role}")
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
-
-
-async def read_with(url: str, schema: str, read: Callable[[TimedTx], Awaitable[T]]) -> T:
-    db = await DB.open(url, schema=schema, migrate=False, read_only=True)
-    try:
-
-        async def run(tx: Tx) -> T:
-            return await read(Timing().wrap(tx))
-
-        return await db.transaction(run, isolation="repeatable_read")
-    finally:
-        await db.close()
 
 
 async def machines_at(
@@ -89,13 +30,14 @@ async def machines_at(
     dead_after: float = DEAD_AFTER,
     running_limit: int = 100,
 ) -> tuple[tuple[MachineSnap, ...], tuple[RunningTaskSnap, ...]]:
-    return await read_with(
-        url or cluster.url,
-        cluster.schema,
+    read, _ = await read_with(
+        cluster,
         lambda tx: read_machines(
             tx, now, stale_after=stale_after, dead_after=dead_after, running_limit=running_limit
         ),
+        url=url,
     )
+    return read
 
 
 def by_host(machines: tuple[MachineSnap, ...]) -> dict[str, MachineSnap]:
@@ -301,12 +243,8 @@ async def test_snapshot_machines_section(curio_db: CurioCluster) -> None:
     are still writing may)."""
     assert curio_db.seed is not None
     now = await seeded_at(curio_db)
-    async with select_only(curio_db) as url:
-        db = await DB.open(url, schema=curio_db.schema, migrate=False, read_only=True)
-        try:
-            snap = await CurioSnapshotReader(db).snapshot(now)
-        finally:
-            await db.close()
+    async with select_only(curio_db) as url, curio_session(curio_db, url=url, read_only=True) as db:
+        snap = await CurioSnapshotReader(db).snapshot(now)
     assert snap.error("machines") is None, snap.errors
     assert snap.cluster == "curio"
     assert {m.id for m in snap.machines} == set(curio_db.seed.machines.values())

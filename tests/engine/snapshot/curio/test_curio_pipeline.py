@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from engine.harmonydb import DB
 from engine.snapshot.curio import CurioSnapshotReader
 from engine.snapshot.curio.pipeline import read_pipeline
 from engine.snapshot.model import PipelineSnap, SectorStrip
-from support.curio_read import owner, read_with, seeded_at, select_only
+from support.curio_read import curio_session, owner, read_with, seeded_at, select_only
 from support.curio_schema import SP_ID, CurioCluster
 
 HEAD = 4500
@@ -337,11 +336,8 @@ async def test_a_select_only_role_reads_it(curio_db: CurioCluster) -> None:
 
 async def test_the_curio_reader_reads_pipeline_and_storage(curio_db: CurioCluster) -> None:
     seeded = await seeded_at(curio_db)
-    db = await DB.open(curio_db.url, schema=curio_db.schema, migrate=False, read_only=True)
-    try:
+    async with curio_session(curio_db, read_only=True) as db:
         snap = await CurioSnapshotReader(db).snapshot(seeded + timedelta(seconds=3))
-    finally:
-        await db.close()
     assert snap.cluster == "curio"
     assert snap.error("pipeline") is None and snap.error("storage") is None
     assert [s.sector_number for s in snap.pipeline.sectors] == [1, 2, 3, 4]

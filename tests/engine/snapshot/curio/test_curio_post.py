@@ -9,18 +9,15 @@ the schema's owner (harmony's DB refuses to write to a Curio cluster).
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import pytest
 
 from engine.chain import DEVNET, advance_chain, create_miner, init_chain
 from engine.chain.lotus_view import NETWORK_NAME
 from engine.chain.rpc_server import ChainRpcServer
-from engine.harmonydb import DB, parse_url
+from engine.harmonydb import DB
 from engine.lotus import ApiInfo
 from engine.lotus import DeadlineInfo as LotusDeadlineInfo
 from engine.snapshot.curio import CurioSnapshotReader
@@ -35,26 +32,11 @@ from engine.snapshot.curio.post import SectorCountCache, read_post, sector_size_
 from engine.snapshot.model import PostSnap
 from engine.snapshot.post import current_deadline
 from engine.snapshot.timing import Timing
+from support.curio_read import curio_session, owner_exec, select_only
 from support.curio_schema import SEAL_PROOF, SP_ID, CurioCluster, curio_cluster
 
 #: mainnet's proving period and challenge window, the seed's proving period start
 PERIOD, WINDOW, PPS = 2880, 60, 4320
-
-
-async def owner_exec(cluster: CurioCluster, *statements: tuple[Any, ...]) -> None:
-    """Run ``(sql, *args)`` statements in the Curio schema as its owner."""
-    conn = await asyncpg.connect(parse_url(cluster.url).dsn)
-    try:
-        await conn.execute(f'SET search_path = "{cluster.schema}"')
-        async with conn.transaction():
-            for sql, *args in statements:
-                await conn.execute(sql, *args)
-    finally:
-        await conn.close()
-
-
-async def open_curio(url: str, cluster: CurioCluster) -> DB:
-    return await DB.open(url, schema=cluster.schema, migrate=False, read_only=True)
 
 
 async def post_of(
@@ -177,11 +159,8 @@ def test_sector_sizes_of_seal_proofs() -> None:
 async def test_without_lotus_it_shows_what_curio_recorded_and_says_what_is_missing(
     curio: CurioCluster,
 ) -> None:
-    db = await open_curio(curio.url, curio)
-    try:
+    async with curio_session(curio, read_only=True) as db:
         post = await post_of(db, datetime.now(UTC), None)
-    finally:
-        await db.close()
     assert post.profile is None and post.genesis is None and post.head_epoch is None
     assert len(post.missing) == 1
     assert "no chain state from a Lotus node" in post.missing[0]
@@ -213,11 +192,8 @@ async def test_without_lotus_it_shows_what_curio_recorded_and_says_what_is_missi
 
 
 async def test_with_lotus_the_chain_counts_and_windows_are_lotus(curio: CurioCluster) -> None:
-    db = await open_curio(curio.url, curio)
-    try:
+    async with curio_session(curio, read_only=True) as db:
         post = await post_of(db, NOW, chain_state(head=HEAD))
-    finally:
-        await db.close()
     assert post.missing == ()
     assert post.head_epoch == HEAD and post.genesis == GENESIS
     assert post.profile is not None and post.profile.name == "mainnet"
@@ -249,14 +225,11 @@ async def test_with_lotus_the_chain_counts_and_windows_are_lotus(curio: CurioClu
 async def test_with_a_failing_lotus_the_last_figures_show_with_their_age(
     curio: CurioCluster,
 ) -> None:
-    db = await open_curio(curio.url, curio)
-    try:
+    async with curio_session(curio, read_only=True) as db:
         stale = chain_state(head=HEAD, error="cannot reach the Lotus API at x: refused", age=95)
         post = await post_of(db, NOW, stale)
         never = ChainState(error="cannot reach the Lotus API at x: refused", tried_at=NOW)
         blind = await post_of(db, NOW, never)
-    finally:
-        await db.close()
     assert post.head_epoch == HEAD and post.miners[0].deadlines[4].live == 12
     assert post.missing == (
         "Lotus: cannot reach the Lotus API at x: refused (chain figures from 1m35s ago)",
@@ -277,12 +250,9 @@ async def test_a_miner_lotus_does_not_know_falls_back_to_curios_record(
             "miners": (MinerChain(SP_ID, error="StateMinerInfo: RPC error 1: actor not found"),),
         }
     )
-    db = await open_curio(curio.url, curio)
-    try:
+    async with curio_session(curio, read_only=True) as db:
         post = await post_of(db, NOW, unknown)
         unread = await post_of(db, NOW, ChainState(**{**state.__dict__, "miners": ()}))
-    finally:
-        await db.close()
     (miner,) = post.miners
     assert miner.deadlines[5].live == 2 and miner.raw_power is None
     assert miner.period_start == PPS  # Curio's newest period
@@ -296,8 +266,7 @@ async def test_curios_sector_counts_are_cached_until_they_age(curio: CurioCluste
     """sectors_meta changes every 15 minutes at most: a refresh within the cache's age does
     not count the sectors again; one after it, or for other miners, does."""
     cache = SectorCountCache(max_age=60)
-    db = await open_curio(curio.url, curio)
-    try:
+    async with curio_session(curio, read_only=True) as db:
         first = Timing()
         before = await post_of(db, NOW, None, cache, first)
         await owner_exec(
@@ -310,8 +279,6 @@ async def test_curios_sector_counts_are_cached_until_they_age(curio: CurioCluste
         # with Lotus's figures for the miner, Curio's are not read at all
         chained = Timing()
         await post_of(db, NOW + timedelta(seconds=61), chain_state(head=HEAD), cache, chained)
-    finally:
-        await db.close()
     assert before.miners[0].deadlines[5].faulty == soon.miners[0].deadlines[5].faulty == 1
     assert cached.statements == first.statements - 1
     assert later.miners[0].deadlines[5].faulty == 2
@@ -319,41 +286,23 @@ async def test_curios_sector_counts_are_cached_until_they_age(curio: CurioCluste
 
 
 async def test_an_empty_cluster_has_no_miners(pg_url: str) -> None:
-    async with curio_cluster(pg_url, seed=False) as empty:
-        db = await open_curio(empty.url, empty)
-        try:
-            post = await post_of(db, NOW, None)
-            with_chain = await post_of(db, NOW, chain_state(head=HEAD))
-        finally:
-            await db.close()
+    async with (
+        curio_cluster(pg_url, seed=False) as empty,
+        curio_session(empty, read_only=True) as db,
+    ):
+        post = await post_of(db, NOW, None)
+        with_chain = await post_of(db, NOW, chain_state(head=HEAD))
     assert post.miners == () and len(post.missing) == 1
     assert with_chain.miners == () and with_chain.missing == ()
     assert with_chain.head_epoch == HEAD
 
 
-@pytest.fixture
-async def select_only_url(pg_url: str, curio: CurioCluster) -> AsyncIterator[str]:
-    """A role that may only SELECT the Curio schema's tables."""
-    role, password = f"harmony_ro_{secrets.token_hex(4)}", secrets.token_hex(8)
-    admin = await asyncpg.connect(parse_url(pg_url).dsn)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        await admin.execute(f'GRANT USAGE ON SCHEMA "{curio.schema}" TO {role}')
-        await admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{curio.schema}" TO {role}')
-        database = await admin.fetchval("SELECT current_database()")
-        await admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
-        host_part = parse_url(pg_url).dsn.split("@", 1)[-1]
-        yield f"postgresql://{role}:{password}@{host_part}"
-    finally:
-        await admin.execute(f"DROP OWNED BY {role}")
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
-
-
-async def test_a_select_only_role_reads_the_same(curio: CurioCluster, select_only_url: str) -> None:
-    owner = await open_curio(curio.url, curio)
-    reader = await open_curio(select_only_url, curio)
-    try:
+async def test_a_select_only_role_reads_the_same(curio: CurioCluster) -> None:
+    async with (
+        select_only(curio) as url,
+        curio_session(curio, read_only=True) as owner,
+        curio_session(curio, url=url, read_only=True) as reader,
+    ):
         for chain in (None, chain_state(head=HEAD)):
             mine, theirs = await post_of(owner, NOW, chain), await post_of(reader, NOW, chain)
             assert theirs.missing == mine.missing
@@ -366,9 +315,6 @@ async def test_a_select_only_role_reads_the_same(curio: CurioCluster, select_onl
             assert [d.__dict__ for d in theirs.miners[0].deadlines] == [
                 d.__dict__ for d in mine.miners[0].deadlines
             ]
-    finally:
-        await owner.close()
-        await reader.close()
 
 
 # --------------------------------------------------------------------------- end to end
@@ -393,8 +339,10 @@ async def test_the_curio_reader_with_a_chain_watch_on_harmony_chain_serve(
         SP_ID,
     )
     now = DEVNET_GENESIS + timedelta(seconds=DEVNET_HEAD * DEVNET.block_time + 1)
-    curio_db = await open_curio(curio.url, curio)
-    async with ChainRpcServer(db, TOKEN, software="harmony-test") as rpc:
+    async with (
+        curio_session(curio, read_only=True) as curio_db,
+        ChainRpcServer(db, TOKEN, software="harmony-test") as rpc,
+    ):
         ((host, port),) = await rpc.start("127.0.0.1", 0)
         watch = ChainWatch(ApiInfo(f"http://{host}:{port}/rpc/v1", TOKEN), interval=15)
         reader = CurioSnapshotReader(curio_db, chain=watch)
@@ -408,7 +356,6 @@ async def test_the_curio_reader_with_a_chain_watch_on_harmony_chain_serve(
             snap = await reader.snapshot(now)
         finally:
             await watch.close()
-            await curio_db.close()
     assert snap.error("post") is None
     post = snap.post
     assert post.missing == () and post.head_epoch == DEVNET_HEAD
