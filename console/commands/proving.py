@@ -8,6 +8,8 @@ state from its Lotus node when one is named (:mod:`.curio_proving`)."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from datetime import datetime
 
 from engine.chain import (
     ChainConfig,
@@ -16,7 +18,9 @@ from engine.chain import (
     list_miners,
 )
 from engine.chain.proving import DeadlineRow, ProvingInfo, proving_deadlines, proving_info
-from engine.harmonydb import DB
+from engine.harmonydb import DB, Tx
+from engine.snapshot.model import PostSnap
+from engine.snapshot.post import deadline_figures, read_post
 
 from .arguments import miner_address
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, require_chain
@@ -222,6 +226,33 @@ async def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+async def read_deadlines(db: DB, miner: Miner, now: datetime) -> list[DeadlineRow]:
+    """``proving deadlines`` from the console's read model (:func:`deadline_figures`), so the
+    CLI and the PoSt pane print the same partitions, sectors, faults and proven partitions."""
+
+    async def read(tx: Tx) -> PostSnap:
+        return await read_post(tx, now)
+
+    post = await db.transaction(read, isolation="repeatable_read")
+    snap = next((m for m in post.miners if m.sp_id == miner.sp_id), None)
+    if snap is None:
+        raise CommandError(f"{miner.address}: not in the chain's miners")
+    return [
+        DeadlineRow(
+            index=f.index,
+            open_epoch=f.open_epoch,
+            open_time=f.open_time,
+            partitions=f.partitions,
+            sectors=f.sectors,
+            faults=f.faults,
+            proven_partitions=f.proven_partitions,
+            proven_this_period=f.proven_partitions,
+            current=f.current,
+        )
+        for f in deadline_figures(post, snap, now)
+    ]
+
+
 async def run_deadlines(args: argparse.Namespace) -> int:
     db = await open_db(args, migrate=False, foreign=True)
     try:
@@ -229,8 +260,19 @@ async def run_deadlines(args: argparse.Namespace) -> int:
             from .curio_proving import curio_deadlines
 
             return await curio_deadlines(db, args)
-        config, miner, epoch = await chain_and_miner(db, args.miner)
-        rows = await proving_deadlines(db, config, miner.sp_id, epoch, all_partitions=args.all)
+        now = CLOCK.now()
+        config, miner = await require_chain(db), await pick_miner(db, args.miner)
+        if args.all:
+            # Terminated sectors and their partitions are not in the read model: counted here;
+            # proven partitions keep the read model's meaning (this period's proofs).
+            rows = [
+                replace(r, proven_partitions=r.proven_this_period)
+                for r in await proving_deadlines(
+                    db, config, miner.sp_id, config.epoch_at(now), all_partitions=True
+                )
+            ]
+        else:
+            rows = await read_deadlines(db, miner, now)
     finally:
         await db.close()
     if args.json:

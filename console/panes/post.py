@@ -31,6 +31,7 @@ from engine.snapshot import (
     duration,
     next_non_empty,
 )
+from engine.snapshot.post import DeadlineFigures, deadline_figures
 from engine.storage import size_str
 
 from ..widgets.cells import Styles, num, text
@@ -208,10 +209,11 @@ class PostPane(Pane):
                 countdowns[f"{miner.sp_id}:next"] = self._countdown_row(
                     post, miner, nxt[0], nxt[1], "next", now, styles
                 )
-            for d in miner.deadlines:
-                if not (self.show_all or not d.empty or d.index == info.index):
+            for f in deadline_figures(post, miner, now):
+                d = miner.deadlines[f.index]
+                if not (self.show_all or not d.empty or f.current):
                     continue
-                cells = self._deadline_row(post, miner, info, d, styles)
+                cells = self._deadline_row(miner, f, info.index, styles)
                 if self.matches(*cells):
                     deadlines[f"{miner.sp_id}:{d.index}"] = cells
         miner_lines.extend(self._missing_lines(post, styles))
@@ -357,34 +359,26 @@ class PostPane(Pane):
         )
 
     def _deadline_row(
-        self,
-        post: PostSnap,
-        miner: PostMiner,
-        current: DeadlineInfo,
-        d: PostDeadline,
-        styles: Styles,
+        self, miner: PostMiner, f: DeadlineFigures, current: int, styles: Styles
     ) -> tuple[Text, ...]:
-        assert post.profile is not None
-        opens = _epoch_time(
-            post, current.period_start + d.index * post.profile.wpost_challenge_window
-        )
-        is_current = d.index == current.index
-        past = d.index < current.index
+        """One row of ``proving deadlines``: the figures are :func:`deadline_figures`', the
+        ones the CLI prints."""
+        empty = f.sectors == 0
         proven_style: Style | str = ""
-        if not d.empty and past:
-            proven_style = styles.ok if d.partitions_proven else styles.crit
+        if not empty and f.index < current:
+            proven_style = styles.ok if f.proven_partitions >= f.partitions else styles.crit
         faults = Text(
-            f"{d.live} ({d.faulty})",
+            f"{f.sectors} ({f.faults})",
             justify="right",
             no_wrap=True,
-            style=styles.crit if d.faulty else ("dim" if d.empty else ""),
+            style=styles.crit if f.faults else ("dim" if empty else ""),
         )
         return (
             text(miner.address),
-            num(d.index),
-            text(opens.strftime("%H:%M:%S")),
-            num(d.partitions, "dim" if d.empty else ""),
+            num(f.index),
+            text(f.open_time.strftime("%H:%M:%S")),
+            num(f.partitions, "dim" if empty else ""),
             faults,
-            num(d.proven_partitions, proven_style),
-            text("(current)" if is_current else "", styles.bold),
+            num(f.proven_partitions, proven_style),
+            text("(current)" if f.current else "", styles.bold),
         )

@@ -27,10 +27,12 @@ from .format import duration
 from .model import PostDeadline, PostMiner, PostSnap
 
 __all__ = [
+    "DeadlineFigures",
     "DeadlineTimes",
     "PostCache",
     "PostRisk",
     "current_deadline",
+    "deadline_figures",
     "deadline_times",
     "maintenance_risks",
     "next_non_empty",
@@ -188,6 +190,56 @@ def next_non_empty(
         )
         return new_deadline_info(post.profile, start, index, current.current_epoch), d
     return None
+
+
+@dataclass(frozen=True)
+class DeadlineFigures:
+    """One row of ``proving deadlines``, as the CLI and the PoSt pane both show it.
+
+    ``proven_partitions`` counts the partitions whose proof landed in the *current* proving
+    period: the deadlines already past this period keep theirs (so a missed one reads 0 of N),
+    the current one counts as proofs land, later ones read 0. lotus-miner's column is the
+    actor's ``PostSubmissions``, cleared when each deadline closes; ours keeps the past ones
+    because "was it proven this period?" is what an operator asks, and the console and the CLI
+    must print the same number."""
+
+    index: int
+    open_epoch: int
+    open_time: datetime
+    #: partitions holding a live sector, live sectors, faulty (recovering included), recovering
+    partitions: int
+    sectors: int
+    faults: int
+    recovering: int
+    proven_partitions: int
+    current: bool
+
+
+def deadline_figures(post: PostSnap, miner: PostMiner, now: datetime) -> list[DeadlineFigures]:
+    """Every deadline of ``miner`` in the proving period current at ``now`` (empty without a
+    chain): the one definition of the figures ``proving deadlines`` and the PoSt pane print."""
+    current = current_deadline(post, miner, now)
+    if current is None or post.profile is None:
+        return []
+    clock = EpochClock(post.genesis, post.profile)  # type: ignore[arg-type]
+    window = post.profile.wpost_challenge_window
+    out = []
+    for d in miner.deadlines:
+        open_epoch = current.period_start + d.index * window
+        out.append(
+            DeadlineFigures(
+                index=d.index,
+                open_epoch=open_epoch,
+                open_time=clock.time_of(open_epoch),
+                partitions=d.partitions,
+                sectors=d.live,
+                faults=d.faulty,
+                recovering=d.recovering,
+                proven_partitions=d.proven_partitions,
+                current=d.index == current.index,
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""One definition per figure: the CLI and the console's read model, computed on one seeded
+cluster, print the same numbers (issue 13, "screens that disagree")."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from engine.chain import MAINNET, create_miner, init_chain
+from engine.harmonydb import DB
+from engine.snapshot import SnapshotReader, current_deadline
+from engine.snapshot.post import deadline_figures
+from support.cli import harmony
+
+
+async def _mid_deadline_chain(db: DB) -> int:
+    """A mainnet-profile chain (30 min deadlines) whose current deadline opened 15 minutes
+    ago, so the CLI process and the read model see the same deadline; its index."""
+    now = datetime.now(UTC)
+    genesis = now.replace(microsecond=0) - timedelta(days=1)
+    config, _ = await init_chain(db, MAINNET, genesis=genesis)
+    epoch = config.epoch_at(now)
+    miner = await create_miner(db, config, 2048, epoch=epoch - 100)
+    info = miner.deadline(config, epoch)
+    shift = config.time_of(info.open) - (now - timedelta(minutes=15))
+    await db.exec("UPDATE chain_config SET genesis_time = $1 WHERE id = 1", genesis - shift)
+    return info.index
+
+
+async def _sectors(db: DB, rows: list[tuple[int, str, int, int]]) -> None:
+    await db.exec(
+        "INSERT INTO chain_sectors (sp_id, sector_number, state, sealed_cid, unsealed_cid, "
+        'precommit_epoch, deadline, "partition") '
+        "SELECT 1000, n, s, 's', 'u', 1, d, p "
+        "FROM unnest($1::bigint[], $2::text[], $3::int[], $4::int[]) AS t(n, s, d, p)",
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+    )
+
+
+async def _proofs(db: DB, rows: list[tuple[int, int, int]]) -> None:
+    await db.exec(
+        "INSERT INTO chain_post_submissions (sp_id, proving_period_start, deadline, "
+        '"partition", landed_epoch, message_cid) '
+        "SELECT 1000, s, d, p, 1, 'bafy' FROM unnest($1::bigint[], $2::int[], $3::int[]) "
+        "AS t(s, d, p)",
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+    )
+
+
+async def test_proving_deadlines_and_the_post_pane_share_every_figure(db: DB) -> None:
+    dl = await _mid_deadline_chain(db)
+    past, missed, nxt = (dl - 2) % 48, (dl - 1) % 48, (dl + 1) % 48
+    await _sectors(
+        db,
+        [
+            (0, "active", past, 0),
+            (1, "active", missed, 0),
+            (2, "faulty", missed, 0),
+            (3, "active", dl, 0),
+            (4, "active", dl, 1),
+            (5, "recovering", nxt, 0),
+            (6, "terminated", nxt, 1),
+        ],
+    )
+    now = datetime.now(UTC)
+    reader = SnapshotReader(db)
+    snap = await reader.snapshot(now)
+    (miner,) = snap.post.miners
+    info = current_deadline(snap.post, miner, now)
+    assert info is not None and info.index == dl
+    period = info.period_start
+    # A past deadline proven this period, the current one half proven; the missed one was
+    # proven last period only.
+    await _proofs(db, [(period, past, 0), (period, dl, 0), (period - 2880, missed, 0)])
+    snap = await SnapshotReader(db).snapshot(datetime.now(UTC))
+    (miner,) = snap.post.miners
+    console = deadline_figures(snap.post, miner, datetime.now(UTC))
+
+    out = await harmony(db, "proving", "deadlines", "--json")
+    assert out.returncode == 0, out.stderr
+    cli = json.loads(out.stdout)
+    as_cli = [
+        {
+            "deadline": f.index,
+            "open_epoch": f.open_epoch,
+            "partitions": f.partitions,
+            "sectors": f.sectors,
+            "faults": f.faults,
+            "proven_partitions": f.proven_partitions,
+            "current": f.current,
+        }
+        for f in console
+    ]
+    assert [{k: row[k] for k in as_cli[0]} for row in cli] == as_cli
+    # What the issue saw: a deadline proven this period read 0 in the CLI and 1 in the pane.
+    assert cli[past]["proven_partitions"] == console[past].proven_partitions == 1
+    assert cli[dl]["proven_partitions"] == 1 and cli[dl]["current"]
+    assert cli[missed]["proven_partitions"] == 0 and cli[missed]["faults"] == 1
+
+    text = (await harmony(db, "proving", "deadlines")).stdout.splitlines()
+    assert text[2 + past].split()[2:] == ["1", "1", "(0)", "1"]
+    assert text[2 + dl].split()[2:] == ["2", "2", "(0)", "1", "(current)"]
+
+    # proving info: current deadline, period start, live / faulty / recovering sectors.
+    info_out = json.loads((await harmony(db, "proving", "info", "--json")).stdout)
+    now = datetime.now(UTC)
+    info = current_deadline(snap.post, miner, now)
+    assert info is not None
+    assert info_out["deadline_index"] == info.index
+    assert info_out["proving_period_start"] == info.period_start == miner.period_start
+    assert (info_out["live_sectors"], info_out["faults"], info_out["recovering"]) == (
+        miner.live,
+        miner.faulty,
+        miner.recovering,
+    )
+    assert info_out["deadline_sectors"] == miner.deadlines[info.index].live
