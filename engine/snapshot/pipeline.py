@@ -26,6 +26,7 @@ from .model import (
 )
 
 __all__ = [
+    "SEED_CONFIDENCE",
     "SUMMARY",
     "TASK_COLUMNS",
     "TaskState",
@@ -96,23 +97,35 @@ def summary_sql(stage_predicates: LiteralString) -> LiteralString:
     return _SUMMARY_STAGE + stage_predicates + _SUMMARY_COUNTS
 
 
+#: Epochs after its seed epoch before the PoRep task is added (our SealPoller's and Curio's
+#: ``seedEpochConfidence``, ``engine.tasks.seal.porep.SEED_CONFIDENCE``).
+SEED_CONFIDENCE = 3
+
+# One rule for "the seed is ready", shared by the summary's Wait Seed / PoRep buckets and the
+# strip (:func:`seed_done`): the seed value is recorded, or the PoRep task exists, or the head
+# is SEED_CONFIDENCE epochs past the seed epoch (when the poller adds the task). Our poller
+# reads the clock's epoch, which runs ahead of the devnet's last tipset, so the task may exist
+# before the head says so. Curio's GUI puts a sector in PoRep from seed_epoch < head, three
+# epochs before any PoRep task exists: the strip then read "PoRep queued" while the task
+# queues held no PoRep task, and at head == seed_epoch the sector was in no bucket at all.
 SUMMARY = summary_sql(
     """
            -- Rows that match no stage predicate are left out of every stage bucket: failed
-           -- ones count only under Failed, and a committed sector could only still match Wait
-           -- Seed (seed_epoch > head).
-           (NOT p.failed AND (NOT p.after_commit_msg_success OR p.seed_epoch > $1::bigint))
-               AS staged,
-           coalesce(p.after_precommit_msg_success AND p.seed_epoch > $1::bigint, false)
-               AS b_wait_seed,
-           coalesce(NOT p.after_porep AND p.after_precommit_msg_success
-                    AND p.seed_epoch < $1::bigint, false) AS b_porep"""
+           -- ones count only under Failed.
+           (NOT p.failed AND NOT p.after_commit_msg_success) AS staged,
+           coalesce(p.after_precommit_msg_success AND NOT p.after_porep
+                    AND NOT (p.seed_value IS NOT NULL OR p.task_id_porep IS NOT NULL
+                             OR p.seed_epoch + 3 <= $1::bigint), false) AS b_wait_seed,
+           coalesce(p.after_precommit_msg_success AND NOT p.after_porep
+                    AND (p.seed_value IS NOT NULL OR p.task_id_porep IS NOT NULL
+                         OR p.seed_epoch + 3 <= $1::bigint), false) AS b_porep"""
 )
 
 _FIELDS = """p.sp_id, p.sector_number, p.create_time,
        p.after_sdr, p.after_tree_d, p.after_tree_c, p.after_tree_r, p.after_synth,
        p.after_precommit_msg, p.after_precommit_msg_success, p.seed_epoch,
-       p.seed_value IS NOT NULL AS has_seed, p.after_porep, p.after_finalize,
+       (p.seed_value IS NOT NULL OR p.task_id_porep IS NOT NULL) AS has_seed,
+       p.after_porep, p.after_finalize,
        p.after_move_storage, p.after_commit_msg, p.after_commit_msg_success,
        p.task_id_sdr, p.task_id_tree_d, p.task_id_tree_c, p.task_id_tree_r, p.task_id_synth,
        p.task_id_precommit_msg, p.task_id_porep, p.task_id_finalize, p.task_id_move_storage,
@@ -231,6 +244,8 @@ def _wait_cell(label: str, done: bool, ready: bool) -> StripCell:
 
 
 def seed_done(row: Mapping[str, Any], head: int | None) -> bool:
+    """Wait Seed is over: the summary's rule (see :data:`SUMMARY`); ``has_seed`` is true once
+    the seed value is recorded or the PoRep task exists."""
     if row["has_seed"] or row["after_porep"]:
         return True
     seed = row["seed_epoch"]
@@ -238,7 +253,7 @@ def seed_done(row: Mapping[str, Any], head: int | None) -> bool:
         row["after_precommit_msg_success"]
         and seed is not None
         and head is not None
-        and head >= seed
+        and head >= seed + SEED_CONFIDENCE
     )
 
 

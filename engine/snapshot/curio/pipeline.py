@@ -57,8 +57,11 @@ from ..timing import TimedTx
 __all__ = ["PROBLEMS", "SECTORS", "SUMMARY", "TASKS", "ProblemCache", "read_pipeline"]
 
 # Curio's PorepPipelineSummary predicates ($1 = chain head, NULL when unknown), each with NOT
-# failed added as in ours (a failed sector is counted once, under Failed); ``running`` checks
-# the task of the stage the sector is in against the tasks claimed now. One scan of the table.
+# failed added as in ours, except Wait Seed / PoRep: a sector is in PoRep from seed_epoch + 3
+# <= head (when Curio's poller adds the PoRep task), not from seed_epoch < head as Curio's GUI,
+# so the summary and the strip (``seed_done``, shared with our reader) agree. A failed sector is
+# counted once, under Failed; ``running`` checks the task of the stage the sector is in against
+# the tasks claimed now. One scan of the table.
 SUMMARY = summary_sql(
     """
            (NOT p.failed AND (NOT p.after_commit_msg_success
@@ -66,13 +69,14 @@ SUMMARY = summary_sql(
            CASE WHEN $1::bigint IS NULL
                 THEN p.after_precommit_msg_success AND NOT p.after_porep
                      AND p.task_id_porep IS NULL
-                ELSE coalesce(p.after_precommit_msg_success AND p.seed_epoch > $1::bigint, false)
+                ELSE coalesce(p.after_precommit_msg_success
+                              AND p.seed_epoch + 3 > $1::bigint, false)
            END AS b_wait_seed,
            CASE WHEN $1::bigint IS NULL
                 THEN p.after_precommit_msg_success AND NOT p.after_porep
                      AND p.task_id_porep IS NOT NULL
                 ELSE coalesce(NOT p.after_porep AND p.after_precommit_msg_success
-                              AND p.seed_epoch < $1::bigint, false)
+                              AND p.seed_epoch + 3 <= $1::bigint, false)
            END AS b_porep"""
 )
 

@@ -241,7 +241,7 @@ async def test_summary_buckets_use_curios_predicates(db: DB) -> None:
     await add_sector(db, 5, "synth")  # PreCommit Msg
     await add_sector(db, 6, "precommit_landed", seed_epoch=head + 10)  # Wait Seed
     await add_sector(db, 7, "precommit_landed", seed_epoch=head - 10)  # PoRep
-    await add_sector(db, 8, "precommit_landed", seed_epoch=head)  # neither (Curio: > and <)
+    await add_sector(db, 8, "precommit_landed", seed_epoch=head - 2)  # Wait Seed (PoRep at +3)
     await add_sector(db, 9, "porep")  # Commit Msg
     await add_sector(db, 10, "commit_landed")  # Done
     await add_sector(db, 11, "none", failed=True)  # Failed only, not also SDR
@@ -252,7 +252,7 @@ async def test_summary_buckets_use_curios_predicates(db: DB) -> None:
         "SDR": 1,
         "Trees": 2,
         "PreCommit Msg": 2,
-        "Wait Seed": 1,
+        "Wait Seed": 2,
         "PoRep": 1,
         "Commit Msg": 1,
     }
