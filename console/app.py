@@ -136,8 +136,12 @@ class HarmonyConsole(App[int]):
     refresh_s: var[float] = var(2.0, init=False)
     #: the connection's state (connected, LISTEN working, the last error)
     feed_state: var[FeedState] = var(FeedState(), init=False)
-    #: this process's machine in words ('' when it runs none)
+    #: what this process's machine is doing that the cluster's tables do not say (starting,
+    #: failed to start, quitting); '' otherwise
     engine_line: var[str] = var("", init=False)
+    #: this process's machine's id, once it has joined (None when the console runs none): the
+    #: status line reads its state and running tasks from the snapshot, as the machines pane does
+    engine_machine: var[int | None] = var(None, init=False)
     #: the pane on screen
     active_pane: var[str] = var("machines", init=False)
 
@@ -172,6 +176,8 @@ class HarmonyConsole(App[int]):
         #: set once the first snapshot has been drawn (tests wait for it)
         self.first_render = asyncio.Event()
         self.quitting = False
+        #: how the console is leaving, once the operator chose (quit with drain, or now)
+        self.leaving: StopHow | None = None
 
     # ------------------------------------------------------------------ parts, for callers
 
@@ -205,6 +211,7 @@ class HarmonyConsole(App[int]):
             HarmonyConsole.paused,
             HarmonyConsole.refresh_s,
             engine=HarmonyConsole.engine_line,
+            machine_id=HarmonyConsole.engine_machine,
         )
         with TabbedContent(initial="tab-machines", id="panes"):
             for i, (pane, title) in enumerate(PANE_TITLES.items(), start=1):
@@ -231,14 +238,29 @@ class HarmonyConsole(App[int]):
 
     def _tick(self) -> None:
         self.now = self.clock.now()
-        self.engine_line = self.engine_host.describe()
+        self._engine_changed()
+
+    def _engine_changed(self) -> None:
+        """The status line's engine words: the machine's id (its state and running tasks come
+        from the snapshot, so the line and the machines pane agree in every frame) and what
+        only this process knows (starting, failed, quitting)."""
+        host = self.engine_host
+        self.engine_machine = host.node.engine.machine_id if host.node is not None else None
+        if self.leaving is not None:
+            self.engine_line = (
+                "quitting once its tasks end" if self.leaving == "drain" else "quitting now"
+            )
+        elif host.node is None:
+            self.engine_line = host.note  # "engine starting", "engine failed" or ''
+        else:
+            self.engine_line = ""
 
     # ------------------------------------------------------------------ the feed
 
     def _snapshot_read(self, snap: ClusterSnapshot) -> None:
         with self.batch_update():
             self.now = self.clock.now()
-            self.engine_line = self.engine_host.describe()
+            self._engine_changed()
             self.snapshot = snap
         if not self.first_render.is_set():
             self.call_after_refresh(self.first_render.set)
@@ -290,7 +312,7 @@ class HarmonyConsole(App[int]):
             self.notify(f"the engine did not start: {one_line(exc)}", severity="error", timeout=15)
             return
         finally:
-            self.engine_line = self.engine_host.describe()
+            self._engine_changed()
         self.refresh_now()
         self.watch_engine()
 
@@ -493,9 +515,9 @@ class HarmonyConsole(App[int]):
                 if worker.group == "engine":
                     worker.cancel()
         else:
-            stopping = self.engine_host.stop(how)
-            self.engine_line = self.engine_host.describe()
-            await stopping
+            self.leaving = how
+            self._engine_changed()
+            await self.engine_host.stop(how)
         self.exit(return_code=0)
 
     async def on_unmount(self) -> None:

@@ -2,7 +2,11 @@
 the console may do to it), whether the data is live and fresh, the engine, and the time.
 
 Every figure is a reactive attribute the app binds (``data_bind``), so the line is redrawn
-whenever one of them changes and always agrees with the panes drawn from the same snapshot.
+whenever one of them changes and always agrees with the panes drawn from the same snapshot. This
+process's machine is one of them: its state and running tasks are read from the snapshot's row
+for it (what the machines pane shows), never from the engine's own count, which runs ahead of
+the snapshot between refreshes; only what the tables cannot say (starting, quitting) comes from
+the process.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ class StatusLine(Static):
     now: reactive[datetime | None] = reactive(None)
     #: the connection: connected, LISTEN working, the last error
     feed_state: reactive[FeedState] = reactive(FeedState)
-    #: this process's machine, in words ('' when it runs none)
+    #: what only this process knows of its machine: starting, failed, quitting ('' otherwise)
     engine: reactive[str] = reactive("")
+    #: this process's machine, once joined (None when the console runs none)
+    machine_id: reactive[int | None] = reactive(None)
     paused: reactive[bool] = reactive(False)
     refresh_s: reactive[float] = reactive(2.0)
 
@@ -65,8 +71,9 @@ class StatusLine(Static):
             right.append("connecting... ", style="dim")
         if self.read_only:
             right.append("read-only ", style="bold")
-        if self.engine:
-            right.append(f"{self.engine} ", style="dim")
+        engine = self.engine_text()
+        if engine:
+            right.append(f"{engine} ", style="dim")
         if self.paused:
             right.append("PAUSED ", style="bold reverse")
         elif state.connected:
@@ -77,7 +84,12 @@ class StatusLine(Static):
             stale = ago > max(3 * self.refresh_s, 10.0) and not self.paused
             right.append(f"updated {duration(ago)} ago ", style="bold red" if stale else "")
         if now is not None:
-            right.append(now.strftime("%H:%M:%S UTC"))
+            # The clock gives way first when the line is full: "UTC", then the time.
+            room = self.size.width - line.cell_len - right.cell_len if self.size.width else 99
+            for clock in (now.strftime("%H:%M:%S UTC"), now.strftime("%H:%M:%S")):
+                if len(clock) <= room:
+                    right.append(clock)
+                    break
         if curio and not self.read_only:
             # Nothing is written there but a confirmed cordon or restart (--read-only says so
             # on the right); said where the line has room for it.
@@ -89,3 +101,14 @@ class StatusLine(Static):
             line.append(" " * gap)
         line.append_text(right)
         return line
+
+    def engine_text(self) -> str:
+        """This process's machine as the snapshot has it (the same row the machines pane
+        draws), then what only the process knows."""
+        words = []
+        if self.machine_id is not None:
+            m = self.snapshot.machine(self.machine_id) if self.snapshot is not None else None
+            words.append(f"engine {m.state}, {m.running} running" if m else "engine joining")
+        if self.engine:
+            words.append(self.engine)
+        return ", ".join(words)
