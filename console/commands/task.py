@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 
-import humanize
-
 from engine.harmonytask import (
     TaskNotFound,
     add_tasks,
@@ -19,6 +17,7 @@ from engine.harmonytask import (
 )
 from engine.harmonytask.admin import handlers_of
 from engine.harmonytask.claims import AddOutcomeUnknown
+from engine.snapshot.format import took
 
 from .arguments import int32, positive_int, row_id, task_count
 from .common import CREATES_CLUSTER, CommandError, add_json_flag, open_db, print_json, print_table
@@ -170,9 +169,7 @@ async def run_history(args: argparse.Namespace) -> int:
                 r.outcome or ("done" if r.result else "failed"),
                 r.completed_by_host_and_port,
                 r.work_end.strftime("%Y-%m-%d %H:%M:%S"),
-                humanize.precisedelta(
-                    r.work_end - r.work_start, minimum_unit="milliseconds", format="%0.0f"
-                ),
+                took((r.work_end - r.work_start).total_seconds()),
                 (r.err or "")[:60],
             )
             for r in rows

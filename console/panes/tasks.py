@@ -13,7 +13,8 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widgets import ContentSwitcher, DataTable, Static
 
-from engine.snapshot import ClusterSnapshot, duration
+from engine.snapshot import ClusterSnapshot
+from engine.snapshot.format import took
 
 from ..actions import offer
 from ..widgets.cells import age, ident, num, text
@@ -202,7 +203,7 @@ class TasksPane(Pane):
                 num(t.done_24h),
                 num(t.failed_24h, styles.warn if t.failed_24h else ""),
                 Text(
-                    duration(t.mean_seconds) if t.mean_seconds is not None else "-",
+                    took(t.mean_seconds) if t.mean_seconds is not None else "-",
                     justify="right",
                     style="" if t.mean_seconds is not None else "dim",
                 ),
@@ -244,7 +245,7 @@ class TasksPane(Pane):
                 text(h.name, styles.bold),
                 ident(h.task_id),
                 text(outcome, style),
-                age(h.duration),
+                Text(took(h.duration), justify="right", no_wrap=True),
                 text(h.host, "dim"),
                 text(h.err or "", "dim"),
             )

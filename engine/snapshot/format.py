@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["countdown", "duration"]
+__all__ = ["countdown", "duration", "took"]
 
 
 def duration(seconds: float) -> str:
@@ -18,6 +18,18 @@ def duration(seconds: float) -> str:
         return f"{h}h{rest // 60:02d}m"
     d, rest = divmod(s, 86400)
     return f"{d}d{rest // 3600:02d}h"
+
+
+def took(seconds: float) -> str:
+    """How long a piece of work took (a task attempt, a type's mean), shared by the console and
+    ``harmony task history``: ``48ms`` under a second, ``2.05s`` under ten, then
+    :func:`duration`. Ages and countdowns keep whole seconds (they tick); work that took 48 ms
+    must not read "0s"."""
+    if seconds < 1:
+        return f"{max(round(seconds * 1000), 0)}ms"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    return duration(seconds)
 
 
 def countdown(seconds: float) -> str:

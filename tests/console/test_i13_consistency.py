@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from engine.chain import MAINNET, create_miner, init_chain
 from engine.harmonydb import DB
 from engine.snapshot import SnapshotReader, current_deadline
+from engine.snapshot.format import took
 from engine.snapshot.post import deadline_figures
 from support.cli import harmony
 
@@ -119,3 +120,23 @@ async def test_proving_deadlines_and_the_post_pane_share_every_figure(db: DB) ->
         miner.recovering,
     )
     assert info_out["deadline_sectors"] == miner.deadlines[info.index].live
+
+
+async def test_sub_second_work_reads_the_same_in_task_history_and_the_console(db: DB) -> None:
+    """A 48 ms attempt read "Took 0s" / "Mean 0s" in the console while the CLI said 48 ms:
+    both now render it with :func:`engine.snapshot.format.took`."""
+    end = datetime.now(UTC).replace(microsecond=0)
+    await db.exec(
+        "INSERT INTO harmony_task_history (id, task_id, name, posted, work_start, work_end, "
+        "result, completed_by_host_and_port) VALUES (7, 1, 'noop', $1, $1, $2, true, 'm')",
+        end - timedelta(milliseconds=48),
+        end,
+    )
+    snap = await SnapshotReader(db).snapshot(end + timedelta(seconds=1))
+    (row,) = snap.queues.history
+    assert took(row.duration) == "48ms"
+    out = await harmony(db, "task", "history")
+    assert out.returncode == 0, out.stderr
+    (line,) = [x for x in out.stdout.splitlines() if x.split()[:2] == ["1", "noop"]]
+    assert " 48ms " in f" {line} "
+    assert (took(0.0484), took(2.048), took(75)) == ("48ms", "2.05s", "1m15s")
