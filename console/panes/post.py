@@ -183,8 +183,10 @@ class PostPane(Pane):
         line.append(f"{live:,} live sectors, ")
         line.append(f"{faulty:,} faulty", style=styles.crit if faulty else "")
         line.append(f" ({recovering:,} recovering); epoch {epoch}")
-        if post.head_epoch is not None:
-            line.append(f" (head {post.head_epoch})")
+        if post.head_epoch is not None and post.head_epoch != epoch:
+            # The clock's epoch; the devnet writes tipsets only when something is due, so its
+            # last one may lag the clock (Curio's head is the node's, always current).
+            line.append(f" (last tipset {post.head_epoch})")
         line.append(
             f"; {post.profile.name} {duration(post.profile.deadline_seconds)} deadlines",
             style="dim",
@@ -307,7 +309,12 @@ class PostPane(Pane):
         )
         line.append(f", recovering {miner.recovering}  ")
         period = post.profile.wpost_proving_period
-        line.append(f"period {info.period_start} (boundary {info.period_start % period}), ")
+        if info.period_start < 0:
+            # A young chain: the miner's first period began before genesis (lotus-miner prints
+            # the negative epoch); there is nothing before epoch 0 to show.
+            line.append(f"first period (boundary {info.period_start % period}), ")
+        else:
+            line.append(f"period {info.period_start} (boundary {info.period_start % period}), ")
         next_start = _epoch_time(post, info.next_period_start)
         line.append(f"next in {duration((next_start - now).total_seconds())}", style="dim")
         return line

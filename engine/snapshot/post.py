@@ -281,7 +281,9 @@ class PostRisk:
         miner = self.address or f"t0{self.sp_id}"
         who = f"{miner} deadline {self.deadline} ({self.live} live sectors)"
         if self.open_now:
-            return f"{who}: open now, closes in {duration(self.closes_in)}"
+            # Under a second left reads "closing now", never "closes in 0s".
+            left = "closing now" if self.closes_in < 1 else f"closes in {duration(self.closes_in)}"
+            return f"{who}: open now, {left}"
         cutoff = (
             "fault cutoff passed"
             if self.fault_cutoff_in <= 0

@@ -140,3 +140,28 @@ async def test_sub_second_work_reads_the_same_in_task_history_and_the_console(db
     (line,) = [x for x in out.stdout.splitlines() if x.split()[:2] == ["1", "noop"]]
     assert " 48ms " in f" {line} "
     assert (took(0.0484), took(2.048), took(75)) == ("48ms", "2.05s", "1m15s")
+
+
+def test_post_figures_at_start_never_read_negative_or_zero() -> None:
+    """At start: "period -432" (the first period began before genesis) and "open now, closes
+    in 0s" (under a second left)."""
+    from rich.style import Style
+
+    from console.panes.post import PostPane
+    from console.widgets.cells import Styles
+    from engine.chain import DEVNET, deadline_info_from_offset
+    from engine.snapshot import PostDeadline, PostMiner, PostRisk, PostSnap
+
+    risk = PostRisk(1000, 3, 2, True, -10.0, 0.4, -30.0)
+    assert risk.describe() == "t01000 deadline 3 (2 live sectors): open now, closing now"
+    genesis = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    now = genesis + timedelta(seconds=14 * DEVNET.block_time)  # epoch 14
+    info = deadline_info_from_offset(DEVNET, 48, 14)
+    assert info.period_start < 0
+    deadlines = tuple(PostDeadline(i, 0, 0, 0, 0, 0, 0) for i in range(48))
+    miner = PostMiner(1000, 2048, 48, info.period_start, deadlines)
+    post = PostSnap(DEVNET, genesis, 8, (miner,))
+    plain = Style()
+    styles = Styles(plain, plain, plain, plain, plain, plain, plain)
+    line = PostPane._miner_info(None, post, miner, info, now, styles).plain  # type: ignore[arg-type]
+    assert "period -" not in line and "first period (boundary 48)" in line
