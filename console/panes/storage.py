@@ -1,26 +1,35 @@
-"""Pane 4: storage paths as ``storage list`` shows them: usage bars (``#`` used, ``*`` reserved),
-yellow above 90 %, red above 98 %; use flags, weight, groups, type filters, health, sector
-counts by file type."""
+"""Pane 4: storage paths as ``storage list`` shows them: use flags, weight, groups, type filters,
+health, sector counts by file type; and usage bars of the filesystem each path lies on, yellow
+above 90 %, red above 98 %: ``#`` harmony's sector files on the path, ``+`` the rest of the
+filesystem's data (other paths on the disk, anything else), ``*`` reserved, space free.
+
+The header's totals count each filesystem once (two paths on one disk are one disk's bytes);
+its figures wrap between clauses, never inside one ("0 B" / "reserved")."""
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable
 
-from engine.snapshot import ClusterSnapshot
+from engine.snapshot import ClusterSnapshot, StorageSnap
 from engine.storage import SectorFileType, StoragePathInfo, format_types, size_str
 from engine.storage.paths import split_list
 
-from ..widgets.cells import Styles, bar, level_style, num, text
+from ..widgets.cells import Styles, level_style, num, text
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
-__all__ = ["StoragePane", "health_cell", "path_cells"]
+__all__ = ["StoragePane", "health_cell", "path_cells", "usage_bar"]
+
+#: columns of the usage bar between its brackets
+BAR_WIDTH = 12
 
 COLUMNS = (
     Column("Path", "id", 8),
     Column("Usage", "usage", 19),
+    Column("Harmony", "harmony", 9, right=True),
     Column("Health", "health", 12),
     Column("Use", "use", 12),
     Column("W", "weight", 3, right=True),
@@ -59,17 +68,45 @@ def type_filters(info: StoragePathInfo) -> str:
     return "-" + format_types(denied, ",-")
 
 
-def path_cells(info: StoragePathInfo, styles: Styles) -> tuple[Text, ...]:
+def usage_bar(info: StoragePathInfo, harmony: int | None, styles: Styles) -> Text:
+    """``[##++**      ]  69%``: the filesystem's use, harmony's sector files (``#``) first, the
+    rest of its data (``+``), then reservations not yet written (``*``)."""
+    p = info.path
+    on_disk = max(p.capacity - p.fs_available, 0)
+    used = on_disk / p.capacity
+    mine = min(harmony or 0, on_disk) / p.capacity
+    reserved = min(info.live_reserved / p.capacity, 1.0 - used)
+    used_cols = int(used * BAR_WIDTH)
+    mine_cols = min(round(mine * BAR_WIDTH), used_cols)
+    if harmony and not mine_cols and used_cols:
+        mine_cols = 1  # a little is not nothing
+    reserved_cols = min(round(reserved * BAR_WIDTH), BAR_WIDTH - used_cols)
+    style = level_style(styles, used + reserved)
+    out = Text("[", no_wrap=True)
+    out.append("#" * mine_cols, style=style)
+    out.append("+" * (used_cols - mine_cols), style=Style.combine([style, Style(dim=True)]))
+    out.append("*" * reserved_cols, style=styles.warn)
+    out.append(" " * (BAR_WIDTH - used_cols - reserved_cols))
+    out.append("]")
+    out.append(f"{used * 100:4.0f}%", style=style)
+    return out
+
+
+def path_cells(
+    info: StoragePathInfo, styles: Styles, harmony: int | None = None
+) -> tuple[Text, ...]:
+    """One path's row; ``harmony`` is its sector files' bytes (None: not known)."""
     p = info.path
     if p.capacity > 0:
         on_disk = max(p.capacity - p.fs_available, 0)
-        used = on_disk / p.capacity
-        reserved = info.live_reserved / p.capacity
-        usage = bar(used, 12, styles, reserved=reserved, suffix=f"{used * 100:4.0f}%")
-        size = text(f"{size_str(on_disk)}/{size_str(p.capacity)}", level_style(styles, used))
+        usage = usage_bar(info, harmony, styles)
+        size = text(
+            f"{size_str(on_disk)}/{size_str(p.capacity)}", level_style(styles, on_disk / p.capacity)
+        )
     else:
         usage = Text("(no heartbeat yet)", style="dim")
         size = text("-", "dim")
+    mine = Text(size_str(harmony), justify="right", no_wrap=True) if harmony is not None else None
     c = info.counts
     counts = (
         f"{c.get(SectorFileType.UNSEALED, 0)}/{c.get(SectorFileType.SEALED, 0)}/"
@@ -79,6 +116,7 @@ def path_cells(info: StoragePathInfo, styles: Styles) -> tuple[Text, ...]:
     return (
         text(info.storage_id[:8], styles.bold),
         usage,
+        mine if mine is not None else num(None),
         health_cell(info, styles),
         text(info.use, "" if p.can_seal or p.can_store else "dim"),
         num(p.weight),
@@ -88,6 +126,42 @@ def path_cells(info: StoragePathInfo, styles: Styles) -> tuple[Text, ...]:
         text(type_filters(info)),
         text(hosts, "dim"),
     )
+
+
+def totals(s: StorageSnap, styles: Styles) -> list[Text]:
+    """The header's figures, one clause each: every filesystem counted once, harmony's own
+    sector bytes beside their use, and the reservations not yet written."""
+    if not s.capacity:
+        return []
+    fs = len(s.filesystems)
+    pct = s.used * 100 / s.capacity
+    use = Text(f"{fs} filesystem{'s' if fs != 1 else ''}: ")
+    use.append(f"{size_str(s.used)} of {size_str(s.capacity)} used ")
+    use.append(f"({pct:.0f}%)", style=level_style(styles, pct / 100))
+    out = [use]
+    if s.harmony_bytes is not None:
+        out.append(Text(f"harmony {size_str(s.harmony_bytes)}"))
+    out.append(Text(f"{size_str(s.reserved)} reserved"))
+    return out
+
+
+def join_clauses(clauses: list[Text], width: int) -> Text:
+    """``a; b; c``, starting a new line before a clause that would not fit in ``width``
+    (0: unknown, one line), so a figure never wraps in the middle."""
+    line = Text()
+    column = 0
+    for i, clause in enumerate(clauses):
+        if i:
+            # room for the clause and the ";" that may follow it
+            if width and column + 2 + clause.cell_len + 1 > width:
+                line.append(";\n")
+                column = 0
+            else:
+                line.append("; ")
+                column += 2
+        line.append_text(clause)
+        column += clause.cell_len
+    return line
 
 
 class StoragePane(Pane):
@@ -114,26 +188,24 @@ class StoragePane(Pane):
         errors = sum(1 for p in s.paths if p.path.heartbeat_err is not None)
         ok = sum(1 for p in s.paths if p.healthy)
         stale = len(s.paths) - ok - errors
-        line = Text()
-        line.append(f"{len(s.paths)} paths: ", style=styles.bold)
-        line.append(f"{ok} OK", style=styles.ok if ok else "")
-        line.append(", ")
-        line.append(f"{stale} stale", style=styles.warn if stale else "")
-        line.append(", ")
-        line.append(f"{errors} error", style=styles.crit if errors else "")
-        if s.capacity:
-            pct = s.used * 100 / s.capacity
-            line.append(f"; {size_str(s.used)} of {size_str(s.capacity)} used ")
-            line.append(f"({pct:.0f}%)", style=level_style(styles, pct / 100))
-            line.append(f", {size_str(s.reserved)} reserved")
+        health = Text()
+        health.append(f"{len(s.paths)} paths: ", style=styles.bold)
+        health.append(f"{ok} OK", style=styles.ok if ok else "")
+        health.append(", ")
+        health.append(f"{stale} stale", style=styles.warn if stale else "")
+        health.append(", ")
+        health.append(f"{errors} error", style=styles.crit if errors else "")
+        clauses = [health, *totals(s, styles)]
         for info in [p for p in s.paths if p.path.heartbeat_err is not None][:2]:
-            line.append(f"; {info.storage_id[:8]}: ", style=styles.crit)
-            line.append(info.path.heartbeat_err or "")
+            clause = Text(f"{info.storage_id[:8]}: ", style=styles.crit)
+            clause.append(info.path.heartbeat_err or "")
+            clauses.append(clause)
         rows = {}
         for info in s.paths:
-            cells = path_cells(info, styles)
+            cells = path_cells(info, styles, s.sector_bytes(info))
             if self.matches(*cells, info.storage_id):
                 rows[info.storage_id] = cells
+        line = join_clauses(clauses, header.content_size.width)
         line.append(self.filter_note(len(rows), len(s.paths)))
         header.update(line)
         self.filter_table.sync(rows)

@@ -9,12 +9,16 @@ injected clock), never against the database server's clock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from engine.chain import ChainProfile
 from engine.harmonytask.machine_state import MachineState
 from engine.storage import StoragePathInfo
+
+from .filesystems import FilesystemSnap, group_filesystems
 
 __all__ = [
     "BUCKETS",
@@ -23,6 +27,7 @@ __all__ = [
     "ChartSnap",
     "ClusterSnapshot",
     "FailedTaskSnap",
+    "FilesystemSnap",
     "HistorySnap",
     "MachineSnap",
     "PipelineSnap",
@@ -341,19 +346,48 @@ class PipelineSnap:
 
 @dataclass(frozen=True, eq=False)
 class StorageSnap:
+    """Every storage path, and the filesystems they lie on: the totals count each filesystem
+    once (two paths on one disk report the same size), not each path."""
+
     paths: tuple[StoragePathInfo, ...]
+    #: per path, the ``"host:fs_id"`` of each host that reported the filesystem it lies on
+    #: (empty: not known, the path is its own filesystem; see :mod:`.filesystems`)
+    fs_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: per path, bytes of the sector files declared on it (``sector_location`` at each file's
+    #: finished size); a path missing here has no such figure (Curio records no sector sizes)
+    declared_bytes: Mapping[str, int] = field(default_factory=dict)
+
+    def sector_bytes(self, info: StoragePathInfo) -> int | None:
+        """Harmony's own bytes on the path: what its heartbeat measured where a limit is set
+        (``used``, as Curio measures it), else its declared sector files; None if unknown."""
+        p = info.path
+        if p.max_storage > 0 and p.last_heartbeat is not None:
+            return p.used
+        return self.declared_bytes.get(info.storage_id)
+
+    @cached_property
+    def filesystems(self) -> tuple[FilesystemSnap, ...]:
+        return group_filesystems(
+            self.paths, self.fs_keys, {p.storage_id: self.sector_bytes(p) for p in self.paths}
+        )
 
     @property
     def capacity(self) -> int:
-        return sum(p.path.capacity for p in self.paths)
+        return sum(f.capacity for f in self.filesystems)
 
     @property
     def used(self) -> int:
-        return sum(max(p.path.capacity - p.path.fs_available, 0) for p in self.paths)
+        return sum(f.used for f in self.filesystems)
 
     @property
     def reserved(self) -> int:
-        return sum(p.live_reserved for p in self.paths)
+        return sum(f.reserved for f in self.filesystems)
+
+    @property
+    def harmony_bytes(self) -> int | None:
+        """Harmony's sector bytes on every path, or None when no path's figure is known."""
+        known = [f.sector_bytes for f in self.filesystems if f.sector_bytes is not None]
+        return sum(known) if known else None
 
 
 # --------------------------------------------------------------------------- PoSt

@@ -49,7 +49,7 @@ from .pipeline import (
     read_pipeline,
 )
 from .post import PostCache, read_post
-from .storage import Counts, read_counts, read_storage
+from .storage import Counts, SectorBytes, read_sector_files, read_storage
 from .timing import Timing
 
 __all__ = ["LISTS", "SnapshotReader"]
@@ -138,7 +138,8 @@ class _Read:
     pipeline: PipelineRead
     storage: StorageSnap
     post: PostSnap
-    counts: Counts
+    #: the declared sector files per path: counts per type, and their bytes
+    counts: tuple[Counts, SectorBytes]
 
 
 def _age(now: datetime, ts: datetime | None) -> float | None:
@@ -184,7 +185,7 @@ class SnapshotReader:
         self.counts_every = counts_every
         self.problems_every = problems_every
         self._problems_at: datetime | None = None
-        self._counts: Counts = {}
+        self._counts: tuple[Counts, SectorBytes] = ({}, {})
         self._counts_at: datetime | None = None
         self._post_cache = PostCache()
         self._last: _Read | None = None
@@ -267,8 +268,8 @@ class SnapshotReader:
                 sectors=want("sectors"),
                 problems=want("sectors") and problems_due,
             )
-            counts = await read_counts(tx) if counts_due else self._counts  # type: ignore[arg-type]
-            storage = await read_storage(tx, now, counts)  # type: ignore[arg-type]
+            counts = await read_sector_files(tx) if counts_due else self._counts  # type: ignore[arg-type]
+            storage = await read_storage(tx, now, counts[0], sector_bytes=counts[1])  # type: ignore[arg-type]
             return _Read(
                 machines,
                 running,

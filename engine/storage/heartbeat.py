@@ -3,7 +3,9 @@
 Every 10 s (+-10 % jitter, so a cluster started at once does not beat in lockstep) the host
 checks each attached directory for real: it exists, its ``sectorstore.json`` still carries the
 path's ID (a different disk mounted there must not be written to), a file can be created and
-fsynced in it. It then records ``psutil.disk_usage`` and its own accounting (``used``: bytes of
+fsynced in it. It then records ``psutil.disk_usage``, the filesystem it lies on (``fs_id``: the
+directory's ``st_dev`` on this host, so paths sharing one disk are counted once), and its own
+accounting (``used``: bytes of
 sector files, measured only where ``max_storage`` is set, as in Curio; ``reserved``: live
 reservations not yet on disk) and derives ``available``.
 Failures are recorded as ``heartbeat_err``; a path nobody has reported for 50 s is stale. Both
@@ -84,6 +86,8 @@ class _Measure:
     fs_available: int
     used: int
     on_disk: dict[int, int]
+    #: the filesystem on this host (``st_dev``): equal for two paths on one disk
+    fs_id: str
 
 
 def _measure(local: LocalPath, host: str, pending: list[_Pending]) -> _Measure:
@@ -133,14 +137,14 @@ def _measure(local: LocalPath, host: str, pending: list[_Pending]) -> _Measure:
             with contextlib.suppress(FileNotFoundError):
                 written += entry_size(candidate)
         on_disk[r.id] = written
-    return _Measure(usage.total, usage.free, used, on_disk)
+    return _Measure(usage.total, usage.free, used, on_disk, str(os.stat(root).st_dev))
 
 
 # One statement per path and beat: this host's heartbeat, and the path's figures with the live
 # reservations subtracted (available = min(fs free, max_storage - used) - reserved).
 REPORT = """
 WITH host AS (
-    UPDATE storage_path_hosts SET last_heartbeat = now(), heartbeat_err = NULL
+    UPDATE storage_path_hosts SET last_heartbeat = now(), heartbeat_err = NULL, fs_id = $6
      WHERE storage_id = $1 AND hostname = $2
 ), held AS (
     SELECT COALESCE(sum(GREATEST(bytes - on_disk, 0)), 0)::bigint AS reserved
@@ -249,7 +253,7 @@ class StorageHeartbeat:
                 local, f"{local.local_path} did not answer within {self.measure_timeout:.0f} s"
             )
 
-        report = (local.storage_id, self.host, m.capacity, m.fs_available, m.used)
+        report = (local.storage_id, self.host, m.capacity, m.fs_available, m.used, m.fs_id)
 
         async def work(tx: Tx) -> dict[str, int] | None:
             for rid, written in m.on_disk.items():
