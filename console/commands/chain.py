@@ -401,7 +401,7 @@ async def lotus_endpoints(args: argparse.Namespace) -> list[Any]:
 async def run_head(args: argparse.Namespace) -> int:
     from engine.lotus import LotusClient, LotusError
 
-    from .proving import durafmt
+    from .proving_format import durafmt
 
     endpoint = (await lotus_endpoints(args))[0]
     out: dict[str, Any] = {"endpoint": endpoint.info.url, "source": endpoint.source}

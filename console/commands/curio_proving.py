@@ -173,7 +173,7 @@ def _work_json(miner: PostMiner) -> dict[str, Any]:
 
 
 async def curio_info(db: DB, args: argparse.Namespace) -> int:
-    from .proving import format_info
+    from .proving_format import format_info
 
     cp = await read_curio_post(db, args)
     m, post = cp.miner, cp.post
@@ -244,7 +244,7 @@ async def curio_info(db: DB, args: argparse.Namespace) -> int:
 
 
 async def curio_deadlines(db: DB, args: argparse.Namespace) -> int:
-    from .proving import format_deadline_table
+    from .proving_format import format_deadline_table
 
     if args.all:
         raise CommandError(

@@ -38,7 +38,7 @@ from .common import (
     print_table,
     require_chain,
 )
-from .proving import epoch_time
+from .proving_format import epoch_time
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from console.commands.proving import durafmt, epoch_time
+from console.commands.proving_format import durafmt, epoch_time
 from engine.chain import (
     MAINNET,
     create_miner,
