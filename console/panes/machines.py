@@ -21,19 +21,21 @@ from textual.widgets import DataTable
 
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import ClusterSnapshot, MachineSnap, duration
+from engine.snapshot.hosts import group_hosts
 
 from ..actions import MachineAction, offer
 from ..widgets.cells import Styles, age, bar, num, short_size, text
+from ..widgets.clauses import join_clauses
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
 __all__ = ["MachinesPane", "machine_cells", "state_style"]
 
 COLUMNS = (
-    Column("Machine", "name", 14),
+    Column("Machine", "name", 12),
     Column("State", "state", 10),
-    Column("CPU", "cpu", 12),
-    Column("RAM", "ram", 13),
+    Column("CPU", "cpu", 11),
+    Column("RAM", "ram", 12),
     Column("GPU", "gpu", 7),
     Column("Run", "running", 4, right=True),
     Column("Contact", "contact", 10),
@@ -41,6 +43,10 @@ COLUMNS = (
     Column("Version", "version", 7),
     Column("Host:port", "host"),
 )
+
+#: columns of the CPU and RAM bars between their brackets: with the columns above, every
+#: column through Contact fits 80 columns
+BAR_WIDTH = 5
 
 #: the header counts machines in this order
 STATE_ORDER = (
@@ -61,10 +67,16 @@ def state_style(styles: Styles, state: str) -> Style:
         return styles.warn
     if state == MachineState.DRAINED:
         return styles.info
+    if state == MachineState.OFFLINE:
+        return Style(dim=True)  # it signed off: nothing to alarm anyone about
     return styles.crit
 
 
 def contact_cell(m: MachineSnap, styles: Styles) -> Text:
+    """When it was last heard from: a machine that left cleanly "left 9s" (it signed off 9 s
+    ago; nothing was lost), one declared dead "lost 9s", one overdue "stale 9s"."""
+    if m.state == MachineState.OFFLINE:
+        return Text(f"left {duration(m.contact_age)}", style="dim", no_wrap=True)
     if not m.alive:
         return Text(f"lost {duration(m.contact_age)}", style=styles.crit, no_wrap=True)
     if m.stale:
@@ -77,13 +89,21 @@ NO_LOAD = "capacity only: load not reported by Curio"
 
 
 def machine_cells(m: MachineSnap, styles: Styles) -> tuple[Text, ...]:
-    if m.reports_load:
+    """One machine's row. A machine that left or was declared dead shows its capacity dim and
+    no bar: its last load is not its host's load now."""
+    if m.reports_load and m.alive:
         ram_fraction = (m.ram_used / m.ram) if m.ram_used is not None and m.ram else None
-        cpu = bar(m.cpu_load, 6, styles, suffix=f"{m.cpu:>3}c")
-        ram = bar(ram_fraction, 6, styles, suffix=f"{short_size(m.ram):>5}")
+        cpu = bar(m.cpu_load, BAR_WIDTH, styles, suffix=f"{m.cpu:>3}c")
+        ram = bar(ram_fraction, BAR_WIDTH, styles, suffix=f"{short_size(m.ram):>5}")
         gpu = (
             bar(m.gpu_used, 3, styles, suffix=f"{m.gpu:g}") if m.gpu > 0 else Text("-", style="dim")
         )
+    elif m.reports_load:
+        # the bar's place left blank, the capacity where the live rows show theirs
+        blank = " " * (BAR_WIDTH + 2)
+        cpu = Text(f"{blank}{m.cpu:>3}c", style="dim", no_wrap=True)
+        ram = Text(f"{blank}{short_size(m.ram):>5}", style="dim", no_wrap=True)
+        gpu = Text(f"{'':5}{m.gpu:g}" if m.gpu > 0 else "-", style="dim", no_wrap=True)
     else:
         cpu = Text(f"{m.cpu} cores", no_wrap=True)
         ram = Text(short_size(m.ram), no_wrap=True)
@@ -100,6 +120,19 @@ def machine_cells(m: MachineSnap, styles: Styles) -> tuple[Text, ...]:
         text(m.version or "-"),
         text(m.host_and_port, "dim"),
     )
+
+
+def capacity_clauses(machines: tuple[MachineSnap, ...]) -> list[Text]:
+    """The cluster's cores and their use, each host counted once (machines on one host share
+    its cores), and how many hosts when that differs from the live machines."""
+    hosts = group_hosts(machines)
+    alive = sum(1 for m in machines if m.alive)
+    cores = sum(h.cpu for h in hosts)
+    on = f" on {len(hosts)} host{'s' if len(hosts) != 1 else ''}" if len(hosts) != alive else ""
+    if all(m.reports_load for m in machines):
+        busy = sum(h.busy_cores for h in hosts)
+        return [Text(f"CPU {busy:.0f} of {cores} cores busy{on}")]
+    return [Text(f"{cores} cores{on}"), Text("load not reported by Curio", style="dim")]
 
 
 class MachinesPane(Pane):
@@ -155,28 +188,22 @@ class MachinesPane(Pane):
             self.table.sync({})
             return
         states = Counter(m.state for m in snap.machines)
-        line = Text()
         count = len(snap.machines)
-        line.append(f"{count} machine{'s' if count != 1 else ''}: ", style=styles.bold)
-        line.append(", ".join(f"{states[s]} {s}" for s in STATE_ORDER if states[s]))
+        summary = Text()
+        summary.append(f"{count} machine{'s' if count != 1 else ''}: ", style=styles.bold)
+        summary.append(", ".join(f"{states[s]} {s}" for s in STATE_ORDER if states[s]))
+        clauses = [summary]
         stale = sum(1 for m in snap.machines if m.stale)
         if stale:
-            line.append("; ")
-            line.append(f"{stale} stale", style=styles.warn)
-        alive = [m for m in snap.machines if m.alive]
-        cores = sum(m.cpu for m in alive)
-        line.append(f"; {len(snap.running)} running; ")
-        if all(m.reports_load for m in snap.machines):
-            load = sum((m.cpu_load or 0) * m.cpu for m in alive)
-            line.append(f"CPU {load:.0f} of {cores} cores busy")
-        else:
-            line.append(f"{cores} cores; ")
-            line.append("load not reported by Curio", style="dim")
+            clauses.append(Text(f"{stale} stale", style=styles.warn))
+        clauses.append(Text(f"{len(snap.running)} running"))
+        clauses.extend(capacity_clauses(snap.machines))
         rows = {}
         for m in snap.machines:
             cells = machine_cells(m, styles)
             if self.matches(*cells):
                 rows[str(m.id)] = cells
+        line = join_clauses(clauses, header.content_size.width)
         line.append(self.filter_note(len(rows), len(snap.machines)))
         header.update(line)
         self.table.sync(rows)

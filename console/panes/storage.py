@@ -18,6 +18,7 @@ from engine.storage import SectorFileType, StoragePathInfo, format_types, size_s
 from engine.storage.paths import split_list
 
 from ..widgets.cells import Styles, level_style, num, text
+from ..widgets.clauses import join_clauses
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
@@ -143,25 +144,6 @@ def totals(s: StorageSnap, styles: Styles) -> list[Text]:
         out.append(Text(f"harmony {size_str(s.harmony_bytes)}"))
     out.append(Text(f"{size_str(s.reserved)} reserved"))
     return out
-
-
-def join_clauses(clauses: list[Text], width: int) -> Text:
-    """``a; b; c``, starting a new line before a clause that would not fit in ``width``
-    (0: unknown, one line), so a figure never wraps in the middle."""
-    line = Text()
-    column = 0
-    for i, clause in enumerate(clauses):
-        if i:
-            # room for the clause and the ";" that may follow it
-            if width and column + 2 + clause.cell_len + 1 > width:
-                line.append(";\n")
-                column = 0
-            else:
-                line.append("; ")
-                column += 2
-        line.append_text(clause)
-        column += clause.cell_len
-    return line
 
 
 class StoragePane(Pane):

@@ -79,6 +79,14 @@ class MachineSnap:
     miners: tuple[str, ...] = ()
     #: its heartbeat reports live CPU/RAM/GPU use; Curio's records none (say so, never "?")
     reports_load: bool = True
+    #: the host it runs on, as its registration recorded it (boot id, else hostname); empty:
+    #: not recorded, :attr:`host_key` falls back to the host part of ``host_and_port``
+    host: str = ""
+
+    @property
+    def host_key(self) -> str:
+        """What tells its host apart: machines with equal keys share cores, RAM and GPUs."""
+        return self.host or self.host_and_port.rpartition(":")[0] or self.host_and_port
 
     @property
     def uptime(self) -> float | None:

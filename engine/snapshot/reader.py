@@ -63,7 +63,8 @@ SELECT m.id, m.host_and_port, coalesce(d.machine_name, m.host_and_port) AS name,
     + MACHINE_STATE_SQL
     + """ AS state,
        m.cpu, m.ram, m.gpu, m.cpu_load, m.ram_used, m.gpu_used, m.last_contact,
-       d.startup_time, d.version, d.tasks, coalesce(r.n, 0)::int AS running
+       d.startup_time, d.version, d.tasks, coalesce(r.n, 0)::int AS running,
+       coalesce('boot:' || m.boot_id, 'host:' || m.hostname, '') AS host
   FROM harmony_machines m
   LEFT JOIN harmony_machine_details d ON d.machine_id = m.id
   LEFT JOIN (SELECT owner_id, count(*) AS n FROM harmony_task
@@ -419,4 +420,5 @@ class SnapshotReader:
             version=r["version"],
             tasks=tuple(t for t in (r["tasks"] or "").split(",") if t),
             running=r["running"],
+            host=r["host"],
         )

@@ -78,3 +78,51 @@ async def test_storage_header_wraps_between_figures_at_80_columns(
         for line in shown[1:]:
             assert line.startswith(("1 filesystem", "harmony", "0 B reserved")), shown
         assert "1 filesystem: 174 GiB of 252 GiB used (69%)" in " ".join(shown)
+
+
+async def seed_one_host(db: DB) -> None:
+    """Two machines on one 2-core host (one boot), half busy; one that left cleanly 9 s ago and
+    one declared dead, both with their last load still in the row."""
+    rows = (
+        (1, "vm:console", "s1", "b1", 0.5, None, 1),
+        (2, "vm:worker-2", "s2", "b1", 0.5, None, 2),
+        (3, "vm:worker-3", None, "b1", 0.9, None, 9),
+        (4, "far:w", None, "b9", 0.9, FIXED_NOW, 120),
+    )
+    for machine_id, address, session, boot, load, lost, age in rows:
+        await db.exec(
+            "INSERT INTO harmony_machines (id, host_and_port, cpu, ram, gpu, session, hostname, "
+            "boot_id, last_contact, cpu_load, ram_used, lost_at) "
+            "VALUES ($1, $2, 2, 4294967296, 0, $3, 'vm', $4, $5, $6, 3221225472, $7)",
+            machine_id,
+            address,
+            session,
+            boot,
+            FIXED_NOW.replace(second=0, minute=0)
+            if age > 60
+            else FIXED_NOW.replace(second=60 - age, minute=59, hour=11),
+            load,
+            lost,
+        )
+
+
+async def test_machines_count_each_host_once_and_say_who_left(
+    db: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    await seed_one_host(db)
+    app = console_app(db.url.dsn, db.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        text = await shows(app, pilot, "CPU 1 of 2 cores busy on 1 host")
+        assert "of 4 cores" not in text
+        lines = text.splitlines()
+        left = next(line for line in lines if "vm:worker-3" in line)
+        dead = next(line for line in lines if "far:w" in line)
+        assert "left 9s" in left and "lost" not in left
+        assert "lost" in dead
+        for row in (left, dead):
+            assert "[" not in row and "#" not in row  # no bar of a load that is gone
+            assert "2c" in row and "4.0G" in row  # the capacity, where live rows show it
+        live = next(line for line in lines if "vm:console" in line)
+        assert "[##   ]  2c" in live and live.rstrip().endswith(" 1s ago")
+        assert "left 9s" in left  # the Contact column whole at 80 columns

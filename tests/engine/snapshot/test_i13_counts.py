@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.harmonydb import DB
-from engine.snapshot import SnapshotReader
+from engine.harmonytask.machine_state import MachineState
+from engine.snapshot import MachineSnap, SnapshotReader
+from engine.snapshot.hosts import group_hosts
 from engine.storage import StorageHeartbeat, attach
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -131,3 +133,87 @@ async def test_the_heartbeat_records_the_filesystem_of_each_path(db: DB, tmp_pat
     s = (await SnapshotReader(db).snapshot(now)).storage
     assert len(s.paths) == 2 and len(s.filesystems) == 1
     assert s.capacity == s.paths[0].path.capacity
+
+
+# --------------------------------------------------------------------------- machines
+
+
+async def add_machine(
+    db: DB,
+    machine_id: int,
+    host_and_port: str,
+    *,
+    cpu: int = 2,
+    load: float | None = 0.5,
+    hostname: str | None = None,
+    boot_id: str | None = None,
+    session: str | None = "s",
+    lost: bool = False,
+    age: float = 1.0,
+) -> None:
+    await db.exec(
+        "INSERT INTO harmony_machines (id, host_and_port, cpu, ram, gpu, session, hostname, "
+        "boot_id, last_contact, cpu_load, ram_used, lost_at) "
+        "VALUES ($1, $2, $3, 4294967296, 0, $4, $5, $6, $7, $8, 1073741824, $9)",
+        machine_id,
+        host_and_port,
+        cpu,
+        session,
+        hostname,
+        boot_id,
+        NOW - timedelta(seconds=age),
+        load,
+        NOW if lost else None,
+    )
+
+
+async def test_two_machines_on_one_host_count_its_cores_once(db: DB) -> None:
+    # the issue's case: two machines on one 2-core host, the host half busy
+    await add_machine(db, 1, "vm:console", hostname="vm", boot_id="b1", age=2)
+    await add_machine(db, 2, "vm:worker-2", hostname="vm", boot_id="b1", load=0.5)
+    # a container on another host (its own kernel), and one without a boot id (older version)
+    await add_machine(db, 3, "box:w", cpu=8, hostname="box", boot_id="b2", load=0.25)
+    await add_machine(db, 4, "old:w", cpu=4, hostname="old", load=None)
+    # gone machines on the first host: not counted
+    await add_machine(db, 5, "vm:left", hostname="vm", boot_id="b1", session=None)
+    await add_machine(db, 6, "gone:w", cpu=64, hostname="gone", session=None, lost=True)
+    snap = await snapshot(db)
+    hosts = {h.key: h for h in group_hosts(snap.machines)}
+    assert sorted(hosts) == ["boot:b1", "boot:b2", "host:old"]
+    assert hosts["boot:b1"].machine_ids == (1, 2)
+    assert sum(h.cpu for h in hosts.values()) == 2 + 8 + 4
+    assert sum(h.busy_cores for h in hosts.values()) == 2 * 0.5 + 8 * 0.25
+    # figures from the freshest heartbeat of the host
+    assert hosts["boot:b1"].cpu_load == 0.5
+
+
+async def test_curio_machines_share_a_host_by_address(db: DB) -> None:
+    """Curio's rows record no boot id or hostname: the host part of host_and_port tells."""
+
+    def curio(machine_id: int, address: str) -> MachineSnap:
+        return MachineSnap(
+            id=machine_id,
+            host_and_port=address,
+            name=address,
+            state=MachineState.ACTIVE,
+            cpu=16,
+            ram=1 << 34,
+            gpu=0,
+            cpu_load=None,
+            ram_used=None,
+            gpu_used=None,
+            last_contact=NOW,
+            contact_age=0.0,
+            stale=False,
+            startup_time=None,
+            version=None,
+            tasks=(),
+            running=0,
+            reports_load=False,
+        )
+
+    hosts = group_hosts([curio(1, "10.0.0.5:12300"), curio(2, "10.0.0.5:12301"), curio(3, "x")])
+    assert [(h.key, h.machine_ids, h.cpu) for h in hosts] == [
+        ("10.0.0.5", (1, 2), 16),
+        ("x", (3,), 16),
+    ]
