@@ -145,12 +145,13 @@ class PipelinePane(Pane):
         line.append(f"{p.in_progress:,} in progress, {p.done:,} done, ")
         line.append(f"{p.failed:,} failed", style=styles.crit if p.failed else "")
         line.append(", ")
+        # "stuck": in one stage longer than the threshold (the help and the problem list say so)
         line.append(
-            f"{p.stuck:,} stuck (> {duration(p.stuck_after)} in a stage)",
+            f"{p.stuck:,} stuck (>{duration(p.stuck_after)})",
             style=styles.warn if p.stuck else "",
         )
         if p.head_epoch is not None:
-            line.append(f"  head {p.head_epoch}", style="dim")
+            line.append(f"; head {p.head_epoch}", style="dim")
 
         summary: dict[str, tuple[Text, ...]] = {}
         for s in p.summaries:

@@ -179,7 +179,9 @@ class PostPane(Pane):
         live = sum(m.live for m in post.miners)
         faulty = sum(m.faulty for m in post.miners)
         recovering = sum(m.recovering for m in post.miners)
-        line.append(f"{len(post.miners)} miners: ", style=styles.bold)
+        line.append(
+            f"{len(post.miners)} miner{'s' if len(post.miners) != 1 else ''}: ", style=styles.bold
+        )
         line.append(f"{live:,} live sectors, ")
         line.append(f"{faulty:,} faulty", style=styles.crit if faulty else "")
         line.append(f" ({recovering:,} recovering); epoch {epoch}")
@@ -187,10 +189,10 @@ class PostPane(Pane):
             # The clock's epoch; the devnet writes tipsets only when something is due, so its
             # last one may lag the clock (Curio's head is the node's, always current).
             line.append(f" (last tipset {post.head_epoch})")
-        line.append(
-            f"; {post.profile.name} {duration(post.profile.deadline_seconds)} deadlines",
-            style="dim",
-        )
+        tail = f"; {post.profile.name} {duration(post.profile.deadline_seconds)} deadlines"
+        # The dim tail only where it fits on the line: at 80 columns it would wrap alone.
+        if line.cell_len + len(tail) <= max(header.content_size.width, 0):
+            line.append(tail, style="dim")
         header.update(line)
 
         miner_lines: list[Text] = []
