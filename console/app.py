@@ -136,6 +136,8 @@ class HarmonyConsole(App[int]):
     refresh_s: var[float] = var(2.0, init=False)
     #: the connection's state (connected, LISTEN working, the last error)
     feed_state: var[FeedState] = var(FeedState(), init=False)
+    #: when the feed tries again after that error (None after a success)
+    retry_at: var[datetime | None] = var(None, init=False)
     #: what this process's machine is doing that the cluster's tables do not say (starting,
     #: failed to start, quitting); '' otherwise
     engine_line: var[str] = var("", init=False)
@@ -176,6 +178,9 @@ class HarmonyConsole(App[int]):
         #: set once the first snapshot has been drawn (tests wait for it)
         self.first_render = asyncio.Event()
         self.quitting = False
+        #: what the pane on screen last asked to be read (see :meth:`_want`)
+        self._pane_lists: frozenset[str] = frozenset()
+        self._history_filter: str | None = None
         #: how the console is leaving, once the operator chose (quit with drain, or now)
         self.leaving: StopHow | None = None
 
@@ -221,9 +226,12 @@ class HarmonyConsole(App[int]):
                         HarmonyConsole.now,
                         HarmonyConsole.busy,
                         HarmonyConsole.active_pane,
+                        HarmonyConsole.feed_state,
+                        HarmonyConsole.retry_at,
                     )
         yield Input(placeholder="filter (enter keeps it, esc clears)", id="filter")
-        yield Footer()
+        # ctrl+p is listed under ? with the other keys: the footer keeps its room at 80 columns
+        yield Footer(show_command_palette=False)
 
     def pane(self, name: str | None = None) -> Pane:
         return self.query_one(f"#{name or self.active_pane}", Pane)
@@ -234,11 +242,14 @@ class HarmonyConsole(App[int]):
         if self.watchdog and not self.is_headless:
             self.terminal.install()
             self.set_interval(5.0, self.terminal.check, name="tty-watchdog")
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         self.run_worker(self.feed.run(), group="feed", name="feed", exit_on_error=False)
 
     def _tick(self) -> None:
-        self.now = self.clock.now()
-        self._engine_changed()
+        with self.batch_update():
+            self.retry_at = self.feed.retry_at
+            self.now = self.clock.now()
+            self._engine_changed()
 
     def _engine_changed(self) -> None:
         """The status line's engine words: the machine's id (its state and running tasks come
@@ -272,7 +283,10 @@ class HarmonyConsole(App[int]):
             self._start_engine()
 
     def _feed_changed(self, state: FeedState) -> None:
-        before, self.feed_state = self.feed_state, state
+        before = self.feed_state
+        with self.batch_update():
+            self.retry_at = self.feed.retry_at
+            self.feed_state = state
         if state.connected and state.error and not before.error:
             self.notify(f"refresh failed: {state.error}", severity="error", timeout=10)
 
@@ -284,7 +298,20 @@ class HarmonyConsole(App[int]):
 
     @on(Pane.Needs)
     def _pane_needs(self, event: Pane.Needs) -> None:
-        self.feed.want(event.lists, event.history_filter)
+        self._pane_lists, self._history_filter = event.lists, event.history_filter
+        self._want()
+
+    def _screen_changed(self, _screen: object) -> None:
+        self._want()
+
+    def _want(self) -> None:
+        """Read the lists the pane on screen shows and those of every screen open above it (a
+        sector's detail opened from the palette over the machines pane needs the sectors): a
+        view on screen never shows a list the refresh carries over unread."""
+        lists = set(self._pane_lists)
+        for screen in self.screen_stack:
+            lists |= getattr(screen, "LISTS", frozenset())
+        self.feed.want(lists, self._history_filter)
 
     # ------------------------------------------------------------------ this machine
 
@@ -499,7 +526,8 @@ class HarmonyConsole(App[int]):
     def action_quit_console(self) -> None:
         running = self.engine_host.running
         if running:
-            self.push_screen(QuitScreen(running), self._quit_choice)
+            dialog = QuitScreen(running, self.engine_machine).data_bind(HarmonyConsole.snapshot)
+            self.push_screen(dialog, self._quit_choice)
         else:
             self.shutdown("drain")
 

@@ -23,7 +23,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from engine.clock import Clock, wait_event
@@ -158,6 +158,10 @@ class Feed(Generic[L]):
         #: the open connection, once :meth:`run` has connected
         self.link: L | None = None
         self.state = FeedState()
+        #: when the next try comes after the last error (the clock's time), None after a
+        #: success: a pane with nothing to show yet says it (the same error retried is the
+        #: same state, so it is read here, not from a change of ``state``)
+        self.retry_at: datetime | None = None
         #: refreshes run so far (tests and the benchmark count them)
         self.refreshes = 0
 
@@ -223,10 +227,12 @@ class Feed(Generic[L]):
             try:
                 self.link = await self._connect(self.notice)
             except Exception as exc:
+                self.retry_at = self.clock.now() + timedelta(seconds=delay)
                 self._set_state(replace(self.state, error=one_line(exc)))
                 log.info("console cannot connect: %s", self.state.error)
                 await self.clock.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
+        self.retry_at = None
         self._set_state(FeedState(connected=True, live=self.link.live, label=self.link.label))
 
     async def refresh(self) -> None:
@@ -249,11 +255,13 @@ class Feed(Generic[L]):
             )
         except Exception as exc:
             log.warning("refresh failed: %s", one_line(exc))
+            self.retry_at = self.clock.now() + timedelta(seconds=self._refresh_s)
             self._set_state(replace(self.state, error=one_line(exc)))
             return
         self.refreshes += 1
         self._has_snapshot = True
         if self.state.error is not None:
+            self.retry_at = None
             self._set_state(replace(self.state, error=None))
         self._on_snapshot(snap)
 

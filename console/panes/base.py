@@ -11,7 +11,9 @@ renders when it becomes active again, in the same frame as the switch, so a refr
 pane's work however many panes there are.
 
 A section the reader could not read this time (``snapshot.error(pane.SECTION)``) is shown in
-that pane's header, one line, with its lists emptied; the other panes render as usual.
+that pane's header, one line, with its lists emptied; the other panes render as usual. Before the
+first snapshot, a database that cannot be reached (or read) is said in every pane's header, with
+the error and when the next try comes, counting down.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widgets import Static
 
-from engine.snapshot import ClusterSnapshot
+from engine.snapshot import ClusterSnapshot, duration
 
+from ..feed import FeedState
 from ..widgets.cells import Styles, styles_for
 from ..widgets.keyed_table import KeyedTable
 
@@ -74,6 +77,10 @@ class Pane(Vertical):
     filter_text: var[str] = var("", init=False)
     #: the id of the pane on screen (bound to the app's): only that one renders
     active_pane: var[str] = var("", init=False)
+    #: the connection (bound to the app's): its error is shown while there is no snapshot
+    feed_state: var[FeedState] = var(FeedState, init=False)
+    #: when the feed tries again after that error (bound to the app's)
+    retry_at: var[datetime | None] = var(None, init=False)
 
     class Needs(Message):
         """The pane was shown or changed view: these lists (and this history filter) are what it
@@ -117,8 +124,24 @@ class Pane(Vertical):
         self.rerender()
 
     def watch_now(self, now: datetime | None) -> None:
-        if self.is_active and self.snapshot is not None and now is not None:
+        if self.snapshot is None:
+            self.show_waiting()
+        elif self.is_active and now is not None:
             self.tick(now)
+
+    def watch_feed_state(self) -> None:
+        self.show_waiting()
+
+    def watch_retry_at(self) -> None:
+        self.show_waiting()
+
+    def show_waiting(self) -> None:
+        """No snapshot yet: say why (the error, the next try) instead of waiting silently."""
+        if self.snapshot is not None:
+            return
+        header = self.query(PaneHeader)
+        if header:
+            header.first().update(waiting_text(self.feed_state, self.retry_at, self.now))
 
     def watch_filter_text(self) -> None:
         self.rerender()
@@ -202,3 +225,18 @@ class Pane(Vertical):
         table = self.filter_table
         if table is not None:
             table.select_key(key)
+
+
+def waiting_text(state: FeedState, retry_at: datetime | None, now: datetime | None) -> Text:
+    """A pane's header before the first snapshot: waiting, or the error and the next try."""
+    if state.error is None:
+        return Text(Pane.WAITING)
+    what = "cannot read the cluster" if state.connected else "cannot reach the database"
+    line = Text()
+    line.append(what, style="bold red")
+    if retry_at is not None and now is not None:
+        left = (retry_at - now).total_seconds()
+        when = f"in {duration(left)}" if left >= 0.5 else "now"
+        line.append(f" (trying again {when}, at {retry_at:%H:%M:%S} UTC)")
+    line.append(f": {state.error}")
+    return line

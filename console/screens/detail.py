@@ -29,6 +29,9 @@ class DetailScreen(ModalScreen[None]):
         Binding("escape,q,enter", "close", "Close", id="console.detail.close"),
     ]
 
+    #: the snapshot's detail lists this view shows (the app has them read while it is open)
+    LISTS: frozenset[str] = frozenset()
+
     #: the cluster as last read (bound to the app's)
     snapshot: var[ClusterSnapshot | None] = var(None, init=False)
 

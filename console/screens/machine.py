@@ -80,7 +80,8 @@ class MachineScreen(Screen[None]):
         yield Static(id="machine-watch", classes="machine-info warning")
         yield Static(id="machine-info", classes="machine-info")
         yield KeyedTable(COLUMNS, id="machine-tasks")
-        yield Footer()
+        # ctrl+p is listed under ? with the other keys: the footer keeps its room at 80 columns
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.watch_snapshot(self.snapshot)
@@ -110,13 +111,15 @@ class MachineScreen(Screen[None]):
             watch.display = False
             self.query_one(KeyedTable).sync({})
             return
+        since = self._since(snap)
         head = Text()
         head.append(f"{m.label}", style="bold")
         head.append(f"  id {m.id}  {m.host_and_port}  ")
         head.append(m.state, style=state_style(styles, m.state))
+        # This screen covers the status line: it says how old its figures are itself.
+        head.append(f"  updated {duration(since)} ago", style="dim")
         title.update(head)
         self.query_one("#machine-info", Static).update(machine_info(m))
-        since = self._since(snap)
         running = snap.running_on(m.id)
         rows = {
             str(t.id): (

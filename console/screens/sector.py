@@ -62,6 +62,9 @@ def sector_text(snap: ClusterSnapshot, sp_id: int, sector: int) -> Text:
 class SectorScreen(DetailScreen):
     """Sector ``sector`` of miner ``sp_id``."""
 
+    #: its strip and problem come from the pipeline's lists: read while the view is open
+    LISTS = frozenset({"sectors"})
+
     def __init__(self, sp_id: int, sector: int, *, address: str | None = None) -> None:
         super().__init__(f"Sector {address or f't0{sp_id}'} {sector}")
         self.sp_id = sp_id

@@ -20,11 +20,13 @@ from engine.harmonydb import DB
 
 
 async def test_ctrl_p_and_colon_open_the_palette_and_the_filter_types_a_colon(
-    cluster: DB, console_app: Any, first_render: Any
+    cluster: DB, console_app: Any, first_render: Any, screen_text: Any
 ) -> None:
     app = console_app(cluster.url.dsn, cluster.schema)
     async with app.run_test(size=(80, 24)) as pilot:
         await first_render(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "p Pause" in footer and "^p" not in footer  # listed under ?, not in the footer
         await pilot.press("ctrl+p")
         await pilot.pause()
         assert isinstance(app.screen, CommandPalette)
