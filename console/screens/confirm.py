@@ -75,7 +75,7 @@ class MachineActionScreen(ModalScreen[bool]):
             yield Static(Text(f"{self.label} {m.label}?", style="bold"), classes="dialog-title")
             yield Static(Text(f"{m.host_and_port} (id {m.id}), now {m.state}. {what}"))
             with VerticalScroll(classes="dialog-body"):
-                yield Static(self._running_text(), id="dialog-running")
+                yield Static(self.running_text(), id="dialog-running")
                 warnings = self.plan.warnings if self.kind in WARNS else []
                 if warnings:
                     yield Static(
@@ -107,7 +107,7 @@ class MachineActionScreen(ModalScreen[bool]):
             return
         self.plan = plan
         try:
-            self.query_one("#dialog-running", Static).update(self._running_text())
+            self.query_one("#dialog-running", Static).update(self.running_text())
         except NoMatches:
             return  # bound before its widgets were composed: compose used the plan
         warnings = self.plan.warnings if self.kind in WARNS else []
@@ -121,17 +121,21 @@ class MachineActionScreen(ModalScreen[bool]):
         else:
             shown.remove()
 
-    def _running_text(self) -> Text:
+    def running_text(self) -> Text:
         running = self.plan.running
         if not running:
             return Text("No tasks running there.", style="dim")
         out = Text()
         out.append(f"{len(running)} task(s) still running there", style="bold")
         if self.kind in ("drain", "request_restart"):
-            out.append(f" (expected to finish in ~{duration(self.plan.estimate)})")
+            out.append(f" ({self.plan.expected_end()})")
         out.append(":\n")
         for t in running[:8]:
-            out.append(f"  {t.id:>8}  {t.name:<16} running {duration(t.elapsed)}\n")
+            out.append(f"  {t.id:>8}  {t.name:<16} running {duration(t.elapsed)}")
+            typical = self.plan.typical_of(t.name)
+            if typical is not None:
+                out.append(f", typically {duration(typical)}", style="dim")
+            out.append("\n")
         if len(running) > 8:
             out.append(f"  ... and {len(running) - 8} more\n", style="dim")
         return out

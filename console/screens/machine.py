@@ -126,7 +126,7 @@ class MachineScreen(Screen[None]):
                 ident(t.id),
                 text(t.name, styles.bold),
                 age(t.elapsed + since),
-                age(max(remaining_seconds(snap, t) - since, 0.0), "dim"),
+                left_cell(remaining_seconds(snap, t), since),
                 num(t.attempt),
                 text(t.posted_time.strftime("%H:%M:%S")),
             )
@@ -147,10 +147,9 @@ class MachineScreen(Screen[None]):
             out.append("Cordoned; no task runs there any more: ", style="bold")
             out.append("it can be stopped or restarted (R).")
             return out
-        left = max(plan.estimate - since, 0.0)
         out.append(
             f"Cordoned (Curio has no drain): {len(plan.running)} task(s) still running, "
-            f"the last expected to end in ~{duration(left)}.",
+            f"{plan.expected_end(since)}.",
             style="bold",
         )
         for warning in plan.warnings:
@@ -169,6 +168,14 @@ class MachineScreen(Screen[None]):
 
     def action_act(self, kind: MachineAction) -> None:
         self.post_message(MachinesPane.ActionRequested(kind, self.machine_id))
+
+
+def left_cell(remaining: float | None, since: float) -> Text:
+    """The expected time left of a running task, moved on by ``since``; its type's history
+    gives no estimate: say so."""
+    if remaining is None:
+        return text("no history", "dim", right=True)
+    return age(max(remaining - since, 0.0), "dim")
 
 
 def machine_info(m: MachineSnap) -> Text:
