@@ -258,9 +258,7 @@ class HarmonyConsole(App[int]):
         host = self.engine_host
         self.engine_machine = host.node.engine.machine_id if host.node is not None else None
         if self.leaving is not None:
-            self.engine_line = (
-                "quitting once its tasks end" if self.leaving == "drain" else "quitting now"
-            )
+            self.engine_line = "quitting" if self.leaving == "drain" else "quitting now"
         elif host.node is None:
             self.engine_line = host.note  # "engine starting", "engine failed" or ''
         else:

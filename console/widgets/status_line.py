@@ -77,8 +77,12 @@ class StatusLine(Static):
         if self.paused:
             right.append("PAUSED ", style="bold reverse")
         elif state.connected:
-            right.append("live " if state.live else "polling ", style="dim")
-            right.append(f"{self.refresh_s:g}s ", style="dim")
+            # How the data comes is the first thing to give way on a full line (then the clock).
+            how, every = ("live " if state.live else "polling "), f"{self.refresh_s:g}s "
+            room = self.size.width - line.cell_len - right.cell_len - len("updated 59s ago ")
+            if not self.size.width or len(how + every) <= room:
+                right.append(how, style="dim")
+                right.append(every, style="dim")
         if self.snapshot is not None and now is not None:
             ago = max(0.0, (now - self.snapshot.taken_at).total_seconds())
             stale = ago > max(3 * self.refresh_s, 10.0) and not self.paused
