@@ -146,13 +146,17 @@ INSERT INTO storage_path_hosts (storage_id, hostname, local_path, attached_at, l
      '2026-01-01 11:58:00+00', NULL),
  ('0badf00d-1c2d-4e3f-8a9b-5c6d7e8f9a04', 'node-e', '/mnt/old', '2025-12-30 08:00:00+00',
      '2026-01-01 11:59:50+00', 'statfs /mnt/old: input/output error');
-INSERT INTO sector_location (miner_id, sector_num, sector_filetype, storage_id, is_primary)
-SELECT 1000, g, ft, '3f1e9b7c-5d2a-4e8b-8c6f-1a2b3c4d5e02', true
+INSERT INTO sector_location (miner_id, sector_num, sector_filetype, storage_id, is_primary,
+    sector_size)
+SELECT 1000, g, ft, '3f1e9b7c-5d2a-4e8b-8c6f-1a2b3c4d5e02', true, 34359738368
   FROM generate_series(1, 60) AS g, (VALUES (2), (4)) AS f (ft);
-INSERT INTO sector_location (miner_id, sector_num, sector_filetype, storage_id, is_primary)
-SELECT 1000, g, 1, 'c4d5e6f7-0a1b-4c2d-9e3f-4a5b6c7d8e03', true FROM generate_series(1, 12) AS g;
-INSERT INTO sector_location (miner_id, sector_num, sector_filetype, storage_id, is_primary)
-SELECT 1000, g, ft, '8e7c0d1a-2b4f-4c61-9a7e-0f5d3c2b1a01', true
+INSERT INTO sector_location (miner_id, sector_num, sector_filetype, storage_id, is_primary,
+    sector_size)
+SELECT 1000, g, 1, 'c4d5e6f7-0a1b-4c2d-9e3f-4a5b6c7d8e03', true, 34359738368
+  FROM generate_series(1, 12) AS g;
+INSERT INTO sector_location (miner_id, sector_num, sector_filetype, storage_id, is_primary,
+    sector_size)
+SELECT 1000, g, ft, '8e7c0d1a-2b4f-4c61-9a7e-0f5d3c2b1a01', true, 34359738368
   FROM generate_series(1000, 1008) AS g, (VALUES (1), (2), (4)) AS f (ft);
 INSERT INTO storage_reservations (id, storage_id, miner_id, sector_num, sector_filetype, task_id,
     machine_id, bytes, on_disk, sector_size, sealing, created_at) VALUES

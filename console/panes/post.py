@@ -185,14 +185,17 @@ class PostPane(Pane):
         line.append(f"{live:,} live sectors, ")
         line.append(f"{faulty:,} faulty", style=styles.crit if faulty else "")
         line.append(f" ({recovering:,} recovering); epoch {epoch}")
+        # The dim details only where they fit on the line: at 80 columns they would wrap alone.
+        width = max(header.content_size.width, 0)
+        details = []
         if post.head_epoch is not None and post.head_epoch != epoch:
             # The clock's epoch; the devnet writes tipsets only when something is due, so its
             # last one may lag the clock (Curio's head is the node's, always current).
-            line.append(f" (last tipset {post.head_epoch})")
-        tail = f"; {post.profile.name} {duration(post.profile.deadline_seconds)} deadlines"
-        # The dim tail only where it fits on the line: at 80 columns it would wrap alone.
-        if line.cell_len + len(tail) <= max(header.content_size.width, 0):
-            line.append(tail, style="dim")
+            details.append(f" (last tipset {post.head_epoch})")
+        details.append(f"; {post.profile.name} {duration(post.profile.deadline_seconds)} deadlines")
+        for detail in details:
+            if line.cell_len + len(detail) <= width:
+                line.append(detail, style="dim")
         header.update(line)
 
         miner_lines: list[Text] = []

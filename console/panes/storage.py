@@ -28,13 +28,15 @@ __all__ = ["StoragePane", "health_cell", "path_cells", "usage_bar"]
 BAR_WIDTH = 12
 
 COLUMNS = (
+    # Left to right by what an operator reads first: at 80 columns every figure through
+    # Harmony's own bytes is visible.
     Column("Path", "id", 8),
     Column("Usage", "usage", 19),
-    Column("Harmony", "harmony", 9, right=True),
+    Column("Used/Capacity", "size", 19),
     Column("Health", "health", 12),
+    Column("Harmony", "harmony", 9, right=True),
     Column("Use", "use", 12),
     Column("W", "weight", 3, right=True),
-    Column("Used/Capacity", "size", 19),
     Column("Sectors U/S/C", "counts", 13),
     Column("Groups", "groups", 10),
     Column("Types", "types", 16),
@@ -117,11 +119,11 @@ def path_cells(
     return (
         text(info.storage_id[:8], styles.bold),
         usage,
-        mine if mine is not None else num(None),
+        size,
         health_cell(info, styles),
+        mine if mine is not None else num(None),
         text(info.use, "" if p.can_seal or p.can_store else "dim"),
         num(p.weight),
-        size,
         text(counts),
         text(", ".join(split_list(p.groups)) or "-", "" if p.groups else "dim"),
         text(type_filters(info)),
