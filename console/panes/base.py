@@ -42,6 +42,13 @@ DetailKind = Literal["machine", "sector", "storage"]
 class PaneHeader(Static):
     """The totals line at the top of a pane."""
 
+    @property
+    def line_width(self) -> int:
+        """Cells a line of it may use: its content width once laid out, before that (a pane's
+        first refresh can come before its first layout) the screen's width less its padding,
+        so the first frame is cut into lines the same way as every later one."""
+        return self.content_size.width or max(self.app.size.width - 2, 0)
+
     DEFAULT_CSS = """
     PaneHeader {
         height: auto;

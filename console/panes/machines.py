@@ -203,7 +203,7 @@ class MachinesPane(Pane):
             cells = machine_cells(m, styles)
             if self.matches(*cells):
                 rows[str(m.id)] = cells
-        line = join_clauses(clauses, header.content_size.width)
+        line = join_clauses(clauses, header.line_width)
         line.append(self.filter_note(len(rows), len(snap.machines)))
         header.update(line)
         self.table.sync(rows)

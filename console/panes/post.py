@@ -186,7 +186,7 @@ class PostPane(Pane):
         line.append(f"{faulty:,} faulty", style=styles.crit if faulty else "")
         line.append(f" ({recovering:,} recovering); epoch {epoch}")
         # The dim details only where they fit on the line: at 80 columns they would wrap alone.
-        width = max(header.content_size.width, 0)
+        width = header.line_width
         details = []
         if post.head_epoch is not None and post.head_epoch != epoch:
             # The clock's epoch; the devnet writes tipsets only when something is due, so its

@@ -189,7 +189,7 @@ class StoragePane(Pane):
             cells = path_cells(info, styles, s.sector_bytes(info))
             if self.matches(*cells, info.storage_id):
                 rows[info.storage_id] = cells
-        line = join_clauses(clauses, header.content_size.width)
+        line = join_clauses(clauses, header.line_width)
         line.append(self.filter_note(len(rows), len(s.paths)))
         header.update(line)
         self.filter_table.sync(rows)
