@@ -23,8 +23,7 @@ from engine.curio import (
     find_machine,
 )
 from engine.harmonydb import DB, Tx
-from engine.snapshot.curio.machines import read_machines
-from engine.snapshot.curio.reader import DEAD_AFTER, STALE_AFTER
+from engine.snapshot.curio.machines import DEAD_AFTER, STALE_AFTER, read_machines
 from engine.snapshot.model import MachineSnap
 from engine.snapshot.timing import Timing
 

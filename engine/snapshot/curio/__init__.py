@@ -12,6 +12,8 @@ Public API::
 Only SELECTs: it works under a role that may do nothing else, and never changes the cluster.
 """
 
-from .reader import CurioSnapshotReader
+from engine.lazy import lazy_exports
 
-__all__ = ["CurioSnapshotReader"]
+# Lazy: the CLI's Curio commands import one section module, not the reader and the Lotus client
+# (aiohttp) behind its chain watch, a third of a second per command.
+__all__ = lazy_exports(__name__, {"reader": ["CurioSnapshotReader"]})

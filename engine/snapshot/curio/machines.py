@@ -33,7 +33,14 @@ from engine.harmonytask.machine_state import MachineState
 from ..model import MachineSnap, RunningTaskSnap
 from ..timing import TimedTx
 
-__all__ = ["curio_machine_state", "read_machines"]
+#: Curio bumps ``last_contact`` once a minute (harmony/resources/resources.go): a machine is
+#: stale after two missed beats and a half
+STALE_AFTER = 150.0
+#: ...and looks dead after Curio's own LOOKS_DEAD_TIMEOUT (10 min; the next machine to start
+#: deletes its row)
+DEAD_AFTER = 600.0
+
+__all__ = ["DEAD_AFTER", "STALE_AFTER", "curio_machine_state", "read_machines"]
 
 #: Machines with their details and the number of tasks each owns. Curio's GUI shows every row of
 #: harmony_machines; 1000 is far above any cluster's size, and bounds the list all the same.

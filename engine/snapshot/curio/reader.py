@@ -30,7 +30,7 @@ from ..model import (
 from ..storage import Counts, read_counts
 from ..timing import TimedTx, Timing
 from .chain import ChainWatch
-from .machines import read_machines
+from .machines import DEAD_AFTER, STALE_AFTER, read_machines
 from .pipeline import ProblemCache, read_pipeline
 from .post import SectorCountCache, read_post
 from .storage import read_storage
@@ -41,13 +41,6 @@ __all__ = ["CurioSnapshotReader"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: Curio bumps ``last_contact`` once a minute (harmony/resources/resources.go): a machine is
-#: stale after two missed beats and a half
-STALE_AFTER = 150.0
-#: ...and looks dead after Curio's own LOOKS_DEAD_TIMEOUT (10 min; the next machine to start
-#: deletes its row)
-DEAD_AFTER = 600.0
 
 
 class CurioSnapshotReader:
