@@ -38,7 +38,7 @@ What Curio's rows mean (filecoin-project/curio at e0294b0f):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +53,7 @@ from ..pipeline import (
     summary_sql,
 )
 from ..timing import TimedTx
+from .kept import Kept
 
 __all__ = ["PROBLEMS", "SECTORS", "SUMMARY", "TASKS", "ProblemCache", "read_pipeline"]
 
@@ -223,7 +224,7 @@ def _problem(
 
 
 @dataclass
-class ProblemCache:
+class ProblemCache(Kept[list[dict[str, Any]]]):
     """The failed and stuck sectors, kept between refreshes: the section's costliest statement
     (each candidate's stage start found through its events: 25 ms at 5,000 sectors in flight),
     for a list whose "stuck" is measured in hours. Re-read after ``max_age`` seconds on the
@@ -231,16 +232,6 @@ class ProblemCache:
     state of each listed sector's tasks is read every refresh."""
 
     max_age: float = 10.0
-    read_at: datetime | None = None
-    key: tuple[float, int] | None = None
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def fresh(self, now: datetime, key: tuple[float, int]) -> bool:
-        return (
-            key == self.key
-            and self.read_at is not None
-            and 0 <= (now - self.read_at).total_seconds() < self.max_age
-        )
 
 
 async def read_pipeline(
@@ -259,15 +250,15 @@ async def read_pipeline(
     summary_rows = await tx.select(SUMMARY, head_epoch)
     sector_rows = [dict(r) for r in await tx.select(SECTORS, sector_limit)]
     key = (stuck_after, problem_limit)
-    if cache is not None and cache.fresh(now, key):
-        problem_rows = cache.rows
+    if cache is not None and cache.fresh(key, now) and cache.value is not None:
+        problem_rows = cache.value
     else:
         problem_rows = [
             dict(r)
             for r in await tx.select(PROBLEMS, now - timedelta(seconds=stuck_after), problem_limit)
         ]
         if cache is not None:
-            cache.read_at, cache.key, cache.rows = now, key, problem_rows
+            cache.keep(key, now, problem_rows)
     ids = sorted(
         {r[c] for r in (*sector_rows, *problem_rows) for c in TASK_COLUMNS if r[c] is not None}
     )

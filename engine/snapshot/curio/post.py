@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..format import duration
 from ..model import PostDeadline, PostMiner, PostSnap
 from ..timing import TimedTx
 from .chain import ChainState, MinerChain
+from .kept import Kept
 
 __all__ = [
     "DEADLINES",
@@ -173,7 +174,7 @@ def sector_size_of_proof(proof: int | None) -> int:
 
 
 @dataclass
-class SectorCountCache:
+class SectorCountCache(Kept["dict[tuple[int, int], _Counts]"]):
     """Curio's per-deadline sector counts, kept between refreshes.
 
     They change only when Curio's SectorMetadata task copies the chain into ``sectors_meta``
@@ -183,16 +184,6 @@ class SectorCountCache:
     """
 
     max_age: float = 60.0
-    key: tuple[int, ...] | None = None
-    read_at: datetime | None = None
-    counts: dict[tuple[int, int], _Counts] = field(default_factory=dict)
-
-    def fresh(self, key: tuple[int, ...], now: datetime) -> bool:
-        return (
-            key == self.key
-            and self.read_at is not None
-            and 0 <= (now - self.read_at).total_seconds() < self.max_age
-        )
 
 
 @dataclass(frozen=True)
@@ -258,7 +249,7 @@ async def read_post(
             }
     db_counts: dict[tuple[int, int], _Counts] = {}
     if from_db and cache is not None and cache.fresh(tuple(from_db), now):
-        db_counts = cache.counts
+        db_counts = cache.value or {}
     elif from_db:
         for r in await tx.select(SECTOR_COUNTS, from_db, DEADLINES, len(from_db) * DEADLINES):
             live, faulty = int(r["live"]), int(r["faulty"])
@@ -267,7 +258,7 @@ async def read_post(
                 int(r["partitions"]), live, live - faulty, faulty, 0
             )
         if cache is not None:
-            cache.key, cache.read_at, cache.counts = tuple(from_db), now, db_counts
+            cache.keep(tuple(from_db), now, db_counts)
     winning = {
         int(r["sp_id"]): r for r in await tx.select(WINNING, ids, now - WINNING_WINDOW, len(ids))
     }

@@ -30,6 +30,7 @@ from ..model import (
 from ..storage import Counts, read_counts
 from ..timing import TimedTx, Timing
 from .chain import ChainWatch
+from .kept import Kept
 from .machines import DEAD_AFTER, STALE_AFTER, read_machines
 from .pipeline import ProblemCache, read_pipeline
 from .post import SectorCountCache, read_post
@@ -82,8 +83,7 @@ class CurioSnapshotReader:
         #: seconds between re-reads of the per-path sector file counts (a scan of
         #: ``sector_location``, ~270 ms at a million files; they change at sealing pace)
         self.counts_every = counts_every
-        self._counts: Counts | None = None
-        self._counts_at: datetime | None = None
+        self._counts: Kept[Counts] = Kept(counts_every)
         #: per-deadline sector counts without Lotus (they change every 15 min at most)
         self._post_counts = SectorCountCache()
         #: the day's task totals and given-up tasks (a scan of the day's history)
@@ -197,15 +197,13 @@ class CurioSnapshotReader:
         return snap
 
     def _storage(self, now: datetime) -> Callable[[TimedTx], Awaitable[StorageSnap]]:
-        due = self._counts_at is None or (
-            abs((now - self._counts_at).total_seconds()) >= self.counts_every
-        )
-
         async def read(tx: TimedTx) -> StorageSnap:
-            counts = await read_counts(tx) if due or self._counts is None else self._counts  # type: ignore[arg-type]
+            kept = self._counts
+            fresh = kept.fresh(None, now) and kept.value is not None
+            counts = kept.value if fresh else await read_counts(tx)  # type: ignore[arg-type]
             snap = await read_storage(tx, now, counts=counts)
-            if due:
-                self._counts, self._counts_at = counts, now
+            if not fresh:
+                kept.keep(None, now, counts)  # once the section's read succeeded
             return snap
 
         return read

@@ -43,12 +43,13 @@ So, here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..model import ChartSnap, FailedTaskSnap, HistorySnap, QueueSnap, TaskTypeSnap
 from ..timing import TimedTx
+from .kept import Kept
 
 __all__ = ["RETRY_WAITS", "RetryWait", "WindowCache", "read_queues"]
 
@@ -254,24 +255,13 @@ def chart_minutes(now: datetime, minutes: int = CHART_MINUTES) -> tuple[datetime
 
 
 @dataclass
-class WindowCache:
+class WindowCache(Kept[tuple[list[Any], list[Any]]]):
     """The day's per-type totals and the given-up tasks, kept between refreshes: the two
     costliest statements of the section (a scan of the day's history), whose figures move by
     a handful of attempts a second. Re-read when ``max_age`` seconds passed on the caller's
-    clock, or when the list's limit changed."""
+    clock, or when the list's limit (the key) changed."""
 
     max_age: float = 15.0
-    read_at: datetime | None = None
-    failed_limit: int | None = None
-    totals: list[Any] = field(default_factory=list)
-    given_up: list[Any] = field(default_factory=list)
-
-    def fresh(self, now: datetime, failed_limit: int) -> bool:
-        return (
-            self.read_at is not None
-            and failed_limit == self.failed_limit
-            and 0 <= (now - self.read_at).total_seconds() < self.max_age
-        )
 
 
 async def read_queues(
@@ -289,14 +279,13 @@ async def read_queues(
     given-up tasks come from it while fresh."""
     since = now - WINDOW
     queue = await tx.select(TASK_TYPES, now, *_retry_wait_args())
-    if cache is not None and cache.fresh(now, failed_limit):
-        totals, given_up = cache.totals, cache.given_up
+    if cache is not None and cache.fresh(failed_limit, now) and cache.value is not None:
+        totals, given_up = cache.value
     else:
         totals = await tx.select(WINDOW_TOTALS, since)
         given_up = await tx.select(GIVEN_UP, since, failed_limit)
         if cache is not None:
-            cache.read_at, cache.failed_limit = now, failed_limit
-            cache.totals, cache.given_up = totals, given_up
+            cache.keep(failed_limit, now, (totals, given_up))
     stamps = chart_minutes(now)
     per_minute = await tx.select(CHART, stamps[0], stamps[-1] + timedelta(minutes=1), len(stamps))
     if history_filter is None:
