@@ -86,6 +86,8 @@ class HarmonyConsole(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     PANE_TITLES: ClassVar[dict[str, str]] = PANE_TITLES
+    #: the screen gets ``-wide`` from 160 columns: panes show related views side by side there
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (160, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_console", "Quit", id="console.quit"),

@@ -54,7 +54,7 @@ class Shot:
 
 SHOTS = (
     Shot("machines", (), "7 machines", "1 Machines and resources"),
-    Shot("tasks", ("2",), "8 pending", "2 Task queues"),
+    Shot("tasks", ("2",), "8 pending", "2 Tasks"),
     Shot("pipeline", ("3",), "13 in progress", "3 Sealing pipeline"),
     Shot("storage", ("4",), "4 paths", "4 Storage paths"),
     Shot("post", ("5",), "-00:13:00", "5 PoSt deadlines"),
@@ -66,7 +66,7 @@ SHOTS = (
 #: The Curio cluster's views (its machines: gpu-1 cordoned, post-1 asked to restart, seal-1).
 CURIO_SHOTS = (
     Shot("machines", (), "3 machines", "1 Machines (Curio)"),
-    Shot("tasks", ("2",), "3 pending", "2 Task queues (Curio)"),
+    Shot("tasks", ("2",), "3 pending", "2 Tasks (Curio)"),
     Shot("pipeline", ("3",), "4 in progress", "3 Sealing pipeline (Curio)"),
     Shot("storage", ("4",), "2 paths", "4 Storage paths (Curio)"),
     Shot("post", ("5",), "not known", "5 PoSt deadlines (Curio, no Lotus node)"),
