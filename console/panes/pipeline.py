@@ -38,13 +38,14 @@ GLYPHS = {
     "done": "=",
     "running": ">",
     "queued": "~",
+    "ready": "+",
     "batch": "b",
     "waiting": "w",
     "failed": "!",
     "none": ".",
 }
 
-LEGEND = "= done  > running  ~ queued  b batch  w chain  ! failed  . not yet"
+LEGEND = "= done  > running  ~ queued  + no task  b batch  w chain  ! failed  . not yet"
 
 SUMMARY_COLUMNS = (
     Column("Miner", "miner", 7),
@@ -85,6 +86,8 @@ def cell_style(styles: Styles, status: str) -> Style | str:
         "done": styles.ok,
         "running": styles.info + Style(bold=True),
         "queued": "",
+        # inputs ready, no task added yet: distinct from queued (which has a task row)
+        "ready": styles.warn + Style(italic=True),
         "batch": styles.warn,
         "waiting": styles.accent,
         "failed": styles.crit,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from engine.snapshot import ClusterSnapshot, duration
+from engine.snapshot.pipeline import STATUS_WORDS
 
 from ..panes.pipeline import STAGE_CODES
 from .detail import DetailScreen
@@ -42,7 +43,7 @@ def sector_text(snap: ClusterSnapshot, sp_id: int, sector: int) -> Text:
             + "\n\n"
         )
         for cell in row.cells:
-            what = cell.status
+            what = STATUS_WORDS[cell.status]
             if cell.task_id is not None:
                 what += f" (task {cell.task_id}"
                 if cell.owner_id is not None:

@@ -10,11 +10,11 @@ first). A fourth looks up the harmony tasks those sectors point at, by primary k
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, LiteralString
 
-from engine.harmonydb import Tx
+from engine.harmonydb import DB, Tx
 
 from .model import (
     BUCKETS,
@@ -24,14 +24,20 @@ from .model import (
     StageLoad,
     StripCell,
 )
+from .sealing_history import HistoryStatements, SealingHistory, parse_search, read_history
 
 __all__ = [
+    "HISTORY",
+    "SECTOR",
     "SEED_CONFIDENCE",
+    "STATUS_WORDS",
     "SUMMARY",
     "TASK_COLUMNS",
     "TaskState",
     "current_stage",
     "read_pipeline",
+    "read_sector_strip",
+    "stage_status",
     "strip_cells",
     "summary_sql",
 ]
@@ -160,6 +166,22 @@ SELECT q.*,
 """
 )
 
+# One sector's strip row, by primary key (the CLI's ``sectors status``).
+SECTOR = (
+    """
+SELECT q.*,
+       (SELECT c.state FROM chain_sectors c
+         WHERE c.sp_id = q.sp_id AND c.sector_number = q.sector_number) AS chain_state
+  FROM (SELECT """
+    + _FIELDS
+    + ",\n       "
+    + _SINCE
+    + """ AS since
+          FROM sectors_sdr_pipeline p
+         WHERE p.sp_id = $1 AND p.sector_number = $2) q
+"""
+)
+
 # $1 = now - stuck threshold. A sector created after it cannot have been stuck that long, which
 # keeps the stage-start lookup to the candidates.
 PROBLEMS = (
@@ -233,7 +255,9 @@ def _task_cell(
             return StripCell(label, "running", task_id, task.owner_id)
         return StripCell(label, "queued", task_id)
     if ready:
-        return StripCell(label, "batch" if batch else "queued")
+        # Its inputs are ready but the poller has not added its task yet: not "queued", which
+        # the task queues would contradict (they hold no such task).
+        return StripCell(label, "batch" if batch else "ready")
     return StripCell(label, "none")
 
 
@@ -337,6 +361,29 @@ def current_stage(cells: tuple[StripCell, ...] | list[StripCell]) -> str:
     return "Done"
 
 
+#: What each strip cell status means, in the words the console's sector view and the CLI's
+#: ``sectors status`` both print: one definition, so they never disagree.
+STATUS_WORDS = {
+    "done": "done",
+    "running": "running",
+    "queued": "queued",
+    "ready": "ready, no task yet",
+    "batch": "waiting for a batch",
+    "waiting": "waiting for the chain",
+    "failed": "failed",
+    "none": "not started",
+}
+
+
+def stage_status(strip: SectorStrip) -> str:
+    """The status of the stage ``strip`` is in (one of :data:`STATUS_WORDS`), "" when done.
+
+    "queued" only when the stage's ``harmony_task`` row exists and waits for a machine;
+    "ready" when the stage's inputs are ready but the poller has not added its task yet."""
+    cell = next((c for c in strip.cells if c.label == strip.stage), None)
+    return "" if cell is None else cell.status
+
+
 def _state(row: Mapping[str, Any]) -> str:
     if row["failed"]:
         return "Failed"
@@ -353,6 +400,8 @@ class PipelineRead:
     sectors: list[dict[str, Any]]
     problems: list[dict[str, Any]]
     tasks: dict[int, TaskState]
+    #: the finished sectors (read while the history view is shown, else carried over)
+    history: SealingHistory = field(default_factory=SealingHistory)
 
 
 async def read_pipeline(
@@ -366,10 +415,21 @@ async def read_pipeline(
     *,
     sectors: bool = True,
     problems: bool = True,
+    history: bool = False,
+    history_limit: int = 100,
+    history_search: str | None = None,
 ) -> PipelineRead:
-    """The summary always; the strip list (``sectors``) and the failed/stuck list
-    (``problems``) when asked, else carried over from ``previous``."""
+    """The summary always; the strip list (``sectors``), the failed/stuck list (``problems``)
+    and the sealing history (``history``: the newest ``history_limit`` finished sectors, or
+    those numbered ``history_search``) when asked, else carried over from ``previous``."""
     summaries = await tx.select(SUMMARY, head)
+    if history:
+        number, bad = parse_search(history_search)
+        finished = await read_history(
+            tx, HISTORY, now, limit=history_limit, search=number, bad_search=bad
+        )
+    else:
+        finished = previous.history if previous is not None else SealingHistory()
     if previous is None:
         sectors = problems = True
     strip = await tx.select(SECTORS, sector_limit) if sectors else previous.sectors  # type: ignore[union-attr]
@@ -379,13 +439,13 @@ async def read_pipeline(
         else previous.problems  # type: ignore[union-attr]
     )
     if not (sectors or problems):
-        return PipelineRead(summaries, strip, stuck, previous.tasks)  # type: ignore[union-attr]
+        return PipelineRead(summaries, strip, stuck, previous.tasks, finished)  # type: ignore[union-attr]
     ids = sorted({r[c] for r in (*strip, *stuck) for c in TASK_COLUMNS if r[c] is not None})
     tasks: dict[int, TaskState] = {}
     if ids:
         for t in await tx.select(TASKS, ids):
             tasks[t["id"]] = TaskState(t["owner_id"], t["failed"])
-    return PipelineRead(summaries, strip, stuck, tasks)
+    return PipelineRead(summaries, strip, stuck, tasks, finished)
 
 
 _BUCKET_KEYS = {
@@ -467,6 +527,7 @@ def build_problem(
     cell = next(c for c in cells if c.label == stage) if stage != "Done" else None
     what = {
         "queued": "task waiting for a machine",
+        "ready": "ready, no task yet",
         "running": "task running",
         "failed": "task failed or missing",
         "batch": "waiting for a batch",
@@ -483,3 +544,79 @@ def build_problem(
         "stuck",
         what,
     )
+
+
+async def read_sector_strip(
+    tx: Tx | DB, sp_id: int, sector: int, head: int | None, now: datetime, stuck_after: float
+) -> SectorStrip | None:
+    """One sector's strip, built as the console builds it (None: not in the pipeline). The
+    CLI's ``sectors status`` says its stage status from this, so it reads as the console does."""
+    rows = await tx.select(SECTOR, sp_id, sector)
+    if not rows:
+        return None
+    row = rows[0]
+    ids = sorted({row[c] for c in TASK_COLUMNS if row[c] is not None})
+    tasks = {
+        t["id"]: TaskState(t["owner_id"], t["failed"])
+        for t in (await tx.select(TASKS, ids) if ids else [])
+    }
+    return build_strip(row, tasks, head, now, stuck_after)
+
+
+# --------------------------------------------------------------------------- sealing history
+
+# The distinct miners of the pipeline, one index probe each (a loose index scan of the primary
+# key), so each miner's newest finished sectors come from its own probe.
+_MINERS = """WITH RECURSIVE miners AS (
+    SELECT min(sp_id) AS sp_id FROM sectors_sdr_pipeline
+    UNION ALL
+    SELECT (SELECT min(p.sp_id) FROM sectors_sdr_pipeline p WHERE p.sp_id > m.sp_id)
+      FROM miners m
+     WHERE m.sp_id IS NOT NULL
+)"""
+
+#: Finished: the commit landed and the sector moved to long-term storage (what leaves the
+#: strip). $1 = limit. Served by sectors_sdr_pipeline_finished (20261203-04).
+HISTORY_LATEST = (
+    _MINERS
+    + """
+SELECT s.sp_id, s.sector_number, s.create_time
+  FROM miners m
+ CROSS JOIN LATERAL (
+       SELECT p.sp_id, p.sector_number, p.create_time
+         FROM sectors_sdr_pipeline p
+        WHERE p.sp_id = m.sp_id AND p.after_commit_msg_success AND p.after_move_storage
+        ORDER BY p.sector_number DESC
+        LIMIT $1) s
+ WHERE m.sp_id IS NOT NULL
+ ORDER BY s.sector_number DESC, s.sp_id DESC
+ LIMIT $1
+"""
+)
+
+#: $1 = sector number, $2 = limit: that number's finished sector of each miner (a key probe).
+HISTORY_SEARCH = (
+    _MINERS
+    + """
+SELECT p.sp_id, p.sector_number, p.create_time
+  FROM miners m
+  JOIN sectors_sdr_pipeline p ON p.sp_id = m.sp_id AND p.sector_number = $1
+ WHERE p.after_commit_msg_success AND p.after_move_storage
+ ORDER BY p.sp_id DESC
+ LIMIT $2
+"""
+)
+
+#: The listed sectors' attempts: their events row by key, its history ids by primary key.
+HISTORY_EVENTS = """
+SELECT k.sp_id, k.sector_number, h.name, h.work_start, h.work_end, h.result
+  FROM unnest($1::bigint[], $2::bigint[]) AS k(sp_id, sector_number)
+  JOIN sectors_pipeline_events e ON e.sp_id = k.sp_id AND e.sector_number = k.sector_number
+ CROSS JOIN LATERAL unnest(e.task_history_ids) AS i(id)
+  JOIN harmony_task_history h ON h.id = i.id
+ ORDER BY k.sp_id, k.sector_number, h.id
+ LIMIT $3
+"""
+
+#: Our schema's sealing history statements (:mod:`.sealing_history`).
+HISTORY = HistoryStatements(HISTORY_LATEST, HISTORY_SEARCH, HISTORY_EVENTS)

@@ -52,10 +52,11 @@ from ..pipeline import (
     build_summaries,
     summary_sql,
 )
+from ..sealing_history import HistoryStatements, SealingHistory, parse_search, read_history
 from ..timing import TimedTx
 from .kept import Kept
 
-__all__ = ["PROBLEMS", "SECTORS", "SUMMARY", "TASKS", "ProblemCache", "read_pipeline"]
+__all__ = ["HISTORY", "PROBLEMS", "SECTORS", "SUMMARY", "TASKS", "ProblemCache", "read_pipeline"]
 
 # Curio's PorepPipelineSummary predicates ($1 = chain head, NULL when unknown), each with NOT
 # failed added as in ours, except Wait Seed / PoRep: a sector is in PoRep from seed_epoch + 3
@@ -187,6 +188,76 @@ SELECT id, owner_id
 """
 
 
+# --------------------------------------------------------------------------- sealing history
+
+# Curio's finished sectors are its sectors_meta rows (written when the commit message is sent)
+# whose pipeline row, if PipelineGC has not deleted it yet, is through its commit and storage
+# move. Each miner's newest come from a backward probe of sectors_meta's primary key; the
+# miners themselves from a loose index scan of it (one probe each). Nothing here needs an index
+# of ours: Curio's schema is never changed.
+_MINERS = """WITH RECURSIVE miners AS (
+    SELECT min(sp_id) AS sp_id FROM sectors_meta
+    UNION ALL
+    SELECT (SELECT min(x.sp_id) FROM sectors_meta x WHERE x.sp_id > m.sp_id)
+      FROM miners m
+     WHERE m.sp_id IS NOT NULL
+)"""
+
+_IN_FLIGHT = """EXISTS (SELECT 1 FROM sectors_sdr_pipeline q
+                      WHERE q.sp_id = x.sp_id AND q.sector_number = x.sector_num
+                        AND NOT (q.after_commit_msg_success AND q.after_move_storage))"""
+
+#: $1 = limit
+HISTORY_LATEST = (
+    _MINERS
+    + """
+SELECT s.sp_id, s.sector_number, p.create_time
+  FROM miners m
+ CROSS JOIN LATERAL (
+       SELECT x.sp_id, x.sector_num AS sector_number
+         FROM sectors_meta x
+        WHERE x.sp_id = m.sp_id AND NOT """
+    + _IN_FLIGHT
+    + """
+        ORDER BY x.sector_num DESC
+        LIMIT $1) s
+  LEFT JOIN sectors_sdr_pipeline p ON p.sp_id = s.sp_id AND p.sector_number = s.sector_number
+ WHERE m.sp_id IS NOT NULL
+ ORDER BY s.sector_number DESC, s.sp_id DESC
+ LIMIT $1
+"""
+)
+
+#: $1 = sector number, $2 = limit
+HISTORY_SEARCH = (
+    _MINERS
+    + """
+SELECT x.sp_id, x.sector_num AS sector_number, p.create_time
+  FROM miners m
+  JOIN sectors_meta x ON x.sp_id = m.sp_id AND x.sector_num = $1
+  LEFT JOIN sectors_sdr_pipeline p ON p.sp_id = x.sp_id AND p.sector_number = x.sector_num
+ WHERE NOT """
+    + _IN_FLIGHT
+    + """
+ ORDER BY x.sp_id DESC
+ LIMIT $2
+"""
+)
+
+#: One events row per history id (Curio's shape), found through its primary key.
+HISTORY_EVENTS = """
+SELECT k.sp_id, k.sector_number, h.name, h.work_start, h.work_end, h.result
+  FROM unnest($1::bigint[], $2::bigint[]) AS k(sp_id, sector_number)
+  JOIN sectors_pipeline_events e ON e.sp_id = k.sp_id AND e.sector_number = k.sector_number
+  JOIN harmony_task_history h ON h.id = e.task_history_id
+ ORDER BY k.sp_id, k.sector_number, h.id
+ LIMIT $3
+"""
+
+#: Curio's sealing history statements (:mod:`engine.snapshot.sealing_history`).
+HISTORY = HistoryStatements(HISTORY_LATEST, HISTORY_SEARCH, HISTORY_EVENTS)
+
+
 def _gone(cells: tuple[StripCell, ...]) -> StripCell | None:
     """The first stage whose task Curio gave up on (its id names no harmony_task row)."""
     return next((c for c in cells if c.status == "failed" and c.task_id is not None), None)
@@ -243,11 +314,24 @@ async def read_pipeline(
     sector_limit: int,
     problem_limit: int,
     cache: ProblemCache | None = None,
+    history: bool = False,
+    history_limit: int = 100,
+    history_search: str | None = None,
+    previous_history: SealingHistory | None = None,
 ) -> PipelineSnap:
     """The summary per miner, the strips of the oldest ``sector_limit`` sectors in the
     pipeline, and up to ``problem_limit`` failed or stuck ones (oldest first; from ``cache``
-    while it is fresh)."""
+    while it is fresh). With ``history``, the sealing history too: the newest
+    ``history_limit`` finished sectors, or those numbered ``history_search``; without it,
+    ``previous_history`` is kept (the history view is not on screen)."""
     summary_rows = await tx.select(SUMMARY, head_epoch)
+    if history:
+        number, bad = parse_search(history_search)
+        finished = await read_history(
+            tx, HISTORY, now, limit=history_limit, search=number, bad_search=bad
+        )
+    else:
+        finished = previous_history or SealingHistory()
     sector_rows = [dict(r) for r in await tx.select(SECTORS, sector_limit)]
     key = (stuck_after, problem_limit)
     if cache is not None and cache.fresh(key, now) and cache.value is not None:
@@ -275,4 +359,5 @@ async def read_pipeline(
         in_progress=sum(int(r["in_progress"]) for r in summary_rows),
         problems=tuple(_problem(r, tasks, head_epoch, now) for r in problem_rows),
         stuck_after=stuck_after,
+        history=finished,
     )
