@@ -18,9 +18,13 @@ HELP = [
     (
         "Panes",
         [
-            ("1-5", "machines, task queues, sealing pipeline, storage, PoSt deadlines"),
+            (
+                "1-8",
+                "machines, task queues, sealing pipeline, storage, PoSt deadlines, jobs, "
+                "miners, events",
+            ),
             ("tab / shift+tab", "next / previous table in a pane"),
-            ("enter", "details of the selected machine, sector or storage path"),
+            ("enter", "details of the selected machine, sector or storage path; a job's attempts"),
             ("esc", "back; clears the filter"),
         ],
     ),
@@ -28,6 +32,8 @@ HELP = [
         "Everywhere",
         [
             ("/", "filter the table (history: searched in the database)"),
+            ("s or > / <", "sort the table by the next / previous column (then unsorted)"),
+            ("S", "reverse the sort; the header's arrow shows the column and direction"),
             ("ctrl+p or :", "command palette: jump to a machine, a task, a sector"),
             ("p", "pause / resume live updates"),
             ("+ / -", "refresh less / more often (default 2 s, minimum 1 s)"),

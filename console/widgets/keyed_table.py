@@ -8,19 +8,70 @@ seconds. Cells are ``rich.text.Text`` built by the panes, never markup strings f
 task error containing ``[`` would otherwise be read as markup).
 
 Only DataTable's public API is used (``add_row``, ``update_cell``, ``remove_row``,
-``get_row``, ``get_row_index``, ``ordered_rows``, ``move_cursor``, ``sort``).
+``get_row``, ``get_row_index``, ``ordered_rows``, ``move_cursor``, ``sort``), except to redraw
+the header after its sort arrow moved.
+
+Sorting, k9s/htop style: ``s`` (or ``>``) sorts by the next column, ``<`` by the previous one,
+past either end back to the pane's own order; ``S`` reverses. The header shows the column and
+its direction with an arrow. The order is the table's, so it survives every refresh (each
+:meth:`KeyedTable.sync` sorts the new rows the same way) and is remembered for the session per
+table (a pane with several views has one table per view). Cells sort by what they say: numbers
+as numbers (``1,234``), durations as durations (``48ms`` < ``2.05s`` < ``3m`` < ``1h05m``),
+sizes as sizes (``512M`` < ``1.5T``), countdowns (``-00:01:00``) as seconds, other text
+case-insensitively; an empty cell or a dash always comes last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
-__all__ = ["Column", "KeyedTable"]
+__all__ = ["Column", "KeyedTable", "sort_value"]
+
+#: ascending and descending, beside the sort column's label
+ARROWS = {False: "\u2191", True: "\u2193"}
+
+_NUMBER = re.compile(r"[-+]?\d[\d,]*(\.\d+)?%?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?")
+_COUNTDOWN = re.compile(r"([-+]?)(\d+):(\d\d):(\d\d)")
+_SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([KMGTPE]i?)?B?")
+_DIGITS = re.compile(r"(\d+)")
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50, "E": 2**60}
+#: words around a duration that do not change its order ("3s ago", "in 5m", "lost 9s")
+_AROUND = re.compile(r"^(?:in|lost|left|stale|~)\s+|\s+ago$")
+
+
+SortValue = tuple[int, float | tuple[tuple[int, int | str], ...]]
+
+
+def sort_value(plain: str) -> SortValue:
+    """What a cell sorts by: ``(0, number)`` for numbers, durations, sizes and countdowns,
+    ``(1, parts)`` for other text (case-insensitive, its digits as numbers: ``t01000:999``
+    before ``t01000:1000``), ``(2, ())`` for an empty cell or a dash (last)."""
+    value = plain.strip()
+    if value in ("", "-", "?"):
+        return (2, ())
+    if _NUMBER.fullmatch(value):
+        return (0, float(value.replace(",", "").rstrip("%")))
+    if m := _COUNTDOWN.fullmatch(value):
+        seconds = int(m[2]) * 3600 + int(m[3]) * 60 + int(m[4])
+        return (0, -seconds if m[1] == "-" else seconds)
+    bare = _AROUND.sub("", value)
+    if bare and (m := _DURATION.fullmatch(bare)) and any(m.groups()):
+        d, h, mi, s, ms = (float(g) if g else 0.0 for g in m.groups())
+        return (0, d * 86400 + h * 3600 + mi * 60 + s + ms / 1000)
+    if (m := _SIZE.fullmatch(value)) and (m[2] or value.endswith("B")):
+        return (0, float(m[1]) * _UNITS[(m[2] or "")[:1]])
+    parts = _DIGITS.split(value.casefold())
+    return (1, tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p))
 
 
 @dataclass(frozen=True)
@@ -45,12 +96,97 @@ class KeyedTable(DataTable[Text]):
     }
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # not in the footer (the machines pane's keys fill it at 80 columns): ``?`` lists them
+        Binding(
+            "s,greater_than_sign",
+            "sort(1)",
+            "Sort",
+            show=False,
+            key_display="s",
+            id="console.sort",
+        ),
+        Binding(
+            "less_than_sign",
+            "sort(-1)",
+            "Sort back",
+            show=False,
+            key_display="<",
+            id="console.sort.back",
+        ),
+        Binding("S", "sort_reverse", "Reverse sort", show=False, id="console.sort.reverse"),
+    ]
+
     def __init__(self, columns: Sequence[Column], *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
         self.columns_spec = tuple(columns)
+        #: the column rows are sorted by (an index into ``columns_spec``), None: the pane's order
+        self.sort_column: int | None = None
+        #: the sort is descending
+        self.sort_reverse = False
+        #: the rows in the order the pane gave them (what "no sort" goes back to)
+        self._given: list[str] = []
         for column in self.columns_spec:
-            label = Text(column.label, justify="right" if column.right else "left")
-            self.add_column(label, key=column.key, width=column.width)
+            self.add_column(self._label(column), key=column.key, width=column.width)
+
+    # ------------------------------------------------------------------ sorting
+
+    def _label(self, column: Column, arrow: str = "") -> Text:
+        """A column's header, with the sort arrow; a fixed-width column gives up its label's
+        last characters rather than the arrow."""
+        label = column.label
+        if arrow and column.width is not None and len(label) + 1 > column.width:
+            label = label[: max(column.width - 1, 0)]
+        return Text(label + arrow, justify="right" if column.right else "left")
+
+    def action_sort(self, step: int) -> None:
+        """Sort by the next (``step`` 1) or previous (-1) column; past the last or the first,
+        back to the pane's own order."""
+        count = len(self.columns_spec)
+        if self.sort_column is None:
+            column: int | None = 0 if step > 0 else count - 1
+        else:
+            column = self.sort_column + step
+            if not 0 <= column < count:
+                column = None
+        self.set_sort(column, self.sort_reverse if column is not None else False)
+
+    def action_sort_reverse(self) -> None:
+        """Reverse the order (sorting by the first column if none was chosen)."""
+        self.set_sort(0 if self.sort_column is None else self.sort_column, not self.sort_reverse)
+
+    def set_sort(self, column: int | None, reverse: bool = False) -> None:
+        """Sort by ``column`` (None: the pane's order) and redraw the header's arrow."""
+        before = self.sort_column
+        self.sort_column, self.sort_reverse = column, reverse
+        for index in {before, column} - {None}:
+            assert index is not None
+            spec = self.columns_spec[index]
+            arrow = ARROWS[reverse] if index == column else ""
+            self.columns[self._column_key(spec.key)].label = self._label(spec, arrow)
+        # DataTable caches its header by its update count; a new label needs a new count
+        self._update_count += 1
+        self.refresh()
+        if self.row_count:
+            selected = self.selected_key
+            self._reorder(self._sorted(self._given, lambda key: self.get_row(key)))
+            if selected is not None:
+                self.select_key(selected)
+
+    def _column_key(self, key: str) -> ColumnKey:
+        return next(k for k in self.columns if k.value == key)
+
+    def _sorted(self, keys: list[str], cells_of: Callable[[str], Cells]) -> list[str]:
+        """``keys`` in the table's sort order (stable: ties keep the pane's order; empty cells
+        last in either direction)."""
+        if self.sort_column is None:
+            return keys
+        index = self.sort_column
+        values = {key: sort_value(cells_of(key)[index].plain) for key in keys}
+        filled = [k for k in keys if values[k][0] != 2]
+        empty = [k for k in keys if values[k][0] == 2]
+        filled.sort(key=lambda k: values[k], reverse=self.sort_reverse)
+        return filled + empty
 
     @property
     def selected_key(self) -> str | None:
@@ -74,9 +210,11 @@ class KeyedTable(DataTable[Text]):
         return True
 
     def sync(self, rows: Mapping[str, Cells]) -> None:
-        """Make the table show ``rows`` (in that order), touching only what changed."""
+        """Make the table show ``rows`` (in that order, or in the sort order the operator
+        chose), touching only what changed."""
         selected = self.selected_key
         keys = [c.key for c in self.columns_spec]
+        self._given = list(rows)
         with self.app.batch_update():
             for stale in [k for k in self.rows if k.value not in rows]:
                 self.remove_row(stale)
@@ -87,7 +225,7 @@ class KeyedTable(DataTable[Text]):
                 for column, cell in zip(keys, cells, strict=True):
                     if self.get_cell(key, column) != cell:
                         self.update_cell(key, column, cell)
-            self._reorder(list(rows))
+            self._reorder(self._sorted(self._given, rows.__getitem__))
             if selected is not None and selected in rows:
                 index = self.get_row_index(selected)
                 if index != self.cursor_row:
