@@ -59,7 +59,7 @@ DEADLINE_COLUMNS = (
     Column("Open", "open", 8),
     Column("Partitions", "partitions", 10, right=True),
     Column("Sectors (faults)", "sectors", 16, right=True),
-    Column("Proven partitions", "proven", 17, right=True),
+    Column("Proven", "proven", 6, right=True),  # partitions; 80 columns show "(current)"
     Column("", "current", 9),
 )
 
@@ -113,6 +113,31 @@ def _epoch_time(post: PostSnap, epoch: int) -> datetime:
     return EpochClock(post.genesis, post.profile).time_of(epoch)
 
 
+def _miner_faults(miner: PostMiner, styles: Styles) -> Text:
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(miner.address, style=styles.bold)
+    line.append(f" {size_str(miner.sector_size)}  ")
+    pct = miner.faulty * 100 / miner.live if miner.live else 0.0
+    line.append(f"faults {miner.faulty} ({pct:.1f}%)", style=styles.crit if miner.faulty else "")
+    line.append(f", recovering {miner.recovering}")
+    return line
+
+
+def _period_info(post: PostSnap, info: DeadlineInfo, now: datetime) -> Text:
+    assert post.profile is not None
+    line = Text(no_wrap=True, overflow="ellipsis")
+    period = post.profile.wpost_proving_period
+    if info.period_start < 0:
+        # A young chain: the miner's first period began before genesis (lotus-miner prints
+        # the negative epoch); there is nothing before epoch 0 to show.
+        line.append(f"first period (boundary {info.period_start % period}), ")
+    else:
+        line.append(f"period {info.period_start} (boundary {info.period_start % period}), ")
+    next_start = _epoch_time(post, info.next_period_start)
+    line.append(f"next in {duration((next_start - now).total_seconds())}", style="dim")
+    return line
+
+
 class PostPane(Pane):
     """WindowPoSt deadlines of every miner."""
 
@@ -135,10 +160,14 @@ class PostPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="post-header")
-        yield Vertical(id="post-miners")
-        yield Static(Text(LEGEND, style="dim"), classes="legend")
-        yield KeyedTable(COUNTDOWN_COLUMNS, id="post-countdowns")
-        yield KeyedTable(DEADLINE_COLUMNS, id="post-deadlines")
+        # The miners and their countdowns above the deadlines' table; side by side from 160
+        # columns (console.tcss, Screen.-wide), where the table keeps the full height.
+        with Vertical(id="post-body"):
+            with Vertical(id="post-overview"):
+                yield Vertical(id="post-miners")
+                yield Static(Text(LEGEND, style="dim"), classes="legend")
+                yield KeyedTable(COUNTDOWN_COLUMNS, id="post-countdowns")
+            yield KeyedTable(DEADLINE_COLUMNS, id="post-deadlines")
 
     @property
     def filter_table(self) -> KeyedTable:
@@ -204,7 +233,7 @@ class PostPane(Pane):
         for miner in post.miners:
             info = current_deadline(post, miner, now)
             assert info is not None
-            miner_lines.append(self._miner_info(post, miner, info, now, styles))
+            miner_lines.extend(self._miner_info_lines(post, miner, info, now, styles))
             miner_lines.append(Text(" ").append_text(deadline_strip(miner, info.index, styles)))
             miner_lines.append(ruler(len(miner.deadlines), info.index))
             here = miner.deadlines[info.index]
@@ -304,25 +333,21 @@ class PostPane(Pane):
     def _miner_info(
         self, post: PostSnap, miner: PostMiner, info: DeadlineInfo, now: datetime, styles: Styles
     ) -> Text:
-        assert post.profile is not None
-        line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(miner.address, style=styles.bold)
-        line.append(f" {size_str(miner.sector_size)}  ")
-        pct = miner.faulty * 100 / miner.live if miner.live else 0.0
-        line.append(
-            f"faults {miner.faulty} ({pct:.1f}%)", style=styles.crit if miner.faulty else ""
-        )
-        line.append(f", recovering {miner.recovering}  ")
-        period = post.profile.wpost_proving_period
-        if info.period_start < 0:
-            # A young chain: the miner's first period began before genesis (lotus-miner prints
-            # the negative epoch); there is nothing before epoch 0 to show.
-            line.append(f"first period (boundary {info.period_start % period}), ")
-        else:
-            line.append(f"period {info.period_start} (boundary {info.period_start % period}), ")
-        next_start = _epoch_time(post, info.next_period_start)
-        line.append(f"next in {duration((next_start - now).total_seconds())}", style="dim")
-        return line
+        """The miner's faults and proving period on one line."""
+        return _miner_faults(miner, styles).append("  ").append_text(_period_info(post, info, now))
+
+    def _miner_info_lines(
+        self, post: PostSnap, miner: PostMiner, info: DeadlineInfo, now: datetime, styles: Styles
+    ) -> list[Text]:
+        """:meth:`_miner_info` where it fits the box, else two lines (the period on its own), so
+        "next in" keeps its countdown at 80 columns."""
+        line = self._miner_info(post, miner, info, now, styles)
+        box = self.query_one("#post-miners", Vertical)
+        width = box.content_size.width or self.query_one("#post-header", PaneHeader).line_width
+        # room for a countdown that grows by a few cells, so the line does not flap
+        if line.cell_len + 3 <= width:
+            return [line]
+        return [_miner_faults(miner, styles), Text(" ").append_text(_period_info(post, info, now))]
 
     def _countdown_row(
         self,
