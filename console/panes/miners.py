@@ -1,0 +1,162 @@
+"""Pane 7: miners, like ``lotus-miner info``: per miner its sectors by state, raw and
+quality-adjusted power, WinningPoSt (blocks won, missed, win rate), faults and recoveries, and
+the next deadline with sectors, counting down.
+
+One definition with ``harmony miner info``: both take :func:`engine.snapshot.miners.miner_infos`
+of a snapshot, and the selected miner's lines below the table are the CLI's
+(:func:`~engine.snapshot.miners.info_lines`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.reactive import var
+from textual.widgets import DataTable, Static
+
+from engine.snapshot import ClusterSnapshot, countdown
+from engine.snapshot.miners import MinerInfo, info_lines, miner_infos, rate_text
+
+from ..widgets.cells import Styles, num, short_size, text
+from ..widgets.clauses import join_clauses
+from ..widgets.keyed_table import Column, KeyedTable
+from .base import Pane, PaneHeader
+
+__all__ = ["MinersPane"]
+
+#: through Next DL the columns fit 80 (the sealed count and the rest are in the summary below)
+COLUMNS = (
+    Column("Miner", "miner", 8),
+    Column("Raw", "raw", 6, right=True),
+    Column("QAP", "qap", 6, right=True),
+    Column("Sealing", "sealing", 7, right=True),
+    Column("Live", "live", 5, right=True),
+    Column("Faulty", "faulty", 6, right=True),
+    Column("Won", "won", 4, right=True),
+    Column("Rate", "rate", 6, right=True),
+    Column("Next DL", "next", 12),
+)
+
+
+def _power(value: int | None) -> Text:
+    if value is None:
+        return Text("?", style="dim", justify="right")
+    return Text(short_size(value), justify="right", no_wrap=True)
+
+
+def next_cell(info: MinerInfo, now: datetime) -> Text:
+    """``5 00:29:58``: the next deadline with sectors and the time until it opens."""
+    nd = info.next_deadline
+    if nd is None:
+        return Text("-", style="dim")
+    return Text(f"{nd.index:>2} {countdown(nd.opens_in(now)).strip()}", no_wrap=True)
+
+
+def miner_cells(info: MinerInfo, now: datetime, styles: Styles) -> tuple[Text, ...]:
+    return (
+        text(info.address, styles.bold),
+        _power(info.raw_power),
+        _power(info.qa_power),
+        num(info.sealing, styles.info if info.sealing else ""),
+        num(info.live),
+        num(info.faulty, styles.crit if info.faulty else ""),
+        num(info.blocks_won),
+        Text(rate_text(info.win_rate), justify="right"),
+        next_cell(info, now),
+    )
+
+
+class MinersPane(Pane):
+    """One row per miner; the selected miner's full summary below."""
+
+    SECTION = "post"
+    LISTS = frozenset({"miners"})
+
+    DEFAULT_CSS = """
+    MinersPane #miners-table {
+        height: auto;
+        max-height: 50%;
+    }
+    MinersPane #miners-detail {
+        height: 1fr;
+        padding: 0 1;
+    }
+    """
+
+    #: the key of the highlighted row (its summary is shown below the table)
+    highlighted: var[str | None] = var(None)
+
+    def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
+        super().__init__(id=id, read_only=read_only)
+        #: the last render's summaries, by row key
+        self._infos: dict[str, MinerInfo] = {}
+
+    def compose(self) -> ComposeResult:
+        yield PaneHeader(self.WAITING, id="miners-header")
+        yield KeyedTable(COLUMNS, id="miners-table")
+        with VerticalScroll(id="miners-detail"):
+            yield Static(id="miners-info")
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one("#miners-table", KeyedTable)
+
+    @property
+    def filter_table(self) -> KeyedTable:
+        return self.table
+
+    def render_snapshot(self, snap: ClusterSnapshot) -> None:
+        self._draw(snap, self.now or snap.taken_at)
+
+    def tick(self, now: datetime) -> None:
+        if self.snapshot is not None and self.snapshot.error(self.SECTION) is None:
+            self._draw(self.snapshot, now)
+
+    def _draw(self, snap: ClusterSnapshot, now: datetime) -> None:
+        styles = self.palette
+        header = self.query_one("#miners-header", PaneHeader)
+        infos = miner_infos(snap, now)
+        self._infos = {str(i.sp_id): i for i in infos}
+        if not infos:
+            header.update(Text("no miners yet: create one with `harmony chain create-miner`"))
+            self.table.sync({})
+            self._show_info(now)
+            return
+        rows = {}
+        for info in infos:
+            cells = miner_cells(info, now, styles)
+            if self.matches(*cells):
+                rows[str(info.sp_id)] = cells
+        count = len(infos)
+        clauses = [Text(f"{count} miner{'s' if count != 1 else ''}", style=styles.bold)]
+        raw = [i.raw_power for i in infos]
+        if all(r is not None for r in raw):
+            clauses.append(Text(f"raw power {short_size(sum(r or 0 for r in raw))}"))
+        else:
+            clauses.append(Text("power not known (no Lotus node)", style="dim"))
+        faulty = sum(i.faulty for i in infos)
+        clauses.append(Text(f"{faulty} faulty", style=styles.crit if faulty else ""))
+        won = sum(i.blocks_won for i in infos)
+        clauses.append(Text(f"{won} block{'s' if won != 1 else ''} won in 24 h"))
+        line = join_clauses(clauses, header.line_width)
+        line.append(self.filter_note(len(rows), count))
+        header.update(line)
+        self.table.sync(rows)
+        self._show_info(now)
+
+    def _show_info(self, now: datetime) -> None:
+        key = self.table.selected_key
+        info = self._infos.get(key) if key is not None else None
+        body = Text("\n".join(info_lines(info, now))) if info is not None else Text("")
+        self.query_one("#miners-info", Static).update(body)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.highlighted = event.row_key.value
+        if self.snapshot is not None:
+            self._show_info(self.now or self.snapshot.taken_at)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
