@@ -7,9 +7,10 @@ seen at once where notifications work (and within one heartbeat, ~2 s, where the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString
 
 from engine.harmonydb import DB, Tx
 
@@ -150,6 +151,13 @@ async def restart_task(db: DB, task_id: TaskID) -> str:
             "update_time = now() WHERE id = $1",
             task_id,
         )
+        # in this transaction, after the failed state was checked: one event per restart
+        await tx.exec(
+            "INSERT INTO cluster_events (kind, task_id, task_name, message) "
+            "VALUES ('task-restarted', $1, $2, 'restarted by hand: retries reset')",
+            task_id,
+            row["name"],
+        )
         tx.notify("task", row["name"])
         await tx.commit()
         return str(row["name"])
@@ -225,23 +233,65 @@ async def resolve_machine(db: DB, name_or_id: str) -> MachineRow:
     raise MachineNotFound(f"no machine {name_or_id!r} (see `harmony machine list`)")
 
 
-async def _set_flags(db: DB, machine_id: int, sql: str) -> None:
+#: An operator's flag change and the event it records (``cluster_events``), decided from the
+#: flags before the change: (kind, message), or None when the flags were already so.
+Event = Callable[[Any], tuple[str, str] | None]
+
+
+async def _set_flags(db: DB, machine_id: int, sql: LiteralString, event: Event) -> None:
     """Set a machine's operator flags. Each action sets the same values however often it is
-    sent, so one whose COMMIT reply was lost is simply sent again."""
+    sent, so one whose COMMIT reply was lost is simply sent again.
+
+    Its event goes in the same transaction, after the row is locked and only if the flags
+    change: an action sent again (or twice at once) finds them set and records nothing more."""
 
     async def update(tx: Tx) -> None:
-        if not await tx.exec(sql, machine_id):
+        before = await tx.query_row(
+            "SELECT host_and_port, unschedulable, drain_requested_at, restart_request "
+            "FROM harmony_machines WHERE id = $1 FOR UPDATE",
+            machine_id,
+        )
+        if before is None or not await tx.exec(sql, machine_id):
             raise MachineNotFound(f"no machine with id {machine_id}")
+        what = event(before)
+        if what is not None:
+            await tx.exec(
+                "INSERT INTO cluster_events (kind, machine_id, machine, message) "
+                "VALUES ($1, $2, $3, $4)",
+                what[0],
+                machine_id,
+                before["host_and_port"],
+                what[1],
+            )
         tx.notify("machine", str(machine_id))
         await tx.commit()
 
     await resend(db, lambda: db.transaction(update))
 
 
+def _uncordoned(before: Any) -> tuple[str, str] | None:
+    cancelled = [
+        what
+        for what, column in (("drain", "drain_requested_at"), ("restart", "restart_request"))
+        if before[column] is not None
+    ]
+    if not cancelled and not before["unschedulable"]:
+        return None
+    why = f" ({' and '.join(cancelled)} cancelled)" if cancelled else ""
+    return "machine-uncordoned", f"uncordoned: schedulable again{why}"
+
+
 async def cordon(db: DB, machine_id: int) -> None:
     """Stop new claims on the machine; running tasks continue."""
     await _set_flags(
-        db, machine_id, "UPDATE harmony_machines SET unschedulable = TRUE WHERE id = $1"
+        db,
+        machine_id,
+        "UPDATE harmony_machines SET unschedulable = TRUE WHERE id = $1",
+        lambda b: (
+            None
+            if b["unschedulable"]
+            else ("machine-cordoned", "cordoned: no new tasks start there")
+        ),
     )
 
 
@@ -252,6 +302,7 @@ async def uncordon(db: DB, machine_id: int) -> None:
         machine_id,
         "UPDATE harmony_machines SET unschedulable = FALSE, drain_requested_at = NULL, "
         "drained_at = NULL, restart_request = NULL WHERE id = $1",
+        _uncordoned,
     )
 
 
@@ -263,6 +314,11 @@ async def drain(db: DB, machine_id: int) -> None:
         "UPDATE harmony_machines SET unschedulable = TRUE, "
         "drain_requested_at = coalesce(drain_requested_at, now()), drained_at = NULL "
         "WHERE id = $1",
+        lambda b: (
+            None
+            if b["drain_requested_at"] is not None
+            else ("machine-drain", "drain requested: cordoned, running tasks finish")
+        ),
     )
 
 
@@ -272,4 +328,9 @@ async def request_restart(db: DB, machine_id: int) -> None:
         db,
         machine_id,
         "UPDATE harmony_machines SET unschedulable = TRUE, restart_request = now() WHERE id = $1",
+        lambda b: (
+            None
+            if b["restart_request"] is not None
+            else ("machine-restart", "restart requested: cordoned, restarts once idle")
+        ),
     )

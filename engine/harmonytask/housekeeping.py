@@ -22,6 +22,14 @@ DELETE FROM harmony_task_history
                LIMIT $2)
 """
 
+#: The cluster's events (migration 20261203-02) are kept as long as task history.
+DELETE_EVENTS = """
+DELETE FROM cluster_events
+ WHERE id IN (SELECT id FROM cluster_events
+               WHERE at < now() - make_interval(secs => $1)
+               LIMIT $2)
+"""
+
 FORGET_MACHINES = """
 DELETE FROM harmony_machines m
  WHERE m.session IS NULL
@@ -40,6 +48,8 @@ async def housekeeping(db: DB, config: EngineConfig, *, batch: int = 10_000) -> 
             deleted += n
             if n < batch:
                 break
+        while await db.exec(DELETE_EVENTS, config.history_retention, batch) >= batch:
+            pass
     forgotten = await db.exec(FORGET_MACHINES, config.forget_machines_after)
     if deleted or forgotten:
         log.info(

@@ -54,7 +54,7 @@ WITH cfg AS (
        SET session = NULL, lost_at = now()
      WHERE $9::bool AND session IS NOT NULL AND id <> $1
        AND last_contact < now() - make_interval(secs => (SELECT secs FROM timeout))
-    RETURNING id
+    RETURNING id, host_and_port, last_contact
 ), orphans AS (
     SELECT t.id, t.claimed_at, t.owner_id, m.host_and_port
       FROM harmony_task t JOIN harmony_machines m ON m.id = t.owner_id
@@ -74,6 +74,16 @@ WITH cfg AS (
            'lost: machine ' || host_and_port || ' stopped heartbeating', host_and_port,
            '{Outcome.LOST}', owner_id, attempt
       FROM lost
+), dead_events AS (
+    -- one event per machine declared dead, in this statement: only a live session is cleared,
+    -- so a beat sent twice finds none the second time
+    INSERT INTO cluster_events (kind, machine_id, machine, message)
+    SELECT 'machine-dead', id, host_and_port,
+           'no heartbeat since ' || to_char(last_contact AT TIME ZONE 'UTC', 'HH24:MI:SS')
+           || ' UTC; declared dead by machine ' || $1::int
+           || ', ' || (SELECT count(*) FROM lost l WHERE l.owner_id = dead.id)
+           || ' running task(s) returned to the queue'
+      FROM dead
 )
 SELECT me.*, (SELECT count(*) FROM dead) AS declared_dead, (SELECT count(*) FROM lost) AS reclaimed,
        (SELECT setting FROM cfg) AS machine_timeout_setting
@@ -194,6 +204,18 @@ async def register(
                 me.pid_namespace,
                 me.start_time,
             )
+        if row is None or row["session"] != session:
+            # joined: once per process (a re-sent registration carries the same session)
+            await tx.exec(
+                "INSERT INTO cluster_events (kind, machine_id, machine, message) "
+                "VALUES ('machine-joined', $1, $2, $3)",
+                machine_id,
+                host_and_port,
+                f"{machine_name} joined (version {version}, {len(tasks)} task "
+                f"type{'' if len(tasks) == 1 else 's'})"
+                if row is None
+                else f"{machine_name} rejoined (version {version})",
+            )
         await tx.exec(
             "INSERT INTO harmony_machine_details (machine_id, tasks, layers, startup_time, "
             "machine_name, version) VALUES ($1, $2, '', now(), $3, $4) "
@@ -289,10 +311,16 @@ async def heartbeat(
 
 
 async def mark_drained(db: DB, machine_id: int, session: str) -> None:
+    # The event goes with the change, in one statement; sent again it finds drained_at set.
     await _exec_again_safe(
         db,
-        "UPDATE harmony_machines SET drained_at = now() WHERE id = $1 AND session = $2 "
-        "AND drain_requested_at IS NOT NULL AND drained_at IS NULL",
+        "WITH d AS (UPDATE harmony_machines SET drained_at = now() WHERE id = $1 "
+        "AND session = $2 AND drain_requested_at IS NOT NULL AND drained_at IS NULL "
+        "RETURNING id, host_and_port, drain_requested_at) "
+        "INSERT INTO cluster_events (kind, machine_id, machine, message) "
+        "SELECT 'machine-drained', id, host_and_port, 'drained: no task runs there "
+        "any more (drain requested at ' || to_char(drain_requested_at AT TIME ZONE 'UTC', "
+        "'HH24:MI:SS') || ' UTC)' FROM d",
         machine_id,
         session,
     )
@@ -314,7 +342,10 @@ async def unregister(db: DB, machine_id: int, session: str) -> None:
     counts as alive; anything still owned is returned by the next peer heartbeat."""
     await _exec_again_safe(
         db,
-        "UPDATE harmony_machines SET session = NULL WHERE id = $1 AND session = $2",
+        "WITH gone AS (UPDATE harmony_machines SET session = NULL WHERE id = $1 "
+        "AND session = $2 RETURNING id, host_and_port) "
+        "INSERT INTO cluster_events (kind, machine_id, machine, message) "
+        "SELECT 'machine-left', id, host_and_port, 'left the cluster cleanly' FROM gone",
         machine_id,
         session,
     )

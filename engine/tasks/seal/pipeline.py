@@ -318,6 +318,14 @@ async def resume_sector(db: DB, sp_id: int, number: int) -> Resumed:
                 else "a new task will be created"
             )
             description = f"sector {number} of t0{sp_id} resumes at {stage} ({how})"
+        # in this transaction, after the failed state was checked: one event per resume
+        await tx.exec(
+            "INSERT INTO cluster_events (kind, sp_id, sector_number, message) "
+            "VALUES ('sector-resumed', $1, $2, $3)",
+            sp_id,
+            number,
+            description,
+        )
         tx.notify("sealing", f"resume:{sp_id}:{number}")
         await tx.commit()
         return Resumed(sp_id, number, stage, restarted, description)
