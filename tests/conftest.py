@@ -6,12 +6,14 @@ started for the whole run (in a temporary data directory, stopped and removed at
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from engine.harmonydb import DB, itest_db, start_embedded
@@ -19,6 +21,7 @@ from engine.harmonytask import EngineConfig, TaskEngine, TaskType
 from engine.resources import GiB, Resources
 from support.curio_schema import CurioCluster, curio_cluster
 from support.probe import PROBE_TABLE
+from support.schema_stock import SchemaStock
 
 #: Engines for tests heartbeat only when a test calls engine.beat() (or a machine NOTIFY
 #: arrives), so nothing time-dependent happens behind a test's back.
@@ -41,16 +44,42 @@ def pg_url() -> Iterator[str]:
     root.chmod(0o755)
     server = start_embedded(root)
     try:
+        asyncio.run(_skip_fsync(server.uri))
         yield server.uri
     finally:
         server.release()
         shutil.rmtree(root, ignore_errors=True)
 
 
+async def _skip_fsync(url: str) -> None:
+    """The suite's own throwaway server does not flush to disk: every test creates a schema
+    (a few hundred catalog writes) and commits often, and no test survives a power cut. A
+    killed server process loses nothing this way (its WAL is in the OS's cache; commits still
+    wait for it: ``synchronous_commit`` stays on), so restart and crash tests mean the same."""
+    conn = await asyncpg.connect(url)
+    try:
+        for setting in ("fsync", "full_page_writes"):
+            await conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def schema_stock(pg_url: str) -> Iterator[SchemaStock]:
+    """Migrated schemas made ahead of the tests (see :mod:`support.schema_stock`)."""
+    stock = SchemaStock(pg_url)
+    try:
+        yield stock
+    finally:
+        stock.close()
+
+
 @pytest.fixture
-async def db(pg_url: str) -> AsyncIterator[DB]:
+async def db(pg_url: str, schema_stock: SchemaStock) -> AsyncIterator[DB]:
     """A DB on a brand-new ``itest_<id>`` schema with every migration applied."""
-    database = await itest_db(pg_url)
+    schema = await asyncio.to_thread(schema_stock.take)
+    database = await (itest_db(pg_url) if schema is None else DB.open(pg_url, schema=schema))
     try:
         yield database
     finally:
