@@ -38,7 +38,7 @@ class JobsPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="jobs-header")
-        yield JobsTable(lambda: self.palette, id="jobs-table")
+        yield JobsTable(id="jobs-table")
 
     @property
     def table(self) -> JobsTable:

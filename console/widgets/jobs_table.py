@@ -16,7 +16,7 @@ from rich.text import Text
 from engine.snapshot import ClusterSnapshot, duration
 from engine.snapshot.jobs import Job, build_jobs
 
-from .cells import Styles, ident, text
+from .cells import Styles, ident, styles_for, text
 from .keyed_table import Column, KeyedTable
 
 __all__ = ["JOB_COLUMNS", "JobsTable", "job_cells"]
@@ -58,14 +58,19 @@ def job_cells(
 
 
 class JobsTable(KeyedTable):
-    """Running tasks as jobs (see the module docstring).
+    """Running tasks as jobs (see the module docstring): ``JobsTable(id="jobs")``, then
+    :meth:`show` with each snapshot and each tick. Sorting (``s``/``S``), the cursor and
+    ``enter`` (a ``DataTable.RowSelected`` whose row key is the task id) are KeyedTable's.
 
     Args:
-        styles: the theme's semantic styles, asked for at each render (the theme may change).
+        styles: the semantic styles to draw with, asked for at each render; None: the app
+            theme's (:func:`~console.widgets.cells.styles_for`).
         id: the widget's id.
     """
 
-    def __init__(self, styles: Callable[[], Styles], *, id: str | None = None) -> None:
+    def __init__(
+        self, styles: Callable[[], Styles] | None = None, *, id: str | None = None
+    ) -> None:
         super().__init__(JOB_COLUMNS, id=id)
         self._styles = styles
         #: every job of the last snapshot shown, filtered or not
@@ -80,7 +85,8 @@ class JobsTable(KeyedTable):
     ) -> tuple[int, int]:
         """Show ``snap``'s jobs at ``now``, those whose cells ``keep`` accepts (all when None);
         returns (shown, total)."""
-        styles = self._styles()
+        # asked for at each render: the theme may change
+        styles = self._styles() if self._styles is not None else styles_for(self.app)
         prefix = snap.post.miners[0].address_prefix if snap.post.miners else "t0"
         jobs = self.jobs = build_jobs(snap)
         rows = {}
