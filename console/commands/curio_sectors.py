@@ -1,4 +1,5 @@
-"""``harmony sectors list`` on a Curio cluster, read-only, in ``lotus-miner sectors list``'s layout.
+"""``harmony sectors list`` on a Curio cluster, read-only, in ``lotus-miner sectors list``'s layout
+(and ``sectors history``: the console's sealing history, read from Curio's schema).
 
 Two sources, as Curio itself has them:
 
@@ -28,11 +29,12 @@ from engine.snapshot.curio.machines import read_machines
 from engine.snapshot.curio.pipeline import read_pipeline
 from engine.snapshot.curio.reader import DEAD_AFTER, STALE_AFTER
 from engine.snapshot.model import MachineSnap, PipelineSnap, SectorStrip
+from engine.snapshot.pipeline import stage_status
 from engine.snapshot.timing import Timing
 
 from .common import CLOCK, CommandError, print_json, print_table
 
-__all__ = ["DEFAULT_LIMIT", "curio_sectors_list"]
+__all__ = ["DEFAULT_LIMIT", "curio_sectors_history", "curio_sectors_list"]
 
 #: sectors listed when no --limit is given
 DEFAULT_LIMIT = 1000
@@ -71,6 +73,8 @@ class _Sector:
     failed_reason_msg: str = ""
     stuck: bool = False
     in_pipeline: bool = False
+    #: the status of the stage it is in, as the console's strip says it (""; not in flight)
+    stage_status: str = ""
 
 
 def _prefix(machines: tuple[MachineSnap, ...]) -> str:
@@ -108,6 +112,7 @@ def _from_strip(s: SectorStrip, meta: dict[str, Any] | None) -> _Sector:
         failed_reason_msg=s.failed_msg,
         stuck=s.stuck,
         in_pipeline=True,
+        stage_status=stage_status(s) if s.state == "Sealing" else "",
     )
 
 
@@ -185,6 +190,7 @@ async def curio_sectors_list(db: DB, args: argparse.Namespace) -> int:
                     "failed_reason_msg": v.failed_reason_msg,
                     "stuck": v.stuck,
                     "in_pipeline": v.in_pipeline,
+                    "stage_status": v.stage_status,
                     "deals": v.deals,
                 }
                 for v in rows
@@ -226,3 +232,26 @@ async def curio_sectors_list(db: DB, args: argparse.Namespace) -> int:
         "SectorMetadata task last recorded them"
     )
     return 0
+
+
+async def curio_sectors_history(db: DB, args: argparse.Namespace) -> int:
+    """``sectors history`` on a Curio cluster: the console's sealing history (Curio's
+    statements, :data:`engine.snapshot.curio.pipeline.HISTORY`), miners named as its nodes
+    name them."""
+    from engine.snapshot.curio.pipeline import HISTORY
+    from engine.snapshot.sealing_history import SealingHistory, read_history
+
+    from .sectors import print_history
+
+    now = CLOCK.now()
+
+    async def read(tx: Tx) -> tuple[SealingHistory, tuple[MachineSnap, ...]]:
+        ttx = Timing().wrap(tx)
+        history = await read_history(ttx, HISTORY, now, limit=args.limit, search=args.sector)
+        machines, _ = await read_machines(
+            ttx, now, stale_after=STALE_AFTER, dead_after=DEAD_AFTER, running_limit=0
+        )
+        return history, machines
+
+    history, machines = await db.transaction(read, isolation="repeatable_read")
+    return print_history(_prefix(machines), history, json=args.json)

@@ -1,8 +1,15 @@
-"""``harmony sectors pledge|list|status|resume``: CC sectors through the sealing pipeline.
+"""``harmony sectors pledge|list|status|history|resume``: CC sectors through the sealing
+pipeline.
 
-On a Curio cluster (a foreign schema) ``list`` reads Curio's pipeline and sealed sectors
-(:mod:`.curio_sectors`); ``status`` is not supported there yet, ``pledge`` and ``resume`` are
-refused."""
+On a Curio cluster (a foreign schema) ``list`` and ``history`` read Curio's pipeline and sealed
+sectors (:mod:`.curio_sectors`); ``status`` is not supported there yet, ``pledge`` and
+``resume`` are refused.
+
+``status`` says the stage a sector is in as the console's sealing pane does (one definition,
+:data:`engine.snapshot.pipeline.STATUS_WORDS`): "queued" only when the stage's task exists and
+waits for a machine, "ready, no task yet" when its inputs are ready and the poller has not
+added it. ``history`` prints the console's sealing history: finished sectors, newest first,
+each stage's time (:mod:`engine.snapshot.sealing_history`)."""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from engine.proofs import format_sector_size
 from engine.storage import find_sector
 
 if TYPE_CHECKING:
+    from engine.snapshot.sealing_history import SealingHistory
     from engine.tasks.seal.status import SectorView
 
 # The sealing pipeline's modules are imported by the commands that use them, so `harmony` (and
@@ -86,6 +94,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     status.add_argument("--miner", type=miner_address, metavar="ADDRESS")
     add_json_flag(status)
     status.set_defaults(run=run_status)
+    history = actions.add_parser(
+        "history",
+        help="finished sectors, newest first, with each stage's time (the console's h view)",
+        description="Sectors that finished sealing, newest (highest number) first, with the "
+        "time each stage's task worked, the chain's wait for the seed, and the total, from "
+        "the sector's recorded task attempts. --sector finds one by number.",
+    )
+    history.add_argument("--sector", type=sector_number, metavar="N", help="only sector N")
+    history.add_argument(
+        "--limit", type=positive_int, default=20, metavar="N", help="at most N sectors (20)"
+    )
+    add_json_flag(history)
+    history.set_defaults(run=run_history)
     resume = actions.add_parser(
         "resume",
         help="take a failed sector back into the pipeline (only before its PreCommit)",
@@ -237,6 +258,11 @@ async def run_status(args: argparse.Namespace) -> int:
     try:
         epoch = await _chain_epoch(db)
         miner = await _miner(db, args.miner)
+        from engine.snapshot.pipeline import (
+            STATUS_WORDS,
+            read_sector_strip,
+            stage_status,
+        )
         from engine.tasks.seal.status import list_sectors, sector_events
 
         (view,) = await list_sectors(db, epoch, sp_id=miner.sp_id, number=args.number) or [None]
@@ -244,6 +270,10 @@ async def run_status(args: argparse.Namespace) -> int:
             raise CommandError(f"{miner.address} has no sector {args.number}")
         events = await sector_events(db, miner.sp_id, args.number)
         locations = await find_sector(db, miner.sp_id, args.number)
+        # the head the console's sealing pane reads: the chain's last tipset, else the clock's
+        (tip,) = await db.select("SELECT max(epoch) AS head FROM chain_tipsets")
+        head = epoch if tip["head"] is None else tip["head"]
+        strip = await read_sector_strip(db, miner.sp_id, args.number, head, CLOCK.now(), 0.0)
     finally:
         await db.close()
     r = view.row
@@ -251,6 +281,8 @@ async def run_status(args: argparse.Namespace) -> int:
         print_json(
             {
                 **_view_json(view),
+                "stage": strip.stage if strip is not None else None,
+                "stage_status": stage_status(strip) if strip is not None else None,
                 "comm_d": r["tree_d_cid"],
                 "comm_r": r["tree_r_cid"],
                 "ticket": _hex(r["ticket_value"]),
@@ -286,6 +318,8 @@ async def run_status(args: argparse.Namespace) -> int:
     print(f"SectorID:\t{args.number}")
     print(f"Miner:\t\t{miner.address}")
     print(f"Status:\t\t{view.state}")
+    if strip is not None and strip.stage != "Done" and strip.state == "Sealing":
+        print(f"Stage:\t\t{strip.stage}, {STATUS_WORDS[stage_status(strip)]}")
     print(f"CIDcommD:\t{r['tree_d_cid'] or ''}")
     print(f"CIDcommR:\t{r['tree_r_cid'] or ''}")
     print(f"Ticket:\t\t{_hex(r['ticket_value'])}")
@@ -333,3 +367,73 @@ async def run_resume(args: argparse.Namespace) -> int:
         await db.close()
     print(resumed.description)
     return 0
+
+
+def history_json(prefix: str, history: SealingHistory) -> list[dict[str, Any]]:
+    """The sealing history as ``sectors history --json`` prints it (both modes)."""
+    return [
+        {
+            "miner": f"{prefix}{f.sp_id}",
+            "sector": f.sector_number,
+            "created": f.create_time.isoformat() if f.create_time else None,
+            "finished": f.finished_at.isoformat() if f.finished_at else None,
+            "total_seconds": f.total,
+            "stages": {
+                t.stage: {"seconds": t.seconds, "attempts": t.attempts, "failed": t.failed}
+                for t in f.stages
+            },
+        }
+        for f in history.sectors
+    ]
+
+
+def print_history(prefix: str, history: SealingHistory, *, json: bool) -> int:
+    """``sectors history``'s output: one line per finished sector, a column per stage."""
+    from engine.snapshot.format import took
+    from engine.snapshot.sealing_history import HISTORY_STAGES
+
+    if json:
+        print_json(history_json(prefix, history))
+        return 0
+    if not history.sectors:
+        if history.search is not None:
+            print(f"no finished sector {history.search} (in flight or failed: sectors status)")
+        else:
+            print("no finished sectors yet")
+        return 0
+
+    def cell(seconds: float | None) -> str:
+        return took(seconds) if seconds is not None else "-"
+
+    headers = ["Miner", "Sector", "Finished", *HISTORY_STAGES, "Total", "Fails"]
+    table = [
+        [
+            f"{prefix}{f.sp_id}",
+            f.sector_number,
+            f"{f.finished_at:%Y-%m-%d %H:%M:%S}" if f.finished_at else "-",
+            *(cell(t.seconds) for t in f.stages),
+            cell(f.total),
+            f.failed_attempts,
+        ]
+        for f in history.sectors
+    ]
+    print_table(headers, table)
+    print("Finished in UTC; stage times are the work of each stage's successful attempts")
+    return 0
+
+
+async def run_history(args: argparse.Namespace) -> int:
+    from engine.snapshot.sealing_history import read_history
+
+    db = await open_db(args, migrate=False, foreign=True)
+    try:
+        if db.foreign:
+            from .curio_sectors import curio_sectors_history
+
+            return await curio_sectors_history(db, args)
+        from engine.snapshot.pipeline import HISTORY
+
+        history = await read_history(db, HISTORY, CLOCK.now(), limit=args.limit, search=args.sector)
+    finally:
+        await db.close()
+    return print_history("t0", history, json=args.json)

@@ -1,20 +1,32 @@
 """Pane 3: the sealing pipeline: Curio's summary buckets, a stage strip per sector, and the
-failed or stuck sectors, oldest first."""
+failed or stuck sectors, oldest first (view ``i``, in flight); and the sealing history (view
+``h``): finished sectors, newest first, with each stage's time, searched by sector number in the
+database with ``/``.
+
+From 160 columns (the screen's ``-wide`` class, console.tcss) the in-flight view puts the
+pipeline and the problems side by side, each with the full height; at 80x24 they stack."""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.reactive import var
+from textual.widgets import ContentSwitcher, DataTable, Static
 
 from engine.snapshot import BUCKETS, ClusterSnapshot, SectorStrip, StripCell, duration
+from engine.snapshot.format import took
+from engine.snapshot.sealing_history import FinishedSector
 
 from ..widgets.cells import Styles, age, ident, miner_address, num, text
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
-__all__ = ["GLYPHS", "STAGE_CODES", "PipelinePane", "strip_text"]
+__all__ = ["GLYPHS", "HISTORY_COLUMNS", "STAGE_CODES", "PipelinePane", "strip_text"]
 
 #: One letter per stage, in strip order (the strip's column header).
 STAGE_CODES = {
@@ -70,6 +82,40 @@ SECTOR_COLUMNS = (
     Column("State", "state", 7),
 )
 
+#: The history's columns: the main line's stage times fit 80 columns; Finalize and Move (run
+#: beside the commit), Synthetic (Curio's), the failed attempts and the miner follow (all shown
+#: from 160 columns).
+HISTORY_COLUMNS = (
+    Column("Sector", "sector", 6, right=True),
+    Column("Ended", "ended", 6, right=True),
+    Column("SDR", "sdr", 5, right=True),
+    Column("TreeD", "treed", 5, right=True),
+    Column("TreeRC", "treerc", 6, right=True),
+    Column("PreC", "precommit", 5, right=True),
+    Column("Seed", "seed", 5, right=True),
+    Column("PoRep", "porep", 5, right=True),
+    Column("Commit", "commit", 6, right=True),
+    Column("Total", "total", 6, right=True),
+    Column("Final", "finalize", 5, right=True),
+    Column("Move", "move", 5, right=True),
+    Column("Synth", "synth", 5, right=True),
+    Column("Fails", "failed", 5, right=True),
+    Column("Miner", "miner", 7),
+)
+
+#: the stage (engine.snapshot.sealing_history.HISTORY_STAGES) of each time column
+HISTORY_STAGE_COLUMNS = (
+    "SDR",
+    "TreeD",
+    "TreeRC",
+    "PreCommit",
+    "Wait seed",
+    "PoRep",
+    "Commit",
+)
+
+VIEWS = {"flight": ("i", "in flight"), "history": ("h", "history")}
+
 PROBLEM_COLUMNS = (
     Column("Miner", "miner", 7),
     Column("Sector", "sector", 6, right=True),
@@ -112,26 +158,135 @@ def state_text(sector: SectorStrip, styles: Styles) -> Text:
     return text(sector.state, styles.ok if sector.state == "Sealed" else "")
 
 
+def stage_time(sector: FinishedSector, stage: str, styles: Styles) -> Text:
+    """A stage's time in the history: dim dash when not recorded, warn when it took retries."""
+    t = sector.stage(stage)
+    if t.seconds is None:
+        return Text("-", style="dim", justify="right")
+    return Text(took(t.seconds), style=styles.warn if t.failed else "", justify="right")
+
+
 class PipelinePane(Pane):
-    """Sectors moving through SDR, trees, PreCommit, seed, PoRep and Commit."""
+    """Sectors moving through SDR, trees, PreCommit, seed, PoRep and Commit, and those that
+    finished."""
 
     SECTION = "pipeline"
 
+    # SCOPED_CSS off: its wide layout hangs off the screen's -wide class
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+    #pipeline-switcher, #pipeline-flight {
+        height: 1fr;
+    }
+    /* stacked (under 160 columns): the strip and the problems get about equal rows */
+    #pipeline-main {
+        height: 5fr;
+    }
+    #pipeline-side {
+        height: 4fr;
+    }
+    #pipeline-history {
+        height: 1fr;
+        min-height: 3;
+    }
+    Screen.-wide #pipeline-flight {
+        layout: horizontal;
+    }
+    Screen.-wide #pipeline-main {
+        width: 80;  /* the summary and every strip column */
+        height: 1fr;
+    }
+    Screen.-wide #pipeline-side {
+        width: 1fr;
+        height: 1fr;
+        border-left: vkey $foreground 20%;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "view('flight')", "In flight", id="console.pipeline.flight"),
+        Binding("h", "view('history')", "History", id="console.pipeline.history"),
+    ]
+
     LISTS = frozenset({"sectors"})
+
+    #: which view is shown: one of VIEWS
+    view: var[str] = var("flight", init=False)
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="pipeline-header")
-        yield KeyedTable(SUMMARY_COLUMNS, id="pipeline-summary")
-        yield Static(Text(LEGEND, style="dim"), id="pipeline-legend", classes="legend")
-        yield KeyedTable(SECTOR_COLUMNS, id="pipeline-sectors")
-        yield Static(Text("failed or stuck, oldest first", style="bold"), classes="section-title")
-        yield KeyedTable(PROBLEM_COLUMNS, id="pipeline-problems")
+        yield Static(id="pipeline-views", classes="view-tabs")
+        with ContentSwitcher(initial="pipeline-flight", id="pipeline-switcher"):
+            with Vertical(id="pipeline-flight"):
+                with Vertical(id="pipeline-main"):
+                    yield KeyedTable(SUMMARY_COLUMNS, id="pipeline-summary")
+                    yield Static(Text(LEGEND, style="dim"), id="pipeline-legend", classes="legend")
+                    yield KeyedTable(SECTOR_COLUMNS, id="pipeline-sectors")
+                with Vertical(id="pipeline-side"):
+                    yield Static(
+                        Text("failed or stuck, oldest first", style="bold"),
+                        classes="section-title",
+                    )
+                    yield KeyedTable(PROBLEM_COLUMNS, id="pipeline-problems")
+            yield KeyedTable(HISTORY_COLUMNS, id="pipeline-history")
+
+    def on_mount(self) -> None:
+        self._render_views()
 
     @property
     def filter_table(self) -> KeyedTable:
+        if self.view == "history":
+            return self.query_one("#pipeline-history", KeyedTable)
         return self.query_one("#pipeline-sectors", KeyedTable)
 
+    def needs(self) -> Pane.Needs:
+        # The history is searched in the database (by sector number), and read only while shown.
+        if self.view == "history":
+            return Pane.Needs(self, {"sealing_history"}, self.filter_text or None)
+        return Pane.Needs(self, self.LISTS)
+
+    # ------------------------------------------------------------------ views
+
+    def action_view(self, view: str) -> None:
+        if view in VIEWS:
+            self.view = view
+
+    def watch_view(self, view: str) -> None:
+        switcher = self.query_one("#pipeline-switcher", ContentSwitcher)
+        switcher.current = "pipeline-history" if view == "history" else "pipeline-flight"
+        self._render_views()
+        self.rerender()
+        self.filter_table.focus()
+        self.post_needs()
+
+    def select(self, key: str, view: str | None = None) -> None:
+        if view is not None:
+            self.action_view(view)
+        super().select(key)
+
+    def _render_views(self) -> None:
+        line = Text(no_wrap=True)
+        for key, (shortcut, label) in VIEWS.items():
+            line.append(
+                f" {shortcut} {label} ", style="reverse bold" if key == self.view else "dim"
+            )
+            line.append(" ")
+        self.query_one("#pipeline-views", Static).update(line)
+
+    def watch_filter_text(self) -> None:
+        if self.view == "history":
+            self.post_needs()
+        self.rerender()
+
+    # ------------------------------------------------------------------ rendering
+
     def render_snapshot(self, snap: ClusterSnapshot) -> None:
+        if self.view == "history":
+            self._render_history(snap)
+        else:
+            self._render_flight(snap)
+
+    def _render_flight(self, snap: ClusterSnapshot) -> None:
         styles = self.palette
         p = snap.pipeline
         header = self.query_one("#pipeline-header", PaneHeader)
@@ -204,6 +359,50 @@ class PipelinePane(Pane):
         if len(p.sectors) < p.in_progress:
             line.append(f"  (strip: oldest {len(p.sectors)})", style="dim")
         line.append(self.filter_note(len(sectors), len(p.sectors)))
+        header.update(line)
+
+    def _render_history(self, snap: ClusterSnapshot) -> None:
+        styles = self.palette
+        h = snap.pipeline.history
+        header = self.query_one("#pipeline-header", PaneHeader)
+        rows = {}
+        for f in h.sectors:
+            ended = (snap.taken_at - f.finished_at).total_seconds() if f.finished_at else None
+            rows[f.key] = (
+                ident(f.sector_number, styles.bold),
+                age(ended),
+                *(stage_time(f, stage, styles) for stage in HISTORY_STAGE_COLUMNS),
+                Text(
+                    took(f.total) if f.total is not None else "-",
+                    style=styles.bold if f.total is not None else "dim",
+                    justify="right",
+                ),
+                stage_time(f, "Finalize", styles),
+                stage_time(f, "Move", styles),
+                stage_time(f, "Synth", styles),
+                num(f.failed_attempts, styles.warn if f.failed_attempts else "dim"),
+                text(miner_address(snap, f.sp_id)),
+            )
+        self.query_one("#pipeline-history", KeyedTable).sync(rows)
+        line = Text()
+        line.append("sealing history: ", style=styles.bold)
+        if not h.read:
+            line.append("reading...")
+        elif h.bad_search is not None:
+            line.append(f"'{h.bad_search}' is not a sector number", style=styles.warn)
+            line.append(" (/ searches by number)", style="dim")
+        elif h.search is not None:
+            found = len(h.sectors)
+            line.append(
+                f"sector {h.search}: " + (f"{found} finished" if found else "not finished"),
+            )
+            if not found:
+                line.append(" (in flight or failed: i)", style="dim")
+        elif not h.sectors:
+            line.append("no finished sectors yet")
+        else:
+            line.append(f"newest {len(h.sectors)} finished")
+            line.append("  / finds any by number", style="dim")
         header.update(line)
 
     @staticmethod

@@ -8,12 +8,15 @@ sectors 1-4 are in flight or failed; attempts are linked for sectors 2 and 3.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
+from console.commands.sectors import history_json
 from engine.snapshot.curio import CurioSnapshotReader
 from engine.snapshot.curio.pipeline import read_pipeline
 from engine.snapshot.model import PipelineSnap
 from engine.snapshot.pipeline import stage_status
+from support.curio_cli import run_harmony
 from support.curio_read import curio_session, owner_exec, read_with, seeded_at, select_only
 from support.curio_schema import SP_ID, CurioCluster
 
@@ -137,3 +140,20 @@ async def test_curio_stage_ready_without_a_task(curio_db: CurioCluster) -> None:
     snap = await history_at(curio_db, seeded)
     two = next(s for s in snap.sectors if s.sector_number == 2)
     assert (two.stage, stage_status(two)) == ("TreeD", "ready")
+
+
+async def test_curio_sectors_history_cli_prints_the_read_models(curio_db: CurioCluster) -> None:
+    """``harmony sectors history`` on the Curio cluster: the records the console's history view
+    shows (one definition), miners named as Curio's nodes name them."""
+    seeded = await seeded_at(curio_db)
+    await link_attempts(curio_db, seeded, 5)
+    snap = await history_at(curio_db, seeded)
+    out = await run_harmony(curio_db.url, curio_db.schema, "sectors", "history", "--json")
+    assert out.returncode == 0, out.stderr
+    cli = json.loads(out.stdout)
+    assert cli == history_json("f0", snap.history)
+    assert [r["sector"] for r in cli] == [101, 100, 5]
+    found = await run_harmony(curio_db.url, curio_db.schema, "sectors", "history", "--sector", "5")
+    assert found.returncode == 0, found.stderr
+    line = found.stdout.splitlines()[1].split()
+    assert line[:2] == [f"f0{SP_ID}", "5"] and line[4] == "50m"  # SDR: 3000 s
