@@ -6,8 +6,9 @@ machine drains; ``owner lost`` when its machine is stale or dead (the task is re
 machine is declared dead). A task waiting out a retry back-off is not a job: it runs nowhere.
 
 The rows come from the snapshot's running list and machines, the same ones the machines pane
-and the status line count, so the three agree in every frame. ``enter`` shows the task's
-attempts (the tasks pane's history, searched for the task's id).
+and the status line count, so the three agree in every frame. ``enter`` opens the task's
+detail (:class:`~console.screens.task.TaskScreen`), whose ``h`` shows its attempts (the tasks
+pane's history, searched for the task's id).
 """
 
 from __future__ import annotations
@@ -75,4 +76,4 @@ class JobsPane(Pane):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.post_message(self.DetailRequested("task", str(event.row_key.value)))
+            self.post_message(self.DetailRequested("job", str(event.row_key.value)))

@@ -11,6 +11,7 @@ from typing import Any
 
 from console.panes.jobs import JobsPane
 from console.panes.tasks import TasksPane
+from console.screens.task import TaskScreen
 from console.screenshots import fixture_app, settle
 from console.widgets.jobs_table import JobsTable
 from engine.harmonydb import DB
@@ -78,7 +79,7 @@ async def test_a_job_whose_machine_is_lost_says_owner_lost(
         assert _rows(app)["204"][3:6] == ["node-e", "1m", "owner lost"]
 
 
-async def test_enter_on_a_job_shows_the_tasks_attempts(
+async def test_enter_on_a_job_shows_its_detail_and_h_its_attempts(
     cluster: DB, console_app: Any, first_render: Any, shows: Any
 ) -> None:
     app = console_app(cluster.url.dsn, cluster.schema)
@@ -87,8 +88,21 @@ async def test_enter_on_a_job_shows_the_tasks_attempts(
         await pilot.press("6")
         await shows(app, pilot, "6 jobs")
         table = app.query_one("#jobs-table", JobsTable)
+        assert table.select_key("101")
+        await pilot.press("enter")
+        text = await shows(app, pilot, "Task 101", "t01000:1000")
+        assert isinstance(app.screen, TaskScreen)
+        assert "node-a (node-a:worker, active)" in text and "40m" in text
+        # live: the clock moves on, the running time with it
+        app.clock.advance(60)
+        app._tick()
+        await shows(app, pilot, "41m")
+        await pilot.press("escape")
+        await pilot.pause()
         assert table.select_key("104")
         await pilot.press("enter")
+        await shows(app, pilot, "Task 104")
+        await pilot.press("h")
         # burn 104 was preempted once on node-b: its history row is found by the task's id
         text = await shows(app, pilot, "filter '104'", "preempted")
         tasks = app.pane("tasks")
@@ -96,7 +110,7 @@ async def test_enter_on_a_job_shows_the_tasks_attempts(
         assert app.active_pane == "tasks" and tasks.filter_text == "104"
         history = tasks.table("history")
         assert [history.get_row(k)[2].plain for k in history.keys] == ["104"]
-        assert "preempted" in text
+        assert not isinstance(app.screen, TaskScreen)
 
 
 async def test_jobs_in_curio_mode_name_curios_sectors_and_machines(pg_url: str, shows: Any) -> None:
