@@ -33,7 +33,7 @@ HELP = [
         "Everywhere",
         [
             ("/", "filter the table (history: searched in the database)"),
-            ("s or > / <", "sort the table by the next / previous column (then unsorted)"),
+            ("> / <", "sort the table by the next / previous column (then unsorted)"),
             ("S", "reverse the sort; the header's arrow shows the column and direction"),
             ("ctrl+p or :", "command palette: jump to a machine, a task, a sector"),
             ("p", "pause / resume live updates"),

@@ -11,8 +11,9 @@ Only DataTable's public API is used (``add_row``, ``update_cell``, ``remove_row`
 ``get_row``, ``get_row_index``, ``ordered_rows``, ``move_cursor``, ``sort``), except to redraw
 the header after its sort arrow moved.
 
-Sorting, k9s/htop style: ``s`` (or ``>``) sorts by the next column, ``<`` by the previous one,
-past either end back to the pane's own order; ``S`` reverses. The header shows the column and
+Sorting, htop style: ``>`` sorts by the next column, ``<`` by the previous one, past either end
+back to the pane's own order; ``S`` reverses. (Not ``s``: the events pane's ``s`` shows the
+sectors' events, and a focused table's keys would take it.) The header shows the column and
 its direction with an arrow. The order is the table's, so it survives every refresh (each
 :meth:`KeyedTable.sync` sorts the new rows the same way) and is remembered for the session per
 table (a pane with several views has one table per view). Cells sort by what they say: numbers
@@ -99,11 +100,11 @@ class KeyedTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # not in the footer (the machines pane's keys fill it at 80 columns): ``?`` lists them
         Binding(
-            "s,greater_than_sign",
+            "greater_than_sign",
             "sort(1)",
             "Sort",
             show=False,
-            key_display="s",
+            key_display=">",
             id="console.sort",
         ),
         Binding(

@@ -23,7 +23,7 @@ from support.curio_schema import CurioCluster, create_curio_schema, seed_curio, 
 
 SHOTS = {
     "jobs": Shot("jobs", ("6",), "6 jobs", "6 Jobs"),
-    "jobs-sorted": Shot("jobs-sorted", ("6", "s", "s", "s", "s", "s", "S"), "6 jobs", "6 Jobs"),
+    "jobs-sorted": Shot("jobs-sorted", ("6", *["greater_than_sign"] * 5, "S"), "6 jobs", "6 Jobs"),
     "miners": Shot("miners", ("7",), "Miner: t01000", "7 Miners"),
 }
 CURIO_SHOTS = {

@@ -1,5 +1,5 @@
-"""Sorting by any column (k9s/htop style) in every table: ``s`` / ``>`` the next column, ``<``
-the previous, ``S`` reverses; the header's arrow says which and how; the order survives every
+"""Sorting by any column (htop style) in every table: ``>`` the next column, ``<`` the
+previous, ``S`` reverses; the header's arrow says which and how; the order survives every
 refresh and is kept per table (per pane, per view) for the session."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ async def test_sort_keys_order_rows_show_an_arrow_and_survive_refreshes(
         await first_render(app, pilot)
         machines = app.query_one("#machines-table", KeyedTable)
         given = machines.keys
-        await pilot.press("s")  # by Machine, ascending
+        await pilot.press("greater_than_sign")  # by Machine, ascending
         names = _column(machines, 0)
         assert names == sorted(names, key=str.casefold)
         assert _labels(machines)[0] == "Machine\u2191"
@@ -120,7 +120,7 @@ async def test_each_view_of_a_pane_keeps_its_own_sort(
         await pilot.press("2")
         await shows(app, pilot, "queue:")
         types = app.query_one("#types-table", KeyedTable)
-        await pilot.press("s", "s")  # by Pending
+        await pilot.press("greater_than_sign", "greater_than_sign")  # by Pending
         pending = [int(v.replace(",", "")) for v in _column(types, 1)]
         assert pending == sorted(pending)
         await pilot.press("f")
