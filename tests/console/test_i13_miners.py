@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +20,7 @@ from console.widgets.keyed_table import KeyedTable
 from engine.chain import MAINNET, create_miner, init_chain
 from engine.harmonydb import DB
 from engine.snapshot import SnapshotReader
+from engine.snapshot.curio import CurioSnapshotReader
 from engine.snapshot.miners import info_lines, miner_infos
 from support.cli import harmony
 from support.curio_schema import curio_cluster
@@ -147,3 +152,30 @@ async def test_miner_info_and_the_miners_pane_share_every_figure(db: DB) -> None
     assert lines[-1].split(" in ")[0] == expected[-1].split(" in ")[0]
     missing = await harmony(db, "miner", "info", "t09999")
     assert missing.returncode != 0 and "no miner t09999" in missing.stderr
+
+
+async def test_miner_info_on_a_curio_cluster_matches_the_read_model(pg_url: str) -> None:
+    """Without a Lotus node: power not known (null), the rest as the Curio read model has it."""
+    async with curio_cluster(pg_url) as cluster:
+        db = await DB.open(cluster.url, schema=cluster.schema, migrate=False, read_only=True)
+        try:
+            argv = ["--db", db.url.dsn, "--schema", cluster.schema, "miner", "info", "--json"]
+            out = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "console", *argv],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd="/",
+                env={k: v for k, v in os.environ.items() if k != "FULLNODE_API_INFO"},
+            )
+            now = datetime.now(UTC)
+            snap = await CurioSnapshotReader(db).snapshot(now, lists={"miners"})
+        finally:
+            await db.close()
+    assert out.returncode == 0, out.stderr
+    (cli,) = json.loads(out.stdout)
+    (info,) = miner_infos(snap, now)
+    assert cli == info.figures()
+    assert cli["miner"] == "f01000" and cli["raw_power"] is None and cli["qa_power"] is None
+    assert cli["sealing"] == info.sealing > 0
