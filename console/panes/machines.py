@@ -4,20 +4,26 @@ Which actions a cluster offers, and on which machine states, is :func:`console.a
 to say (a Curio cluster: cordon, uncordon, restart once cordoned, abort a restart; its ``d``
 cordons and shows the running tasks, as Curio has no drain). A machine that reports no live
 load (Curio's record none) shows its capacity and says so, never a bar of "?".
+
+From 160 columns (the screen's ``-wide`` class) the jobs (what runs where now: the jobs pane's
+:class:`JobsTable`) stand beside the machines, and only then does the pane ask for the jobs'
+targets (``Pane.Needs``): at 80 columns the machines pane reads what it always read.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import var
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import ClusterSnapshot, MachineSnap, duration
@@ -26,6 +32,7 @@ from engine.snapshot.hosts import group_hosts
 from ..actions import MachineAction, offer
 from ..widgets.cells import Styles, age, bar, num, short_size, text
 from ..widgets.clauses import join_clauses
+from ..widgets.jobs_table import JobsTable
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
@@ -159,9 +166,43 @@ class MachinesPane(Pane):
             self.kind: MachineAction = kind
             self.machine_id = machine_id
 
+    def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
+        super().__init__(id=id, read_only=read_only)
+        self._wide = False  # the jobs are beside the machines (the screen is -wide)
+
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="machines-header")
-        yield KeyedTable(COLUMNS, id="machines-table")
+        # machines | jobs from 160 columns (console.tcss: Screen.-wide #machines-body); the
+        # jobs are hidden below that
+        with Vertical(id="machines-body"):
+            yield KeyedTable(COLUMNS, id="machines-table")
+            with Vertical(id="machines-jobs"):
+                yield Static(id="machines-jobs-title", classes="section-title")
+                yield JobsTable(lambda: self.palette, id="machines-jobs-table")
+
+    @property
+    def jobs_table(self) -> JobsTable:
+        return self.query_one("#machines-jobs-table", JobsTable)
+
+    @property
+    def wide(self) -> bool:
+        """The jobs are shown beside the machines."""
+        return self._wide
+
+    def on_mount(self) -> None:
+        self._wide = self.screen.has_class("-wide")
+
+    def on_resize(self) -> None:
+        # The screen takes or drops -wide as it resizes (before its children are laid out):
+        # the jobs come or go, and with them the list the pane needs.
+        wide = self.screen.has_class("-wide")
+        if wide != self._wide:
+            self._wide = wide
+            self.post_needs()
+            self.rerender()
+
+    def needs(self) -> Pane.Needs:
+        return Pane.Needs(self, {"jobs"} if self._wide else ())
 
     @property
     def table(self) -> KeyedTable:
@@ -207,6 +248,30 @@ class MachinesPane(Pane):
         line.append(self.filter_note(len(rows), len(snap.machines)))
         header.update(line)
         self.table.sync(rows)
+        if self._wide:
+            self._render_jobs(snap, self.now)
+
+    def _render_jobs(self, snap: ClusterSnapshot, now: datetime | None) -> None:
+        """The jobs beside the machines, under a title that counts them (the filter is the
+        machines', so the jobs are all shown)."""
+        _, total = self.jobs_table.show(snap, now)
+        title = Text(no_wrap=True, overflow="ellipsis")
+        if not total:
+            title.append("no task is running now", style="dim")
+        else:
+            stopping = sum(1 for j in self.jobs_table.jobs if j.state != "running")
+            title.append(f"{total} job{'s' if total != 1 else ''}", style=self.palette.bold)
+            title.append(" running" + (f" ({stopping} stopping or lost)" if stopping else ""))
+            title.append("; enter: the task's attempts, 6: the jobs pane", style="dim")
+        problem = snap.error("jobs")
+        if problem:
+            title.append(f"; targets not read: {problem}", style=self.palette.warn)
+        self.query_one("#machines-jobs-title", Static).update(title)
+
+    def tick(self, now: datetime) -> None:
+        snap = self.snapshot
+        if self._wide and snap is not None and snap.error(self.SECTION) is None:
+            self.jobs_table.show(snap, now)  # elapsed times move on between refreshes
 
     # ------------------------------------------------------------------ actions
 
@@ -229,9 +294,14 @@ class MachinesPane(Pane):
             self.post_message(self.ActionRequested(kind, machine_id))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.highlighted = event.row_key.value
+        if event.data_table is self.table:
+            self.highlighted = event.row_key.value
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        if event.row_key.value is not None:
+        if event.row_key.value is None:
+            return
+        if event.data_table is self.table:
             self.post_message(self.DetailRequested("machine", str(event.row_key.value)))
+        else:  # a job: its task's attempts
+            self.post_message(self.DetailRequested("task", str(event.row_key.value)))

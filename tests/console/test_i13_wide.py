@@ -11,6 +11,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from console.app import HarmonyConsole
+from console.widgets.jobs_table import JobsTable
 from engine.harmonydb import DB
 
 
@@ -95,3 +96,56 @@ async def test_at_120x40_the_chart_is_taller_and_below_the_queues(
         table, chart = _region(app, "#types-table"), _region(app, "#tasks-chart")
         assert stacked(table, chart)
         assert chart.height >= 15 and table.height >= 12  # the height shared, not left blank
+
+
+def _job_rows(app: HarmonyConsole) -> dict[str, list[str]]:
+    table = app.query_one("#machines-jobs-table", JobsTable)
+    return {key: [c.plain for c in table.get_row(key)] for key in table.keys}
+
+
+async def test_at_160_columns_the_jobs_stand_beside_the_machines(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """The seeded cluster runs six tasks: beside the machines, each with its target (read only
+    while the jobs are on screen), elapsed time ticking; enter on one shows its attempts. At 80
+    columns the jobs go, and the machines pane no longer asks for their targets."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await first_render(app, pilot)
+        await shows(app, pilot, "6 jobs running", "t01000:1000")
+        machines, jobs = _region(app, "#machines-table"), _region(app, "#machines-jobs-table")
+        assert side_by_side(machines, jobs), (machines, jobs)
+        assert "jobs" in app._pane_lists
+        rows = _job_rows(app)
+        assert len(rows) == len(app.snapshot.running) == 6
+        assert rows["101"][:6] == ["101", "SDR", "t01000:1000", "node-a", "40m", "running"]
+        app.clock.advance(65)
+        app._tick()
+        await pilot.pause()
+        assert _job_rows(app)["101"][4] == "41m"
+        table = app.query_one("#machines-jobs-table", JobsTable)
+        table.focus()
+        assert table.select_key("104")
+        await pilot.press("enter")
+        await shows(app, pilot, "filter '104'", "preempted")
+        assert app.active_pane == "tasks"
+        await pilot.press("escape", "1")
+        await pilot.resize_terminal(80, 24)
+        await shows(app, pilot, "Contact")
+        assert not app.query_one("#machines-jobs", Widget).display
+        assert "jobs" not in app._pane_lists
+        assert app.query_one("#machines-table", Widget).region.width == 80
+
+
+async def test_a_storage_paths_detail_is_a_box_its_size_when_wide(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("4")
+        await shows(app, pilot, "Used/Capacity")
+        await pilot.press("enter")
+        await shows(app, pilot, "Storage path", "esc closes")
+        box = app.screen.query_one(".dialog.detail", Widget).region
+        assert box.height < 24 and box.width == 120  # not 90% of a 160x48 screen, blank
