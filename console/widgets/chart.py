@@ -95,6 +95,15 @@ class ThroughputChart(Widget):
         self._chart = chart
         self._draw()
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        # the bars' and the legend's colours are the theme's
+        self.query_one(".chart-title", Static).update(self._title())
+        self._drawn = None
+        self._draw()
+
     def on_resize(self) -> None:
         # The axis labels come and go with the height: draw again at the new size.
         self._draw()

@@ -177,3 +177,20 @@ async def test_the_tasks_pane_draws_the_snapshots_minutes(
         cells = [c for row in _grid(rendered, plot.size.width) for c in row]
         assert any(c == ("█", _rgb(styles.crit)) for c in cells)
         assert any(c == ("█", _rgb(styles.ok)) for c in cells)
+
+
+async def test_the_bars_take_the_new_themes_colours() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 32)) as pilot:
+        app.theme = "textual-dark"
+        chart = app.query_one(ThroughputChart)
+        chart.show(_snap([3] * 60, [1] * 60))
+        await pilot.pause()
+        app.theme = "textual-light"
+        await pilot.pause()
+        styles = styles_for(app)
+        plot = chart.query_one(PlotextPlot)
+        rendered = plot.render()
+        assert isinstance(rendered, Text)
+        cells = {c for row in _grid(rendered, plot.size.width) for c in row if c[0] == "█"}
+        assert cells == {("█", _rgb(styles.ok)), ("█", _rgb(styles.crit))}

@@ -11,8 +11,12 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from console.app import HarmonyConsole
+from console.fixture import FIXED_NOW
+from console.screenshots import fixture_app, settle
+from console.widgets.chart import ThroughputChart
 from console.widgets.jobs_table import JobsTable
 from engine.harmonydb import DB
+from support.curio_schema import CurioCluster, curio_cluster
 
 
 def _region(app: HarmonyConsole, selector: str) -> Region:
@@ -149,3 +153,29 @@ async def test_a_storage_paths_detail_is_a_box_its_size_when_wide(
         await shows(app, pilot, "Storage path", "esc closes")
         box = app.screen.query_one(".dialog.detail", Widget).region
         assert box.height < 24 and box.width == 120  # not 90% of a 160x48 screen, blank
+
+
+async def test_the_wide_layout_in_curio_mode(pg_url: str, shows: Any) -> None:
+    """On a Curio cluster: machines | jobs (Curio's sectors and machines), queues | chart
+    (the bars are Curio's minutes), PoSt overview | deadlines."""
+    async with curio_cluster(pg_url, at=FIXED_NOW) as cluster:
+        assert isinstance(cluster, CurioCluster) and cluster.seed is not None
+        app = fixture_app(cluster.url, cluster.schema)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            await shows(app, pilot, "3 jobs running", "f01000:1")
+            machines, jobs = _region(app, "#machines-table"), _region(app, "#machines-jobs-table")
+            assert side_by_side(machines, jobs)
+            sdr = str(cluster.seed.running[0])
+            assert _job_rows(app)[sdr][1:4] == ["SDR", "f01000:1", "seal-1"]
+            await pilot.press("2")
+            await shows(app, pilot, "tasks done and failed per minute")
+            assert side_by_side(_region(app, "#types-table"), _region(app, "#tasks-chart"))
+            chart = app.query_one("#tasks-chart", ThroughputChart)
+            snap = app.snapshot
+            assert snap is not None and snap.cluster == "curio"
+            drawn = tuple(zip(snap.queues.chart.done, snap.queues.chart.failed, strict=True))
+            assert chart.bars == drawn and any(d + f for d, f in drawn)
+            await pilot.press("5")
+            await shows(app, pilot, "Sectors (faults)")
+            assert side_by_side(_region(app, "#post-overview"), _region(app, "#post-deadlines"))
