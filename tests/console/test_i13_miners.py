@@ -17,13 +17,14 @@ from textual.widgets import Static
 from console.fixture import FIXED_NOW
 from console.screenshots import fixture_app, settle
 from console.widgets.keyed_table import KeyedTable
-from engine.chain import MAINNET, create_miner, init_chain
-from engine.harmonydb import DB
+from engine.chain import DEVNET, MAINNET, advance_chain, create_miner, init_chain
+from engine.chain.rpc_server import ChainRpcServer
+from engine.harmonydb import DB, parse_url
 from engine.snapshot import SnapshotReader
 from engine.snapshot.curio import CurioSnapshotReader
 from engine.snapshot.miners import info_lines, miner_infos
 from support.cli import harmony
-from support.curio_schema import curio_cluster
+from support.curio_schema import CurioCluster, curio_cluster
 
 
 def _rows(app: Any) -> dict[str, list[str]]:
@@ -179,3 +180,40 @@ async def test_miner_info_on_a_curio_cluster_matches_the_read_model(pg_url: str)
     assert cli == info.figures()
     assert cli["miner"] == "f01000" and cli["raw_power"] is None and cli["qa_power"] is None
     assert cli["sealing"] == info.sealing > 0
+
+
+LOTUS_TOKEN = "miner-info-e2e-token-0123456789"
+
+
+async def test_miner_info_on_a_curio_cluster_takes_power_from_lotus(
+    db: DB, curio_db: CurioCluster
+) -> None:
+    """With ``--lotus-api`` (here ``harmony chain serve``'s server over a devnet whose first
+    miner is f01000, as Curio's): raw and quality-adjusted power are Lotus's StateMinerPower."""
+    head = 130
+    genesis = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=head * DEVNET.block_time)
+    config, _ = await init_chain(db, DEVNET, genesis=genesis, seed=bytes(32))
+    await create_miner(db, config, 2048, epoch=0)
+    await advance_chain(db, config, head)
+    await db.exec(
+        "INSERT INTO chain_sectors (sp_id, sector_number, state, sealed_cid, unsealed_cid, "
+        "precommit_epoch, deadline, \"partition\") VALUES (1000, 0, 'active', 'c', 'u', 1, 2, 0),"
+        " (1000, 1, 'active', 'c', 'u', 1, 2, 0), (1000, 2, 'faulty', 'c', 'u', 1, 2, 0)"
+    )
+    async with ChainRpcServer(db, LOTUS_TOKEN, software="harmony-test") as rpc:
+        ((host, port),) = await rpc.start("127.0.0.1", 0)
+        dsn = parse_url(curio_db.url).dsn
+        argv = ["--db", dsn, "--schema", curio_db.schema, "miner", "info", "--json"]
+        argv += ["--lotus-api", f"{LOTUS_TOKEN}:/ip4/{host}/tcp/{port}/http"]
+        out = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "console", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",
+        )
+    assert out.returncode == 0, out.stderr
+    (cli,) = json.loads(out.stdout)
+    assert cli["raw_power"] == cli["qa_power"] == 2 * 2048
+    assert cli["current_deadline"] is not None
