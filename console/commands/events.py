@@ -26,7 +26,8 @@ groups: {groups}
 
 A Curio cluster keeps no event log: its events are derived from its tables, and it cannot
 report a cordon (without a restart request), an uncordon, a drain, a clean leave, a retried or
-lost attempt, a task restarted or a sector resumed.
+lost attempt, a task restarted, a sector resumed, a missed PoSt or declared faults (the chain's,
+known to Lotus).
 
 examples:
   harmony events --since 1h
@@ -60,9 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "events",
         help="what happened in the cluster, newest first",
         description="Machines joined, left, declared dead, cordoned, drained; tasks failed "
-        "(with their error) and restarted; sectors failed and resumed; WindowPoSt submitted, "
-        "recoveries declared; blocks won or missed. The console's Events pane (key 8) shows "
-        "the same list.",
+        "(with their error) and restarted; sectors failed and resumed; WindowPoSt submitted or "
+        "missed, faults and recoveries declared; blocks won or missed. The console's Events "
+        "pane shows the same list.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,9 +1,10 @@
 """Pane 8: what happened in the cluster, newest first (``harmony events`` prints the same list).
 
 Machines joined, left, declared dead, cordoned, drained; tasks failed (with their error) and
-restarted; sectors failed and resumed; WindowPoSt submitted, recoveries declared; blocks won or
-missed: the first place to look after "what just happened?". The list is read only while the
-pane is on screen (``LISTS``), one bounded statement (:mod:`engine.snapshot.events`).
+restarted; sectors failed and resumed; WindowPoSt submitted or missed, faults and recoveries
+declared; blocks won or missed: the first place to look after "what just happened?". The list
+is read only while the pane is on screen (``LISTS``), one bounded statement
+(:mod:`engine.snapshot.events`).
 
 Keys pick the kinds (``a`` all, ``f`` failures, ``m`` machines, ``t`` tasks, ``s`` sectors,
 ``o`` PoSt, ``b`` blocks), ``/`` filters by text, ``enter`` shows the selected event whole (an
@@ -59,6 +60,8 @@ LABELS: dict[str, str] = {
     EventKind.SECTOR_FAILED: "sector fail",
     EventKind.SECTOR_RESUMED: "resumed",
     EventKind.POST_SUBMITTED: "PoSt sent",
+    EventKind.POST_MISSED: "PoSt missed",
+    EventKind.POST_FAULTS: "faults decl",
     EventKind.POST_RECOVERY: "recovery",
     EventKind.BLOCK_WON: "block won",
     EventKind.BLOCK_MISSED: "block missed",

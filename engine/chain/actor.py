@@ -527,7 +527,16 @@ WITH missed AS (
        AND NOT EXISTS (SELECT 1 FROM chain_post_submissions p
                         WHERE p.sp_id = s.sp_id AND p.proving_period_start = $3
                           AND p.deadline = s.deadline AND p."partition" = s."partition")
-    RETURNING s.sector_number
+    RETURNING s.sector_number, s."partition"
+), missed_events AS (
+    -- one event per partition that missed its deadline, at the deadline's close; only sectors
+    -- still active or recovering fault, so a cron run again records nothing more
+    INSERT INTO cluster_events (at, kind, sp_id, deadline, "partition", message)
+    SELECT (SELECT genesis_time + make_interval(secs => $4 * block_time) FROM chain_config),
+           'post-missed', $1, $2, m."partition",
+           'deadline closed without a WindowPoSt: ' || count(*) || ' sector(s) faulty'
+      FROM missed m
+     GROUP BY m."partition"
 ), expired AS (
     UPDATE chain_sectors s SET state = 'terminated'
      WHERE s.sp_id = $1 AND s.deadline = $2 AND s.state = 'faulty'

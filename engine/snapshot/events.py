@@ -4,9 +4,10 @@
 Most events are derived from rows the cluster keeps anyway: failed, retried and lost task
 attempts (``harmony_task_history``), failed sectors (``sectors_sdr_pipeline.failed_at``), won
 and missed blocks (``mining_tasks``), submitted WindowPoSt proofs and declared recoveries (the
-done attempts of ``WdPostSubmit``/``WdPostRecover``). What no table records (a machine joined,
-left, was declared dead, cordoned, uncordoned, drained; a failed task restarted; a sector
-resumed) the engine appends to ``cluster_events`` in the same statement as the change itself.
+done attempts of ``WdPostSubmit``/``WdPostRecover``), declared faults (the devnet chain's landed
+``DeclareFaults`` messages). What no table records (a machine joined, left, was declared dead,
+cordoned, uncordoned, drained; a failed task restarted; a sector resumed; a deadline closed
+without a proof) the engine appends to ``cluster_events`` in the same statement as the change.
 
 The read is one statement: each source's newest rows in the time window through an index
 (migration 20261203-02), ``LIMIT``ed, merged and limited again, so its cost does not grow with
@@ -54,6 +55,8 @@ class EventKind(enum.StrEnum):
     SECTOR_FAILED = "sector-failed"
     SECTOR_RESUMED = "sector-resumed"
     POST_SUBMITTED = "post-submitted"
+    POST_MISSED = "post-missed"
+    POST_FAULTS = "post-faults"
     POST_RECOVERY = "post-recovery"
     BLOCK_WON = "block-won"
     BLOCK_MISSED = "block-missed"
@@ -67,6 +70,8 @@ FAILURES: frozenset[str] = frozenset(
         EventKind.TASK_RETRY,
         EventKind.TASK_LOST,
         EventKind.SECTOR_FAILED,
+        EventKind.POST_MISSED,
+        EventKind.POST_FAULTS,
         EventKind.BLOCK_MISSED,
     }
 )
@@ -221,8 +226,7 @@ def event_from_row(r: Mapping[str, Any]) -> EventSnap:
 EVENTS_SQL = """
 SELECT * FROM (
   (SELECT 'e' || e.id AS key, e.at, e.kind, e.machine_id, e.machine, e.task_id, e.task_name,
-          e.sp_id, e.sector_number, NULL::bigint AS deadline, NULL::bigint AS "partition",
-          e.message
+          e.sp_id, e.sector_number, e.deadline, e."partition", e.message
      FROM cluster_events e
     WHERE e.at >= $1 AND ($3::text[] IS NULL OR e.kind = ANY($3::text[]))
     ORDER BY e.at DESC, e.id DESC LIMIT $2)
@@ -260,6 +264,13 @@ SELECT * FROM (
            OR CASE h.name WHEN 'WdPostSubmit' THEN 'post-submitted' ELSE 'post-recovery' END
               = ANY($3::text[]))
     ORDER BY h.work_end DESC, h.id DESC LIMIT $2)
+  UNION ALL
+  (SELECT 'c' || c.cid, c.submitted_at, 'post-faults', NULL, NULL, NULL, NULL, c.sp_id, NULL,
+          NULL, NULL, coalesce(c.receipt, 'faults declared') || ' (message ' || c.cid || ')'
+     FROM chain_messages c
+    WHERE c.method = 'DeclareFaults' AND c.submitted_at >= $1 AND c.exit_code = 0
+      AND ($3::text[] IS NULL OR 'post-faults' = ANY($3::text[]))
+    ORDER BY c.submitted_at DESC, c.cid DESC LIMIT $2)
   UNION ALL
   (SELECT 's' || s.sp_id || ':' || s.sector_number, s.failed_at, 'sector-failed',
           NULL, NULL, NULL, NULL, s.sp_id, s.sector_number, NULL, NULL,

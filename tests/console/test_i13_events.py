@@ -13,11 +13,13 @@ from typing import Any
 
 from console.panes import PANE_TITLES
 from console.panes.events import EventsPane
+from console.screenshots import fixture_app, settle
 from console.widgets.keyed_table import KeyedTable
 from engine.harmonydb import DB
 from engine.snapshot import SnapshotReader
 from engine.snapshot.events import FAILURES
 from support.cli import harmony
+from support.curio_schema import curio_cluster
 from support.probe import PATIENCE
 
 FIXED_NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -205,3 +207,20 @@ async def test_the_cli_prints_the_panes_events(db: DB) -> None:
     assert [line.split()[2] for line in lines[1:]] == ["block-missed", "task-failed"]
     out = await harmony(db, "events", "--kind", "nonsense")
     assert out.returncode != 0 and "unknown kind 'nonsense'" in out.stderr
+
+
+async def test_the_events_pane_on_a_curio_cluster(pg_url: str, shows: Any) -> None:
+    """Curio mode: the events its tables record (the PoRep attempt that ran out of GPU memory,
+    the restart request, the failed sector, the won block), and the header says what Curio
+    keeps no record of."""
+    async with curio_cluster(pg_url, at=FIXED_NOW) as curio:
+        app = fixture_app(curio.url, curio.schema)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press(KEY)
+            text = await shows(app, pilot, "events:", "Curio records no")
+            assert "gpu out of memory" in text or "task failed" in text
+            kinds = {e.kind for e in app.snapshot.events.events}
+            assert {"task-failed", "machine-restart", "sector-failed", "block-won"} <= kinds
+            assert app.snapshot.events.unsupported
+            assert all(len(line) <= 80 for line in text.splitlines())

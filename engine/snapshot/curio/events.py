@@ -17,7 +17,8 @@ migrations, harmony/harmonydb/sql/, mirrored by tests/support/curio_schema.py):
 
 :data:`CURIO_UNSUPPORTED` lists what it cannot say: a cordon without a restart request, an
 uncordon, a drain, a clean leave, a lost attempt, a task restarted or a sector resumed by hand
-leave no timestamp in Curio's schema.
+leave no timestamp in Curio's schema, and faults (declared or from a missed deadline) are the
+chain's, known to Lotus, not to Curio's tables.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ CURIO_UNSUPPORTED: tuple[str, ...] = (
     EventKind.TASK_LOST,
     EventKind.TASK_RESTARTED,
     EventKind.SECTOR_RESUMED,
+    EventKind.POST_MISSED,
+    EventKind.POST_FAULTS,
 )
 
 #: $1 the window's start, $2 the limit, $3 the clock's now, $4 the dead threshold (seconds),

@@ -6,7 +6,10 @@ however often its write is sent, and the read bounded, newest first, filterable 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from engine.chain import DEVNET, create_miner, init_chain
+from engine.chain.actor import Execution, deadline_cron
 from engine.harmonydb import DB
 from engine.harmonytask import (
     EngineConfig,
@@ -232,3 +235,55 @@ async def test_events_are_pruned_with_task_history(db: DB) -> None:
     )
     await housekeeping(db, EngineConfig(history_retention=7 * 86400))
     assert await db.query_value("SELECT count(*) FROM cluster_events") == 1
+
+
+async def test_a_deadline_closed_without_a_proof_and_declared_faults(db: DB) -> None:
+    """The devnet chain's deadline cron faults the sectors of a partition that was not proven
+    and records one post-missed event for it, at the deadline's close (once: run again, the
+    sectors are already faulty); a landed DeclareFaults message is a post-faults event."""
+    now = datetime.now(UTC)
+    config, _ = await init_chain(db, DEVNET, genesis=now - timedelta(hours=1))
+    epoch = config.epoch_at(now)
+    miner = await create_miner(db, config, 2048, epoch=epoch - 100)
+    info = miner.deadline(config, epoch)
+    await db.exec(
+        "INSERT INTO chain_sectors (sp_id, sector_number, state, sealed_cid, unsealed_cid, "
+        'precommit_epoch, deadline, "partition") '
+        "SELECT $1, n, 'active', 's', 'u', 1, $2, n / 2 FROM generate_series(0, 2) AS n",
+        miner.sp_id,
+        info.index,
+    )
+
+    async def cron(tx: Any) -> list[int]:
+        ex = Execution(tx, config, {miner.sp_id: miner}, beacon=_no_beacon)
+        changed = await deadline_cron(ex, miner, info.period_start, info.index, info.close)
+        await tx.commit()
+        return changed
+
+    assert sorted(await db.transaction(cron)) == [0, 1, 2]
+    assert await db.transaction(cron) == []  # already faulty: no second event
+    missed = (await events(db, "post-missed")).events
+    assert [(e.sp_id, e.deadline, e.partition) for e in missed] == [
+        (miner.sp_id, info.index, 1),
+        (miner.sp_id, info.index, 0),
+    ]
+    assert missed[1].message == "deadline closed without a WindowPoSt: 2 sector(s) faulty"
+    assert missed[0].at == config.time_of(info.close)
+    assert missed[0].subject == f"t0{miner.sp_id} dl{info.index} p1" and missed[0].failure
+    await db.exec(
+        "INSERT INTO chain_messages (cid, sp_id, method, params, submitted_epoch, submitted_at, "
+        "land_epoch, landed_epoch, exit_code, receipt) VALUES "
+        "('bafy-faults', $1, 'DeclareFaults', '{}', $2, $3, $2, $2, 0, "
+        "'declared 2 sector(s) faulty'), "
+        "('bafy-refused', $1, 'DeclareFaults', '{}', $2, $3, $2, $2, 16, 'too late')",
+        miner.sp_id,
+        epoch,
+        now,
+    )
+    (declared,) = (await events(db, "post-faults")).events
+    assert declared.message == "declared 2 sector(s) faulty (message bafy-faults)"
+    assert declared.subject == f"t0{miner.sp_id}"
+
+
+async def _no_beacon(epoch: int) -> bytes:
+    raise AssertionError("the cron draws no randomness")
