@@ -209,9 +209,8 @@ class EventsPane(Pane):
                     line.append(f" {self.kind}")
                 if self.filter_text:
                     line.append(f" with '{self.filter_text}'")
-            if ev.unsupported:
-                line.append("; Curio records no ", style="dim")
-                line.append(", ".join(LABELS.get(k, k) for k in ev.unsupported), style="dim")
+            if ev.unsupported:  # which ones: ? and `harmony events --help`
+                line.append(f"; {len(ev.unsupported)} kinds Curio keeps no record of", style="dim")
             if not ev.events:
                 line.append(" (nothing happened)", style="dim")
         self.query_one("#events-header", PaneHeader).update(line)
@@ -223,14 +222,15 @@ class EventsPane(Pane):
         if snap is not None and snap.error(self.SECTION) is None:
             self._sync(self.shown(snap), now)
 
-    def _cells(self, e: EventSnap, now: datetime) -> tuple[Text, ...]:
+    def _cells(self, e: EventSnap, now: datetime, names: dict[str, str]) -> tuple[Text, ...]:
         styles = self.palette
         kind_style = styles.crit if e.failure else styles.bold
+        machine = names.get(e.machine, e.machine)
         return (
             text(e.at.strftime("%H:%M:%S")),
             text(duration(e.age(now)), "dim", right=True),
             text(LABELS.get(e.kind, e.kind), kind_style),
-            text(e.machine or "-", "" if e.machine else "dim"),
+            text(machine or "-", "" if machine else "dim"),
             text(e.subject or "-", "" if e.subject else "dim"),
             text(e.line, styles.crit if e.failure else ""),
         )
@@ -243,7 +243,10 @@ class EventsPane(Pane):
         selected = table.selected_key
         following = table.row_count == 0 or table.cursor_row <= 0
         before = table.cursor_row
-        table.sync({e.key: self._cells(e, now) for e in events})
+        # a machine by its name where the cluster still knows it (the event keeps its address)
+        snap = self.snapshot
+        names = {m.host_and_port: m.name for m in snap.machines} if snap is not None else {}
+        table.sync({e.key: self._cells(e, now, names) for e in events})
         if not table.row_count:
             return
         if following:
@@ -279,8 +282,12 @@ class EventsPane(Pane):
             out.append(f" ({duration(event.age(self._now(snap)))} ago)", style="dim")
         out.append("\n")
         if event.machine:
-            mid = f" (id {event.machine_id})" if event.machine_id is not None else ""
-            out.append(f"machine {event.machine}{mid}\n")
+            known = snap.machine(event.machine_id) if snap and event.machine_id else None
+            also = [] if known is None or known.name == event.machine else [event.machine]
+            if event.machine_id is not None:
+                also.append(f"id {event.machine_id}")
+            shown = known.name if known is not None else event.machine
+            out.append(f"machine {shown}" + (f" ({', '.join(also)})" if also else "") + "\n")
         if event.subject:
             out.append(f"{event.subject}\n")
         out.append(event.message or "(no message)")
