@@ -1,4 +1,4 @@
-"""Done and failed tasks per minute over the last hour, as stacked bars (textual-plotext).
+"""Done and failed tasks per minute over the last hour, as stacked bars.
 
 A bar per minute, done at the bottom in the theme's success colour and failed on top in its
 error colour: the rate of work and the share that failed read at a glance, which a line of
@@ -6,20 +6,21 @@ error colour: the rate of work and the share that failed read at a glance, which
 line above the plot is the legend; the axes are labelled below it ("minutes before now" and
 "tasks/min") once there are rows to spare for them.
 
+Drawn here with block characters (eighths of a cell: ``▁▂▃▄▅▆▇█``), not with plotext: plotext's
+stacked bars took 40 ms to build at 80x24 and over half a second at 120x40 in the app, on the
+event loop at every refresh whose counts moved; these lines take a few milliseconds. A minute
+with any failure shows at least an eighth of a cell of it, however tall the axis.
+
 The chart takes the height its container gives it (taller terminals, taller bars), and is
 redrawn at the refresh rate, not on the 1 Hz tick; axis values come from the snapshot (minutes
-before ``now``), never from the wall clock. The plotting library (a tenth of a second to import)
-loads with the first data, not before the console's first frame.
+before ``now``), never from the wall clock.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.color import Color
 from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -27,16 +28,28 @@ from engine.snapshot import ChartSnap
 
 from .cells import styles_for
 
-__all__ = ["AXIS_LABEL_ROWS", "ThroughputChart", "bar_top", "y_ticks"]
+__all__ = [
+    "AXIS_LABEL_ROWS",
+    "BLOCKS",
+    "BarPlot",
+    "ThroughputChart",
+    "bar_lines",
+    "bar_top",
+    "eighths",
+    "y_ticks",
+]
 
 TITLE = "tasks done and failed per minute, last hour"
 #: the plot's height from which it has a row for the axis labels (below it the tick labels,
 #: minutes and counts, are the axes' only words, and the bars keep the rows)
 AXIS_LABEL_ROWS = 10
+#: a cell's lower part filled to 0..8 eighths
+BLOCKS = " ▁▂▃▄▅▆▇█"
+X_TICKS = ((-45, "-45m"), (-30, "-30m"), (-15, "-15m"))
 
 
 def bar_top(done: tuple[int, ...], failed: tuple[int, ...]) -> int:
-    """The y axis' top: the tallest stacked bar (done + failed in one minute), at least 1."""
+    """The tallest stacked bar (done + failed in one minute), at least 1."""
     return max((d + f for d, f in zip(done, failed, strict=True)), default=0) or 1
 
 
@@ -51,10 +64,140 @@ def y_ticks(top: int, rows: int) -> list[int]:
     return list(range(0, -(-top // step) * step + 1, step))
 
 
-def _rgb(style: Style) -> tuple[int, int, int]:
-    color = style.color or Color.parse("default")
-    triplet = color.get_truecolor()
-    return (triplet.red, triplet.green, triplet.blue)
+def eighths(value: int, axis_top: int, rows: int) -> int:
+    """A count's height in eighths of a cell on an axis from 0 to ``axis_top`` over ``rows``
+    rows; a count above zero never draws as nothing."""
+    if value <= 0:
+        return 0
+    return max(1, round(value * rows * 8 / axis_top))
+
+
+def _cell(
+    row: int, done: int, total: int, ok: Style, crit: Style, both: Style
+) -> tuple[str, Style | None]:
+    """The character and style of the bar's cell ``row`` (0: bottom), its done part ``done``
+    and its whole ``total`` eighths high (``both``: done on a failed background)."""
+    low, high = row * 8, row * 8 + 8
+    if total <= low:
+        return " ", None
+    if done >= high:
+        return "█", ok
+    if done <= low:  # failed only
+        return BLOCKS[min(8, total - low)], crit
+    # done ends inside this cell: its part below, in the done colour; the failed part above
+    # as the cell's background where it fills most of the rest
+    part = done - low
+    above = min(high, total) - done
+    return BLOCKS[part], both if above * 2 >= 8 - part else ok
+
+
+def bar_lines(
+    done: tuple[int, ...],
+    failed: tuple[int, ...],
+    width: int,
+    height: int,
+    ok: Style,
+    crit: Style,
+) -> list[Text]:
+    """The plot's lines: the bars over a y axis of counts, the x axis in minutes before now
+    under them, and (from :data:`AXIS_LABEL_ROWS` lines) the axes' names."""
+    n = len(done)
+    labelled = height >= AXIS_LABEL_ROWS
+    rows = height - 2 - labelled
+    if n == 0 or rows < 1:
+        return []
+    ticks = y_ticks(bar_top(done, failed), rows)
+    axis_top = ticks[-1]
+    label_w = max(len(str(t)) for t in ticks)
+    plot_w = max(width - label_w - 1, n)
+    # each minute's columns, oldest first: [start, end)
+    spans = [(i * plot_w // n, (i + 1) * plot_w // n) for i in range(n)]
+    heights = []
+    for d, f in zip(done, failed, strict=True):
+        low = eighths(d, axis_top, rows)
+        heights.append((low, min(rows * 8, low + eighths(f, axis_top, rows))))
+    tick_rows = {min(rows - 1, max(0, round(t * rows / axis_top) - 1)): t for t in ticks}
+    tick_rows[0] = 0
+    both = ok + Style(bgcolor=crit.color)
+    # a minute wider than two columns keeps a gap to the next
+    widths = [(end - start - 1, 1) if end - start > 2 else (end - start, 0) for start, end in spans]
+    lines = []
+    for line_no in range(rows):
+        row = rows - 1 - line_no  # 0 at the bottom
+        line = Text(no_wrap=True)
+        label = tick_rows.get(row)
+        line.append(f"{label:>{label_w}}┤" if label is not None else f"{'':>{label_w}}│", "dim")
+        run, run_style = "", None  # cells of one style, appended at once
+        for (bar_w, gap), (low, total) in zip(widths, heights, strict=True):
+            char, style = _cell(row, low, total, ok, crit, both)
+            if style is not run_style:
+                line.append(run, run_style)
+                run, run_style = "", style
+            run += char * bar_w
+            if gap:
+                if run_style is not None:
+                    line.append(run, run_style)
+                    run, run_style = "", None
+                run += " "
+        line.append(run, run_style)
+        lines.append(line)
+    axis = ["─"] * plot_w
+    marks = [" "] * (plot_w + label_w + 1)
+
+    def mark(column: int, label: str, align: str) -> None:
+        at = column + label_w + 1
+        begin = {"left": at, "right": at - len(label) + 1, "center": at - len(label) // 2}[align]
+        begin = max(0, min(begin, len(marks) - len(label)))
+        marks[begin : begin + len(label)] = list(label)
+
+    for minute, label in X_TICKS:
+        i = minute + n - 1
+        if 0 <= i < n:
+            start, end = spans[i]
+            axis[(start + end - 1) // 2] = "┬"
+            mark((start + end - 1) // 2, label, "center")
+    axis[-1] = "┬"
+    mark(0, "-60m" if n == 60 else f"-{n}m", "left")
+    mark(plot_w - 1, "now", "right")
+    lines.append(Text(" " * label_w + "└" + "".join(axis), style="dim", no_wrap=True))
+    lines.append(Text("".join(marks), style="dim", no_wrap=True))
+    if labelled:
+        name = "minutes before now"
+        left = "tasks/min"
+        middle = label_w + 1 + (plot_w - len(name)) // 2
+        gap = max(1, middle - len(left))
+        lines.append(Text(left + " " * gap + name, style="dim", no_wrap=True))
+    return lines
+
+
+class BarPlot(Widget):
+    """The bars and axes of :class:`ThroughputChart`, drawn at the widget's size."""
+
+    DEFAULT_CSS = """
+    BarPlot {
+        width: 1fr;
+        height: 1fr;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done: tuple[int, ...] = ()
+        self.failed: tuple[int, ...] = ()
+
+    def plot(self, done: tuple[int, ...], failed: tuple[int, ...]) -> None:
+        if (done, failed) != (self.done, self.failed):
+            self.done, self.failed = done, failed
+            self.refresh()
+
+    def lines(self) -> list[Text]:
+        """What the plot shows at its size now."""
+        styles = styles_for(self.app)
+        size = self.content_size
+        return bar_lines(self.done, self.failed, size.width, size.height, styles.ok, styles.crit)
+
+    def render(self) -> RenderResult:
+        return Text("\n", no_wrap=True).join(self.lines())
 
 
 class ThroughputChart(Widget):
@@ -69,20 +212,15 @@ class ThroughputChart(Widget):
         height: 1;
         padding: 0 1;
     }
-    ThroughputChart > PlotextPlot {
-        width: 1fr;
-        height: 1fr;
-    }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._chart: ChartSnap | None = None
-        self._drawn: tuple[tuple[int, ...], tuple[int, ...], int] | None = None
-        self._plot: Any = None
+        self._drawn: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="chart-title")
+        yield BarPlot()
 
     @property
     def bars(self) -> tuple[tuple[int, int], ...]:
@@ -91,22 +229,19 @@ class ThroughputChart(Widget):
             return ()
         return tuple(zip(self._drawn[0], self._drawn[1], strict=True))
 
-    def show(self, chart: ChartSnap) -> None:
-        self._chart = chart
-        self._draw()
-
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
 
     def _theme_changed(self, _theme: object) -> None:
         # the bars' and the legend's colours are the theme's
         self.query_one(".chart-title", Static).update(self._title())
-        self._drawn = None
-        self._draw()
+        self.query_one(BarPlot).refresh()
 
-    def on_resize(self) -> None:
-        # The axis labels come and go with the height: draw again at the new size.
-        self._draw()
+    def show(self, chart: ChartSnap) -> None:
+        # No minutes yet (an error, or nothing read): an empty hour, not an empty frame.
+        done, failed = (chart.done, chart.failed) if chart.done else ((0,) * 60, (0,) * 60)
+        self._drawn = (done, failed)
+        self.query_one(BarPlot).plot(done, failed)
 
     def _title(self) -> Text:
         styles = styles_for(self.app)
@@ -118,48 +253,3 @@ class ThroughputChart(Widget):
         line.append("██", style=styles.crit)
         line.append(" failed")
         return line
-
-    def _draw(self) -> None:
-        chart = self._chart
-        if chart is None or not self.is_mounted:
-            return
-        rows = self.content_size.height - 1  # the plot's, under the title line
-        # No minutes yet (an error, or nothing read): an empty hour, not an empty frame.
-        done, failed = (chart.done, chart.failed) if chart.done else ((0,) * 60, (0,) * 60)
-        data = (done, failed, rows)
-        if data == self._drawn:
-            return
-        self._drawn = data
-        if self._plot is None:
-            from textual_plotext import PlotextPlot
-
-            self._plot = PlotextPlot()
-            self.mount(self._plot)
-        styles = styles_for(self.app)
-        n = len(done)
-        xs = list(range(-(n - 1), 1))
-        labelled = rows >= AXIS_LABEL_ROWS
-        plt = self._plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        # A frame below and left only: the title line above does the top's work.
-        plt.xaxes(True, False)
-        plt.yaxes(True, False)
-        plt.stacked_bar(
-            xs,
-            [list(done), list(failed)],
-            color=[_rgb(styles.ok), _rgb(styles.crit)],
-            width=1,
-            minimum=0,
-        )
-        plt.xticks([-60, -45, -30, -15, 0], ["-60m", "-45m", "-30m", "-15m", "now"])
-        top = bar_top(done, failed)
-        # plot rows: less the x axis and its tick labels (and the axis labels' row)
-        ticks = y_ticks(top, rows - 2 - labelled)
-        plt.ylim(0, ticks[-1])
-        plt.yticks(ticks, [str(t) for t in ticks])
-        plt.xlim(-(n - 1) - 0.5, 0.5)
-        if labelled:
-            plt.xlabel("minutes before now")
-            plt.ylabel("tasks/min")
-        self._plot.refresh()

@@ -1,8 +1,9 @@
 """The tasks pane's history chart: stacked bars of done and failed per minute (issue 13 part 3).
 
-The bars are read back from what the chart draws (the plot's cells and their colours), not from
-what the widget was given: a minute with done and failed tasks is one bar, done at the bottom in
-the theme's success colour and failed above it in the error colour, each as tall as its count.
+The bars are read back from what the chart draws (the plot's characters, eighths of a cell, and
+their colours), not from what the widget was given: a minute with done and failed tasks is one
+bar, done at the bottom in the theme's success colour and failed above it in the error colour,
+each as tall as its count.
 """
 
 from __future__ import annotations
@@ -12,66 +13,89 @@ from itertools import pairwise
 from typing import Any
 
 from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual_plotext import PlotextPlot
+from textual.widgets import Static
 
 from console.fixture import FIXED_NOW
 from console.widgets.cells import styles_for
-from console.widgets.chart import TITLE, ThroughputChart, y_ticks
+from console.widgets.chart import (
+    BLOCKS,
+    TITLE,
+    BarPlot,
+    ThroughputChart,
+    bar_lines,
+    eighths,
+    y_ticks,
+)
 from engine.harmonydb import DB
 from engine.snapshot import ChartSnap
 
-Cell = tuple[str, tuple[int, int, int] | None]
+RGB = tuple[int, int, int]
+Cell = tuple[str, RGB | None, RGB | None]
 
 
-def _grid(text: Text, width: int) -> list[list[Cell]]:
-    """Each cell of a rendered plot: its character and its foreground colour."""
+def _rgb_of(color: Any) -> RGB | None:
+    if color is None or color.is_default:
+        return None
+    t = color.get_truecolor()
+    return (t.red, t.green, t.blue)
+
+
+def _grid(lines: list[Text], width: int) -> list[list[Cell]]:
+    """Each cell of the drawn plot: its character, foreground and background colours."""
     console = Console(width=width, color_system="truecolor", legacy_windows=False)
     grid: list[list[Cell]] = []
-    for line in text.split("\n"):
+    for line in lines:
         row: list[Cell] = []
         for segment in line.render(console):
-            color = segment.style.color if segment.style else None
-            rgb = None
-            if color is not None and not color.is_default:
-                t = color.get_truecolor()
-                rgb = (t.red, t.green, t.blue)
-            row.extend((ch, rgb) for ch in segment.text)
+            style = segment.style
+            fg = _rgb_of(style.color) if style else None
+            bg = _rgb_of(style.bgcolor) if style else None
+            row.extend((ch, fg, bg) for ch in segment.text)
         grid.append(row)
     return grid
 
 
-def _rgb(style: Any) -> tuple[int, int, int]:
-    t = style.color.get_truecolor()
-    return (t.red, t.green, t.blue)
+def _rgb(style: Any) -> RGB:
+    rgb = _rgb_of(style.color)
+    assert rgb is not None
+    return rgb
 
 
-def _bars(grid: list[list[Cell]], done: Any, failed: Any) -> list[tuple[int, int]]:
-    """(done cells, failed cells) of each bar, left to right: a bar is a run of columns with
-    coloured blocks; measured in its middle column. Failed cells sit above every done cell."""
+def _bars(grid: list[list[Cell]], done: RGB, failed: RGB) -> list[tuple[int, int]]:
+    """(done, failed) eighths of a cell of each bar, left to right, read from the characters
+    (``▁`` .. ``█``) and their colours; a bar is a run of columns with coloured cells, read in
+    its middle column. No done part is above a failed one."""
     width = max(len(r) for r in grid)
 
-    def kind(row: list[Cell], x: int) -> str:
-        if x >= len(row) or row[x][0] != "█":
-            return ""
-        return {done: "d", failed: "f"}.get(row[x][1], "?")
+    def parts(cell: Cell) -> tuple[int, int]:
+        ch, fg, bg = cell
+        if ch not in BLOCKS[1:]:
+            return 0, 0
+        filled = BLOCKS.index(ch)
+        assert fg in (done, failed), cell
+        if fg == failed:
+            return 0, filled
+        return filled, (8 - filled if bg == failed else 0)
 
-    columns = [[kind(row, x) for row in grid] for x in range(width)]
-    coloured = [any(c in ("d", "f") for c in col) for col in columns]
+    columns = [[parts(row[x]) if x < len(row) else (0, 0) for row in grid] for x in range(width)]
     runs: list[list[int]] = []
-    for x, on in enumerate(coloured):
-        if on and runs and runs[-1][-1] == x - 1:
-            runs[-1].append(x)
-        elif on:
-            runs.append([x])
+    for x, col in enumerate(columns):
+        if any(d or f for d, f in col):
+            if runs and runs[-1][-1] == x - 1:
+                runs[-1].append(x)
+            else:
+                runs.append([x])
     bars = []
     for run in runs:
-        col = columns[run[len(run) // 2]]
-        stack = [c for c in col if c]  # top to bottom
-        assert "?" not in stack, col
-        assert stack == sorted(stack, key=lambda c: c == "d"), f"failed above done: {stack}"
-        bars.append((stack.count("d"), stack.count("f")))
+        col = [c for c in columns[run[len(run) // 2]] if c != (0, 0)]  # top to bottom
+        seen_done = False
+        for d, f in col:
+            assert not (seen_done and f and not d), f"failed below done: {col}"
+            seen_done = seen_done or d > 0
+        bars.append((sum(d for d, _ in col), sum(f for _, f in col)))
     return bars
 
 
@@ -95,30 +119,45 @@ async def test_each_minute_is_a_bar_of_done_below_failed_as_tall_as_its_counts()
         chart = app.query_one(ThroughputChart)
         chart.show(_snap(done, failed))
         await pilot.pause()
-        plot = chart.query_one(PlotextPlot)
+        plot = chart.query_one(BarPlot)
         styles = styles_for(app)
-        rendered = plot.render()
-        assert isinstance(rendered, Text)
-        grid = _grid(rendered, plot.size.width)
+        lines = plot.lines()
+        assert len(lines) == plot.size.height == 29  # the chart's 30 rows less the title
+        grid = _grid(lines, plot.size.width)
         bars = _bars(grid, _rgb(styles.ok), _rgb(styles.crit))
         assert chart.bars == tuple(zip(done, failed, strict=True))
-        # One bar per busy minute, oldest left; heights in rows follow the counts (the axis
-        # runs 0..10 over the plot's rows, so a count's cells are the count times rows/10).
-        assert len(bars) == 4
-        rows_per_unit = bars[1][0] / 6
+        # One bar per busy minute, oldest left; heights follow the counts: the y axis runs
+        # from 0 to 10 (the tallest bar is 9) over the 26 rows above the x axis, its tick
+        # labels and the axes' names, 26 * 8 / 10 eighths of a cell a task.
+        text = "\n".join(line.plain for line in lines)
+        assert text.splitlines()[0].startswith("10┤") and "\n 0┤" in text
+        unit = 26 * 8 / 10
         expected = [(2, 0), (6, 3), (4, 4), (0, 1)]
-        for (d_cells, f_cells), (d, f) in zip(bars, expected, strict=True):
-            assert abs(d_cells - d * rows_per_unit) <= 1.5, (bars, expected)
-            assert abs(f_cells - f * rows_per_unit) <= 1.5, (bars, expected)
-            assert (f_cells > 0) == (f > 0) and (d_cells > 0) == (d > 0)
-        text = "\n".join("".join(ch for ch, _ in row) for row in grid)
-        # The y axis runs from 0 to 10 (the tallest bar is 9) over the plot's rows.
-        axis_rows = sum(("┤" in line or "│" in line) for line in text.splitlines())
-        assert abs(rows_per_unit * 10 - axis_rows) <= 2, (rows_per_unit, axis_rows)
+        assert len(bars) == len(expected), bars
+        for (d_e, f_e), (d, f) in zip(bars, expected, strict=True):
+            assert abs(d_e - d * unit) <= 1 and abs(f_e - f * unit) <= 4, (bars, expected)
+            assert (f_e > 0) == (f > 0) and (d_e > 0) == (d > 0)
+        # the busy minutes stand where the x axis puts them: -49, -29, -14 and -7 minutes
+        plot_rows = grid[:26]
+        columns = [x for x in range(len(grid[0])) if any(r[x][0] in BLOCKS[1:] for r in plot_rows)]
+        axis = text.splitlines()[26]
+        ticks = [x for x, ch in enumerate(axis) if ch == "┬"]
+        assert len(ticks) == 4  # -45m, -30m, -15m, now
+        starts = [c for i, c in enumerate(columns) if i == 0 or columns[i - 1] != c - 1]
+        assert [sum(t < c for t in ticks) for c in starts] == [0, 2, 3, 3]
         assert "minutes before now" in text and "tasks/min" in text  # labelled axes
-        assert "-60m" in text and "now" in text
-        title = chart.query_one(".chart-title").render()
+        assert "-60m" in text and "now" in text and "-15m" in text
+        title = chart.query_one(".chart-title", Static).render()
         assert str(title).startswith(TITLE) and "done" in str(title) and "failed" in str(title)
+
+
+def test_a_single_failure_on_a_tall_axis_still_shows() -> None:
+    ok, crit = Style(color="#00ff00"), Style(color="#ff0000")
+    done, failed = (500,) + (0,) * 59, (0,) * 59 + (1,)
+    lines = bar_lines(done, failed, 78, 8, ok, crit)
+    bars = _bars(_grid(lines, 78), (0, 255, 0), (255, 0, 0))
+    assert bars[-1] == (0, 1) and bars[0][0] > 0
+    assert eighths(1, 500, 6) == 1 and eighths(0, 500, 6) == 0
 
 
 async def test_a_short_chart_keeps_its_rows_for_the_bars() -> None:
@@ -132,12 +171,10 @@ async def test_a_short_chart_keeps_its_rows_for_the_bars() -> None:
         chart = app.query_one(ThroughputChart)
         chart.show(_snap([3] * 60, [1] * 60))
         await pilot.pause()
-        rendered = chart.query_one(PlotextPlot).render()
-        text = rendered.plain if isinstance(rendered, Text) else str(rendered)
-        assert "minutes before now" not in text
-        assert "-60m" in text
-        lines = text.splitlines()
-        assert len(lines) == 8 and sum("█" in line for line in lines) == 6
+        lines = [line.plain for line in chart.query_one(BarPlot).lines()]
+        assert len(lines) == 8 and not any("minutes before now" in line for line in lines)
+        assert "-60m" in lines[-1] and "now" in lines[-1]
+        assert sum(any(ch in BLOCKS[1:] for ch in line) for line in lines) == 6
 
 
 def test_y_ticks_are_whole_and_even_and_reach_the_top() -> None:
@@ -171,12 +208,10 @@ async def test_the_tasks_pane_draws_the_snapshots_minutes(
         assert chart.bars == expected
         assert chart.region.height == 9  # as small as before at 80x24
         styles = styles_for(app)
-        plot = chart.query_one(PlotextPlot)
-        rendered = plot.render()
-        assert isinstance(rendered, Text)
-        cells = [c for row in _grid(rendered, plot.size.width) for c in row]
-        assert any(c == ("█", _rgb(styles.crit)) for c in cells)
-        assert any(c == ("█", _rgb(styles.ok)) for c in cells)
+        plot = chart.query_one(BarPlot)
+        grid = _grid(plot.lines(), plot.size.width)
+        bars = _bars(grid, _rgb(styles.ok), _rgb(styles.crit))
+        assert any(f for _, f in bars) and all(d for d, _ in bars)
 
 
 async def test_the_bars_take_the_new_themes_colours() -> None:
@@ -189,8 +224,15 @@ async def test_the_bars_take_the_new_themes_colours() -> None:
         app.theme = "textual-light"
         await pilot.pause()
         styles = styles_for(app)
-        plot = chart.query_one(PlotextPlot)
+        plot = chart.query_one(BarPlot)
         rendered = plot.render()
         assert isinstance(rendered, Text)
-        cells = {c for row in _grid(rendered, plot.size.width) for c in row if c[0] == "█"}
-        assert cells == {("█", _rgb(styles.ok)), ("█", _rgb(styles.crit))}
+        colours = {
+            (fg, bg)
+            for row in _grid(rendered.split("\n"), plot.size.width)
+            for ch, fg, bg in row
+            if ch in BLOCKS[1:]
+        }
+        ok, crit = _rgb(styles.ok), _rgb(styles.crit)
+        assert colours and colours <= {(ok, None), (crit, None), (ok, crit)}
+        assert (ok, None) in colours
