@@ -184,11 +184,6 @@ class MachinesPane(Pane):
     def jobs_table(self) -> JobsTable:
         return self.query_one("#machines-jobs-table", JobsTable)
 
-    @property
-    def wide(self) -> bool:
-        """The jobs are shown beside the machines."""
-        return self._wide
-
     def on_mount(self) -> None:
         self._wide = self.screen.has_class("-wide")
 
