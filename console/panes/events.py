@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Static
 from engine.snapshot import ClusterSnapshot, duration
 from engine.snapshot.events import EventKind, EventSnap, kind_matches, select_events
 
-from ..widgets.cells import text
+from ..widgets.cells import Styles, text
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
@@ -128,6 +128,14 @@ class EventsPane(Pane):
     #: the selected event is shown whole below the list (always beside it from 160 columns)
     details_open: var[bool] = var(False, init=False)
 
+    def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
+        super().__init__(id=id, read_only=read_only)
+        #: the rows as built (by event key: its machine's name, and its cells)
+        self._rows: dict[str, tuple[str, tuple[Text, ...]]] = {}
+        #: the events shown and the age each shows
+        self._shown: list[EventSnap] = []
+        self._ages: dict[str, tuple[str, Text]] = {}
+
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="events-header")
         yield Static(id="events-kinds", classes="view-tabs")
@@ -218,18 +226,22 @@ class EventsPane(Pane):
         self._render_detail()
 
     def tick(self, now: datetime) -> None:
-        snap = self.snapshot
-        if snap is not None and snap.error(self.SECTION) is None:
-            self._sync(self.shown(snap), now)
+        """Once a second: only the ages that changed are redrawn (an event never changes)."""
+        table = self.table
+        with self.app.batch_update():
+            for e in self._shown:
+                age = duration(e.age(now))
+                shown = self._ages.get(e.key)
+                if (shown is None or shown[0] != age) and e.key in table.rows:
+                    cell = text(age, "dim", right=True)
+                    self._ages[e.key] = (age, cell)
+                    table.update_cell(e.key, "age", cell)
 
-    def _cells(self, e: EventSnap, now: datetime, names: dict[str, str]) -> tuple[Text, ...]:
-        styles = self.palette
-        kind_style = styles.crit if e.failure else styles.bold
-        machine = names.get(e.machine, e.machine)
+    def _cells(self, e: EventSnap, age: str, machine: str, styles: Styles) -> tuple[Text, ...]:
         return (
             text(e.at.strftime("%H:%M:%S")),
-            text(duration(e.age(now)), "dim", right=True),
-            text(LABELS.get(e.kind, e.kind), kind_style),
+            text(age, "dim", right=True),
+            text(LABELS.get(e.kind, e.kind), styles.crit if e.failure else styles.bold),
             text(machine or "-", "" if machine else "dim"),
             text(e.subject or "-", "" if e.subject else "dim"),
             text(e.line, styles.crit if e.failure else ""),
@@ -246,7 +258,30 @@ class EventsPane(Pane):
         # a machine by its name where the cluster still knows it (the event keeps its address)
         snap = self.snapshot
         names = {m.host_and_port: m.name for m in snap.machines} if snap is not None else {}
-        table.sync({e.key: self._cells(e, now, names) for e in events})
+        styles = self.palette
+        # An event never changes: its row is built once (again only if its machine's name
+        # did), and a refresh that brings nothing new only redraws the ages that changed.
+        rows: dict[str, tuple[Text, ...]] = {}
+        built = False
+        for e in events:
+            machine = names.get(e.machine, e.machine)
+            cached = self._rows.get(e.key)
+            if cached is None or cached[0] != machine:
+                age = duration(e.age(now))
+                cells = self._cells(e, age, machine, styles)
+                cached = (machine, cells)
+                self._ages[e.key] = (age, cells[1])
+                built = True
+            self._rows[e.key] = cached
+            cells = cached[1]
+            # the age as last drawn (the tick redraws it between refreshes)
+            rows[e.key] = (cells[0], self._ages[e.key][1], *cells[2:])
+        self._rows = {k: self._rows[k] for k in rows}
+        self._ages = {k: self._ages[k] for k in rows}
+        self._shown = events
+        if built or list(rows) != table.keys:
+            table.sync(rows)
+        self.tick(now)
         if not table.row_count:
             return
         if following:

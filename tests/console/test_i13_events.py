@@ -137,6 +137,11 @@ async def test_new_events_arrive_on_top_and_the_selection_stays(
         assert t.select_key("e9002")
         await pilot.pause()
         index = t.cursor_row
+        assert rows(app)["e9002"][1] == "20m"
+        app.clock.advance(60)  # ages move with the clock, between refreshes
+        app._tick()
+        await pilot.pause()
+        assert rows(app)["e9002"][1] == "21m" and rows(app)["e9001"][1] == "51m"
         await cluster.exec(
             "INSERT INTO cluster_events (id, at, kind, machine, message) VALUES "
             "(9004, $1::timestamptz - interval '1 minute', 'machine-left', 'node-y', 'left'), "
@@ -148,6 +153,7 @@ async def test_new_events_arrive_on_top_and_the_selection_stays(
         keys = t.keys
         assert keys.index("e9005") < keys.index("e9004") < keys.index("e9002")  # newest first
         assert t.selected_key == "e9002" and t.cursor_row == index + 2  # same event selected
+        assert rows(app)["e9002"][1] == "21m" and rows(app)["e9005"][1] == "1m30s"
         # on the newest row the cursor follows what comes in
         t.move_cursor(row=0)
         await pilot.pause()
