@@ -19,7 +19,9 @@ from engine.harmonydb import DB
 from engine.snapshot import SnapshotReader
 from engine.snapshot.events import FAILURES
 from support.cli import harmony
-from support.curio_schema import curio_cluster
+from support.curio_cli import run_harmony
+from support.curio_read import select_only
+from support.curio_schema import CurioCluster, curio_cluster
 from support.probe import PATIENCE
 
 FIXED_NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -232,3 +234,23 @@ async def test_the_events_pane_on_a_curio_cluster(pg_url: str, shows: Any) -> No
             # machines by their names, as the machines pane shows them
             assert "post-1" in text and "10.0.0.13:1" not in text
             assert all(len(line) <= 80 for line in text.splitlines())
+
+
+async def test_the_cli_on_a_curio_cluster(curio_db: CurioCluster) -> None:
+    """``harmony events`` reads a Curio cluster's events as the pane does (as a role that may
+    only SELECT), says which kinds Curio keeps no record of, and refuses to filter by one."""
+    async with select_only(curio_db) as url:
+        out = await run_harmony(url, curio_db.schema, "events", "--since", "2d")
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("(Curio cluster: no record of machine-left, ")
+        lines = out.stdout.splitlines()
+        assert lines[1].split() == ["TIME", "KIND", "MACHINE", "SUBJECT", "MESSAGE"]
+        kinds = [line.split()[2] for line in lines[2:]]
+        assert {"task-failed", "machine-restart", "sector-failed", "block-won"} <= set(kinds)
+        assert "error: computing snark: gpu out of memory" in out.stdout
+        out = await run_harmony(url, curio_db.schema, "events", "--json", "--kind", "blocks")
+        assert out.returncode == 0, out.stderr
+        assert [e["kind"] for e in json.loads(out.stdout)] == ["block-won"]
+        out = await run_harmony(url, curio_db.schema, "events", "--kind", "machine-drained")
+        assert out.returncode != 0
+        assert "a Curio cluster does not record machine-drained events" in out.stderr
