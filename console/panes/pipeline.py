@@ -178,12 +178,12 @@ class PipelinePane(Pane):
     #pipeline-switcher, #pipeline-flight {
         height: 1fr;
     }
-    /* stacked (under 160 columns): the strip and the problems get about equal rows */
+    /* stacked (under 160 columns): the strips get a row or two more than the problems */
     #pipeline-main {
-        height: 5fr;
+        height: 3fr;
     }
     #pipeline-side {
-        height: 4fr;
+        height: 2fr;
     }
     #pipeline-history {
         height: 1fr;
