@@ -71,7 +71,7 @@ class JobsPane(Pane):
 
     def tick(self, now: datetime) -> None:
         if self.snapshot is not None and self.snapshot.error(self.SECTION) is None:
-            self.table.show(self.snapshot, now, keep=lambda cells: self.matches(*cells))
+            self.table.tick(self.snapshot, now)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

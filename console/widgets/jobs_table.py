@@ -34,6 +34,10 @@ JOB_COLUMNS = (
 )
 
 
+def elapsed_cell(job: Job, snap: ClusterSnapshot, now: datetime | None) -> Text:
+    return Text(duration(job.elapsed(snap, now)), justify="right", no_wrap=True)
+
+
 def job_cells(
     job: Job, snap: ClusterSnapshot, now: datetime | None, styles: Styles, prefix: str = "t0"
 ) -> tuple[Text, ...]:
@@ -50,7 +54,7 @@ def job_cells(
         text(job.task.name, styles.bold),
         text(job.target.label(prefix) if job.target is not None else "-"),
         text(machine.label if machine is not None else f"#{job.task.owner_id}"),
-        Text(duration(job.elapsed(snap, now)), justify="right", no_wrap=True),
+        elapsed_cell(job, snap, now),
         text(job.state, state_style),
         ident(job.task.attempt),
         text(machine.host_and_port if machine is not None else "", "dim"),
@@ -96,6 +100,18 @@ class JobsTable(KeyedTable):
                 rows[str(job.id)] = cells
         self.sync(rows)
         return len(rows), len(jobs)
+
+    def tick(self, snap: ClusterSnapshot, now: datetime) -> None:
+        """Move the elapsed times on to ``now`` (once a second, between snapshots): only that
+        column's cells, and only those whose text changed."""
+        with self.app.batch_update():
+            for job in self.jobs:
+                key = str(job.id)
+                if key not in self.rows:
+                    continue  # filtered out
+                cell = elapsed_cell(job, snap, now)
+                if self.get_cell(key, "elapsed") != cell:
+                    self.update_cell(key, "elapsed", cell)
 
     def selected_job(self) -> Job | None:
         """The job under the cursor, as last shown."""

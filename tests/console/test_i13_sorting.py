@@ -67,6 +67,8 @@ async def test_sort_keys_order_rows_show_an_arrow_and_survive_refreshes(
         await first_render(app, pilot)
         machines = app.query_one("#machines-table", KeyedTable)
         given = machines.keys
+        await pilot.press("s")  # not a sort key (the events pane's s is its own)
+        assert machines.sort_column is None and machines.keys == given
         await pilot.press("greater_than_sign")  # by Machine, ascending
         names = _column(machines, 0)
         assert names == sorted(names, key=str.casefold)
