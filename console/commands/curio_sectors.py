@@ -73,7 +73,7 @@ class _Sector:
     failed_reason_msg: str = ""
     stuck: bool = False
     in_pipeline: bool = False
-    #: the status of the stage it is in, as the console's strip says it (""; not in flight)
+    #: the status of the stage it is in, as the console's strip says it ("": done)
     stage_status: str = ""
 
 
@@ -112,7 +112,7 @@ def _from_strip(s: SectorStrip, meta: dict[str, Any] | None) -> _Sector:
         failed_reason_msg=s.failed_msg,
         stuck=s.stuck,
         in_pipeline=True,
-        stage_status=stage_status(s) if s.state == "Sealing" else "",
+        stage_status=stage_status(s) if s.stage != "Done" else "",
     )
 
 

@@ -210,12 +210,26 @@ async def run_list(args: argparse.Namespace) -> int:
         from engine.tasks.seal.status import list_sectors
 
         rows = await list_sectors(db, epoch, sp_id=sp_id)
+        statuses: dict[tuple[int, int], str] = {}
+        if args.json:
+            from engine.snapshot.pipeline import read_stage_statuses
+
+            # the head the console's pane reads: the chain's last tipset, else the clock's
+            (tip,) = await db.select("SELECT max(epoch) AS head FROM chain_tipsets")
+            head = epoch if tip["head"] is None else tip["head"]
+            in_flight = sum(1 for v in rows if v.row.get("after_sdr") is not None)
+            statuses = await read_stage_statuses(db, head, CLOCK.now(), max(in_flight, 1))
     finally:
         await db.close()
     if args.limit is not None:
         rows = rows[: args.limit]
     if args.json:
-        print_json([_view_json(v) for v in rows])
+        print_json(
+            [
+                {**_view_json(v), "stage_status": statuses.get((v.sp_id, v.sector_number), "")}
+                for v in rows
+            ]
+        )
         return 0
     if not rows:
         print("no sectors yet (harmony sectors pledge --count 2)")

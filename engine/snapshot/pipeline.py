@@ -37,6 +37,7 @@ __all__ = [
     "current_stage",
     "read_pipeline",
     "read_sector_strip",
+    "read_stage_statuses",
     "stage_status",
     "strip_cells",
     "summary_sql",
@@ -620,3 +621,23 @@ SELECT k.sp_id, k.sector_number, h.name, h.work_start, h.work_end, h.result
 
 #: Our schema's sealing history statements (:mod:`.sealing_history`).
 HISTORY = HistoryStatements(HISTORY_LATEST, HISTORY_SEARCH, HISTORY_EVENTS)
+
+
+async def read_stage_statuses(
+    tx: Tx | DB, head: int | None, now: datetime, limit: int
+) -> dict[tuple[int, int], str]:
+    """The status of the stage each sector in flight is in (:func:`stage_status`), for the
+    oldest ``limit`` of them, keyed by (miner, sector): what the console's strips say, for the
+    CLI's ``sectors list --json``."""
+    rows = await tx.select(SECTORS, limit)
+    ids = sorted({r[c] for r in rows for c in TASK_COLUMNS if r[c] is not None})
+    tasks = {
+        t["id"]: TaskState(t["owner_id"], t["failed"])
+        for t in (await tx.select(TASKS, ids) if ids else [])
+    }
+    out = {}
+    for r in rows:
+        strip = build_strip(r, tasks, head, now, 0.0)
+        if strip.stage != "Done":
+            out[(strip.sp_id, strip.sector_number)] = stage_status(strip)
+    return out

@@ -31,6 +31,11 @@ async def test_sectors_status_says_ready_or_queued_as_the_strip(cluster: DB) -> 
         assert cli["stage_status"] == status
     text = await harmony(cluster, "sectors", "status", "2000", "--miner", "t01001")
     assert "Stage:\t\tSDR, ready, no task yet" in text.stdout.splitlines()
+    # sectors list: every sector in flight with its stage's status as its strip says it
+    listed = json.loads((await harmony(cluster, "sectors", "list", "--json")).stdout)
+    by_key = {f"{r['miner'][2:]}:{r['sector']}": r["stage_status"] for r in listed}
+    assert {k: by_key[k] for k in strips} == {k: stage_status(s) for k, s in strips.items()}
+    assert by_key["1001:2000"] == "ready" and by_key["1000:7"] == ""  # finished: none
 
 
 async def test_sectors_history_prints_the_consoles_sealing_history(cluster: DB) -> None:
