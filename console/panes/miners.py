@@ -13,7 +13,7 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.reactive import var
 from textual.widgets import DataTable, Static
 
@@ -75,7 +75,12 @@ class MinersPane(Pane):
     SECTION = "post"
     LISTS = frozenset({"miners"})
 
+    #: the wide layout's rules start at the screen (its ``-wide`` class): not scoped to the pane
+    SCOPED_CSS = False
     DEFAULT_CSS = """
+    MinersPane #miners-body {
+        height: 1fr;
+    }
     MinersPane #miners-table {
         height: auto;
         max-height: 50%;
@@ -83,6 +88,17 @@ class MinersPane(Pane):
     MinersPane #miners-detail {
         height: 1fr;
         padding: 0 1;
+    }
+    Screen.-wide MinersPane #miners-body {
+        layout: horizontal;
+    }
+    Screen.-wide MinersPane #miners-table {
+        width: 1fr;
+        height: 1fr;
+        max-height: 100%;
+    }
+    Screen.-wide MinersPane #miners-detail {
+        width: 1fr;
     }
     """
 
@@ -96,9 +112,11 @@ class MinersPane(Pane):
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="miners-header")
-        yield KeyedTable(COLUMNS, id="miners-table")
-        with VerticalScroll(id="miners-detail"):
-            yield Static(id="miners-info")
+        # the table above the selected miner's summary; side by side from 160 columns
+        with Vertical(id="miners-body"):
+            yield KeyedTable(COLUMNS, id="miners-table")
+            with VerticalScroll(id="miners-detail"):
+                yield Static(id="miners-info")
 
     @property
     def table(self) -> KeyedTable:

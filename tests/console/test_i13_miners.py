@@ -72,6 +72,9 @@ async def test_miners_at_160x48(
         await pilot.press("7")
         text = await shows(app, pilot, "2 miners", "WinningPoSt (24 h)")
         assert "Deadline: " in text and "quality-adjusted" in text
+        # from 160 columns the selected miner's summary stands beside the table
+        header = next(line for line in text.splitlines() if "Next DL" in line)
+        assert "Miner: t01000 (32 GiB sectors)" in header
 
 
 async def test_miners_in_curio_mode_say_power_is_not_known_without_lotus(
