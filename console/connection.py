@@ -22,15 +22,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.harmonydb import DB, ClusterKind, HarmonyDBError, migrate, start_embedded
 from engine.harmonytask.wakeup import Listener
 from engine.lotus import ApiInfoError, LotusNotConfigured, resolve_endpoint
 from engine.snapshot import SnapshotReader
-from engine.snapshot.curio.chain import ChainWatch
-from engine.snapshot.curio.reader import CurioSnapshotReader
 
 from .feed import Reader, one_line
+
+if TYPE_CHECKING:
+    # Curio's reader and chain watch are imported where a Curio cluster is opened: the watch
+    # brings the Lotus client (aiohttp), about a third of the console's imports, which a
+    # console on our own cluster never uses, before its first frame.
+    from engine.snapshot.curio.chain import ChainWatch
 
 __all__ = ["DatabaseLink", "Target", "open_chain", "open_link"]
 
@@ -153,6 +158,8 @@ async def open_link(target: Target, on_notice: Callable[[], None]) -> DatabaseLi
         label = f"{db.schema} @ {where}"
     reader: Reader
     if db.foreign:
+        from engine.snapshot.curio.reader import CurioSnapshotReader
+
         reader = CurioSnapshotReader(db, chain=chain, stuck_after=target.stuck_after)
     else:
         reader = SnapshotReader(db, stale_after=target.stale_after, stuck_after=target.stuck_after)
@@ -183,6 +190,8 @@ async def open_chain(db: DB, lotus_api: str | None) -> tuple[ChainWatch | None, 
         return None, one_line(exc)
     except HarmonyDBError as exc:  # e.g. a role that may not read harmony_config
         return None, f"Curio's config layers could not be read: {one_line(exc)}"
+    from engine.snapshot.curio.chain import ChainWatch
+
     try:
         return ChainWatch(endpoints[0]), None
     except Exception as exc:  # a client that cannot be built is a missing chain, not a crash

@@ -127,8 +127,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         "console",
         help="console refresh cost with 100 machines, 10k tasks, 1M history rows, 10k sectors",
         description="Seeds a scratch schema (100 machines, 10,000 pending tasks, 1,000,000 "
-        "history rows, 10,000 sectors), then measures the console's refresh DB time, UI event-"
-        "loop lag while CPU-heavy work runs in the same process, and RSS.",
+        "history rows, 10,000 sectors; --scale multiplies them), then measures the console's "
+        "refresh DB time for the default pane and every registered pane, the time from a "
+        "pane's key to the new pane painted, UI event-loop lag while CPU-heavy work runs in "
+        "the same process, the first frame of a console process, and RSS. The scratch schema "
+        "is dropped afterwards.",
+    )
+    console.add_argument(
+        "--scale",
+        type=positive_number,
+        default=1,
+        help="multiply the seeded size (10: 1,000 machines, 100k pending, 10M history rows, "
+        "100k sectors; default 1)",
+    )
+    console.add_argument(
+        "--refreshes",
+        type=positive_int,
+        default=20,
+        help="measured refreshes per pane (default 20)",
+    )
+    console.add_argument(
+        "--ui-seconds",
+        type=positive_number,
+        default=10.0,
+        help="how long the headless console runs under CPU load (default 10)",
+    )
+    console.add_argument(
+        "--launches",
+        type=int,
+        default=5,
+        help="console processes timed to their first frame (default 5; 0: none)",
     )
     console.add_argument("--json", action="store_true", help="machine-readable output")
     console.set_defaults(run=run_console)
@@ -253,6 +281,63 @@ async def run_console(args: argparse.Namespace) -> int:
         from console.bench import run_console_bench
     except ImportError as exc:
         raise CommandError(f"console benchmark unavailable: {exc}") from None
-    result = await run_console_bench(await _url(args))
-    _show(result, args.json)
+    say = (lambda _: None) if args.json else print
+    result = await run_console_bench(
+        await _url(args),
+        scale=args.scale,
+        refreshes=args.refreshes,
+        ui_seconds=args.ui_seconds,
+        launches=max(args.launches, 0),
+        progress=say,
+    )
+    if args.json:
+        print_json(result)
+    else:
+        _show_console(result)
     return 0
+
+
+def _figure(stats: dict[str, Any] | None, unit: str = "ms") -> str:
+    if not stats:
+        return "not measured"
+    return (
+        f"median {stats['median']:g} {unit}, p95 {stats['p95']:g} {unit}, "
+        f"max {stats['max']:g} {unit} (n={stats['n']})"
+    )
+
+
+def _show_console(result: dict[str, Any]) -> None:
+    rows = result["rows"]
+    seed = result["seed_seconds"]
+    print(
+        f"\n{result['server']}, scale {result['scale']:g}: {rows['machines']:,} machines, "
+        f"{rows['pending_tasks']:,} pending, {result['history_24h_counted']:,} history rows "
+        f"in 24 h, {rows['sectors']:,} sectors (seeded in {seed['total']:g} s)"
+    )
+    default = f"pane:{result['default_pane']}"
+    statements = result["statements_per_refresh"]
+    print(
+        f"refresh DB time, default pane ({result['default_pane']}, "
+        f"{statements[default]} statements): {_figure(result['refresh_db_ms'][default])}"
+    )
+    for label, stats in result["refresh_db_ms"].items():
+        if label != default:
+            print(f"  {label} ({statements[label]} statements): {_figure(stats)}")
+    backfill = result["history_backfill"]
+    print(
+        f"24 h history back-fill: {backfill['slices']} slices, {backfill['seconds']:g} s; "
+        f"slice {_figure(backfill['slice_ms'])}"
+    )
+    ui = result["ui"]
+    print(f"pane switch, key to painted: {_figure(ui['pane_switch_ms'])}")
+    for pane, stats in ui["pane_switch_ms_by_pane"].items():
+        print(f"  {pane}: {_figure(stats)}")
+    print(
+        f"event-loop lag with {ui['burn_workers']} CPU-heavy workers: "
+        f"{_figure(ui['event_loop_lag_ms'])}"
+    )
+    first = result.get("first_frame")
+    if first:
+        print(f"first frame (console process, 80x24): {_figure(first['first_frame_s'], 's')}")
+        print(f"first data on screen: {_figure(first['first_data_s'], 's')}")
+    print(f"peak RSS: {result['peak_rss_mb']:g} MB")

@@ -39,12 +39,18 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..format import duration
 from ..model import PostDeadline, PostMiner, PostSnap
 from ..timing import TimedTx
-from .chain import ChainState, MinerChain
 from .kept import Kept
+
+if TYPE_CHECKING:
+    # Annotations only: the chain watch imports the Lotus client (aiohttp, ~0.3 s), which the
+    # console's start and every CLI command that reaches this module through the miners'
+    # figures (engine.snapshot.miners) would otherwise pay for before their first frame.
+    from .chain import ChainState, MinerChain
 
 __all__ = [
     "DEADLINES",
