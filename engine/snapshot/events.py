@@ -9,9 +9,9 @@ done attempts of ``WdPostSubmit``/``WdPostRecover``), declared faults (the devne
 cordoned, uncordoned, drained; a failed task restarted; a sector resumed; a deadline closed
 without a proof) the engine appends to ``cluster_events`` in the same statement as the change.
 
-The read is one statement: each source's newest rows in the time window through an index
-(migration 20261203-02), ``LIMIT``ed, merged and limited again, so its cost does not grow with
-history. It only SELECTs, with ``now`` from the caller's clock.
+The read is one statement: each source's newest rows in the time window through a range index
+(migration 20261203-10), ``LIMIT``ed, merged and limited again, so its cost does not grow
+with history. It only SELECTs, with ``now`` from the caller's clock.
 """
 
 from __future__ import annotations
@@ -221,8 +221,8 @@ def event_from_row(r: Mapping[str, Any]) -> EventSnap:
 
 
 #: $1 the window's start, $2 the limit, $3 the kinds to read (NULL: all). Every branch reads
-#: its newest rows through an index of migration 20261203-02 and ends its order in a unique
-#: key; the merge orders by time then key.
+#: its newest rows through a range index of migration 20261203-10 and ends its order in a
+#: unique key; the merge orders by time then key.
 EVENTS_SQL = """
 SELECT * FROM (
   (SELECT 'e' || e.id AS key, e.at, e.kind, e.machine_id, e.machine, e.task_id, e.task_name,
