@@ -73,7 +73,9 @@ class MinersPane(Pane):
     """One row per miner; the selected miner's full summary below."""
 
     SECTION = "post"
-    LISTS = frozenset({"miners"})
+    #: WinningPoSt (``miners``), and the pipeline's summary (its sectors by state), which a
+    #: refresh re-reads at once only while a view on screen names it
+    LISTS = frozenset({"miners", "pipeline"})
 
     #: the wide layout's rules start at the screen (its ``-wide`` class): not scoped to the pane
     SCOPED_CSS = False

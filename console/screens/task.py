@@ -67,7 +67,8 @@ class TaskScreen(DetailScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "history", "Attempts", id="console.task.history"),
     ]
-    LISTS = frozenset({"jobs"})
+    #: the targets, and the task types (its type's typical time)
+    LISTS = frozenset({"jobs", "tasks"})
 
     #: the clock's time, once a second (bound to the app's)
     now: var[datetime | None] = var(None, init=False)

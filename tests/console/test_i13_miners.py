@@ -25,6 +25,7 @@ from engine.snapshot.curio import CurioSnapshotReader
 from engine.snapshot.miners import info_lines, miner_infos
 from support.cli import harmony
 from support.curio_schema import CurioCluster, curio_cluster
+from support.probe import wait_until
 
 
 def _rows(app: Any) -> dict[str, list[str]]:
@@ -61,6 +62,15 @@ async def test_miners_show_power_sectors_blocks_and_a_ticking_deadline_at_80x24(
         await pilot.pause()
         after = _rows(app)["1000"][-1]
         assert before != after and before.split()[0] == after.split()[0]
+        # a new sector starts sealing: the next refresh counts it (the pipeline's summary is
+        # re-read while the Miners pane shows it)
+        await cluster.exec(
+            "INSERT INTO sectors_sdr_pipeline (sp_id, sector_number, create_time, reg_seal_proof)"
+            " VALUES (1000, 1013, '2026-01-01 11:59:00+00', 8)"
+        )
+        sealing = int(rows["1000"][3])
+        app.refresh_now()
+        await wait_until(lambda: _rows(app)["1000"][3] == str(sealing + 1), 10, "the new sector")
 
 
 async def test_miners_at_160x48(
