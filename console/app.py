@@ -48,7 +48,10 @@ from .feed import Feed, FeedState, next_interval, one_line
 from .palette import ConsoleCommands
 from .panes import PANE_TITLES
 from .panes.base import Pane
+from .panes.events import EventsPane
+from .panes.jobs import JobsPane
 from .panes.machines import MachinesPane
+from .panes.miners import MinersPane
 from .panes.pipeline import PipelinePane
 from .panes.post import PostPane
 from .panes.storage import StoragePane
@@ -59,6 +62,7 @@ from .screens.machine import MachineScreen
 from .screens.quit import QuitScreen
 from .screens.sector import SectorScreen
 from .screens.storage_path import StoragePathScreen
+from .screens.task import TaskScreen
 from .terminal import TerminalGuard
 from .widgets.cells import miner_address
 from .widgets.status_line import StatusLine
@@ -74,6 +78,9 @@ PANE_KINDS: dict[str, type[Pane]] = {
     "pipeline": PipelinePane,
     "storage": StoragePane,
     "post": PostPane,
+    "jobs": JobsPane,
+    "miners": MinersPane,
+    "events": EventsPane,
 }
 
 
@@ -298,7 +305,10 @@ class HarmonyConsole(App[int]):
 
     @on(Pane.Needs)
     def _pane_needs(self, event: Pane.Needs) -> None:
-        self._pane_lists, self._history_filter = event.lists, event.history_filter
+        # the pane's own section too: the reader re-reads a section that scans a growing
+        # table (the queue, the pipeline) at every refresh only while a pane shows it
+        section = frozenset({event.pane.SECTION} - {""})
+        self._pane_lists, self._history_filter = event.lists | section, event.history_filter
         self._want()
 
     def _screen_changed(self, _screen: object) -> None:
@@ -453,9 +463,24 @@ class HarmonyConsole(App[int]):
             sp_id, sector = (int(part) for part in event.key.split(":"))
             address = miner_address(self.snapshot, sp_id) if self.snapshot else None
             screen = SectorScreen(sp_id, sector, address=address).data_bind(HarmonyConsole.snapshot)
+        elif event.kind == "task":
+            self._task_history(event.key)
+            return
+        elif event.kind == "job":
+            screen = TaskScreen(int(event.key)).data_bind(
+                HarmonyConsole.snapshot, HarmonyConsole.now
+            )
         else:
             screen = StoragePathScreen(event.key).data_bind(HarmonyConsole.snapshot)
         self.push_screen(screen)
+
+    def _task_history(self, task_id: str) -> None:
+        """A task's attempts: the tasks pane's history, searched for its id."""
+        self.show_pane("tasks")
+        tasks = self.pane("tasks")
+        assert isinstance(tasks, TasksPane)
+        tasks.show_view("history")
+        tasks.filter_text = task_id
 
     def _machine_screen(self, machine_id: int, *, watching: bool = False) -> MachineScreen:
         return MachineScreen(machine_id, read_only=self.read_only, watching=watching).data_bind(

@@ -2,6 +2,32 @@
 
 from __future__ import annotations
 
-from . import bench, chain, db, machine, proving, run, screenshots, sectors, storage, task
+from . import (
+    bench,
+    chain,
+    db,
+    events,
+    machine,
+    miner,
+    proving,
+    run,
+    screenshots,
+    sectors,
+    storage,
+    task,
+)
 
-COMMAND_MODULES = [run, task, machine, storage, chain, sectors, proving, db, bench, screenshots]
+COMMAND_MODULES = [
+    run,
+    task,
+    machine,
+    miner,
+    storage,
+    chain,
+    sectors,
+    proving,
+    events,
+    db,
+    bench,
+    screenshots,
+]

@@ -241,7 +241,7 @@ async def curio_sectors_history(db: DB, args: argparse.Namespace) -> int:
     from engine.snapshot.curio.pipeline import HISTORY
     from engine.snapshot.sealing_history import SealingHistory, read_history
 
-    from .sectors import print_history
+    from .sealing_history_format import print_history
 
     now = CLOCK.now()
 

@@ -29,7 +29,6 @@ from engine.proofs import format_sector_size
 from engine.storage import find_sector
 
 if TYPE_CHECKING:
-    from engine.snapshot.sealing_history import SealingHistory
     from engine.tasks.seal.status import SectorView
 
 # The sealing pipeline's modules are imported by the commands that use them, so `harmony` (and
@@ -383,61 +382,10 @@ async def run_resume(args: argparse.Namespace) -> int:
     return 0
 
 
-def history_json(prefix: str, history: SealingHistory) -> list[dict[str, Any]]:
-    """The sealing history as ``sectors history --json`` prints it (both modes)."""
-    return [
-        {
-            "miner": f"{prefix}{f.sp_id}",
-            "sector": f.sector_number,
-            "created": f.create_time.isoformat() if f.create_time else None,
-            "finished": f.finished_at.isoformat() if f.finished_at else None,
-            "total_seconds": f.total,
-            "stages": {
-                t.stage: {"seconds": t.seconds, "attempts": t.attempts, "failed": t.failed}
-                for t in f.stages
-            },
-        }
-        for f in history.sectors
-    ]
-
-
-def print_history(prefix: str, history: SealingHistory, *, json: bool) -> int:
-    """``sectors history``'s output: one line per finished sector, a column per stage."""
-    from engine.snapshot.format import took
-    from engine.snapshot.sealing_history import HISTORY_STAGES
-
-    if json:
-        print_json(history_json(prefix, history))
-        return 0
-    if not history.sectors:
-        if history.search is not None:
-            print(f"no finished sector {history.search} (in flight or failed: sectors status)")
-        else:
-            print("no finished sectors yet")
-        return 0
-
-    def cell(seconds: float | None) -> str:
-        return took(seconds) if seconds is not None else "-"
-
-    headers = ["Miner", "Sector", "Finished", *HISTORY_STAGES, "Total", "Fails"]
-    table = [
-        [
-            f"{prefix}{f.sp_id}",
-            f.sector_number,
-            f"{f.finished_at:%Y-%m-%d %H:%M:%S}" if f.finished_at else "-",
-            *(cell(t.seconds) for t in f.stages),
-            cell(f.total),
-            f.failed_attempts,
-        ]
-        for f in history.sectors
-    ]
-    print_table(headers, table)
-    print("Finished in UTC; stage times are the work of each stage's successful attempts")
-    return 0
-
-
 async def run_history(args: argparse.Namespace) -> int:
     from engine.snapshot.sealing_history import read_history
+
+    from .sealing_history_format import print_history
 
     db = await open_db(args, migrate=False, foreign=True)
     try:

@@ -13,4 +13,7 @@ PANE_TITLES: dict[str, str] = {
     "pipeline": "Sealing",
     "storage": "Storage",
     "post": "PoSt",
+    "jobs": "Jobs",
+    "miners": "Miners",
+    "events": "Events",
 }

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from rich.text import Text
+from textual.actions import parse as parse_action
 from textual.containers import Vertical
 from textual.message import Message
 from textual.reactive import var
@@ -36,7 +37,7 @@ from ..widgets.keyed_table import KeyedTable
 
 __all__ = ["DetailKind", "Pane", "PaneHeader"]
 
-DetailKind = Literal["machine", "sector", "storage"]
+DetailKind = Literal["machine", "sector", "storage", "task", "job"]
 
 
 class PaneHeader(Static):
@@ -74,8 +75,9 @@ class Pane(Vertical):
     #: the snapshot section this pane draws (one of engine.snapshot.SECTIONS)
     SECTION = ""
 
-    #: the cluster as last read (bound to the app's)
-    snapshot: var[ClusterSnapshot | None] = var(None, init=False, bindings=True)
+    #: the cluster as last read (bound to the app's). Not ``bindings=True``: that rebuilt the
+    #: footer once per pane at every refresh; :meth:`_refresh_offers` does it on a change.
+    snapshot: var[ClusterSnapshot | None] = var(None, init=False)
     #: the clock's time, once a second (bound to the app's)
     now: var[datetime | None] = var(None, init=False)
     #: an operator action is under way: its keys wait (bound to the app's)
@@ -103,7 +105,8 @@ class Pane(Vertical):
 
     class DetailRequested(Message):
         """Enter on a row (or the palette): open the detail view of a machine, a sector
-        (``"sp_id:sector"``) or a storage path."""
+        (``"sp_id:sector"``) or a storage path, a running task (``"job"``: its id), or a
+        task's attempts (``"task"``: its id)."""
 
         def __init__(self, kind: DetailKind, key: str) -> None:
             super().__init__()
@@ -115,6 +118,7 @@ class Pane(Vertical):
         #: no actions: the console works under a role that may only SELECT
         self.read_only = read_only
         self._behind = False  # a snapshot arrived while it was not active
+        self._offers: tuple[bool | None, ...] | None = None  # see _refresh_offers
 
     @property
     def is_active(self) -> bool:
@@ -200,6 +204,22 @@ class Pane(Vertical):
                 self.render_error(snap, error)
             else:
                 self.render_snapshot(snap)
+        self._refresh_offers()
+
+    def _refresh_offers(self) -> None:
+        """Redraw the footer's keys only when a snapshot changed what they offer (a machine
+        that became cordoned offers uncordon). Refreshing the bindings at every snapshot made
+        Textual's footer rebuild all its keys once per pane per refresh: most of the console's
+        CPU, the event loop's lag and a slow pane switch, at any cluster size."""
+        offers = tuple(
+            self.check_action(name, parameters)
+            for bindings in self._bindings.key_to_bindings.values()
+            for binding in bindings
+            for _, name, parameters in (parse_action(binding.action),)
+        )
+        if offers != self._offers:
+            self._offers = offers
+            self.refresh_bindings()
 
     # ------------------------------------------------------------------ filtering
 

@@ -55,12 +55,34 @@ HELP = [
             ("r", "restart the selected failed task"),
         ],
     ),
+    (
+        "Sealing",
+        [
+            ("i / h", "sectors in flight / sealing history (finished, each stage's time)"),
+            ("/ in h", "find a finished sector by number (searched in the database)"),
+        ],
+    ),
     ("PoSt", [("a", "show all 48 deadlines or only those with sectors")]),
+    (
+        "Events",
+        [
+            ("a f m t s o b", "all / failures / machines / tasks / sectors / PoSt / blocks"),
+            ("enter", "the selected event whole (an error's every line)"),
+            (
+                "Curio",
+                "no record of left, cordon, uncordon, drain, retry, lost, resume, "
+                "PoSt missed, declared faults",
+            ),
+        ],
+    ),
     (
         "Symbols",
         [
             ("[###**   ]", "used, reserved, free; yellow above 90 %, red above 98 %"),
-            ("strip", "= done > running ~ queued b batch w chain ! failed . not yet"),
+            (
+                "strip",
+                "= done > running ~ queued + ready, no task yet b batch w chain ! failed . not yet",
+            ),
             (
                 "stages",
                 "S SDR D TreeD C TreeC R TreeR Y Synthetic P PComm Msg p PComm Wait "

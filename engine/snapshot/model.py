@@ -13,12 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from engine.chain import ChainProfile
 from engine.harmonytask.machine_state import MachineState
 from engine.storage import StoragePathInfo
 
+from .events import EventsSnap
 from .filesystems import FilesystemSnap, group_filesystems
+from .sealing_history import SealingHistory
+
+if TYPE_CHECKING:
+    from .jobs import JobTarget
 
 __all__ = [
     "BUCKETS",
@@ -264,7 +270,8 @@ class StripCell:
     """One stage of one sector.
 
     ``status`` is one of: ``done``, ``running`` (task claimed), ``queued`` (task waiting for a
-    machine), ``failed`` (task failed, or its id is missing from harmony_task: Curio shows that
+    machine), ``ready`` (its inputs are ready, the poller has not added its task yet),
+    ``failed`` (task failed, or its id is missing from harmony_task: Curio shows that
     as FAILED), ``batch`` (ready, not yet picked by a batch), ``waiting`` (waiting for the
     chain), ``none`` (not reached yet).
     """
@@ -327,6 +334,8 @@ class PipelineSnap:
     in_progress: int
     problems: tuple[SectorProblem, ...]
     stuck_after: float
+    #: finished sectors with their stage times (read while the history view is on screen)
+    history: SealingHistory = field(default_factory=SealingHistory)
 
     @classmethod
     def empty(cls, stuck_after: float) -> PipelineSnap:
@@ -537,6 +546,12 @@ class ClusterSnapshot:
     errors: tuple[SectionError, ...] = ()
     #: whose schema it was read from: "harmony" or "curio" (a ClusterKind value)
     cluster: str = "harmony"
+    #: what each running task works on (a sector, a deadline's partition), by task id; read
+    #: only while a view shows jobs (the ``"jobs"`` list), else empty (see :mod:`.jobs`)
+    job_targets: Mapping[int, JobTarget] = field(default_factory=dict)
+    #: the newest events (the ``"events"`` list: read while the Events pane is shown, else as
+    #: last read; see :mod:`.events`)
+    events: EventsSnap = field(default_factory=EventsSnap.empty)
 
     def error(self, section: str) -> str | None:
         """Why ``section`` could not be read this time, or None."""

@@ -27,7 +27,10 @@ from engine.chain import EpochClock
 from engine.harmonydb import DB, Tx
 from engine.harmonytask.machine_state import MACHINE_STATE_SQL, MachineState
 
+from .events import EventsSnap, read_events
 from .history import HistoryRead, HistoryWindow
+from .jobs import JobTarget, JobTargets
+from .miners import OwnMinerFigures
 from .model import (
     ClusterSnapshot,
     FailedTaskSnap,
@@ -54,8 +57,14 @@ from .timing import Timing
 
 __all__ = ["LISTS", "SnapshotReader"]
 
+#: Sections whose statements scan a table that grows with the cluster (the task queue's counts
+#: per type, the sealing pipeline's summary): read at every refresh while a view on screen shows
+#: them (their name in ``lists``), else every ``hidden_every`` seconds, so the default pane's
+#: refresh reads neither at every refresh.
+ON_SCREEN = ("tasks", "pipeline")
+
 #: Detail lists a refresh may skip (carried over from the previous one) when nobody shows them.
-LISTS = ("sectors", "history")
+LISTS = ("sectors", "history", "jobs", "sealing_history", "events", "miners")
 
 MACHINES = (
     """
@@ -141,6 +150,8 @@ class _Read:
     post: PostSnap
     #: the declared sector files per path: counts per type, and their bytes
     counts: tuple[Counts, SectorBytes]
+    #: what each running task works on (read while jobs are shown, else as known)
+    targets: dict[int, JobTarget]
 
 
 def _age(now: datetime, ts: datetime | None) -> float | None:
@@ -164,6 +175,8 @@ class SnapshotReader:
             ``sector_location``; files come and go at sealing pace).
         problems_every: seconds between re-reads of the failed/stuck sector list (stuck is
             measured in hours; a failure shows within this many seconds).
+        hidden_every: seconds between re-reads of a section in :data:`ON_SCREEN` while no
+            view on screen shows it (its name not in ``lists``); shown, it is read every time.
     """
 
     def __init__(
@@ -181,14 +194,29 @@ class SnapshotReader:
         problem_limit: int = 100,
         counts_every: float = 30.0,
         problems_every: float = 10.0,
+        hidden_every: float = 10.0,
+        sealing_history_limit: int = 100,
+        events_window: float = 24 * 3600.0,
+        events_limit: int = 500,
     ) -> None:
         self.db = db
+        self.sealing_history_limit = sealing_history_limit
         self.counts_every = counts_every
         self.problems_every = problems_every
+        self.hidden_every = hidden_every
+        #: when each section of ON_SCREEN was last read
+        self._section_at: dict[str, datetime] = {}
         self._problems_at: datetime | None = None
         self._counts: tuple[Counts, SectorBytes] = ({}, {})
         self._counts_at: datetime | None = None
         self._post_cache = PostCache()
+        self._targets = JobTargets()
+        #: power and WinningPoSt of each miner (WinningPoSt read while miners are shown)
+        self._miner_figures = OwnMinerFigures()
+        #: the events as last read (read only while the Events pane shows them)
+        self._events = EventsSnap.empty()
+        self.events_window = events_window
+        self.events_limit = events_limit
         self._last: _Read | None = None
         self._last_filter: str | None = None
         #: wall time of the last snapshot() (queries, decoding and building), milliseconds
@@ -220,6 +248,13 @@ class SnapshotReader:
             raise ValueError("now must be timezone-aware")
         started = time.perf_counter()
         history_filter = (history_filter or "").strip() or None
+        # The filter is the shown history's: the tasks' attempts, or the sealing history's
+        # search while that is shown (then the tasks' stay as last read).
+        task_filter = (
+            self._last_filter
+            if lists is not None and "history" not in lists and "sealing_history" in lists
+            else history_filter
+        )
         counts_due = self._counts_at is None or (
             abs((now - self._counts_at).total_seconds()) >= self.counts_every
         )
@@ -231,44 +266,69 @@ class SnapshotReader:
         def want(name: str) -> bool:
             return lists is None or name in lists
 
+        def due(section: str, *shown_by: str) -> bool:
+            if self._last is None or want(section) or any(want(n) for n in shown_by):
+                return True
+            at = self._section_at.get(section)
+            return at is None or abs((now - at).total_seconds()) >= self.hidden_every
+
+        tasks_due = due("tasks")
+        pipeline_due = due("pipeline", "sectors", "sealing_history")
+
         async def read(raw_tx: Tx) -> _Read:
             tx = timing.wrap(raw_tx)
             machines = await tx.select(MACHINES)
             running = await tx.select(RUNNING, self.running_limit)
-            types = await tx.select(TASK_TYPES, now)
-            failed = await tx.select(FAILED_TASKS, self.failed_limit)
-            if (
-                not want("history")
-                and self._last is not None
-                and (history_filter == self._last_filter)
-            ):
+            ids = [r["id"] for r in running]
+            targets = (
+                await self._targets.read(tx, ids) if want("jobs") else self._targets.known(ids)
+            )
+            if tasks_due or self._last is None:
+                types = await tx.select(TASK_TYPES, now)
+                failed = await tx.select(FAILED_TASKS, self.failed_limit)
+            else:
+                types, failed = self._last.types, self._last.failed
+            if not want("history") and self._last is not None and task_filter == self._last_filter:
                 history = self._last.history
-            elif history_filter is None:
+            elif task_filter is None:
                 history = await tx.select(HISTORY, self.history_limit)
             else:
                 history = await tx.select(
                     HISTORY_FILTERED,
                     self.history_limit,
-                    _like(history_filter),
+                    _like(task_filter),
                     self.history_scan,
-                    history_filter,
+                    task_filter,
                 )
             window = await self.window.read(tx, now)  # type: ignore[arg-type]
             post = await read_post(tx, now, self._post_cache)  # type: ignore[arg-type]
+            if want("miners"):
+                await self._miner_figures.read(tx, post, now)
+            post = self._miner_figures.apply(post)
             head = post.head_epoch
             if head is None and post.profile is not None and post.genesis is not None:
                 head = EpochClock(post.genesis, post.profile).epoch_at(now)
-            pipeline = await read_pipeline(
-                tx,  # type: ignore[arg-type]
-                head,
-                now,
-                self.stuck_after,
-                self.sector_limit,
-                self.problem_limit,
-                None if self._last is None else self._last.pipeline,
-                sectors=want("sectors"),
-                problems=want("sectors") and problems_due,
-            )
+            if pipeline_due or self._last is None:
+                pipeline = await read_pipeline(
+                    tx,  # type: ignore[arg-type]
+                    head,
+                    now,
+                    self.stuck_after,
+                    self.sector_limit,
+                    self.problem_limit,
+                    None if self._last is None else self._last.pipeline,
+                    sectors=want("sectors"),
+                    problems=want("sectors") and problems_due,
+                    history=want("sealing_history"),
+                    history_limit=self.sealing_history_limit,
+                    history_search=history_filter if want("sealing_history") else None,
+                )
+            else:
+                pipeline = self._last.pipeline
+            if want("events"):
+                self._events = await read_events(
+                    tx, now, window=self.events_window, limit=self.events_limit
+                )
             counts = await read_sector_files(tx) if counts_due else self._counts  # type: ignore[arg-type]
             storage = await read_storage(tx, now, counts[0], sector_bytes=counts[1])  # type: ignore[arg-type]
             return _Read(
@@ -282,16 +342,20 @@ class SnapshotReader:
                 storage,
                 post,
                 counts,
+                targets,
             )
 
         raw = await self.db.transaction(read, isolation="repeatable_read")
-        self._last, self._last_filter = raw, history_filter
+        self._last, self._last_filter = raw, task_filter
         self.window.apply(raw.window)
         if counts_due:
             self._counts, self._counts_at = raw.counts, now
+        for section, read_now in (("tasks", tasks_due), ("pipeline", pipeline_due)):
+            if read_now:
+                self._section_at[section] = now
         if problems_due and (lists is None or "sectors" in lists):
             self._problems_at = now
-        snap = self._build(raw, now, timing, history_filter)
+        snap = self._build(raw, now, timing, task_filter)
         self.last_wall_ms = (time.perf_counter() - started) * 1000
         return snap
 
@@ -386,6 +450,7 @@ class SnapshotReader:
             in_progress=sum(int(r["in_progress"]) for r in p.summaries),
             problems=tuple(build_problem(r, p.tasks, head, now) for r in p.problems),
             stuck_after=self.stuck_after,
+            history=p.history,
         )
         return ClusterSnapshot(
             taken_at=now,
@@ -397,6 +462,8 @@ class SnapshotReader:
             pipeline=pipeline,
             storage=raw.storage,
             post=raw.post,
+            job_targets=raw.targets,
+            events=self._events,
         )
 
     def _machine(self, r: dict[str, Any], now: datetime) -> MachineSnap:

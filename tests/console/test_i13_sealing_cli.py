@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from console.commands.sectors import history_json
+from console.commands.sealing_history_format import history_json
 from engine.harmonydb import DB
 from engine.snapshot import SnapshotReader
 from engine.snapshot.pipeline import stage_status

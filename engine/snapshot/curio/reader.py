@@ -17,6 +17,8 @@ from typing import TypeVar
 
 from engine.harmonydb import DB, HarmonyDBError, Tx
 
+from ..events import EventsSnap
+from ..jobs import JobTarget, JobTargets
 from ..model import (
     ClusterSnapshot,
     MachineSnap,
@@ -27,9 +29,11 @@ from ..model import (
     SectionError,
     StorageSnap,
 )
+from ..sealing_history import SealingHistory
 from ..storage import Counts, read_counts
 from ..timing import TimedTx, Timing
 from .chain import ChainWatch
+from .events import read_curio_events
 from .kept import Kept
 from .machines import DEAD_AFTER, STALE_AFTER, read_machines
 from .pipeline import ProblemCache, read_pipeline
@@ -68,8 +72,10 @@ class CurioSnapshotReader:
         sector_limit: int = 200,
         problem_limit: int = 100,
         counts_every: float = 30.0,
+        sealing_history_limit: int = 100,
     ) -> None:
         self.db = db
+        self.sealing_history_limit = sealing_history_limit
         self.chain = chain
         self.stale_after = stale_after
         self.dead_after = dead_after
@@ -90,6 +96,14 @@ class CurioSnapshotReader:
         self._window = WindowCache()
         #: the failed and stuck sectors (each candidate's stage start from its events)
         self._problems = ProblemCache()
+        #: the sealing history as last read (read only while its view is shown)
+        self._sealing_history: SealingHistory | None = None
+        #: what each running task works on (sector, deadline), remembered by task id
+        self._targets = JobTargets()
+        #: the events as last read (read only while the Events pane shows them)
+        self._events = EventsSnap.empty()
+        self.events_window = 24 * 3600.0
+        self.events_limit = 500
         #: wall time of the last snapshot() (queries, decoding and building), milliseconds
         self.last_wall_ms = 0.0
 
@@ -108,9 +122,10 @@ class CurioSnapshotReader:
         history_filter: str | None = None,
         lists: Collection[str] | None = None,
     ) -> ClusterSnapshot:
-        """Read every section once (``now`` must be aware UTC); ``lists`` is accepted for the
-        console's sake and ignored (each section here is small and bounded)."""
-        del lists
+        """Read every section once (``now`` must be aware UTC). ``lists`` is the console's: of
+        the detail lists ``"jobs"`` (the running tasks' targets), ``"events"`` and
+        ``"sealing_history"`` (searched by ``history_filter``) are skipped when not named (each
+        other section here is small and bounded, and always read)."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         started = time.perf_counter()
@@ -143,6 +158,10 @@ class CurioSnapshotReader:
             ),
             no_machines,
         )
+        ids = [t.id for t in running]
+        targets: dict[int, JobTarget] = self._targets.known(ids)
+        if lists is None or "jobs" in lists:
+            targets = await section("jobs", lambda tx: self._targets.read(tx, ids), targets)
         queues: QueueSnap = await section(
             "tasks",
             lambda tx: read_queues(
@@ -176,10 +195,27 @@ class CurioSnapshotReader:
                 sector_limit=self.sector_limit,
                 problem_limit=self.problem_limit,
                 cache=self._problems,
+                history=lists is None or "sealing_history" in lists,
+                history_limit=self.sealing_history_limit,
+                history_search=history_filter,
+                previous_history=self._sealing_history,
             ),
             PipelineSnap.empty(self.stuck_after),
         )
+        self._sealing_history = pipeline.history
         storage: StorageSnap = await section("storage", self._storage(now), StorageSnap(()))
+        if lists is None or "events" in lists:
+            self._events = await section(
+                "events",
+                lambda tx: read_curio_events(
+                    tx,
+                    now,
+                    window=self.events_window,
+                    limit=self.events_limit,
+                    dead_after=self.dead_after,
+                ),
+                self._events,
+            )
         snap = ClusterSnapshot(
             taken_at=now,
             db_ms=timing.ms,
@@ -192,6 +228,8 @@ class CurioSnapshotReader:
             post=post,
             errors=tuple(errors),
             cluster="curio",
+            job_targets=targets,
+            events=self._events,
         )
         self.last_wall_ms = (time.perf_counter() - started) * 1000
         return snap

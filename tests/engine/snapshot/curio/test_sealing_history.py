@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from console.commands.sectors import history_json
+from console.commands.sealing_history_format import history_json
 from engine.snapshot.curio import CurioSnapshotReader
 from engine.snapshot.curio.pipeline import read_pipeline
 from engine.snapshot.model import PipelineSnap
