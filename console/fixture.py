@@ -37,6 +37,26 @@ INSERT INTO harmony_machines (id, host_and_port, cpu, ram, gpu, unschedulable, r
      '2026-01-01 09:00:00+00', NULL, NULL, NULL, NULL, NULL, '2026-01-01 08:59:48+00'),
  (7, 'ops:console', 4, 17179869184, 0, true, '2026-01-01 11:59:00+00', 's7', 'ops', 107, NULL,
      NULL, NULL, 0.05, 2147483648, NULL, '2026-01-01 11:59:59+00');
+-- What the machines' states say happened, as the engine records it (the Events pane).
+INSERT INTO cluster_events (at, kind, machine_id, machine, task_id, task_name, sp_id,
+    sector_number, message) VALUES
+ ('2026-01-01 06:00:00+00', 'machine-joined', 5, 'node-e:worker', NULL, NULL, NULL, NULL,
+     'node-e joined (version 0.1.0, 6 task types)'),
+ ('2026-01-01 09:00:00+00', 'machine-dead', 6, 'node-f:worker', NULL, NULL, NULL, NULL,
+     'no heartbeat since 08:59:48 UTC; declared dead by machine 1, 1 running task(s) '
+     || 'returned to the queue'),
+ ('2026-01-01 10:00:00+00', 'machine-drain', 4, 'node-d:worker', NULL, NULL, NULL, NULL,
+     'drain requested: cordoned, running tasks finish'),
+ ('2026-01-01 10:20:00+00', 'machine-drained', 4, 'node-d:worker', NULL, NULL, NULL, NULL,
+     'drained: no task runs there any more (drain requested at 10:00:00 UTC)'),
+ ('2026-01-01 11:30:00+00', 'machine-cordoned', 2, 'node-b:worker', NULL, NULL, NULL, NULL,
+     'cordoned: no new tasks start there'),
+ ('2026-01-01 11:40:00+00', 'machine-drain', 3, 'node-c:worker', NULL, NULL, NULL, NULL,
+     'drain requested: cordoned, running tasks finish'),
+ ('2026-01-01 11:45:00+00', 'task-restarted', NULL, NULL, 9902, 'SDR', NULL, NULL,
+     'restarted by hand: retries reset'),
+ ('2026-01-01 11:59:00+00', 'machine-restart', 7, 'ops:console', NULL, NULL, NULL, NULL,
+     'restart requested: cordoned, restarts once idle');
 
 INSERT INTO harmony_machine_details (id, machine_id, tasks, layers, startup_time,
     machine_name, version) VALUES
@@ -273,6 +293,32 @@ SELECT 1000, g, timestamptz '2025-12-31 00:00:00+00' + g * interval '10 minutes'
 -- The TreeRC sector's event log: its SDR and TreeD attempts.
 INSERT INTO sectors_pipeline_events (sp_id, sector_number, task_history_ids) VALUES
  (1000, 1002, ARRAY[60, 66]::bigint[]);
+-- The finished sectors' attempts (the sealing history), all on Dec 31 before 12:00, outside
+-- the 24 h window the other views count: each stage once, SDR a little longer every sector,
+-- and every 10th sector's TreeD failed once first.
+INSERT INTO harmony_task_history (id, task_id, name, posted, work_start, work_end, result, err,
+    completed_by_host_and_port, outcome, machine_id, attempt)
+SELECT 30000 + g * 10 + s.k, 50000 + g * 10 + s.k, s.name, c + s.a * interval '1 minute',
+       c + s.a * interval '1 minute' + interval '5 seconds',
+       c + s.b * interval '1 minute' + CASE WHEN s.k = 0 THEN g * interval '7 seconds'
+                                            ELSE interval '0 seconds' END,
+       s.k <> 9, CASE WHEN s.k = 9 THEN 'tree_d: CommD mismatch' END,
+       CASE WHEN s.k IN (0, 1, 2, 9) THEN 'node-a:worker' ELSE 'node-c:worker' END,
+       CASE WHEN s.k = 9 THEN 'retry' ELSE 'done' END,
+       CASE WHEN s.k IN (0, 1, 2, 9) THEN 1 ELSE 3 END, CASE WHEN s.k = 1 AND g % 10 = 0
+                                                           THEN 2 ELSE 1 END
+  FROM generate_series(1, 60) AS g,
+       LATERAL (SELECT timestamptz '2025-12-31 00:00:00+00' + g * interval '10 minutes') AS t (c),
+       LATERAL (VALUES (0, 'SDR', 1, 31), (1, 'TreeD', 32, 37), (2, 'TreeRC', 38, 50),
+                       (3, 'PreCommitBatch', 52, 53), (4, 'PoRep', 60, 68),
+                       (5, 'CommitBatch', 70, 71), (6, 'Finalize', 72, 74),
+                       (7, 'MoveStorage', 75, 79), (9, 'TreeD', 31, 32)) AS s (k, name, a, b)
+ WHERE s.k <> 9 OR g % 10 = 0;
+INSERT INTO sectors_pipeline_events (sp_id, sector_number, task_history_ids)
+SELECT 1000, (id - 30000) / 10, array_agg(id ORDER BY work_start)
+  FROM harmony_task_history
+ WHERE id BETWEEN 30010 AND 30609
+ GROUP BY (id - 30000) / 10;
 """
 
 

@@ -50,6 +50,9 @@ class Shot:
     #: text that must be on screen before the shot is taken
     ready: str
     title: str
+    #: the terminal it is drawn at by ``harmony screenshots`` (None: the default size); the
+    #: wide layout's shots are drawn at 200x50
+    size: tuple[int, int] | None = None
 
 
 SHOTS = (
@@ -58,8 +61,18 @@ SHOTS = (
     Shot("pipeline", ("3",), "13 in progress", "3 Sealing pipeline"),
     Shot("storage", ("4",), "4 paths", "4 Storage paths"),
     Shot("post", ("5",), "-00:13:00", "5 PoSt deadlines"),
+    Shot("jobs", ("6",), "6 jobs", "6 Jobs: what runs where"),
+    Shot("miners", ("7",), "Miner: t01000", "7 Miners"),
+    Shot("events", ("8",), "events:", "8 Events"),
+    Shot("sealing-history", ("3", "h"), "sealing history: newest", "3 Sealing history"),
     Shot("drain-dialog", ("d",), "WARNING: PoSt deadlines", "Drain dialog"),
     Shot("machine-detail", ("enter",), "Left (est.)", "Machine detail"),
+    Shot("task-detail", ("6", "enter"), "h: its attempts", "Task detail (enter on a job)"),
+    Shot("storage-detail", ("4", "enter"), "esc closes", "Storage path detail"),
+    Shot("wide-machines", ("tab",), "6 jobs running", "Machines | jobs, 200x50", (200, 50)),
+    Shot("wide-tasks", ("2",), "minutes before now", "Queues | history chart, 200x50", (200, 50)),
+    Shot("wide-pipeline", ("3",), "13 in progress", "Pipeline | problems, 200x50", (200, 50)),
+    Shot("wide-post", ("5",), "-00:13:00", "Miners' countdowns | deadlines, 200x50", (200, 50)),
 )
 
 
@@ -73,6 +86,9 @@ CURIO_SHOTS = (
     Shot("machine-detail", ("enter",), "layers:", "Machine detail (Curio)"),
     Shot("drain-dialog", ("down", "down", "d"), "Curio has no drain", "Drain on Curio: a cordon"),
     Shot("restart-dialog", ("R",), "status 100", "Restart a cordoned Curio machine"),
+    Shot("jobs", ("6",), "3 jobs", "6 Jobs (Curio)"),
+    Shot("miners", ("7",), "Miner: f01000", "7 Miners (Curio, no Lotus node)"),
+    Shot("events", ("8",), "events:", "8 Events (Curio)"),
 )
 
 
@@ -161,7 +177,8 @@ async def write_screenshots(url: str, out: Path, size: tuple[int, int] = (120, 3
     try:
         await seed(db)
         for shot in SHOTS:
-            svg = await render_svg(fixture_app(db.url.dsn, db.schema), shot, size)
+            app = fixture_app(db.url.dsn, db.schema)
+            svg = await render_svg(app, shot, shot.size or size)
             path = out / f"{shot.name}.svg"
             await asyncio.to_thread(path.write_text, svg, encoding="utf-8")
             written.append(path)
@@ -179,7 +196,7 @@ async def write_curio_screenshots(
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     written = []
     for shot in CURIO_SHOTS:
-        svg = await render_svg(fixture_app(dsn, schema), shot, size)
+        svg = await render_svg(fixture_app(dsn, schema), shot, shot.size or size)
         path = out / f"curio-{shot.name}.svg"
         await asyncio.to_thread(path.write_text, svg, encoding="utf-8")
         written.append(path)

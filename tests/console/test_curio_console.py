@@ -108,7 +108,9 @@ def test_curio_view_at_80x24(snap_compare: Any, curio_fixed: CurioCluster, name:
     assert _compare(snap_compare, curio_fixed, name, (80, 24))
 
 
-@pytest.mark.parametrize("name", ["machines", "tasks", "pipeline", "storage", "post"])
+@pytest.mark.parametrize(
+    "name", ["machines", "tasks", "pipeline", "storage", "post", "jobs", "miners", "events"]
+)
 def test_curio_view_at_160x48(snap_compare: Any, curio_fixed: CurioCluster, name: str) -> None:
     assert _compare(snap_compare, curio_fixed, name, (160, 48))
 

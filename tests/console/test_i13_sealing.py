@@ -49,9 +49,11 @@ async def link_attempts(db: DB, sector: int) -> None:
             result,
         )
         ids.append(row["id"])
+    # these attempts stand in for the fixture's own ones of that sector
     await db.exec(
         "INSERT INTO sectors_pipeline_events (sp_id, sector_number, task_history_ids) "
-        "VALUES (1000, $1, $2)",
+        "VALUES (1000, $1, $2) ON CONFLICT (sp_id, sector_number) "
+        "DO UPDATE SET task_history_ids = EXCLUDED.task_history_ids",
         sector,
         ids,
     )
