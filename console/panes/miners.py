@@ -18,9 +18,9 @@ from textual.reactive import var
 from textual.widgets import DataTable, Static
 
 from engine.snapshot import ClusterSnapshot, countdown
-from engine.snapshot.miners import MinerInfo, info_lines, miner_infos, rate_text
+from engine.snapshot.miners import MinerInfo, info_lines, miner_infos, rate_text, size_text
 
-from ..widgets.cells import Styles, num, short_size, text
+from ..widgets.cells import Styles, num, text
 from ..widgets.clauses import join_clauses
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
@@ -30,21 +30,39 @@ __all__ = ["MinersPane"]
 #: through Next DL the columns fit 80 (the sealed count and the rest are in the summary below)
 COLUMNS = (
     Column("Miner", "miner", 8),
-    Column("Raw", "raw", 6, right=True),
-    Column("QAP", "qap", 6, right=True),
-    Column("Sealing", "sealing", 7, right=True),
+    Column("Raw", "raw", 8, right=True),
+    Column("QAP", "qap", 8, right=True),
+    Column("Seal", "sealing", 5, right=True),
     Column("Live", "live", 5, right=True),
     Column("Faulty", "faulty", 6, right=True),
     Column("Won", "won", 4, right=True),
     Column("Rate", "rate", 6, right=True),
-    Column("Next DL", "next", 12),
+    Column("Next DL", "next", 11),
 )
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def power_text(size: int) -> str:
+    """Power as the summary below and ``harmony miner info`` write it
+    (:func:`~engine.snapshot.miners.size_text`: ``18 KiB``, ``10.3 TiB``) where that fits the
+    column's eight characters, else in whole units (``1000 GiB`` -> ``1.0 TiB``, ``123 TiB``).
+    The column once said ``18K`` beside a summary saying ``18 KiB``."""
+    exact = size_text(size)
+    if len(exact) <= 8:
+        return exact
+    value = float(size)
+    for unit in _UNITS:
+        if round(value) < 1000 or unit == _UNITS[-1]:
+            return f"{value:.0f} {unit}" if round(value, 1) >= 10 else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 def _power(value: int | None) -> Text:
     if value is None:
         return Text("?", style="dim", justify="right")
-    return Text(short_size(value), justify="right", no_wrap=True)
+    return Text(power_text(value), justify="right", no_wrap=True)
 
 
 def next_cell(info: MinerInfo, now: datetime) -> Text:
@@ -154,7 +172,7 @@ class MinersPane(Pane):
         clauses = [Text(f"{count} miner{'s' if count != 1 else ''}", style=styles.bold)]
         raw = [i.raw_power for i in infos]
         if all(r is not None for r in raw):
-            clauses.append(Text(f"raw power {short_size(sum(r or 0 for r in raw))}"))
+            clauses.append(Text(f"raw power {size_text(sum(r or 0 for r in raw))}"))
         else:
             clauses.append(Text("power not known (no Lotus node)", style="dim"))
         faulty = sum(i.faulty for i in infos)

@@ -1,0 +1,55 @@
+"""Fixes from a new operator's walkthrough of the second round's console (issue 13): each test
+holds one thing the walkthrough saw on screen, and fails without its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from console.fixture import FIXED_NOW
+from console.panes.miners import power_text
+from console.widgets.keyed_table import KeyedTable
+from engine.harmonydb import DB
+from engine.snapshot.miners import info_lines, miner_infos, size_text
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 B"),
+        (6 * 2**10, "6 KiB"),
+        (18 * 2**10, "18 KiB"),
+        (3 * 2**39, "1.5 TiB"),
+        (int(10.3 * 2**40), "10.3 TiB"),
+        (1020 * 2**30, "1020 GiB"),
+        (int(1023.5 * 2**30), "1.0 TiB"),
+        (int(123.4 * 2**40), "123 TiB"),
+    ],
+)
+def test_power_cells_say_what_the_summary_says_in_eight_characters(size: int, shown: str) -> None:
+    assert power_text(size) == shown
+    assert len(shown) <= 8
+
+
+async def test_miners_header_table_and_summary_say_power_in_the_same_units(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """Seen: ``1 miner; raw power 18K`` and a Raw cell ``18K`` above ``Power: 18 KiB raw``."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("7")
+        text = await shows(app, pilot, "Miner: t01000")
+        infos = miner_infos(app.snapshot, FIXED_NOW)
+        total = sum(i.raw_power or 0 for i in infos)
+        assert total > 0
+        assert f"raw power {size_text(total)};" in text
+        table = app.query_one("#miners-table", KeyedTable)
+        for info in infos:
+            assert info.raw_power is not None and info.qa_power is not None
+            raw, qap = (c.plain for c in table.get_row(str(info.sp_id))[1:3])
+            # the very figure of the CLI's Power line
+            assert f"Power: {raw} raw, {qap} quality-adjusted" in info_lines(info, FIXED_NOW)
+        # the wider cells still leave every column inside 80 columns
+        assert table.virtual_size.width <= table.size.width
