@@ -82,18 +82,19 @@ SECTOR_COLUMNS = (
     Column("State", "state", 7),
 )
 
-#: The history's columns: the main line's stage times fit 80 columns; Finalize and Move (run
-#: beside the commit), Synthetic (Curio's), the failed attempts and the miner follow (all shown
-#: from 160 columns).
+#: The history's columns: the main line's stage times through Total fill 80 columns exactly;
+#: Finalize and Move (run beside the commit), Synthetic (Curio's), the failed attempts and the
+#: miner follow (all shown from 160 columns). Filled, not merely fitting: the next column's
+#: first characters showed at the edge, and Finalize's ``73ms`` cut to ``73m`` read as an hour.
 HISTORY_COLUMNS = (
-    Column("Sector", "sector", 6, right=True),
+    Column("Sector", "sector", 8, right=True),
     Column("Ended", "ended", 6, right=True),
-    Column("SDR", "sdr", 5, right=True),
+    Column("SDR", "sdr", 6, right=True),
     Column("TreeD", "treed", 5, right=True),
     Column("TreeRC", "treerc", 6, right=True),
     Column("PreC", "precommit", 5, right=True),
-    Column("Seed", "seed", 5, right=True),
-    Column("PoRep", "porep", 5, right=True),
+    Column("Seed", "seed", 6, right=True),
+    Column("PoRep", "porep", 6, right=True),
     Column("Commit", "commit", 6, right=True),
     Column("Total", "total", 6, right=True),
     Column("Final", "finalize", 5, right=True),

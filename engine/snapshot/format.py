@@ -24,10 +24,11 @@ def took(seconds: float) -> str:
     """How long a piece of work took (a task attempt, a type's mean), shared by the console and
     ``harmony task history``: ``48ms`` under a second, ``2.05s`` under ten, then
     :func:`duration`. Ages and countdowns keep whole seconds (they tick); work that took 48 ms
-    must not read "0s"."""
-    if seconds < 1:
+    must not read "0s". Rounded first, so the text never grows past five characters:
+    0.9996 s is ``1.00s``, not ``1000ms``, and 9.996 s is ``9s``, not ``10.00s``."""
+    if round(seconds * 1000) < 1000:
         return f"{max(round(seconds * 1000), 0)}ms"
-    if seconds < 10:
+    if round(seconds, 2) < 10:
         return f"{seconds:.2f}s"
     return duration(seconds)
 

@@ -11,6 +11,7 @@ from console.fixture import FIXED_NOW
 from console.panes.miners import power_text
 from console.widgets.keyed_table import KeyedTable
 from engine.harmonydb import DB
+from engine.snapshot.format import took
 from engine.snapshot.miners import info_lines, miner_infos, size_text
 
 
@@ -53,3 +54,36 @@ async def test_miners_header_table_and_summary_say_power_in_the_same_units(
             assert f"Power: {raw} raw, {qap} quality-adjusted" in info_lines(info, FIXED_NOW)
         # the wider cells still leave every column inside 80 columns
         assert table.virtual_size.width <= table.size.width
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.0484, "48ms"), (0.9996, "1.00s"), (2.048, "2.05s"), (9.996, "9s"), (75, "1m15s")],
+)
+def test_took_never_grows_past_five_characters(seconds: float, shown: str) -> None:
+    """Seen ``1000ms`` would not fit the history's five-character stage columns."""
+    assert took(seconds) == shown
+
+
+async def test_sealing_history_at_80_columns_ends_on_a_whole_column(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """Seen at 80x24: ``Total  Fina`` over `` 29s   73m``, Finalize's ``73ms`` cut at the edge
+    (an hour, read as it stood). The columns through Total fill the width; the rest scroll."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("3", "h")
+        text = await shows(app, pilot, "sealing history: newest")
+        table = app.query_one("#pipeline-history", KeyedTable)
+        assert table.row_count > 0
+        lines = text.splitlines()
+        header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("Sector"))
+        assert lines[header].rstrip().endswith("Total")
+        totals = [table.get_row(row.key)[9].plain for row in table.ordered_rows]
+        region = table.scrollable_content_region  # inside the scrollbars
+        rows = min(len(totals), region.height - 1)  # under the column labels
+        shown = [line[: region.width] for line in lines[header + 1 : header + 1 + rows]]
+        assert len(shown) > 3
+        # each row ends on its total, nothing of the next column
+        assert [line.split()[-1] for line in shown] == totals[: len(shown)]
