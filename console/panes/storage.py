@@ -29,12 +29,13 @@ BAR_WIDTH = 12
 
 COLUMNS = (
     # Left to right by what an operator reads first: at 80 columns every figure through
-    # Harmony's own bytes is visible.
+    # Harmony's own bytes is visible, and they fill the width exactly (Use's first letters
+    # peeked in cut; sizes take up to ten characters a side: ``1023.5 GiB``).
     Column("Path", "id", 8),
     Column("Usage", "usage", 19),
-    Column("Used/Capacity", "size", 19),
+    Column("Used/Capacity", "size", 21),
     Column("Health", "health", 12),
-    Column("Harmony", "harmony", 9, right=True),
+    Column("Harmony", "harmony", 10, right=True),
     Column("Use", "use", 12),
     Column("W", "weight", 3, right=True),
     Column("Sectors U/S/C", "counts", 13),

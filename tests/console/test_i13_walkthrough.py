@@ -87,3 +87,25 @@ async def test_sealing_history_at_80_columns_ends_on_a_whole_column(
         assert len(shown) > 3
         # each row ends on its total, nothing of the next column
         assert [line.split()[-1] for line in shown] == totals[: len(shown)]
+
+
+async def test_storage_at_80_columns_ends_on_harmony_s_bytes(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """Seen at 80x24: ``Harmony  Us`` over ``0 B  St``, the Use column's first letters cut."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("4")
+        text = await shows(app, pilot, "Used/Capacity")
+        table = app.query_one("#storage-table", KeyedTable)
+        lines = text.splitlines()
+        header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("Path"))
+        region = table.scrollable_content_region
+        assert lines[header][: region.width].rstrip().endswith("Harmony")
+        mine = [table.get_row(row.key)[4].plain for row in table.ordered_rows]
+        rows = min(len(mine), region.height - 1)
+        shown = [line[: region.width] for line in lines[header + 1 : header + 1 + rows]]
+        assert len(shown) > 1
+        for line, cell in zip(shown, mine, strict=False):
+            assert line.rstrip().endswith(f" {cell}"), (line, cell)
