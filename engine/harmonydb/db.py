@@ -45,6 +45,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, LiteralString, TypeVar, overload
+from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
@@ -750,6 +751,19 @@ class Iteration:
         return convert(record, self._into)
 
 
+def _session_attrs(url: DatabaseURL, settings: dict[str, str]) -> dict[str, str]:
+    """``target_session_attrs=primary`` for a read-only session whose URL asks for
+    ``read-write``: asyncpg judges "read-write" by the session's ``default_transaction_read_only``,
+    which a read-only session (``--read-only``, a Curio cluster) sets itself, so it would refuse
+    every host of a failover URL. What the URL means, the server that takes writes, is the
+    primary (not in hot standby)."""
+    if settings.get("default_transaction_read_only") != "on":
+        return {}
+    query = dict(parse_qsl(urlsplit(url.dsn).query))
+    wanted = query.get("target_session_attrs") or os.environ.get("PGTARGETSESSIONATTRS")
+    return {"target_session_attrs": "primary"} if wanted == "read-write" else {}
+
+
 def _passfile_password(url: DatabaseURL) -> dict[str, str]:
     """``password=`` for asyncpg when the passfile holds one (read with libpq's escapes)."""
     password = password_for(url)
@@ -823,6 +837,7 @@ async def _open_pool(
         pool = await asyncpg.create_pool(
             url.dsn,
             **_passfile_password(url),
+            **_session_attrs(url, settings),
             min_size=min_size,
             max_size=max_size,
             timeout=bounds.connect_timeout,
@@ -869,6 +884,7 @@ async def _raw_connect(
         conn = await asyncpg.connect(
             url.dsn,
             **_passfile_password(url),
+            **_session_attrs(url, settings),
             timeout=bounds.connect_timeout,
             command_timeout=bounds.reply_timeout,
             server_settings=settings,
