@@ -77,6 +77,8 @@ KIND_KEYS: dict[str, tuple[str, str]] = {
     "o": ("post", "PoSt"),
     "b": ("blocks", "blocks"),
 }
+#: kind selector -> its label in the kinds line
+KIND_LABELS = dict(KIND_KEYS.values())
 
 
 class EventsPane(Pane):
@@ -213,8 +215,8 @@ class EventsPane(Pane):
             line.append(f"{failures:,} failures", style=styles.crit if failures else "")
             if self.kind != "all" or self.filter_text:
                 line.append(f"; showing {len(events):,}")
-                if self.kind != "all":
-                    line.append(f" {self.kind}")
+                if self.kind != "all":  # as the kinds line names it: "PoSt", not "post"
+                    line.append(f" {KIND_LABELS.get(self.kind, self.kind)}")
                 if self.filter_text:
                     line.append(f" with '{self.filter_text}'")
             if ev.unsupported:  # which ones: ? and `harmony events --help`

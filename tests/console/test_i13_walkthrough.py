@@ -109,3 +109,20 @@ async def test_storage_at_80_columns_ends_on_harmony_s_bytes(
         assert len(shown) > 1
         for line, cell in zip(shown, mine, strict=False):
             assert line.rstrip().endswith(f" {cell}"), (line, cell)
+
+
+async def test_events_header_names_the_chosen_kind_as_its_key_does(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """Seen: ``o PoSt`` in the kinds line, then ``showing 8 post`` in the header."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("8")
+        await shows(app, pilot, "o PoSt")
+        await pilot.press("o")
+        text = await shows(app, pilot, "; showing")
+        header = next(line for line in text.splitlines() if "; showing" in line)
+        assert header.rstrip().endswith(" PoSt"), header
+        await pilot.press("m")
+        await shows(app, pilot, "machines\n")
