@@ -391,6 +391,11 @@ class HarmonyConsole(App[int]):
             with contextlib.suppress(Exception):
                 while len(self.screen_stack) > 1:
                     self.pop_screen()
+        # The pane renders the latest snapshot now, before the switch is laid out, so the
+        # frame that shows it is painted once, with current rows (set only after the tab's
+        # TabActivated, it was painted stale first and again a moment later).
+        if pane in PANE_KINDS:
+            self.active_pane = pane
         self.query_one("#panes", TabbedContent).active = f"tab-{pane}"
 
     # ------------------------------------------------------------------ keys

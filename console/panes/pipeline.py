@@ -8,6 +8,7 @@ pipeline and the problems side by side, each with the full height; at 80x24 they
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 from rich.style import Style
@@ -129,6 +130,13 @@ PROBLEM_COLUMNS = (
 
 
 def cell_style(styles: Styles, status: str) -> Style | str:
+    return _status_styles(styles)[status]
+
+
+@functools.lru_cache(maxsize=8)
+def _status_styles(styles: Styles) -> dict[str, Style | str]:
+    """Each status's style under one theme, combined once (a refresh draws thousands of cells
+    and combining styles was most of the pane's render time)."""
     return {
         "done": styles.ok,
         "running": styles.info + Style(bold=True),
@@ -139,15 +147,22 @@ def cell_style(styles: Styles, status: str) -> Style | str:
         "waiting": styles.accent,
         "failed": styles.crit,
         "none": "dim",
-    }[status]
+    }
 
 
 def strip_text(cells: tuple[StripCell, ...], styles: Styles) -> Text:
+    """A sector's strip: one glyph per stage. Strips repeat (most sectors of a batch are at the
+    same place), so each distinct one is built once and copied."""
+    return _strip(tuple(cell.status for cell in cells), styles).copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _strip(statuses: tuple[str, ...], styles: Styles) -> Text:
     out = Text(no_wrap=True)
-    for i, cell in enumerate(cells):
+    for i, status in enumerate(statuses):
         if i:
             out.append(" ")
-        out.append(GLYPHS[cell.status], style=cell_style(styles, cell.status))
+        out.append(GLYPHS[status], style=cell_style(styles, status))
     return out
 
 
