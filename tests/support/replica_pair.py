@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -42,7 +43,13 @@ def _complete(folder: Path) -> bool:
 
 
 def binaries_or_reason() -> tuple[Path | None, str]:
-    """The server binaries to use, or None and why there are none."""
+    """The server binaries to use, or None and why there are none (or why, as root, there is
+    no unprivileged user to run them: the embedded server's, made when it first starts)."""
+    if is_root():
+        try:
+            pwd.getpwnam(SERVER_USER_AS_ROOT)
+        except KeyError:
+            return None, f"running as root and no user {SERVER_USER_AS_ROOT} to run servers as"
     candidates = [PREFERRED]
     on_path = shutil.which("pg_ctl")
     if on_path:
