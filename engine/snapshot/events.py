@@ -116,6 +116,9 @@ class EventSnap:
     partition: int | None
     #: what happened, in the source's words (an error may span lines)
     message: str
+    #: how the cluster's network writes a miner: ``t0`` (our devnet, test networks) or ``f0``
+    #: (a Curio cluster on mainnet): the subject names the miner as every other view does
+    address_prefix: str = "t0"
 
     @property
     def failure(self) -> bool:
@@ -124,15 +127,16 @@ class EventSnap:
     @property
     def subject(self) -> str:
         """What it happened to, besides the machine: a task, a sector, a deadline."""
+        miner = f"{self.address_prefix}{self.sp_id}"
         if self.sector_number is not None and self.sp_id is not None:
-            return f"t0{self.sp_id} s{self.sector_number}"
+            return f"{miner} s{self.sector_number}"
         if self.deadline is not None and self.sp_id is not None:
             part = f" p{self.partition}" if self.partition is not None else ""
-            return f"t0{self.sp_id} dl{self.deadline}{part}"
+            return f"{miner} dl{self.deadline}{part}"
         if self.task_id is not None:
             return f"{self.task_name or 'task'} {self.task_id}"
         if self.sp_id is not None:
-            return f"t0{self.sp_id}"
+            return miner
         return ""
 
     @property
@@ -203,7 +207,7 @@ def kinds_of(selector: str | None) -> list[str] | None:
     return sorted(KIND_GROUPS.get(selector, {selector}))
 
 
-def event_from_row(r: Mapping[str, Any]) -> EventSnap:
+def event_from_row(r: Mapping[str, Any], address_prefix: str = "t0") -> EventSnap:
     return EventSnap(
         key=r["key"],
         at=r["at"],
@@ -217,6 +221,7 @@ def event_from_row(r: Mapping[str, Any]) -> EventSnap:
         deadline=r["deadline"],
         partition=r["partition"],
         message=r["message"] or "",
+        address_prefix=address_prefix,
     )
 
 

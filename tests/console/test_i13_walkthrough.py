@@ -9,10 +9,14 @@ import pytest
 
 from console.fixture import FIXED_NOW
 from console.panes.miners import power_text
+from console.screenshots import fixture_app, settle
+from console.widgets.cells import miner_address
 from console.widgets.keyed_table import KeyedTable
 from engine.harmonydb import DB
 from engine.snapshot.format import took
 from engine.snapshot.miners import info_lines, miner_infos, size_text
+from support.curio_cli import run_harmony
+from support.curio_schema import curio_cluster
 
 
 @pytest.mark.parametrize(
@@ -126,3 +130,24 @@ async def test_events_header_names_the_chosen_kind_as_its_key_does(
         assert header.rstrip().endswith(" PoSt"), header
         await pilot.press("m")
         await shows(app, pilot, "machines\n")
+
+
+async def test_curio_events_name_a_miner_as_the_other_views_do(pg_url: str, shows: Any) -> None:
+    """Seen on a Curio cluster: Jobs and Sealing said ``f01000`` (Curio writes its miners with
+    the network's prefix), the Events pane and ``harmony events`` said ``t01000 s4``."""
+    async with curio_cluster(pg_url, at=FIXED_NOW) as curio:
+        app = fixture_app(curio.url, curio.schema)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("8")
+            text = await shows(app, pilot, "sector fail")
+            failed = next(e for e in app.snapshot.events.events if e.kind == "sector-failed")
+            assert failed.sp_id is not None
+            miner = miner_address(app.snapshot, failed.sp_id)
+            assert miner.startswith("f0")  # the fixture's nodes serve f01000
+            assert f"{miner} s{failed.sector_number}" in text
+            assert "t01000" not in text
+    async with curio_cluster(pg_url) as curio:  # as old as the CLI's clock says
+        out = await run_harmony(curio.url, curio.schema, "events", "--since", "2d")
+        assert out.returncode == 0, out.stderr
+        assert f"{miner} s{failed.sector_number}" in out.stdout and "t01000" not in out.stdout

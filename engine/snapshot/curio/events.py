@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..events import EventKind, EventsSnap, event_from_row, kinds_of
+from .post import NODE_MINERS, _node_miners
 
 __all__ = ["CURIO_EVENTS_SQL", "CURIO_UNSUPPORTED", "read_curio_events"]
 
@@ -137,6 +138,14 @@ async def read_curio_events(
     ``kind`` selects when it is given."""
     since = now - timedelta(seconds=window)
     rows = await tx.select(CURIO_EVENTS_SQL, since, limit, now, dead_after, kinds_of(kind))
+    prefix = "t0"
+    if any(r["sp_id"] is not None for r in rows):
+        # a miner as the other views write it (f01000 on a mainnet build): the nodes' list
+        _, written = _node_miners(r["miners"] for r in await tx.select(NODE_MINERS))
+        prefix = written or prefix
     return EventsSnap(
-        tuple(event_from_row(r) for r in rows), since, limit, unsupported=CURIO_UNSUPPORTED
+        tuple(event_from_row(r, prefix) for r in rows),
+        since,
+        limit,
+        unsupported=CURIO_UNSUPPORTED,
     )
