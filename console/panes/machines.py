@@ -44,8 +44,9 @@ COLUMNS = (
     Column("CPU", "cpu", 11),
     Column("RAM", "ram", 12),
     Column("GPU", "gpu", 7),
-    Column("Run", "running", 4, right=True),
-    Column("Contact", "contact", 10),
+    Column("Run", "running", 3, right=True),
+    # "stale 4m41s" whole: eleven characters (it read "stale 4m41" at 10)
+    Column("Contact", "contact", 11),
     Column("Up", "uptime", 6, right=True),
     Column("Version", "version", 7),
     Column("Host:port", "host"),

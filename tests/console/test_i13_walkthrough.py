@@ -151,3 +151,23 @@ async def test_curio_events_name_a_miner_as_the_other_views_do(pg_url: str, show
         out = await run_harmony(curio.url, curio.schema, "events", "--since", "2d")
         assert out.returncode == 0, out.stderr
         assert f"{miner} s{failed.sector_number}" in out.stdout and "t01000" not in out.stdout
+
+
+async def test_a_stale_machine_s_contact_shows_whole_at_80_columns(pg_url: str, shows: Any) -> None:
+    """Seen on a Curio cluster at 80x24: ``stale 4m41`` (the seconds' ``s`` cut at the edge)."""
+    async with curio_cluster(pg_url, at=FIXED_NOW) as curio:
+        app = fixture_app(curio.url, curio.schema)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await shows(app, pilot, "post-1")
+            app.clock.advance(41)  # the fixture's 4m, then 4m41s: the longest an age gets
+            await pilot.press("ctrl+r")
+            text = await shows(app, pilot, "stale 4m41s")
+            table = app.query_one("#machines-table", KeyedTable)
+            stale = [m for m in app.snapshot.machines if m.stale and m.alive]
+            assert stale
+            for m in stale:
+                contact = table.get_row(str(m.id))[6].plain
+                assert contact == "stale 4m41s"
+                line = next(line for line in text.splitlines() if line.startswith(f" {m.label}"))
+                assert line.rstrip().endswith(contact), line
