@@ -46,6 +46,7 @@ HELP = [
         "Machines",
         [
             ("c / u / d", "cordon / uncordon / drain the selected machine (asks first)"),
+            ("R / A", "Curio: request / abort the selected machine's restart (asks first)"),
         ],
     ),
     (

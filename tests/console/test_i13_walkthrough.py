@@ -3,12 +3,15 @@ holds one thing the walkthrough saw on screen, and fails without its fix."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
+from console.app import PANE_KINDS
 from console.fixture import FIXED_NOW
 from console.panes.miners import power_text
+from console.screens.help import HELP
 from console.screenshots import fixture_app, settle
 from console.widgets.cells import miner_address
 from console.widgets.keyed_table import KeyedTable
@@ -171,3 +174,12 @@ async def test_a_stale_machine_s_contact_shows_whole_at_80_columns(pg_url: str, 
                 assert contact == "stale 4m41s"
                 line = next(line for line in text.splitlines() if line.startswith(f" {m.label}"))
                 assert line.rstrip().endswith(contact), line
+
+
+def test_help_lists_every_key_a_pane_binds() -> None:
+    """Seen on a Curio cluster: the footer offered ``R Restart``; ``?`` listed no R (nor A)."""
+    listed = {key for _, rows in HELP for keys, _ in rows for key in re.split(r"[\s/]+", keys)}
+    for pane in PANE_KINDS.values():
+        for binding in pane.BINDINGS:
+            key = binding.key if hasattr(binding, "key") else binding[0]
+            assert key in listed, f"{pane.__name__}: {key} is not under ?"
