@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from engine.harmonydb import DB, itest_db, start_embedded
+from engine.harmonydb.yugabyte_mode import front_if_requested
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType
 from engine.resources import GiB, Resources
 from support.curio_schema import CurioCluster, curio_cluster
@@ -33,10 +34,12 @@ BOX = Resources(cpu=4, ram=8 * GiB, gpu=0)
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    """URL of the server every test uses."""
+    """URL of the server every test uses (through the YugabyteDB-readiness front with
+    ``HARMONY_TEST_YUGABYTE_MODE=1``: engine/harmonydb/yugabyte_mode.py)."""
     external = os.environ.get("HARMONY_TEST_DB_URL")
     if external:
-        yield external
+        with front_if_requested(external) as url:
+            yield url
         return
     # mkdtemp makes a 0700 directory; the embedded server user (as root) must be able to
     # enter it, and it is ours, so open it up.
@@ -45,7 +48,8 @@ def pg_url() -> Iterator[str]:
     server = start_embedded(root)
     try:
         asyncio.run(_skip_fsync(server.uri))
-        yield server.uri
+        with front_if_requested(server.uri) as url:
+            yield url
     finally:
         server.release()
         shutil.rmtree(root, ignore_errors=True)

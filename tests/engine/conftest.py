@@ -1,0 +1,74 @@
+"""The engine suite in the YugabyteDB-readiness mode (``HARMONY_TEST_YUGABYTE_MODE=1``, see
+``docs/yugabytedb.md``): the tests that cannot mean the same there are skipped, each with why.
+
+Every entry is one of three kinds, and says which:
+
+* **NOTIFY under test**: the test is about LISTEN/NOTIFY itself, which the mode refuses.
+* **woken only by NOTIFY**: the test freezes the engine's clock (a ``ManualClock``) or its
+  heartbeats (an hour apart) and lets a NOTIFY end the wait. Without NOTIFY the engine polls on
+  that clock, which the test never moves; on a real clock the poll (``poll_max``) or the next
+  heartbeat does what the NOTIFY did.
+* **YugabyteDB gap** / **test gap**: found by this mode and not fixed yet (left for the owners
+  of the code named); the report that added this list names them too.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from engine.harmonydb.yugabyte_mode import ENV
+
+NOTIFY = "NOTIFY under test: the mode refuses LISTEN"
+WOKEN = "woken only by NOTIFY: the engine's clock or heartbeats are frozen by the test"
+
+SKIPPED_IN_YUGABYTE_MODE: dict[str, str] = {
+    "harmonydb/test_db.py::test_notify_delivers_one_wakeup_per_committed_transaction": NOTIFY,
+    "harmonytask/test_bench.py::test_the_engine_benchmark_measures_every_figure[notify]": NOTIFY,
+    "harmonytask/test_machines.py::test_cordon_stops_new_claims_within_a_second[notify]": NOTIFY,
+    "harmonytask/test_machines.py::test_a_dropped_listener_reconnects_and_catches_up": NOTIFY,
+    "harmonytask/test_claims_aging.py::"
+    "test_a_clock_two_minutes_ahead_does_not_make_new_work_starve": WOKEN,
+    "harmonytask/test_failures.py::test_an_attempt_past_its_timeout_is_a_failure": WOKEN,
+    "harmonytask/test_scheduling.py::test_a_big_task_is_not_starved_by_a_stream_of_small_ones": (
+        WOKEN
+    ),
+    "harmonytask/test_runtime_selfcheck.py::"
+    "test_a_claim_that_raced_the_reap_is_readopted_when_the_machine_rejoins": WOKEN,
+    "harmonytask/test_machines.py::test_drain_lets_running_tasks_finish_then_reports_drained": (
+        WOKEN
+    ),
+    "harmonytask/test_machines.py::test_a_restart_request_makes_an_idle_machine_exit_100": WOKEN,
+    "harmonytask/test_supervision.py::"
+    "test_an_error_in_the_heartbeat_loop_ends_the_process_instead_of_the_heartbeats": WOKEN,
+    "tasks/test_pipeline.py::"
+    "test_a_failing_stage_fails_the_sector_visibly_and_resume_takes_it_back": (
+        "woken only by NOTIFY: the devnet's stepped chain; with polling it was not reached "
+        "in 400 epochs (not investigated further)"
+    ),
+    "chain/test_chain_tick.py::test_two_machines_tick_one_chain_only_when_something_is_due": (
+        "YugabyteDB gap (engine/chain/service.py): a machine learns a head another machine "
+        "advanced, and messages it did not send, only by NOTIFY; without it the machine keeps "
+        "wanting a tick (a no-op advance each time) and may tick late for others' messages"
+    ),
+    "chain/test_messages.py::test_a_message_sent_during_an_advance_lands_after_the_new_head": (
+        "test gap: it imitates the advance with a lock alone and sends unretried; under "
+        "SERIALIZABLE that landed a message at an executed epoch, fixed in the engine (the "
+        "advance writes the locked row, advance.py _TOUCH; test_yugabyte_mode shows it)"
+    ),
+    "harmonytask/test_singleton_first_run.py::test_two_first_runs_at_once_add_one_live_instance": (
+        "test gap: the loser of the two first runs gets 40001 and is retried, correctly, but "
+        "its retry waits again on the test's two-party barrier, which nobody else reaches"
+    ),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get(ENV, "0") in ("", "0"):
+        return
+    for item in items:
+        key = item.nodeid.split("tests/engine/", 1)[-1]
+        reason = SKIPPED_IN_YUGABYTE_MODE.get(key)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=f"YugabyteDB-readiness mode: {reason}"))
