@@ -12,6 +12,7 @@ from console.app import PANE_KINDS
 from console.fixture import FIXED_NOW
 from console.panes.miners import power_text
 from console.screens.help import HELP
+from console.screens.storage_path import StoragePathScreen, fold
 from console.screenshots import fixture_app, settle
 from console.widgets.cells import miner_address
 from console.widgets.keyed_table import KeyedTable
@@ -183,3 +184,33 @@ def test_help_lists_every_key_a_pane_binds() -> None:
         for binding in pane.BINDINGS:
             key = binding.key if hasattr(binding, "key") else binding[0]
             assert key in listed, f"{pane.__name__}: {key} is not under ?"
+
+
+def test_fold_breaks_a_report_line_between_figures_only() -> None:
+    bar = "[" + "#" * 34 + " " * 16 + "]"
+    line = f"  {bar} 175.6 GiB/252 GiB 69%"
+    assert fold(line, 68) == [f"  {bar}", "    175.6 GiB/252 GiB 69%"]
+    counts = "  Unsealed: 0; Sealed: 22; Caches: 22; Updated: 0; Update-caches: 0; Reserved: 0 B"
+    assert fold(counts, 68) == [
+        "  Unsealed: 0; Sealed: 22; Caches: 22; Updated: 0; Update-caches: 0;",
+        "    Reserved: 0 B",
+    ]
+    assert fold("  Weight: 10; Use: Store", 68) == ["  Weight: 10; Use: Store"]
+
+
+async def test_a_storage_path_s_detail_keeps_its_figures_whole_at_80x24(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """Seen at 80x24: ``[####...] 175.6 GiB/252`` over ``GiB 69%`` in the path's detail."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("4")
+        await shows(app, pilot, "Used/Capacity")
+        await pilot.press("enter")
+        text = await shows(app, pilot, "Storage path", "Weight:")
+        assert isinstance(app.screen, StoragePathScreen)
+        figures = re.compile(r"\d[\d.]* [KMGTP]?i?B/\d[\d.]* [KMGTP]?i?B \d+%")
+        assert figures.search(text), text
+        assert not any(line.rstrip(" █▌▐").endswith("/") for line in text.splitlines())
+        assert re.search(r"Update-caches: \d+;", text), text
