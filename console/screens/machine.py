@@ -192,13 +192,14 @@ def machine_info(m: MachineSnap) -> Text:
         info.append(f"CPU {m.cpu} cores   RAM {size_str(m.ram)}   GPU {m.gpu:g}   ")
         info.append("(load not reported by Curio)", style="dim")
     info.append("\n")
+    # contact and version, then the start on a line of its own: in one line they wrapped at
+    # 80 columns between "version" and its number
     contact = f"{duration(m.contact_age)} ago" + (" (stale)" if m.stale else "")
-    info.append(f"last contact {contact}   ")
+    info.append(f"last contact {contact}   version {m.version or '?'}\n")
     if m.startup_time is not None:
         info.append(
-            f"started {m.startup_time:%Y-%m-%d %H:%M:%S} UTC, up {duration(m.uptime or 0)}   "
+            f"started {m.startup_time:%Y-%m-%d %H:%M:%S} UTC, up {duration(m.uptime or 0)}\n"
         )
-    info.append(f"version {m.version or '?'}\n")
     if m.state == MachineState.RESTARTING:
         info.append(
             "restart requested: it exits once it owns no task (the node clears the request "

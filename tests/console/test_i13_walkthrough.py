@@ -12,6 +12,7 @@ from console.app import PANE_KINDS
 from console.fixture import FIXED_NOW
 from console.panes.miners import power_text
 from console.screens.help import HELP
+from console.screens.machine import MachineScreen
 from console.screens.storage_path import StoragePathScreen, fold
 from console.screenshots import fixture_app, settle
 from console.widgets.cells import miner_address
@@ -214,3 +215,20 @@ async def test_a_storage_path_s_detail_keeps_its_figures_whole_at_80x24(
         assert figures.search(text), text
         assert not any(line.rstrip(" █▌▐").endswith("/") for line in text.splitlines())
         assert re.search(r"Update-caches: \d+;", text), text
+
+
+async def test_a_machine_s_detail_keeps_version_and_its_number_together_at_80x24(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """Seen at 80x24: ``... up 3m48s   version`` over ``0.1.0``."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("enter")
+        text = await shows(app, pilot, "last contact", "task types")
+        assert isinstance(app.screen, MachineScreen)
+        machine = app.snapshot.machine(app.screen.machine_id)
+        assert machine is not None and machine.version and machine.startup_time is not None
+        line = next(line for line in text.splitlines() if "last contact" in line)
+        assert f"version {machine.version}" in line, text
+        assert any(line.lstrip().startswith("started ") for line in text.splitlines()), text
