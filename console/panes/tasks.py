@@ -19,6 +19,7 @@ from engine.snapshot.format import took
 from ..actions import offer
 from ..widgets.cells import age, ident, num, text
 from ..widgets.chart import ThroughputChart
+from ..widgets.clauses import join_clauses
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
@@ -160,17 +161,22 @@ class TasksPane(Pane):
             self.query_one("#tasks-chart", ThroughputChart).show(q.chart)
             return
         waiting = sum(t.waiting for t in q.types)
-        line.append("queue: ", style=styles.bold)
-        line.append(f"{q.pending:,} pending")
+        queue = Text()
+        queue.append("queue: ", style=styles.bold)
+        queue.append(f"{q.pending:,} pending")
         if waiting:
-            line.append(f" ({waiting} in retry back-off)", style="dim")
-        line.append(f", {q.running:,} running, ")
-        line.append(f"{q.failed_total:,} failed", style=styles.crit if q.failed_total else "")
-        line.append("  24h: ", style=styles.bold)
-        line.append(f"{q.done_24h:,} done, ")
-        line.append(f"{q.failed_24h:,} failed", style=styles.warn if q.failed_24h else "")
+            queue.append(f" ({waiting} in retry back-off)", style="dim")
+        queue.append(f", {q.running:,} running, ")
+        queue.append(f"{q.failed_total:,} failed", style=styles.crit if q.failed_total else "")
+        day = Text()
+        day.append("24h: ", style=styles.bold)
+        day.append(f"{q.done_24h:,} done, ")
+        day.append(f"{q.failed_24h:,} failed", style=styles.warn if q.failed_24h else "")
+        segments = [queue, day]
         if not q.window_complete:
-            line.append(f" (history loading: {q.window_hours:.1f}h so far)", style=styles.warn)
+            segments.append(
+                Text(f"(history loading: {q.window_hours:.1f}h so far)", style=styles.warn)
+            )
         if self.view == "types":
             shown = self._render_types(snap)
             total = len(q.types)
@@ -181,10 +187,17 @@ class TasksPane(Pane):
             shown = self._render_history(snap)
             total = len(q.history)
         if self.view != "history":
-            line.append(self.filter_note(shown, total))
+            note = self.filter_note(shown, total).strip()
         elif q.history_filter:
-            line.append(f"  filter '{q.history_filter}': {shown} matching attempts")
-        self.query_one("#tasks-header", PaneHeader).update(line)
+            note = f"filter '{q.history_filter}': {shown} matching attempts"
+        else:
+            note = ""
+        if note:
+            segments.append(Text(note))
+        header = self.query_one("#tasks-header", PaneHeader)
+        # whole segments, a new line before one that does not fit: at 80 columns the header
+        # broke as "24h: 864 done, 97" over "failed", and "filter '313':" over "0 matching"
+        header.update(join_clauses(segments, header.line_width, sep="  "))
 
     def render_error(self, snap: ClusterSnapshot, message: str) -> None:
         super().render_error(snap, message)

@@ -12,20 +12,22 @@ from rich.text import Text
 __all__ = ["join_clauses"]
 
 
-def join_clauses(clauses: list[Text], width: int) -> Text:
+def join_clauses(clauses: list[Text], width: int, sep: str = "; ") -> Text:
     """``a; b; c``, starting a new line before a clause that would not fit in ``width``
-    (0: unknown, one line), so a figure never wraps in the middle."""
+    (0: unknown, one line), so a figure never wraps in the middle. ``sep`` joins them (what
+    it has before its spaces ends a line that breaks: ``;``)."""
     line = Text()
     column = 0
+    end = sep.rstrip()
     for i, clause in enumerate(clauses):
         if i:
-            # room for the clause and the ";" that may follow it
-            if width and column + 2 + clause.cell_len + 1 > width:
-                line.append(";\n")
+            # room for the clause and the separator's end that may follow it
+            if width and column + len(sep) + clause.cell_len + len(end) > width:
+                line.append(end + "\n")
                 column = 0
             else:
-                line.append("; ")
-                column += 2
+                line.append(sep)
+                column += len(sep)
         line.append_text(clause)
         column += clause.cell_len
     return line

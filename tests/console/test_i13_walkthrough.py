@@ -232,3 +232,21 @@ async def test_a_machine_s_detail_keeps_version_and_its_number_together_at_80x24
         line = next(line for line in text.splitlines() if "last contact" in line)
         assert f"version {machine.version}" in line, text
         assert any(line.lstrip().startswith("started ") for line in text.splitlines()), text
+
+
+async def test_the_task_history_s_filter_note_stays_whole_at_80x24(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """Seen at 80x24 (a job's detail, then h): ``filter '313':`` over ``0 matching attempts``;
+    on the fixture cluster ``24h: 864 done, 97`` over ``failed``."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("2", "h")
+        await shows(app, pilot, "Outcome")
+        await pilot.press("slash", *"nosuchtype", "enter")
+        text = await shows(app, pilot, "matching attempts")
+        assert "filter 'nosuchtype': 0 matching attempts" in text, text
+        # and the day's figures whole (the fixture's header broke as "97" over "failed")
+        assert re.search(r"24h: [\d,]+ done, [\d,]+ failed", text), text
+        assert all(len(line) <= 80 for line in text.splitlines())
