@@ -34,9 +34,10 @@ def took(seconds: float) -> str:
 
 
 def countdown(seconds: float) -> str:
-    """``HH:MM:SS`` until a moment, ``-HH:MM:SS`` once it has passed (hours may exceed 24)."""
-    sign = "-" if seconds < 0 else " "
+    """``HH:MM:SS`` until a moment, ``-HH:MM:SS`` once it has passed (hours may exceed 24);
+    under a second past is `` 00:00:00``, not ``-00:00:00`` (which the PoSt pane showed)."""
     s = int(abs(seconds))
+    sign = "-" if seconds < 0 and s else " "
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)
     return f"{sign}{h:02d}:{m:02d}:{sec:02d}"

@@ -18,7 +18,7 @@ from console.screenshots import fixture_app, settle
 from console.widgets.cells import miner_address
 from console.widgets.keyed_table import KeyedTable
 from engine.harmonydb import DB
-from engine.snapshot.format import took
+from engine.snapshot.format import countdown, took
 from engine.snapshot.miners import info_lines, miner_infos, size_text
 from support.curio_cli import run_harmony
 from support.curio_schema import curio_cluster
@@ -250,3 +250,12 @@ async def test_the_task_history_s_filter_note_stays_whole_at_80x24(
         # and the day's figures whole (the fixture's header broke as "97" over "failed")
         assert re.search(r"24h: [\d,]+ done, [\d,]+ failed", text), text
         assert all(len(line) <= 80 for line in text.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(-0.4, " 00:00:00"), (0.4, " 00:00:00"), (-1.2, "-00:00:01"), (3725, " 01:02:05")],
+)
+def test_a_countdown_has_no_negative_zero(seconds: float, shown: str) -> None:
+    """Seen in the PoSt pane: a deadline opening ``-00:00:00``."""
+    assert countdown(seconds) == shown
