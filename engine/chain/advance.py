@@ -63,9 +63,6 @@ SELECT t.epoch, t.beacon FROM chain_config c
    FOR UPDATE OF c
 """
 
-#: a write to the row ``_HEAD`` locks, so that lockers waiting on it conflict (see ``work``)
-_TOUCH = "UPDATE chain_config SET block_time = block_time WHERE id = 1"
-
 _PENDING = """
 SELECT cid, sp_id, method, land_epoch, CASE WHEN land_epoch <= $1 THEN params END AS params
   FROM chain_messages WHERE landed_epoch IS NULL
@@ -141,13 +138,6 @@ async def advance_chain(
         end = min(target, head + max_epochs)
         if end <= head:
             return AdvanceResult(head, head)
-        # Write the locked row, not only lock it: a message sent meanwhile waits on it (FOR
-        # SHARE, messages.py) and must then read the new head. Under READ COMMITTED its next
-        # statement does; under REPEATABLE READ or SERIALIZABLE (YugabyteDB's Snapshot and
-        # Serializable) its snapshot predates this advance, and only a row this transaction
-        # changed makes the waiter fail with 40001 and re-run on a fresh snapshot. A lock alone
-        # let it land a message at an epoch the chain had already executed.
-        await tx.exec(_TOUCH)
         fresh = dict(
             zip(range(head + 1, end + 1), beacon_range(head_beacon, head, end), strict=True)
         )

@@ -83,9 +83,7 @@ async def send_message(
     # Serialise with the chain advance (which holds the row FOR UPDATE), so a message is never
     # given a landing epoch the chain has already passed. The head is read by a second
     # statement: under READ COMMITTED that one's snapshot is taken after the lock was granted,
-    # so it sees the advance that held it (a subquery of the locking statement would not);
-    # under REPEATABLE READ or SERIALIZABLE the advance's write to the row makes this lock
-    # fail with 40001 and the transaction re-run (advance.py, ``_TOUCH``).
+    # so it sees the advance that held it (a subquery of the locking statement would not).
     await tx.query_value("SELECT id FROM chain_config WHERE id = 1 FOR SHARE")
     head = await tx.query_value("SELECT COALESCE(max(epoch), -1) FROM chain_tipsets")
     land = max(epoch + config.profile.message_delay_epochs, (head if head is not None else -1) + 1)

@@ -8,15 +8,12 @@ same) whether or not the whole suite runs in the mode (``HARMONY_TEST_YUGABYTE_M
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from engine.chain import DECLARE_FAULTS, DEVNET, advance_chain, init_chain, send_message
-from engine.chain.advance import _TOUCH
 from engine.harmonydb import DB
 from engine.harmonydb.errors import HarmonyDBError
 from engine.harmonydb.retry import RetryPolicy
@@ -173,49 +170,3 @@ async def test_claims_are_exactly_once_under_serializable_without_listen(
     )
     assert {r["task_id"]: r["n"] for r in done} == dict.fromkeys(ids, 1)
     assert await yb_db.query_value("SELECT count(DISTINCT machine) FROM probe_runs") > 1
-
-
-async def test_a_message_sent_during_an_advance_lands_after_it_under_serializable(
-    yb_db: DB,
-) -> None:
-    """The chain advance locks and writes ``chain_config`` (advance.py ``_TOUCH``); a message
-    sent meanwhile waits on the row, fails with 40001 once the advance commits (its snapshot
-    predates it) and is re-run on a fresh one. With a lock alone, it read the old head and
-    landed at an epoch the chain had already executed (12, not 41)."""
-    config, _ = await init_chain(yb_db, DEVNET)
-    await advance_chain(yb_db, config, 10)
-    attempts = 0
-    async with yb_db.begin() as advance:
-        await advance.query_value("SELECT id FROM chain_config WHERE id = 1 FOR UPDATE")
-        await advance.exec(_TOUCH)
-        for epoch in range(11, 41):
-            await advance.exec(
-                "INSERT INTO chain_tipsets (epoch, beacon) VALUES ($1, $2)", epoch, b"x"
-            )
-
-        async def send(tx) -> int:
-            nonlocal attempts
-            attempts += 1
-            sent = await send_message(
-                tx, config, 1000, DECLARE_FAULTS, {"declarations": []}, epoch=10
-            )
-            await tx.commit()
-            return sent.land_epoch
-
-        sending = asyncio.create_task(yb_db.transaction(send), context=contextvars.Context())
-        advancing = await advance.query_value("SELECT pg_backend_pid()")
-
-        async def blocked() -> bool:
-            return await yb_db.query_value(
-                "SELECT count(*) > 0 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-                advancing,
-            )
-
-        await wait_until(
-            lambda: asyncio.create_task(blocked(), context=contextvars.Context()),
-            10,
-            "the send to wait for the advance's lock",
-        )
-        await advance.commit()
-    assert await sending == 41
-    assert attempts == 2  # the first attempt's lock failed with 40001; the retry saw head 40
