@@ -169,10 +169,11 @@ def miner_infos(snap: ClusterSnapshot, now: datetime | None = None) -> list[Mine
 
 class OwnMinerFigures:
     """What our reader adds to its PoSt section's miners: power by the devnet chain's rule, and
-    WinningPoSt from ``mining_tasks`` (read while miners are shown, at most every ``every``
-    seconds; kept in between)."""
+    WinningPoSt from ``mining_tasks`` (read at every refresh while miners are shown, so the
+    pane says what ``harmony miner info`` says; at most every ``every`` seconds when that is
+    set; kept in between)."""
 
-    def __init__(self, every: float = 30.0) -> None:
+    def __init__(self, every: float = 0.0) -> None:
         self.every = every
         self._rows: dict[int, dict[str, Any]] = {}
         self._at: datetime | None = None

@@ -230,3 +230,22 @@ async def test_miner_info_on_a_curio_cluster_takes_power_from_lotus(
     (cli,) = json.loads(out.stdout)
     assert cli["raw_power"] == cli["qa_power"] == 2 * 2048
     assert cli["current_deadline"] is not None
+
+
+async def test_a_block_won_shows_at_the_next_refresh_while_miners_are_shown(db: DB) -> None:
+    """The pane says what ``miner info`` says at every refresh (the WinningPoSt counts were
+    kept for 30 s: the pane showed 20 elections while the CLI said 21)."""
+    await _seeded_chain(db)
+    reader = SnapshotReader(db)
+    now = datetime.now(UTC)
+    (before,) = miner_infos(await reader.snapshot(now, lists={"miners"}), now)
+    epoch = await db.query_value("SELECT max(epoch) FROM mining_tasks")
+    await db.exec(
+        "INSERT INTO mining_tasks (task_id, sp_id, epoch, base_compute_time, won, included) "
+        "VALUES (6000, 1000, $1, $2, true, NULL)",
+        epoch + 1,
+        now,
+    )
+    later = now + timedelta(seconds=2)
+    (after,) = miner_infos(await reader.snapshot(later, lists={"miners"}), later)
+    assert (after.elections, after.blocks_won) == (before.elections + 1, before.blocks_won + 1)
