@@ -20,7 +20,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 __all__ = [
     "EVENTS_SQL",
@@ -228,7 +228,37 @@ def event_from_row(r: Mapping[str, Any], address_prefix: str = "t0") -> EventSna
 #: $1 the window's start, $2 the limit, $3 the kinds to read (NULL: all). Every branch reads
 #: its newest rows through a range index of migration 20261203-10 and ends its order in a
 #: unique key; the merge orders by time then key.
-EVENTS_SQL = """
+def sectors_and_blocks(kinds: LiteralString) -> LiteralString:
+    """The failed-sector and won/missed-block branches of the events read, the same in our
+    schema and Curio's (the same tables and columns); ``kinds`` names the query's parameter
+    holding the kinds asked for (``$3``), and ``$1``/``$2`` are the window's start and the
+    limit in both."""
+    return f"""  (SELECT 's' || s.sp_id || ':' || s.sector_number, s.failed_at, 'sector-failed',
+          NULL, NULL, NULL, NULL, s.sp_id, s.sector_number, NULL, NULL,
+          s.failed_reason || CASE WHEN s.failed_reason_msg <> ''
+                                  THEN ': ' || s.failed_reason_msg ELSE '' END
+     FROM sectors_sdr_pipeline s
+    WHERE s.failed AND s.failed_at >= $1
+      AND ({kinds}::text[] IS NULL OR 'sector-failed' = ANY({kinds}::text[]))
+    ORDER BY s.failed_at DESC, s.sp_id DESC, s.sector_number DESC LIMIT $2)
+  UNION ALL
+  (SELECT 'b' || m.task_id, m.base_compute_time,
+          CASE WHEN m.included IS FALSE THEN 'block-missed' ELSE 'block-won' END,
+          NULL, NULL, m.task_id, 'WinPost', m.sp_id, NULL, NULL, NULL,
+          'epoch ' || m.epoch || CASE WHEN m.included IS FALSE
+                                      THEN ': won, but the block was not included'
+                                      WHEN m.included THEN ': block won and included'
+                                      ELSE ': block won' END
+     FROM mining_tasks m
+    WHERE m.won AND m.base_compute_time >= $1
+      AND ({kinds}::text[] IS NULL
+           OR CASE WHEN m.included IS FALSE THEN 'block-missed' ELSE 'block-won' END
+              = ANY({kinds}::text[]))
+    ORDER BY m.base_compute_time DESC, m.task_id DESC LIMIT $2)
+"""
+
+
+EVENTS_SQL = f"""
 SELECT * FROM (
   (SELECT 'e' || e.id AS key, e.at, e.kind, e.machine_id, e.machine, e.task_id, e.task_name,
           e.sp_id, e.sector_number, e.deadline, e."partition", e.message
@@ -277,29 +307,7 @@ SELECT * FROM (
       AND ($3::text[] IS NULL OR 'post-faults' = ANY($3::text[]))
     ORDER BY c.submitted_at DESC, c.cid DESC LIMIT $2)
   UNION ALL
-  (SELECT 's' || s.sp_id || ':' || s.sector_number, s.failed_at, 'sector-failed',
-          NULL, NULL, NULL, NULL, s.sp_id, s.sector_number, NULL, NULL,
-          s.failed_reason || CASE WHEN s.failed_reason_msg <> ''
-                                  THEN ': ' || s.failed_reason_msg ELSE '' END
-     FROM sectors_sdr_pipeline s
-    WHERE s.failed AND s.failed_at >= $1
-      AND ($3::text[] IS NULL OR 'sector-failed' = ANY($3::text[]))
-    ORDER BY s.failed_at DESC, s.sp_id DESC, s.sector_number DESC LIMIT $2)
-  UNION ALL
-  (SELECT 'b' || m.task_id, m.base_compute_time,
-          CASE WHEN m.included IS FALSE THEN 'block-missed' ELSE 'block-won' END,
-          NULL, NULL, m.task_id, 'WinPost', m.sp_id, NULL, NULL, NULL,
-          'epoch ' || m.epoch || CASE WHEN m.included IS FALSE
-                                      THEN ': won, but the block was not included'
-                                      WHEN m.included THEN ': block won and included'
-                                      ELSE ': block won' END
-     FROM mining_tasks m
-    WHERE m.won AND m.base_compute_time >= $1
-      AND ($3::text[] IS NULL
-           OR CASE WHEN m.included IS FALSE THEN 'block-missed' ELSE 'block-won' END
-              = ANY($3::text[]))
-    ORDER BY m.base_compute_time DESC, m.task_id DESC LIMIT $2)
-) ev
+{sectors_and_blocks("$3")}) ev
 ORDER BY at DESC, key DESC
 LIMIT $2
 """

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..events import EventKind, EventsSnap, event_from_row, kinds_of
+from ..events import EventKind, EventsSnap, event_from_row, kinds_of, sectors_and_blocks
 from .post import NODE_MINERS, _node_miners
 
 __all__ = ["CURIO_EVENTS_SQL", "CURIO_UNSUPPORTED", "read_curio_events"]
@@ -50,7 +50,7 @@ CURIO_UNSUPPORTED: tuple[str, ...] = (
 #: $5 the kinds to read (NULL: all).
 #: History is read through Curio's harmony_task_history_work_index (work_end DESC, ...), won
 #: blocks through mining_tasks_won_sp_id_base_compute_time_index; machines are few.
-CURIO_EVENTS_SQL = """
+CURIO_EVENTS_SQL = f"""
 SELECT * FROM (
   (SELECT 'j' || m.id AS key, d.startup_time AS at, 'machine-joined' AS kind,
           m.id AS machine_id, m.host_and_port::text AS machine, NULL::bigint AS task_id,
@@ -97,29 +97,7 @@ SELECT * FROM (
               = ANY($5::text[]))
     ORDER BY h.work_end DESC, h.id DESC LIMIT $2)
   UNION ALL
-  (SELECT 's' || s.sp_id || ':' || s.sector_number, s.failed_at, 'sector-failed', NULL, NULL,
-          NULL, NULL, s.sp_id, s.sector_number, NULL, NULL,
-          s.failed_reason || CASE WHEN s.failed_reason_msg <> ''
-                                  THEN ': ' || s.failed_reason_msg ELSE '' END
-     FROM sectors_sdr_pipeline s
-    WHERE s.failed AND s.failed_at >= $1
-      AND ($5::text[] IS NULL OR 'sector-failed' = ANY($5::text[]))
-    ORDER BY s.failed_at DESC, s.sp_id DESC, s.sector_number DESC LIMIT $2)
-  UNION ALL
-  (SELECT 'b' || m.task_id, m.base_compute_time,
-          CASE WHEN m.included IS FALSE THEN 'block-missed' ELSE 'block-won' END,
-          NULL, NULL, m.task_id, 'WinPost', m.sp_id, NULL, NULL, NULL,
-          'epoch ' || m.epoch || CASE WHEN m.included IS FALSE
-                                      THEN ': won, but the block was not included'
-                                      WHEN m.included THEN ': block won and included'
-                                      ELSE ': block won' END
-     FROM mining_tasks m
-    WHERE m.won AND m.base_compute_time >= $1
-      AND ($5::text[] IS NULL
-           OR CASE WHEN m.included IS FALSE THEN 'block-missed' ELSE 'block-won' END
-              = ANY($5::text[]))
-    ORDER BY m.base_compute_time DESC, m.task_id DESC LIMIT $2)
-) ev
+{sectors_and_blocks("$5")}) ev
 ORDER BY at DESC, key DESC
 LIMIT $2
 """
