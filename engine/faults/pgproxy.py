@@ -70,6 +70,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _SSL_REQUEST = 80877103
 _GSSENC_REQUEST = 80877104
 _CANCEL_REQUEST = 80877102
+#: protocol 3.0: the startup message, with the session's parameters
+_PROTOCOL_3 = 196608
 
 After = Literal["close", "hang"]
 
@@ -312,6 +314,9 @@ class PgProxy:
             head = await client.readexactly(8)
             (length, code) = struct.unpack("!ii", head)
             body = await client.readexactly(length - 8)
+            if code == _PROTOCOL_3:
+                body = self._startup_parameters(body)
+                head = struct.pack("!ii", len(body) + 8, code)
             await self._send(link.server, head + body)
             if code in (_SSL_REQUEST, _GSSENC_REQUEST):
                 await self._gate()
@@ -321,6 +326,11 @@ class PgProxy:
                     return False
                 continue
             return code != _CANCEL_REQUEST
+
+    def _startup_parameters(self, body: bytes) -> bytes:
+        """The startup message's parameters (name NUL value NUL ... NUL) as the server gets
+        them: unchanged here; a subclass may set a session default."""
+        return body
 
     async def _opaque(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:

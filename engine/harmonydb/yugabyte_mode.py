@@ -44,9 +44,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from engine.faults.pgproxy import (
-    _CANCEL_REQUEST,
-    _GSSENC_REQUEST,
-    _SSL_REQUEST,
     PgProxy,
     _Link,
     _pack,
@@ -69,8 +66,6 @@ REFUSAL = (
     b"(yb_enable_listen_notify off)'; END $harmony_yb$"
 )
 
-_PROTOCOL_3 = 196608
-
 
 @dataclass
 class FrontCounts:
@@ -87,34 +82,11 @@ class YugabyteFront(PgProxy):
         super().__init__(upstream_host, upstream_port)
         self.counts = FrontCounts()
 
-    async def _startup(
-        self, client: asyncio.StreamReader, server: asyncio.StreamReader, link: _Link
-    ) -> bool:
-        """As :meth:`PgProxy._startup`, with the isolation added to the startup packet."""
-        assert link.server is not None
-        while True:
-            await self._gate()
-            head = await client.readexactly(8)
-            (length, code) = struct.unpack("!ii", head)
-            body = await client.readexactly(length - 8)
-            if code == _PROTOCOL_3:
-                body = self._serializable(body)
-                head = struct.pack("!ii", len(body) + 8, code)
-            await self._send(link.server, head + body)
-            if code in (_SSL_REQUEST, _GSSENC_REQUEST):
-                await self._gate()
-                answer = await server.readexactly(1)
-                await self._send(link.client, answer)
-                if answer in (b"S", b"G"):
-                    # Encrypted from here on: nothing can be changed. The suite's servers have
-                    # no TLS; a URL for this mode should say sslmode=disable anyway.
-                    return False
-                continue
-            return code != _CANCEL_REQUEST
-
-    def _serializable(self, body: bytes) -> bytes:
+    def _startup_parameters(self, body: bytes) -> bytes:
         """The startup parameters (name NUL value NUL ... NUL) with the session's default
-        isolation set to serializable, unless the client chose one."""
+        isolation set to serializable, unless the client chose one (the startup exchange is
+        :meth:`PgProxy._startup`'s; an encrypted one cannot be changed, and the suite's servers
+        have no TLS)."""
         fields = body.split(b"\0")
         names = fields[0:-2:2]
         if b"default_transaction_isolation" in names:
