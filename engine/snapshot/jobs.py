@@ -24,22 +24,9 @@ from typing import Any, Protocol
 from engine.harmonytask.machine_state import MachineState
 
 from .model import ClusterSnapshot, MachineSnap, RunningTaskSnap
+from .pipeline import TASK_COLUMNS
 
 __all__ = ["TARGETS", "Job", "JobTarget", "JobTargets", "build_jobs", "job_state"]
-
-#: The pipeline's task columns, in stage order (a task id is in at most one of them).
-PIPELINE_TASKS = (
-    "task_id_sdr",
-    "task_id_tree_d",
-    "task_id_tree_c",
-    "task_id_tree_r",
-    "task_id_synth",
-    "task_id_precommit_msg",
-    "task_id_porep",
-    "task_id_finalize",
-    "task_id_move_storage",
-    "task_id_commit_msg",
-)
 
 #: Each running task id's target, from whichever table names it. The pipeline has no index on
 #: its task columns (Curio's neither): its sectors still in progress are unpivoted and joined by
@@ -53,7 +40,7 @@ SELECT x.task_id AS id, 'sector' AS kind, p.sp_id, p.sector_number AS number,
        NULL::bigint AS part
   FROM sectors_sdr_pipeline p
  CROSS JOIN LATERAL (VALUES """
-    + ", ".join(f"(p.{c})" for c in PIPELINE_TASKS)
+    + ", ".join(f"(p.{c})" for c in TASK_COLUMNS)
     + """) AS x(task_id)
  WHERE NOT (p.after_commit_msg_success AND p.after_move_storage)
    AND x.task_id IN (SELECT id FROM ids)

@@ -147,9 +147,9 @@ _SINCE = """greatest(p.create_time, p.precommit_ready_at, p.commit_ready_at,
                    JOIN harmony_task_history h ON h.id = ANY (e.task_history_ids)
                   WHERE e.sp_id = p.sp_id AND e.sector_number = p.sector_number))"""
 
-# The oldest sectors still in the pipeline: limited first, then the chain state and the stage
-# start are looked up for those rows only.
-SECTORS = (
+#: A strip row's fields and its stage start (``q``) with the sector's chain state, looked up
+#: for the rows selected only; followed by the FROM of the inner select.
+_STRIP_ROWS = (
     """
 SELECT q.*,
        (SELECT c.state FROM chain_sectors c
@@ -158,8 +158,14 @@ SELECT q.*,
     + _FIELDS
     + ",\n       "
     + _SINCE
-    + """ AS since
-          FROM (SELECT * FROM sectors_sdr_pipeline
+    + " AS since\n"
+)
+
+# The oldest sectors still in the pipeline: limited first, then the chain state and the stage
+# start are looked up for those rows only.
+SECTORS = (
+    _STRIP_ROWS
+    + """          FROM (SELECT * FROM sectors_sdr_pipeline
                  WHERE NOT (after_commit_msg_success AND after_move_storage)
                  ORDER BY create_time, sp_id, sector_number
                  LIMIT $1) p) q
@@ -169,16 +175,8 @@ SELECT q.*,
 
 # One sector's strip row, by primary key (the CLI's ``sectors status``).
 SECTOR = (
-    """
-SELECT q.*,
-       (SELECT c.state FROM chain_sectors c
-         WHERE c.sp_id = q.sp_id AND c.sector_number = q.sector_number) AS chain_state
-  FROM (SELECT """
-    + _FIELDS
-    + ",\n       "
-    + _SINCE
-    + """ AS since
-          FROM sectors_sdr_pipeline p
+    _STRIP_ROWS
+    + """          FROM sectors_sdr_pipeline p
          WHERE p.sp_id = $1 AND p.sector_number = $2) q
 """
 )
