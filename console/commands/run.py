@@ -60,6 +60,37 @@ async def run_worker(args: argparse.Namespace) -> int:
     identity = args.name or default_identity("worker")
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     db = await open_db(args, create=True)
+    # The handlers go in before the engine starts: it may claim a task within its first
+    # milliseconds, and a signal that arrived before them met the default disposition (a
+    # SIGTERM exit in the middle of the start, then a KeyboardInterrupt from a second signal).
+    # A signal that comes while the node starts is acted on as soon as it is up.
+    signals = 0
+    node = None
+    stopping: list[asyncio.Task[None]] = []
+
+    def act(count: int) -> None:
+        assert node is not None
+        if count == 1:
+            stopping.append(asyncio.create_task(node.graceful_terminate()))
+        else:
+            stopping.append(asyncio.create_task(node.stop_now()))
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        name = signal.Signals(signum).name
+        if signals == 1:
+            log.info("%s: draining (running tasks finish; signal again to stop now)", name)
+        elif signals == 2:
+            log.warning("%s again: stopping now", name)
+        else:
+            return
+        if node is not None:
+            act(signals)
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
     try:
         from engine.node import start_node  # the workload's task types: only when needed
 
@@ -75,26 +106,9 @@ async def run_worker(args: argparse.Namespace) -> int:
             ", ".join(sorted(engine.handlers)),
             "LISTEN/NOTIFY" if engine.notify_mode else "polling",
         )
+        for count in range(1, min(signals, 2) + 1):  # those that came while it started
+            act(count)
         await _say_if_held(db, engine.machine_id, identity)
-        signals = 0
-        stopping: list[asyncio.Task[None]] = []
-
-        def on_signal(signum: int) -> None:
-            nonlocal signals
-            signals += 1
-            if signals == 1:
-                log.info(
-                    "%s: draining (running tasks finish; signal again to stop now)",
-                    signal.Signals(signum).name,
-                )
-                stopping.append(asyncio.create_task(node.graceful_terminate()))
-            else:
-                log.warning("%s again: stopping now", signal.Signals(signum).name)
-                stopping.append(asyncio.create_task(node.stop_now()))
-
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, on_signal, sig)
         code = await engine.exit_code
         if code == EXIT_RESTART_REQUESTED:
             await node.graceful_terminate()
