@@ -41,6 +41,7 @@ __all__ = [
     "detach",
     "get_path",
     "local_paths",
+    "refresh_host_urls",
     "split_list",
 ]
 
@@ -379,10 +380,23 @@ async def _check_overlap(tx: Tx, host: str, directory: Path, storage_id: str) ->
 
 
 async def _refresh_urls(tx: Tx, storage_id: str) -> None:
+    """Rewrite the path's ``urls``: per attached host, its storage servers' URLs (Curio's
+    ``http://host:port/remote``), or ``file://host/dir`` for a host serving none."""
     rows = await tx.select(
-        "SELECT hostname, local_path FROM storage_path_hosts WHERE storage_id = $1 "
-        "ORDER BY hostname",
+        "SELECT h.hostname, h.local_path, s.url FROM storage_path_hosts h "
+        "LEFT JOIN storage_servers s ON s.hostname = h.hostname "
+        "WHERE h.storage_id = $1 ORDER BY h.hostname, s.url",
         storage_id,
     )
-    urls = ",".join(host_url(r["hostname"], r["local_path"]) for r in rows)
+    urls = ",".join(dict.fromkeys(host_url(r["hostname"], r["local_path"], r["url"]) for r in rows))
     await tx.exec("UPDATE storage_path SET urls = $2 WHERE storage_id = $1", storage_id, urls)
+
+
+async def refresh_host_urls(tx: Tx, host: str) -> None:
+    """Rewrite ``urls`` of every path attached on ``host`` (its storage server started or
+    stopped)."""
+    ids = await tx.select(
+        "SELECT storage_id FROM storage_path_hosts WHERE hostname = $1 ORDER BY storage_id", host
+    )
+    for row in ids:
+        await _refresh_urls(tx, row["storage_id"])
