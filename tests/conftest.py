@@ -21,6 +21,7 @@ from engine.harmonydb.yugabyte_mode import front_if_requested
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType
 from engine.resources import GiB, Resources
 from support.curio_schema import CurioCluster, curio_cluster
+from support.netns_cluster import netns_cluster  # noqa: F401  (hosts in network namespaces)
 from support.probe import PROBE_TABLE
 from support.schema_stock import SchemaStock
 
