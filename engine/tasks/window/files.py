@@ -1,4 +1,10 @@
-"""A partition's sectors and where their files are, for PoSt on this host."""
+"""A partition's sectors and where their files are, for PoSt on this host.
+
+A sector whose files are on another host is proven there: :func:`prove_elsewhere` asks a host
+serving them (``/remote/vanilla/single``, as Curio does) for the sector's vanilla proof and
+checks it here like any proof, so a partition split across hosts is proven whole by whichever
+host claims it. Only a sector no host can prove stays a fault, naming each URL and its answer.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from engine.harmonydb import DB
-from engine.proofs import PostSector, SectorFault, sealed_cid_to_commitment
+from engine.proofs import (
+    PostSector,
+    SectorFault,
+    SectorPostProof,
+    sealed_cid_to_commitment,
+    sector_proof_failure,
+)
 from engine.storage import SectorFileType, find_sector
+from engine.storage.hosts import is_http_url
 
 from ..storage import LocalFiles
 
@@ -17,6 +30,7 @@ __all__ = [
     "better_host",
     "locate",
     "partition_sectors",
+    "prove_elsewhere",
 ]
 
 S, C = SectorFileType.SEALED, SectorFileType.CACHE
@@ -73,6 +87,83 @@ async def locate(
     return found, faults
 
 
+async def prove_elsewhere(
+    db: DB,
+    host: str,
+    sp_id: int,
+    sectors: list[PartitionSector],
+    faults: list[SectorFault],
+    randomness: bytes,
+    challenges: int,
+) -> tuple[list[SectorPostProof], list[SectorFault]]:
+    """Vanilla proofs, made by the hosts holding them, of the ``missing`` faults among
+    ``sectors``; returns those proofs and the faults that remain.
+
+    Each proof is verified here before it is used (a host with a damaged replica, or a wrong
+    answer, leaves a ``corrupt`` fault naming its URL); a sector no serving host answered for
+    stays a fault naming every URL tried and why.
+    """
+    from engine.storage.remote import RemoteReader, RemoteReadError
+
+    wanted = {s.sector_number: s for s in sectors}
+    todo = [f for f in faults if f.kind == "missing" and f.sector_id in wanted]
+    if not todo:
+        return [], faults
+    sector_size = await db.query_value(
+        "SELECT sector_size FROM chain_miners WHERE sp_id = $1", sp_id
+    )
+    proofs: list[SectorPostProof] = []
+    left = [f for f in faults if f not in todo]
+    reader = RemoteReader(db)
+    try:
+        for fault in todo:
+            sector = wanted[fault.sector_id]
+            urls = await _serving_both(db, host, sp_id, sector.sector_number)
+            if not urls:
+                left.append(fault)
+                continue
+            try:
+                url, answer = await reader.vanilla_single(
+                    urls, sp_id, sector.sector_number, sector.comm_r, randomness, challenges
+                )
+            except RemoteReadError as exc:
+                left.append(SectorFault(sector.sector_number, "unreadable", str(exc)))
+                continue
+            if not isinstance(answer, bytes):
+                detail = f"{answer.detail} (proven at {url})"
+                left.append(SectorFault(sector.sector_number, answer.kind, detail))  # type: ignore[arg-type]
+                continue
+            why = _failure(sector, answer, randomness, sector_size, challenges)
+            if why is None:
+                proofs.append(SectorPostProof.from_bytes(answer))
+            else:
+                detail = f"the proof from {url} does not verify: {why}"
+                left.append(SectorFault(sector.sector_number, "corrupt", detail))
+    finally:
+        await reader.close()
+    return proofs, sorted(left, key=lambda f: f.sector_id)
+
+
+def _failure(
+    sector: PartitionSector, data: bytes, randomness: bytes, sector_size: int, challenges: int
+) -> str | None:
+    try:
+        proof = SectorPostProof.from_bytes(data)
+    except Exception as exc:  # a malformed answer is the server's fault, not ours
+        return f"malformed proof ({exc})"
+    return sector_proof_failure(
+        sector.sector_number, sector.comm_r, randomness, proof, sector_size, challenges
+    )
+
+
+async def _serving_both(db: DB, host: str, sp_id: int, number: int) -> list[str]:
+    """URLs of hosts that serve both the sealed file and the cache (one host proves both)."""
+    by_type: dict[SectorFileType, list[str]] = {S: [], C: []}
+    for loc in await find_sector(db, sp_id, number, S | C, host=host):
+        by_type[loc.file_type].extend(u for u in loc.urls if is_http_url(u))
+    return [u for u in dict.fromkeys(by_type[S]) if u in by_type[C]]
+
+
 #: Per host, how many of the given sectors have both their sealed file and cache on a path
 #: attached there; only the asking host ``$6`` and hosts with a live machine that runs ``$5``
 #: (the WdPost task type), since a host nobody proves on must not be handed the partition.
@@ -104,12 +195,11 @@ async def better_host(
     """Raise :class:`LocalFiles` if another host running ``task_type`` reaches more of the
     partition's sectors than ``host`` does, so that host proves the partition instead.
 
-    Files are read only where they are attached (no remote reads), so a partition whose
-    sectors are split across hosts cannot be proven whole anywhere. Refusing whenever *some*
-    sector was elsewhere (as before) made every host refuse such a partition and it was never
-    proven; now the host reaching the most sectors proves it (ties: whoever claims first) and
-    the sectors it cannot reach are skipped as ``missing`` in its PoSt, which the chain marks
-    faulty: a visible fault instead of a silently missed deadline.
+    The host reaching the most sectors proves the partition (ties: whoever claims first): its
+    files are read locally, and the sectors it lacks are proven by the hosts holding them
+    (:func:`prove_elsewhere`), so a partition split across hosts is proven whole. A sector on a
+    host serving none stays ``missing`` in the PoSt, which the chain marks faulty: a visible
+    fault instead of a silently missed deadline.
     """
     if not sectors:
         return

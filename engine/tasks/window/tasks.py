@@ -38,10 +38,16 @@ from engine.harmonytask import (
     TaskTypeDetails,
     retry_wait_linear,
 )
-from engine.proofs import check_sector, generate_window_post
+from engine.proofs import WINDOW_POST_CHALLENGES, check_sector, generate_window_post
 from engine.resources import MiB, Resources
 
-from .files import PartitionSector, ProveWhereFilesAre, locate, partition_sectors
+from .files import (
+    PartitionSector,
+    ProveWhereFilesAre,
+    locate,
+    partition_sectors,
+    prove_elsewhere,
+)
 from .scheduler import WDPOST, WDPOST_RECOVER, WDPOST_SUBMIT
 
 if TYPE_CHECKING:
@@ -119,6 +125,10 @@ class WdPostTask(TaskType):
             return True
         present, faults = await locate(self.db, w.host, sp, sectors)
         result = await w.pool.run(generate_window_post, present, randomness)
+        remote, faults = await prove_elsewhere(
+            self.db, w.host, sp, sectors, faults, randomness, WINDOW_POST_CHALLENGES
+        )
+        proofs = sorted([*result.proofs, *remote], key=lambda p: p.sector_id)
         faults = sorted([*faults, *result.faults], key=lambda f: f.sector_id)
         params = {
             "deadline": dl,
@@ -128,7 +138,7 @@ class WdPostTask(TaskType):
                 {
                     "index": part,
                     "skipped": [f.sector_id for f in faults],
-                    "proofs": [base64.b64encode(p.to_bytes()).decode() for p in result.proofs],
+                    "proofs": [base64.b64encode(p.to_bytes()).decode() for p in proofs],
                     "faults": [
                         {"sector": f.sector_id, "kind": f.kind, "detail": f.detail} for f in faults
                     ],

@@ -25,8 +25,10 @@ from engine.harmonytask import (
     retry_wait_linear,
 )
 from engine.proofs import (
+    WINNING_POST_CHALLENGES,
     PostSector,
     ProofError,
+    WinningPostProof,
     clear_top_bits,
     generate_winning_post,
     prover_id,
@@ -35,7 +37,7 @@ from engine.proofs import (
 )
 from engine.resources import MiB, Resources
 
-from ..window.files import PartitionSector, ProveWhereFilesAre, locate
+from ..window.files import PartitionSector, ProveWhereFilesAre, locate, prove_elsewhere
 from .lottery import WINPOST
 
 if TYPE_CHECKING:
@@ -131,15 +133,22 @@ class WinPostTask(TaskType):
             beacon, rand, index, chosen = draw.beacon, draw.rand, draw.index, draw.chosen
             pid = prover_id(sp)
             present, missing = await locate(self.db, w.host, sp, [chosen])
+            remote, missing = await prove_elsewhere(
+                self.db, w.host, sp, [chosen], missing, rand, WINNING_POST_CHALLENGES
+            )
             sectors = [PostSector(r["sector_number"], b"", "", "") for r in eligible]
             header["winning_sector"] = chosen.sector_number
             header["beacon"] = beacon.hex()
             if missing:
                 header["error"] = missing[0].detail
             else:
-                sectors[index] = present[0]
+                if present:
+                    sectors[index] = present[0]
                 try:
-                    proof = await w.pool.run(generate_winning_post, pid, rand, sectors)
+                    if remote:  # proven by the host holding it, checked below like ours
+                        proof = WinningPostProof(index, remote[0])
+                    else:
+                        proof = await w.pool.run(generate_winning_post, pid, rand, sectors)
                     listed = [(s.sector_id, s.comm_r) for s in sectors]
                     listed[index] = (chosen.sector_number, chosen.comm_r)
                     ok = await asyncio.to_thread(
