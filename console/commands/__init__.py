@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     bench,
     chain,
+    config,
     db,
     events,
     machine,
@@ -27,6 +28,7 @@ COMMAND_MODULES = [
     sectors,
     proving,
     events,
+    config,
     db,
     bench,
     screenshots,

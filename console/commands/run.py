@@ -21,8 +21,9 @@ from engine.harmonytask import (
 from engine.harmonytask.machine_state import MachineState
 
 from .common import CREATES_CLUSTER, CommandError, open_db
+from .config_keys import apply_layers
 from .default import add_console_options
-from .machine_options import add_machine_options, engine_config
+from .machine_options import add_machine_options, engine_config, storage_server_options
 from .pipes import LogToStdout
 
 log = logging.getLogger("harmony.worker")
@@ -55,11 +56,22 @@ async def run_machine(args: argparse.Namespace) -> int:
 
 
 async def run_worker(args: argparse.Namespace) -> int:
-    config = engine_config(args)  # bad flags fail before anything connects
+    engine_config(args)  # bad flags fail before anything connects
     _log_to_stdout(args.verbose)
     identity = args.name or default_identity("worker")
-    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     db = await open_db(args, create=True)
+    try:
+        # Layers (base first, then --layers in order) under the flags typed here; read once:
+        # a layer changed or deleted later changes nothing until the next start.
+        merged = await apply_layers(db, args)
+        config = engine_config(args)
+    except BaseException:
+        await db.close()
+        raise
+    layered = sorted(k for k, origin in merged.origin.items() if origin != "default")
+    if layered:
+        log.info("config: %s", ", ".join(f"{k} from {merged.origin[k]}" for k in layered))
+    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     # The handlers go in before the engine starts: it may claim a task within its first
     # milliseconds, and a signal that arrived before them met the default disposition (a
     # SIGTERM exit in the middle of the start, then a KeyboardInterrupt from a second signal).
@@ -95,7 +107,16 @@ async def run_worker(args: argparse.Namespace) -> int:
         from engine.node import start_node  # the workload's task types: only when needed
 
         try:
-            node = await start_node(db, identity, task_names=names, config=config)
+            listen, url = storage_server_options(args)
+            node = await start_node(
+                db,
+                identity,
+                task_names=names,
+                config=config,
+                storage_listen=listen,
+                storage_url=url,
+                metrics_listen=getattr(args, "metrics_listen", None),
+            )
         except (ValueError, MachineIdentityInUse) as exc:
             raise CommandError(str(exc)) from None
         engine = node.engine

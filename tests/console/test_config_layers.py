@@ -1,0 +1,237 @@
+"""`harmony config` and `harmony run --layers`: layers stored only once they pass the checks,
+merged in order over defaults under the command line, comments kept, a concurrent edit refused,
+a deleted layer failing the next start by name, and Curio's layers read but never written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.cli import build_parser
+from console.commands.common import CommandError
+from console.commands.config_keys import apply_layers, layer_keys
+from console.commands.machine_options import engine_config
+from engine.config_layers import LayerChanged, LayerMissing, get_layer, put_layer
+from engine.harmonydb import DB, HarmonyDBError
+from support.cli import harmony_argv
+from support.probe import wait_until
+
+BASE = """\
+# shared by every machine
+heartbeat = 3     # seconds
+history-days = 30
+"""
+
+SEAL = """\
+# the sealing machines
+tasks = ["noop", "sleep"]
+heartbeat = 4
+"""
+
+
+async def here(db: DB, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``harmony --db … --schema … ARGV`` in this process (as cli._main runs it, less the
+    process-wide set-up): exit status, stdout, stderr."""
+    args = build_parser().parse_args(["--db", db.url.dsn, "--schema", db.schema, *argv])
+    try:
+        code = int(await args.run(args) or 0)
+    except (HarmonyDBError, CommandError) as exc:
+        print(f"harmony: error: {exc}", file=sys.stderr)
+        code = 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_args(db: DB, *argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["--db", db.url.dsn, "--schema", db.schema, *argv])
+
+
+def start(argv: list[str]) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd="/", env=env
+    )
+
+
+@pytest.fixture
+def layer_files(tmp_path: Path) -> Path:
+    (tmp_path / "base.toml").write_text(BASE)
+    (tmp_path / "seal.toml").write_text(SEAL)
+    return tmp_path
+
+
+async def test_set_get_list_rm_keep_the_text_as_written(db: DB, capsys, layer_files) -> None:
+    code, out, err = await here(db, capsys, "config", "set", "base", str(layer_files / "base.toml"))
+    assert code == 0, err
+    assert "'base' stored (version 1)" in out
+    assert (await here(db, capsys, "config", "get", "base"))[1] == BASE  # comments kept
+    await here(db, capsys, "config", "set", "base", str(layer_files / "base.toml"))
+    code, out, _ = await here(db, capsys, "config", "list", "--json")
+    assert [(x["title"], x["version"]) for x in json.loads(out)] == [("base", 2)]
+    code, out, _ = await here(db, capsys, "config", "rm", "base")
+    assert code == 0 and "deleted" in out
+    code, _, err = await here(db, capsys, "config", "rm", "base")
+    assert code == 1 and "no config layer 'base'" in err
+    code, _, err = await here(db, capsys, "config", "get", "base")
+    assert code == 1 and "no config layer 'base'" in err
+
+
+async def test_layers_merge_in_order_under_the_command_line(db: DB, capsys, layer_files) -> None:
+    await put_layer(db, "base", BASE)
+    await put_layer(db, "seal", SEAL)
+    await put_layer(db, "late", "heartbeat = 2.5\n")
+    code, out, err = await here(
+        db, capsys, "config", "effective", "--layers", "seal,late", "--history-days", "2", "--json"
+    )
+    assert code == 0, err
+    merged = json.loads(out)
+    assert merged["heartbeat"] == {"value": 2.5, "from": "late"}  # the last layer wins
+    assert merged["tasks"] == {"value": "noop,sleep", "from": "seal"}
+    assert merged["history-days"] == {"value": 2.0, "from": "command line"}  # beats base's 30
+    assert merged["machine-timeout"]["from"] == "default"
+
+    # base applies first even when not named; a flag typed before `run` still wins
+    args = run_args(db, "--heartbeat", "3.5", "run", "--engine-only", "--layers", "seal")
+    merged_run = await apply_layers(db, args)
+    assert (args.heartbeat, args.tasks, args.history_days) == (3.5, "noop,sleep", 30)
+    assert merged_run.origin["history-days"] == "base"
+    assert engine_config(args).history_retention == 30 * 86400
+
+    code, out, _ = await here(db, capsys, "config", "effective", "--layers", "seal,late")
+    assert 'tasks = ["noop", "sleep"] # from \'seal\'' in out
+    assert "heartbeat = 2.5 # from 'late'" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("heartbeet = 3\n", "layer 'bad': unknown key 'heartbeet'"),
+        ("[engine]\nheartbeat = 3\n", "layer 'bad': unknown key 'engine' (a table"),
+        ('heartbeat = "fast"\n', "layer 'bad': key 'heartbeat': expected a number, got a string"),
+        ("heartbeat = -1\n", "layer 'bad': key 'heartbeat': must be more than 0"),
+        ("history-days = true\n", "key 'history-days': expected a number, got a boolean"),
+        ("tasks = [1, 2]\n", "key 'tasks': expected an array of names"),
+        ("heartbeat = 3\nheartbeat = 4\n", "layer 'bad' is not valid TOML"),
+        ("name = 'w1'\n", "unknown key 'name'"),  # identity is no layer key
+    ],
+)
+async def test_a_bad_layer_is_refused_naming_the_key(
+    db: DB, capsys, tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "bad.toml").write_text(text)
+    code, _, err = await here(db, capsys, "config", "set", "bad", str(tmp_path / "bad.toml"))
+    assert code == 1
+    assert message in err, err
+    assert await get_layer(db, "bad") is None  # nothing stored
+
+
+async def test_a_merged_config_that_breaks_a_cross_check_is_refused(db: DB, capsys) -> None:
+    await put_layer(db, "slow", "heartbeat = 10\n")
+    code, _, err = await here(
+        db, capsys, "config", "effective", "--layers", "slow", "--machine-timeout", "20"
+    )
+    assert code == 1 and "at least 3 heartbeats" in err
+
+
+async def test_every_machine_option_is_a_key(db: DB) -> None:
+    keys = {key.name for key in layer_keys()}
+    parser = argparse.ArgumentParser()
+    from console.commands.machine_options import add_machine_options
+
+    add_machine_options(parser)
+    flags = {a.option_strings[-1][2:] for a in parser._actions if a.option_strings}
+    assert keys == flags - {"help", "engine-only", "name", "layers"}
+
+
+async def test_edit_checks_then_stores_and_a_concurrent_edit_is_refused(
+    db: DB, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await put_layer(db, "seal", SEAL)
+    new = tmp_path / "new.toml"
+    new.write_text(SEAL + "history-days = 3  # kept\n")
+    monkeypatch.setenv("VISUAL", f"cp {new}")  # the "editor" writes the new text over the file
+    code, _, err = await here(db, capsys, "config", "edit", "seal")
+    assert code == 0, err
+    assert (await get_layer(db, "seal")).config.endswith("history-days = 3  # kept\n")
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("heartbeat = 0\n")
+    monkeypatch.setenv("VISUAL", f"cp {bad}")
+    code, _, err = await here(db, capsys, "config", "edit", "seal")  # stdin is no terminal
+    assert code == 1 and "key 'heartbeat': must be more than 0" in err
+    assert "nothing was stored" in err
+    assert (await get_layer(db, "seal")).version == 2
+
+    # someone else stores a version while this edit is open: the edit stores nothing
+    script = tmp_path / "meanwhile.sh"
+    meanwhile = (
+        "import asyncio, asyncpg\n"
+        "async def main():\n"
+        f"    conn = await asyncpg.connect({db.url.dsn!r})\n"
+        f"    await conn.execute('UPDATE {db.schema}.harmony_config_layer '\n"
+        "        'SET config = config, version = version + 1')\n"
+        "    await conn.close()\n"
+        "asyncio.run(main())\n"
+    )
+    (tmp_path / "meanwhile.py").write_text(meanwhile)
+    script.write_text(
+        f"#!/bin/sh\n{sys.executable} {tmp_path / 'meanwhile.py'} || exit 1\n"
+        f'cp {new} "$1" && echo "machine-timeout = 30" >> "$1"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("VISUAL", str(script))
+    code, _, err = await here(db, capsys, "config", "edit", "seal")
+    assert code == 1, err
+    assert "was changed (now version 3) by someone else since version 2" in err
+    kept = Path(err.split("your text is kept in ")[1].split()[0])
+    assert "machine-timeout = 30" in kept.read_text()
+    kept.unlink()
+    assert "machine-timeout" not in (await get_layer(db, "seal")).config
+
+    with pytest.raises(LayerChanged):
+        await put_layer(db, "seal", SEAL, create_only=True)
+
+
+async def test_a_new_machine_joins_with_layers_and_a_deleted_layer_fails_its_restart(
+    db: DB, tmp_path: Path
+) -> None:
+    await put_layer(db, "base", BASE)
+    await put_layer(db, "seal", SEAL)
+    argv = harmony_argv(db, "run", "--engine-only", "--name", "layered", "--layers", "base,seal")
+    proc = start(argv)
+    try:
+
+        async def joined() -> bool:
+            return bool(
+                await db.query_value(
+                    "SELECT count(*) FROM harmony_machines WHERE host_and_port = 'layered' "
+                    "AND session IS NOT NULL"
+                )
+            )
+
+        await wait_until(joined, 30, "the layered worker to join")
+        assert await db.exec("DELETE FROM harmony_config_layer WHERE title = 'seal'") == 1
+        await wait_until(joined, 5, "the worker to stay")  # it keeps its merged config
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "running noop, sleep;" in out  # tasks from the layer 'seal'
+    assert "heartbeat from seal" in out and "history-days from base" in out
+
+    # its next start reads the layers again, and fails naming the one that is gone (the same
+    # call run_worker makes before it connects its engine)
+    with pytest.raises(LayerMissing, match="no config layer 'seal' in this cluster"):
+        await apply_layers(db, run_args(db, "run", "--engine-only", "--layers", "base,seal"))
