@@ -23,7 +23,7 @@ from engine.harmonytask.machine_state import MachineState
 from .common import CREATES_CLUSTER, CommandError, open_db
 from .config_keys import apply_layers
 from .default import add_console_options
-from .machine_options import add_machine_options, engine_config, storage_server_options
+from .machine_options import add_machine_options, engine_config
 from .pipes import LogToStdout
 
 log = logging.getLogger("harmony.worker")
@@ -107,16 +107,7 @@ async def run_worker(args: argparse.Namespace) -> int:
         from engine.node import start_node  # the workload's task types: only when needed
 
         try:
-            listen, url = storage_server_options(args)
-            node = await start_node(
-                db,
-                identity,
-                task_names=names,
-                config=config,
-                storage_listen=listen,
-                storage_url=url,
-                metrics_listen=getattr(args, "metrics_listen", None),
-            )
+            node = await start_node(db, identity, task_names=names, config=config)
         except (ValueError, MachineIdentityInUse) as exc:
             raise CommandError(str(exc)) from None
         engine = node.engine
