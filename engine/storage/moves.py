@@ -15,6 +15,11 @@ A process killed mid-move leaves at worst an undeclared temp (or an undeclared f
 or an undeclared old source); :func:`recover_moves` removes those, and never declares anything.
 The ``flock`` (released by the kernel when its holder dies, even by SIGKILL) is how recovery
 tells a dead mover's leftovers from a live mover's work in progress.
+
+A file declared only on another host's paths is moved the same way, step 3 reading it from a
+host that serves it (:mod:`engine.storage.remote`) instead of copying locally; step 6 asks that
+host to delete its copy (it deletes only an undeclared one). If it cannot be reached, the
+journal row stays ``switched`` and that host's :func:`recover_moves` removes the old copy.
 """
 
 from __future__ import annotations
@@ -35,10 +40,17 @@ from engine.harmonydb import DB, Tx, UniqueViolation
 from .durable import copy_file_into, copy_tree_into, entry_size, fsync_dir, remove_entry
 from .errors import NoSuitablePath, SectorFileSizeError, SectorNotFound, StorageError
 from .filetypes import SectorFileType
-from .hosts import this_host
+from .hosts import is_http_url, this_host
 from .paths import get_path, local_paths, split_list
 from .placement import best_path, load_path_states, rank
-from .sectors import SectorLocation, declare_sector, find_sector, sector_name, undeclare_sector
+from .sectors import (
+    SectorLocation,
+    declare_sector,
+    find_sector,
+    sector_file_path,
+    sector_name,
+    undeclare_sector,
+)
 from .units import size_str
 
 __all__ = ["MoveHook", "MoveResult", "RecoveryReport", "move_sector", "recover_moves"]
@@ -96,7 +108,9 @@ async def move_sector(
     permits, and have room for the file's actual size.
 
     Raises:
-        SectorNotFound: no declared local copy, or its file is missing.
+        SectorNotFound: no declared copy on this host nor on a host serving it, or its file
+            is missing.
+        RemoteReadError: it is on another host and no host serving it could send it.
         SectorFileSizeError: the source is truncated (a bad file is never copied).
         UnknownStoragePath: ``dest`` is not a known path.
         NoSuitablePath: no destination qualifies (the message says why).
@@ -107,8 +121,11 @@ async def move_sector(
     for ft in SectorFileType(file_types).bits():
         src = await _local_source(db, miner, sector, ft, host)
         size_of_sector = sector_size or src.sector_size
-        assert src.local_path is not None
-        size = await asyncio.to_thread(_check_source, src.local_path, ft, size_of_sector)
+        if src.local_path is not None:
+            size = await asyncio.to_thread(_check_source, src.local_path, ft, size_of_sector)
+        else:  # read from the host serving it: the expected size, or the room it may need
+            expected = ft.expected_size(size_of_sector) if size_of_sector else None
+            size = expected or ft.overhead(size_of_sector or 0, sealing=False)
         source_row = await get_path(db, src.storage_id)
         allow_to = split_list(source_row.allow_to)
         if dest is not None:
@@ -128,8 +145,9 @@ async def move_sector(
             )
         assert target.local_path is not None
         if target.storage_id == src.storage_id:
+            here = src.local_path or sector_file_path(target.local_path, ft, miner, sector)
             results.append(
-                MoveResult(miner, sector, ft, src.storage_id, src.storage_id, size, src.local_path)
+                MoveResult(miner, sector, ft, src.storage_id, src.storage_id, size, here)
             )
             continue
         results.append(
@@ -147,13 +165,16 @@ async def _local_source(
     if not locations:
         raise SectorNotFound(f"no {ft} file of sector t0{miner}-{sector} is declared")
     local = [loc for loc in locations if loc.local_path is not None]
-    if not local:
-        where = ", ".join(loc.storage_id for loc in locations)
-        raise SectorNotFound(
-            f"the {ft} file of sector t0{miner}-{sector} is declared on {where}, "
-            f"none of which is attached on {host}"
-        )
-    return local[0]
+    if local:
+        return local[0]
+    served = [loc for loc in locations if any(is_http_url(u) for u in loc.urls)]
+    if served:
+        return served[0]
+    where = ", ".join(loc.storage_id for loc in locations)
+    raise SectorNotFound(
+        f"the {ft} file of sector t0{miner}-{sector} is declared on {where}, none of which "
+        f"is attached on {host} or served by its host (is `harmony run` running there?)"
+    )
 
 
 def _check_source(path: Path, ft: SectorFileType, sector_size: int | None) -> int:
@@ -212,7 +233,7 @@ async def _move_one(
     on_step: MoveHook | None,
 ) -> MoveResult:
     ft, miner, sector = src.file_type, src.miner, src.sector
-    assert src.local_path is not None
+    remote = src.local_path is None
     name = sector_name(miner, sector)
     type_dir = dst_root / ft.dir_name
     final = type_dir / name
@@ -224,7 +245,7 @@ async def _move_one(
     if already:
         # Only drop the source if the declared destination copy is really there and whole.
         there = await asyncio.to_thread(_size_or_none, final)
-        if there != size:
+        if there is None or (there != size and not (remote and not ft.expected_size(size))):
             raise StorageError(
                 f"the {ft} file of sector t0{miner}-{sector} is also declared on {dst_id}, but "
                 f"{final} is {'missing' if there is None else f'{there} bytes, not {size}'} "
@@ -238,9 +259,15 @@ async def _move_one(
     try:
         move_id = await _journal(db, src, dst_id, host, temp_name)
         if not already:
-            copied = await asyncio.to_thread(
-                _copy, src.local_path, temp, fd, ft.is_directory, lambda n: step("copying", n)
-            )
+            if remote:
+                copied = await _fetch(db, src, temp, fd, lambda n: step("copying", n))
+                expected = ft.expected_size(sector_size) if sector_size else None
+                size = copied if expected is None else expected
+            else:
+                assert src.local_path is not None
+                copied = await asyncio.to_thread(
+                    _copy, src.local_path, temp, fd, ft.is_directory, lambda n: step("copying", n)
+                )
             written = await asyncio.to_thread(entry_size, temp)
             if copied != size or written != size:
                 raise StorageError(
@@ -266,11 +293,61 @@ async def _move_one(
     finally:
         if fd >= 0:
             os.close(fd)  # releases the flock
-    await asyncio.to_thread(remove_entry, src.local_path)
+    if remote:
+        gone = await _remove_remote(db, src)
+    else:
+        assert src.local_path is not None
+        gone = True
+        await asyncio.to_thread(remove_entry, src.local_path)
     step("removed", size)
-    await db.exec("DELETE FROM storage_moves WHERE id = $1", move_id)
-    log.info("moved %s to %s (%s)", src.local_path, final, size_str(size))
+    if gone:
+        await db.exec("DELETE FROM storage_moves WHERE id = $1", move_id)
+    log.info("moved %s to %s (%s)", src.local_path or src.urls, final, size_str(size))
     return MoveResult(miner, sector, ft, src.storage_id, dst_id, size, final)
+
+
+async def _fetch(
+    db: DB, src: SectorLocation, temp: Path, fd: int, progress: Callable[[int], None]
+) -> int:
+    """Download the source into our temp from a host serving it; the bytes received."""
+    from .remote import RemoteReader
+
+    reader = RemoteReader(db)
+    try:
+        url, got = await reader.fetch_into(
+            src.urls,
+            src.file_type,
+            src.miner,
+            src.sector,
+            temp,
+            fd=None if src.file_type.is_directory else fd,
+            on_progress=progress,
+        )
+    finally:
+        await reader.close()
+    log.info("fetched the %s file of s-t0%d-%d from %s", src.file_type, src.miner, src.sector, url)
+    return got
+
+
+async def _remove_remote(db: DB, src: SectorLocation) -> bool:
+    """Have the hosts serving the (now undeclared) source delete it; False if none could."""
+    from .remote import RemoteReader
+
+    reader = RemoteReader(db, attempts=1)
+    try:
+        urls = [u for u in src.urls if is_http_url(u)]
+        removed = await reader.delete(urls, src.file_type, src.miner, src.sector)
+    finally:
+        await reader.close()
+    if not removed:
+        log.warning(
+            "the old %s copy of s-t0%d-%d on %s was not removed; its host's recovery will",
+            src.file_type,
+            src.miner,
+            src.sector,
+            src.storage_id,
+        )
+    return removed > 0
 
 
 async def _journal_state(db: DB, move_id: int | None) -> str | None:

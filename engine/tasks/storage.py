@@ -10,6 +10,11 @@
   claimed on the wrong host goes back to the queue with the engine's storage back-off), then
   reserves space for the files the stage writes. The stage's ``do`` gets the reservation with
   :meth:`reservation_for` to learn where to write.
+
+A stage that can read its inputs from another host (``remote_task``: MoveStorage, through
+:mod:`engine.storage.remote`) still prefers the host holding them: it takes the task on a host
+without them only when they are served over HTTP and no live machine on a holding host runs
+that task type (else that machine will, reading locally).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from engine.storage import (
     find_sector,
     reserve,
 )
+from engine.storage.hosts import is_http_url
 from engine.storage.placement import PathState, load_path_states, rank
 
 __all__ = ["LocalFiles", "PathStatesCache", "SectorRef", "TaskStorage"]
@@ -76,6 +82,7 @@ class TaskStorage:
     seal: the new files go to a sealing path (sealing overheads), else a store path.
     reads: file types that must already be on a path attached to this host.
     lookup: task id -> (miner, sector, sector size).
+    remote_task: the stage's task type name, when it can read ``reads`` from another host.
     """
 
     def __init__(
@@ -87,6 +94,7 @@ class TaskStorage:
         writes: SectorFileType = NONE,
         seal: bool = True,
         reads: SectorFileType = NONE,
+        remote_task: str | None = None,
     ) -> None:
         self.db = db
         self.paths = paths
@@ -94,6 +102,7 @@ class TaskStorage:
         self.writes = SectorFileType(writes)
         self.seal = seal
         self.reads = SectorFileType(reads)
+        self.remote_task = remote_task
         self._held: dict[int, Reservation] = {}
         self._room = True
 
@@ -127,6 +136,8 @@ class TaskStorage:
             local = {loc.file_type for loc in found if loc.local_path is not None}
             remote = {loc.file_type for loc in found if loc.local_path is None}
             missing = [ft for ft in self.reads.bits() if ft not in local and ft in remote]
+            if missing and await self._read_remotely(found, missing):
+                missing = []
             if missing:
                 names = ", ".join(str(ft) for ft in missing)
                 raise LocalFiles(
@@ -149,6 +160,25 @@ class TaskStorage:
         )
         self._held[task_id] = reservation
         return _Held(self, task_id, reservation)
+
+    async def _read_remotely(self, found: list, missing: list[SectorFileType]) -> bool:  # type: ignore[type-arg]
+        """Whether to take the task here and read ``missing`` from the hosts serving them."""
+        if self.remote_task is None:
+            return False
+        for ft in missing:
+            if not any(is_http_url(u) for loc in found if loc.file_type == ft for u in loc.urls):
+                return False
+        ids = sorted({loc.storage_id for loc in found if loc.file_type in missing})
+        holder_runs_it = await self.db.query_value(
+            "SELECT 1 FROM storage_path_hosts h JOIN harmony_machines m ON m.hostname = h.hostname "
+            "JOIN harmony_machine_details d ON d.machine_id = m.id "
+            "WHERE h.storage_id = ANY($1::varchar[]) AND m.session IS NOT NULL "
+            "AND m.lost_at IS NULL AND m.drained_at IS NULL AND NOT m.unschedulable "
+            "AND $2 = ANY(string_to_array(d.tasks, ',')) LIMIT 1",
+            ids,
+            self.remote_task,
+        )
+        return not holder_runs_it
 
     def reservation_for(self, task_id: int) -> Reservation:
         """The space reserved for this task's new files (after the engine's claim)."""

@@ -52,6 +52,7 @@ class MoveStorageTask(StageTask):
     cost = Resources(cpu=0, ram=128 * MiB)  # Curio: 128 MiB
     max_failures = 6
     reads = S | C
+    reads_remotely = True  # move_sector fetches from the host serving them
     writes = S | C
     writes_for_sealing = False  # reserve on a store path, with finalized overheads
 

@@ -57,6 +57,8 @@ class StageTask(TaskType):
     writes: SectorFileType = SectorFileType(0)
     writes_for_sealing: bool = True
     reads: SectorFileType = SectorFileType(0)
+    #: ``reads`` may come from another host's storage server (engine.tasks.storage)
+    reads_remotely: bool = False
     batch: bool = False
 
     def __init__(self, workload: Workload) -> None:
@@ -71,6 +73,7 @@ class StageTask(TaskType):
                 writes=self.writes,
                 seal=self.writes_for_sealing,
                 reads=self.reads,
+                remote_task=self.stage.task if self.reads_remotely else None,
             )
 
     def type_details(self) -> TaskTypeDetails:
