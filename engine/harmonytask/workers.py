@@ -63,6 +63,21 @@ def _die_with_parent() -> None:
 
 _PR_SET_PDEATHSIG = 1
 
+#: How much lower a worker's CPU priority is than its engine's (``nice`` steps, applied once in
+#: the worker). Workers do the long CPU-bound work (proofs, hashing); the engine's own process
+#: keeps heartbeats, claims and the console's event loop on time. At equal priority a machine
+#: whose cores are all busy proving would delay its heartbeat (its lease) and, in the console,
+#: every key press by whole scheduler slices; with nice 10 the kernel gives the engine's
+#: process about ten times a worker's share whenever it wants the CPU, and the workers still
+#: get every cycle it leaves idle, so a busy box loses nothing. Does not change anything when
+#: only workers compete (sealing against PoSt: they are all workers at the same priority).
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+
 
 def _worker_main(conn: Connection) -> None:
     """Serve calls until the engine goes away, then end quietly.
@@ -76,6 +91,7 @@ def _worker_main(conn: Connection) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
+    _lower_priority()
     while True:
         try:
             fn, args, kwargs = conn.recv()

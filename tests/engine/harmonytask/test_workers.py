@@ -13,10 +13,15 @@ import pytest
 
 from engine.harmonytask import ProcessPool
 from engine.harmonytask.builtin import burn_cpu
+from engine.harmonytask.workers import WORKER_NICENESS
 
 
 def worker_pid() -> int:
     return os.getpid()
+
+
+def worker_niceness() -> int:
+    return os.nice(0)
 
 
 def explode(message: str) -> None:
@@ -45,6 +50,15 @@ async def test_cpu_heavy_work_does_not_block_the_event_loop() -> None:
         assert await burn > 0
         # Run in-process, the burn would stall the loop for its full 1.5 s.
         assert lag < 0.5, f"event loop stalled for {lag * 1000:.0f} ms"
+    finally:
+        await pool.close()
+
+
+async def test_workers_run_at_a_lower_cpu_priority_than_the_engine() -> None:
+    """Heartbeats, claims and the console's keys must not queue behind proofs for the CPU."""
+    pool = ProcessPool(1)
+    try:
+        assert await pool.run(worker_niceness) == min(os.nice(0) + WORKER_NICENESS, 19)
     finally:
         await pool.close()
 
