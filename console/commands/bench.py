@@ -1,4 +1,5 @@
-"""``harmony bench engine|proofs|console``: print measured figures (targets are not asserted)."""
+"""``harmony bench engine|proofs|chaos|cluster|console``: print measured figures (targets are not
+asserted)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from .arguments import fraction, positive_int, positive_number
+from .arguments import fraction, non_negative_number, positive_int, positive_number
 from .common import CommandError, print_json
 
 
@@ -122,6 +123,63 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     chaos.add_argument("--json", action="store_true", help="machine-readable output")
     chaos.set_defaults(run=run_chaos)
+
+    cluster = kinds.add_parser(
+        "cluster",
+        help="N real hosts (network namespaces): tasks/s, pickup p50/p99, idle statements/s",
+        description="Builds N hosts on this machine (Linux network namespaces on a bridge, each "
+        "with its own IP and hostname; needs root and `ip`), runs one engine process per host "
+        "(as `harmony bench engine` does) against one PostgreSQL reached over the bridge, and "
+        "prints, for each N and added latency: tasks/s (no-op tasks added in one transaction, "
+        "until the queue is empty; median of --repeats), pickup latency p50/p99 at --rate, idle "
+        "DB statements/s per host, and why throughput stops growing: the server's CPU (cores), "
+        "the machine's CPU, claim statements per task and what the busy backends wait on. "
+        "--latency is added by a userspace TCP proxy in EACH direction (a round trip costs "
+        "twice it). Without --db it runs a throwaway PostgreSQL of its own (fsync on) listening "
+        "on the bridge, reached directly at 0 ms; with --db, every host goes through the proxy "
+        "to that server (a scratch schema, dropped afterwards). Default: N = 1, 2, 4, 8 at 0 and "
+        "1 ms.",
+    )
+    cluster.add_argument(
+        "--hosts",
+        type=positive_int,
+        action="append",
+        metavar="N",
+        help="hosts (repeatable; default 1, 2, 4 and 8)",
+    )
+    cluster.add_argument(
+        "--latency",
+        type=non_negative_number,
+        action="append",
+        metavar="MS",
+        help="added latency each way, ms (repeatable; default 0 and 1)",
+    )
+    cluster.add_argument(
+        "--tasks", type=positive_int, default=5000, help="no-op tasks per run (default 5000)"
+    )
+    cluster.add_argument(
+        "--repeats", type=positive_int, default=3, help="throughput runs (default 3)"
+    )
+    cluster.add_argument(
+        "--rate",
+        type=positive_number,
+        default=200.0,
+        help="offered load for the latency run, tasks/s (default 200)",
+    )
+    cluster.add_argument(
+        "--duration",
+        type=positive_number,
+        default=5.0,
+        help="latency run length in seconds (default 5)",
+    )
+    cluster.add_argument(
+        "--idle",
+        type=positive_number,
+        default=10.0,
+        help="idle measurement window in seconds (default 10)",
+    )
+    cluster.add_argument("--json", action="store_true", help="machine-readable output")
+    cluster.set_defaults(run=run_cluster)
 
     console = kinds.add_parser(
         "console",
@@ -266,6 +324,37 @@ async def run_chaos(args: argparse.Namespace) -> int:
         if waits:
             print(f"  by fault: {waits}")
     return 0 if report.kept_the_promise else 1
+
+
+async def run_cluster(args: argparse.Namespace) -> int:
+    from engine.harmonytask.cluster_bench import (
+        DEFAULT_HOSTS,
+        DEFAULT_LATENCIES,
+        run_cluster_bench,
+        table,
+    )
+
+    say = (lambda _: None) if args.json else print
+    try:
+        report = await run_cluster_bench(
+            hosts=sorted(set(args.hosts or DEFAULT_HOSTS)),
+            latencies=sorted(set(args.latency or DEFAULT_LATENCIES)),
+            db_url=str(args.db) if args.db else None,
+            tasks=args.tasks,
+            repeats=args.repeats,
+            rate=args.rate,
+            duration=args.duration,
+            idle=args.idle,
+            progress=say,
+        )
+    except RuntimeError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print()
+        print(table(report))
+    return 0
 
 
 async def run_proofs(args: argparse.Namespace) -> int:

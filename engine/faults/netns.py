@@ -212,7 +212,9 @@ class NetnsCluster:
     """Hosts named ``hosts`` (or ``h0``… for a count) on one bridge; see the module docstring.
 
     ``db_url``: the database the hosts use, any URL the root namespace can reach (TCP or a Unix
-    socket). ``proxy=True`` (default): the hosts reach it through a delay proxy on the bridge's
+    socket); None to build the network first (a server that is to listen on the bridge's
+    address needs it to exist) and set :attr:`upstream_url` later (``proxy=False`` only).
+    ``proxy=True`` (default): the hosts reach it through a delay proxy on the bridge's
     address (``latency_ms`` per direction; :meth:`host_stats` counts per host).
     ``proxy=False``: the server must itself listen on :attr:`gateway` at ``db_url``'s port;
     the hosts connect to it there (no latency can be added, nothing is counted).
@@ -222,7 +224,7 @@ class NetnsCluster:
         self,
         hosts: Sequence[str] | int,
         *,
-        db_url: str,
+        db_url: str | None,
         latency_ms: float = 0.0,
         proxy: bool = True,
         prefix: str = DEFAULT_PREFIX,
@@ -236,6 +238,8 @@ class NetnsCluster:
                 raise ValueError(f"host name {name!r}: lowercase letters, digits and '-' only")
         if not proxy and latency_ms:
             raise ValueError("latency needs the proxy (proxy=True)")
+        if proxy and db_url is None:
+            raise ValueError("the proxy needs db_url")
         self.names = names
         self.upstream_url = db_url
         self.latency_ms = latency_ms
@@ -299,6 +303,7 @@ class NetnsCluster:
             _ip("-n", netns, "link", "set", "eth0", "up")
             _ip("-n", netns, "link", "set", "lo", "up")
         if self.use_proxy:
+            assert self.upstream_url is not None
             self.proxy = DelayProxyProcess.for_url(
                 self.upstream_url, listen_host=self.gateway, delay_ms=self.latency_ms
             )
@@ -341,6 +346,8 @@ class NetnsCluster:
         never in argv: it may carry a password."""
         name = host.name if isinstance(host, NetnsHost) else host
         self.host(name)
+        if self.upstream_url is None:
+            raise RuntimeError("no database yet: set upstream_url")
         if self.proxy is not None:
             return self.proxy.url(self.upstream_url)
         port = PgProxy.for_url(self.upstream_url).upstream_port or 5432
