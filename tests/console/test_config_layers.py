@@ -205,7 +205,10 @@ async def test_a_new_machine_joins_with_layers_and_a_deleted_layer_fails_its_res
 ) -> None:
     await put_layer(db, "base", BASE)
     await put_layer(db, "seal", SEAL)
-    argv = harmony_argv(db, "run", "--engine-only", "--name", "layered", "--layers", "base,seal")
+    argv = harmony_argv(
+        db, "run", "--engine-only", "--name", "layered", "--layers", "base,seal",
+        "--log-format", "json",
+    )  # fmt: skip
     proc = start(argv)
     try:
 
@@ -228,8 +231,11 @@ async def test_a_new_machine_joins_with_layers_and_a_deleted_layer_fails_its_res
             proc.kill()
             proc.communicate(timeout=30)
     assert proc.returncode == 0, out
-    assert "running noop, sleep;" in out  # tasks from the layer 'seal'
-    assert "heartbeat from seal" in out and "history-days from base" in out
+    lines = [json.loads(line) for line in out.splitlines()]  # --log-format json: every line
+    assert {line["machine"] for line in lines} == {"layered"}
+    said = "\n".join(line["msg"] for line in lines)
+    assert "running noop, sleep;" in said  # tasks from the layer 'seal'
+    assert "heartbeat from seal" in said and "history-days from base" in said
 
     # its next start reads the layers again, and fails naming the one that is gone (the same
     # call run_worker makes before it connects its engine)
