@@ -1,4 +1,4 @@
-"""``harmony storage attach|detach|list|redeclare``: the cluster's storage paths.
+"""``harmony storage attach|detach|list|redeclare|find|move``: the cluster's storage paths.
 
 Every action runs on the host whose directories it names (attach, detach and redeclare act on
 this machine's view), and goes through :mod:`engine.storage`; this module only parses and prints.
@@ -42,7 +42,7 @@ examples:
 def register(sub: argparse._SubParsersAction) -> None:
     storage = sub.add_parser(
         "storage",
-        help="storage paths: attach, detach, list, redeclare",
+        help="storage paths: attach, detach, list, redeclare, find, move",
         description="Storage paths hold sector files (unsealed, sealed, cache, ...). Each "
         "machine reports the paths it reaches every 10 s; tasks reserve space on them.",
     )
@@ -138,6 +138,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sector size to check files against when the cluster does not know it, e.g. 2KiB",
     )
     r.set_defaults(run=run_redeclare)
+
+    from . import storage_find, storage_move
+
+    storage_find.register(actions)
+    storage_move.register(actions)
 
 
 def _size(text: str) -> int:

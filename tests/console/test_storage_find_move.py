@@ -1,0 +1,74 @@
+"""``harmony storage find`` and ``harmony storage move`` as an operator runs them: a real
+process on this host, the sector's files on another host ("host-a", served by a storage server
+in the test process), moved here through that host's /remote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from console.commands.common import CommandError
+from console.commands.storage_find import sector_miner
+from engine.harmonydb import DB
+from engine.storage import (
+    SectorFileType,
+    StorageHeartbeat,
+    attach,
+    declare_sector,
+    sector_file_path,
+)
+from engine.storage.remote import StorageServer
+from support.cli import harmony
+
+FT = SectorFileType
+MINER, SECTOR = 1000, 5
+SIZE = 2048
+
+
+async def test_find_then_move_from_another_host(db: DB, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "here").mkdir()
+    a = await attach(db, tmp_path / "a", host="host-a", can_store=True)
+    here = await attach(db, tmp_path / "here", can_store=True)  # this host, as the CLI sees it
+    await StorageHeartbeat(db).beat_once()  # a destination must have reported its room
+    sealed = sector_file_path(a.local_path, FT.SEALED, MINER, SECTOR)
+    sealed.write_bytes(hashlib.sha256(b"x").digest() * (SIZE // 32))
+    cache = sector_file_path(a.local_path, FT.CACHE, MINER, SECTOR)
+    cache.mkdir()
+    (cache / "p_aux").write_bytes(bytes(range(64)))
+    for ft in (FT.SEALED, FT.CACHE):
+        await declare_sector(db, a.storage_id, MINER, SECTOR, ft, sector_size=SIZE)
+    server = StorageServer(db, host="host-a")
+    await server.start()
+    try:
+        found = await harmony(db, "storage", "find", str(SECTOR))
+        assert found.returncode == 0, found.stderr
+        assert found.stdout == (
+            f"In {a.storage_id} (sealed, cache)\n"
+            "\tSealing: false; Storage: true\n"
+            "\tRemote\n"
+            f"\tURL: {server.url}\n"
+        )
+        moved = await harmony(db, "storage", "move", str(SECTOR), "--to", here.storage_id)
+        assert moved.returncode == 0, moved.stderr
+        assert f"s-t0{MINER}-{SECTOR} sealed: moved {a.storage_id} -> {here.storage_id}" in (
+            moved.stdout
+        )
+        assert not sealed.exists() and not cache.exists()
+        found = await harmony(db, "storage", "find", str(SECTOR), "--miner", "t01000", "--json")
+        assert found.returncode == 0, found.stderr
+        [loc] = json.loads(found.stdout)["locations"]
+        assert loc["storage_id"] == here.storage_id and loc["types"] == ["sealed", "cache"]
+        assert loc["local_path"] == str(here.local_path) and loc["primary"] == ["sealed", "cache"]
+        assert loc["urls"] == [f"file://{socket.gethostname()}{here.local_path}"]
+        moved_cache = sector_file_path(here.local_path, FT.CACHE, MINER, SECTOR)
+        assert (moved_cache / "p_aux").read_bytes() == bytes(range(64))
+
+        with pytest.raises(CommandError, match="no file of sector 77 is declared"):
+            await sector_miner(db, None, 77)
+    finally:
+        await server.stop(unregister=False)
