@@ -210,3 +210,35 @@ def test_listen_addresses() -> None:
     for bad in ("nope", "1.2.3.4:x", "1.2.3.4:70000"):
         with pytest.raises(ValueError):
             parse_listen(bad)
+
+
+async def test_the_service_serves_once_the_host_has_a_path_and_drops_its_url(
+    db: DB, attach_dir
+) -> None:
+    from engine.storage.remote.service import serve_storage, start_storage_server
+
+    server = StorageServer(db, host="host-s")
+    assert not await start_storage_server(server)  # no path on host-s yet
+    service = asyncio.create_task(serve_storage(server, started=False, interval=0.05))
+    try:
+        await attach_dir("s", host="host-s")
+        for _ in range(200):
+            if server.url is not None:
+                break
+            await asyncio.sleep(0.05)
+        urls = await db.query_value("SELECT urls FROM storage_path")
+        assert server.url is not None and urls == server.url
+    finally:
+        service.cancel()
+        await asyncio.gather(service, return_exceptions=True)
+    assert (await db.query_value("SELECT urls FROM storage_path")).startswith("file://host-s/")
+    assert await db.query_value("SELECT count(*) FROM storage_servers") == 0
+    first = StorageServer(db, host="host-s")
+    await first.start()
+    try:
+        port = int(first.url.rsplit(":", 1)[1].split("/")[0])
+        taken = StorageServer(db, host="host-s", listen=f"127.0.0.1:{port}")
+        with pytest.raises(ValueError, match=rf"cannot listen on 127\.0\.0\.1:{port}"):
+            await start_storage_server(taken)
+    finally:
+        await first.stop()
