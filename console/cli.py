@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     for child in _subparsers(parser):
         add_global_options(child, suppress=True)
+    parser.set_defaults(parser=parser)  # `harmony completion` walks the whole tree
     return parser
 
 
