@@ -5,7 +5,6 @@ from __future__ import annotations
 from . import (
     bench,
     chain,
-    completion,
     config,
     db,
     events,
@@ -16,7 +15,6 @@ from . import (
     run,
     screenshots,
     sectors,
-    service,
     storage,
     task,
 )
@@ -36,6 +34,4 @@ COMMAND_MODULES = [
     db,
     bench,
     screenshots,
-    service,
-    completion,
 ]
