@@ -261,9 +261,9 @@ async def edit_command(args: argparse.Namespace) -> int:
     import asyncio
 
     title = check_title(args.layer)
-    editor = _editor()
     db = await _open_for_writing(args)
     try:
+        editor = _editor()
         layer = await get_layer(db, title)
         start = layer.config if layer is not None else new_layer_template(title)
         fd, name = tempfile.mkstemp(prefix=f"harmony-layer-{title}-", suffix=".toml")

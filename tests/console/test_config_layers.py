@@ -22,6 +22,8 @@ from console.commands.machine_options import engine_config
 from engine.config_layers import LayerChanged, LayerMissing, get_layer, put_layer
 from engine.harmonydb import DB, HarmonyDBError
 from support.cli import harmony_argv
+from support.curio_changes import curio_dumper
+from support.curio_schema import CurioCluster
 from support.probe import wait_until
 
 BASE = """\
@@ -241,3 +243,34 @@ async def test_a_new_machine_joins_with_layers_and_a_deleted_layer_fails_its_res
     # call run_worker makes before it connects its engine)
     with pytest.raises(LayerMissing, match="no config layer 'seal' in this cluster"):
         await apply_layers(db, run_args(db, "run", "--engine-only", "--layers", "base,seal"))
+
+
+async def test_curio_layers_are_read_and_never_written(
+    curio_db: CurioCluster, capsys, tmp_path: Path
+) -> None:
+    dump = await curio_dumper(curio_db)
+    before = await dump()
+
+    async def curio(*argv: str) -> tuple[int, str, str]:
+        args = build_parser().parse_args(["--db", curio_db.url, "--schema", curio_db.schema, *argv])
+        try:
+            code = int(await args.run(args) or 0)
+        except (HarmonyDBError, CommandError) as exc:
+            print(f"harmony: error: {exc}", file=sys.stderr)
+            code = 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = await curio("config", "list")
+    assert code == 0, err
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["base", "seal"]
+    code, out, _ = await curio("config", "get", "seal")
+    assert out.startswith("[Subsystems]\nEnableSealSDR = true")
+    (tmp_path / "l.toml").write_text("heartbeat = 3\n")
+    for argv in (("set", "seal", str(tmp_path / "l.toml")), ("rm", "seal"), ("edit", "base")):
+        code, _, err = await curio("config", *argv)
+        assert code == 1
+        assert "Curio's own configuration, which harmony never writes" in err, err
+    code, _, err = await curio("config", "effective", "--layers", "seal")
+    assert code == 1 and "Curio cluster" in err
+    assert await dump() == before
