@@ -34,6 +34,7 @@ from typing import Any
 
 from engine.clock import Clock, SystemClock, wait_event
 from engine.harmonydb import DB, HarmonyDBError
+from engine.metrics.tasks import TaskMetrics
 from engine.resources import Resources
 
 from . import claims
@@ -121,6 +122,8 @@ class TaskEngine:
         self._lifecycle = Lifecycle.RUNNING
         self._exit_status = 0
         self._stats = Stats()
+        #: per-type counters and histograms for the metrics endpoint (:mod:`engine.metrics`)
+        self.metrics = TaskMetrics(handlers)
         self._supervisor = Supervisor(self._crashed)
         self._beat_now = asyncio.Event()
         self._listener: Listener | None = None
@@ -216,6 +219,7 @@ class TaskEngine:
                 ),
                 cordoned=lambda: self._membership.flags.unschedulable,
                 count=self._stats.count,
+                metrics=self.metrics,
                 vacated=self._vacated,
                 wake=self.wake,
                 background=self._background,
@@ -285,6 +289,11 @@ class TaskEngine:
     def machine_timeout(self) -> float:
         """The cluster's machine timeout, as last read (``harmony_settings``)."""
         return self._membership.machine_timeout
+
+    @property
+    def heartbeat_age(self) -> float:
+        """Seconds since the database last answered this machine's heartbeat."""
+        return self._membership.silent_for
 
     @property
     def lifecycle(self) -> Lifecycle:
@@ -375,6 +384,7 @@ class TaskEngine:
             self._owns_nothing = False
         self._stats.count(Tally.CLAIMS, result.statements)
         self._stats.count(Tally.CLAIMED, result.found)
+        self.metrics.claimed(result.claimed)
         return result
 
     async def beat(self) -> None:
@@ -463,6 +473,7 @@ class TaskEngine:
             try:
                 result = await self.cycle()
             except HarmonyDBError as exc:
+                self.metrics.db_error("claim")
                 log.warning("claim cycle failed: %s", exc)
                 await self.clock.sleep(0.5)
             await self._scheduler.wait(result, notify_mode=self.notify_mode)
@@ -475,6 +486,7 @@ class TaskEngine:
             try:
                 await self._watched_beat()
             except (HarmonyDBError, Unfinished) as exc:
+                self.metrics.db_error("heartbeat")
                 self._unreachable(exc)
 
     async def _watched_beat(self) -> None:
@@ -533,6 +545,7 @@ class TaskEngine:
             try:
                 await housekeeping(self.db, self.config)
             except HarmonyDBError as exc:
+                self.metrics.db_error("housekeeping")
                 log.warning("housekeeping failed: %s", exc)
             await self.clock.sleep(interval * random.uniform(0.8, 1.2))
 

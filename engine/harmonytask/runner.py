@@ -25,11 +25,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from engine.clock import Clock, SystemClock
 from engine.harmonydb import DB, HarmonyDBError
+from engine.metrics.tasks import TaskMetrics
 
 from .bounded import Unfinished, bounded
 from .capacity import LocalCapacity, Running
@@ -74,6 +75,8 @@ class AttemptHooks:
     wake: Callable[[], None]
     #: run a fire-and-forget coroutine (named, for the log) under supervision
     background: Callable[[str, Coroutine[Any, Any, Any]], None]
+    #: the per-type counters the metrics endpoint serves
+    metrics: TaskMetrics = field(default_factory=TaskMetrics)
 
 
 def _describe(exc: BaseException) -> str:
@@ -191,6 +194,7 @@ class AttemptRunner:
         """Return the task to the queue, not counted as a failure, with a history row saying
         why."""
         hooks, task = self._hooks, run.claimed
+        hooks.metrics.returned(task.name, outcome)
         await self._record(
             run,
             lambda: record_returned(
@@ -258,6 +262,7 @@ class AttemptRunner:
             )
             if done:
                 hooks.count(Tally.DONE)
+                hooks.metrics.completed(task.name, hooks.clock.monotonic() - run.started)
             return
         wait = details.retry_wait(task.retries + 1)
         result = await self._record(
@@ -274,6 +279,7 @@ class AttemptRunner:
             ),
         )
         hooks.count(Tally.FAILED)
+        hooks.metrics.failed(task.name, result, hooks.clock.monotonic() - run.started)
         if result is Outcome.FAILED:
             log.error(
                 "task %d (%s) failed %d times and is now in the failed state: %s",
@@ -304,6 +310,7 @@ class AttemptRunner:
                 bound = bounded_queued if queued else bounded
                 result = await bound(hooks.clock, timeout, write())
             except (HarmonyDBError, Unfinished) as exc:
+                hooks.metrics.db_error("record")
                 if hooks.clock.monotonic() > deadline:
                     log.error(
                         "could not record the outcome of task %d (%s): %s; peers will take "
@@ -319,6 +326,7 @@ class AttemptRunner:
                 continue
             if not result:
                 hooks.count(Tally.FENCED)
+                hooks.metrics.fenced(run.claimed.name)
                 log.warning(
                     "task %d (%s) attempt %d: result discarded, another machine owns the task now",
                     run.claimed.id,
