@@ -13,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from engine.harmonydb import DB
-from engine.harmonytask import TaskEngine
+from engine.harmonytask import TaskEngine, add_tasks
 from engine.metrics import MetricsServer, start_metrics
+from engine.resources import GiB, Resources
 from support.probe import Probe, wait_until
 
 OK, BAD, IDLE = 5, 1, 3
@@ -160,3 +161,36 @@ async def test_queue_depth_is_the_databases(served: Served) -> None:
     )
     again = await scrape(served.url)
     assert again.value("harmony_queue_tasks", task_type="idle", state="pending") == IDLE + 1
+
+
+async def test_a_preemption_and_a_running_attempt(probe_db: DB, engines) -> None:
+    """A yielding task running (the running gauge says 1, its CPU is not free), then stopped
+    for time-sensitive work: counted preempted, not failed; the urgent one completes."""
+    background = Probe(probe_db, "m", "bg", cost=Resources(cpu=1), block=True, can_yield=True)
+    urgent = Probe(probe_db, "m", "wdpost", cost=Resources(cpu=1), time_sensitive=True)
+    engine = await engines([background, urgent], "m", capacity=Resources(cpu=1, ram=GiB))
+    server = await start_metrics("127.0.0.1:0", probe_db, interval=0.0)
+    try:
+        server.attach(engine)
+        (victim,) = await add_tasks(probe_db, "bg", 1)
+        await wait_until(lambda: background.started == [victim], 5)
+        running = await scrape(server.url)
+        assert running.value("harmony_tasks_running", task_type="bg") == 1
+        assert running.value("harmony_machine_cpus_free") == 0
+        assert running.value("harmony_queue_tasks", task_type="bg", state="running") == 1
+        (proof,) = await add_tasks(probe_db, "wdpost", 1)
+        await wait_until(lambda: urgent.started == [proof], 5, "the time-sensitive task")
+
+        async def counted() -> bool:
+            got = await scrape(server.url)
+            return got.value("harmony_tasks_completed_total", task_type="wdpost") == 1
+
+        await wait_until(counted, 5, "the urgent task's completion")
+        got = await scrape(server.url)
+        assert got.value("harmony_tasks_preempted_total", task_type="bg") == 1
+        assert got.value("harmony_tasks_failed_total", task_type="bg") == 0
+        assert got.value("harmony_tasks_returned_total", task_type="bg", reason="shutdown") == 0
+    finally:
+        background.block = False
+        background.release()
+        await server.close()
