@@ -218,6 +218,7 @@ async def _measure(
     rate: float,
     duration: float,
     idle: float,
+    settle: float,
     progress: Callable[[str], None],
 ) -> None:
     workers = await _start_workers(hosts, db.schema, url)
@@ -297,7 +298,7 @@ async def _measure(
         }
         await db.exec("DELETE FROM harmony_task_history")
 
-        await asyncio.sleep(2)  # the last completions and wake-ups settle
+        await asyncio.sleep(settle)  # the last completions and wake-ups settle
         before = [await w.ask("stats") for w, _ in workers]
         await asyncio.sleep(idle)
         after = [await w.ask("stats") for w, _ in workers]
@@ -325,6 +326,7 @@ async def run_cluster_bench(
     rate: float = 200.0,
     duration: float = 5.0,
     idle: float = 10.0,
+    settle: float = 2.0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> ClusterReport:
     """Measure every (hosts, latency) pair. Without ``db_url``, a throwaway server of its own
@@ -387,6 +389,7 @@ async def run_cluster_bench(
                     rate=rate,
                     duration=duration,
                     idle=idle,
+                    settle=settle,
                     progress=progress,
                 )
                 report.points.append(point)
@@ -409,8 +412,8 @@ def table(report: ClusterReport) -> str:
     """The report as a Markdown table (plus the why-columns)."""
     lines = [
         "| hosts | added latency | tasks/s | pickup p50 | pickup p99 | idle stmts/s per host "
-        "| DB CPU | machine CPU | claims/task | busy backends by wait (mean) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| DB CPU | engines CPU | machine CPU | claims/task | busy backends by wait (mean) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for p in report.points:
         waits = ", ".join(f"{k} {v:.2f}" for k, v in list(p.waits.items())[:3])
@@ -418,6 +421,7 @@ def table(report: ClusterReport) -> str:
             f"| {p.hosts} | {p.latency_ms:g} ms | {p.tasks_per_s:,.0f} | "
             f"{p.pickup_ms.get('p50', 0):.1f} ms | {p.pickup_ms.get('p99', 0):.1f} ms | "
             f"{p.idle_per_host:.2f} | {p.db_cpu_cores:.2f} cores | "
+            f"{p.engines_cpu_cores:.2f} cores | "
             f"{p.machine_cpu_percent:.0f}% | {p.claims_per_task:.2f} | {waits} |"
         )
     return "\n".join(lines)
