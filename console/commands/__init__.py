@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     bench,
     chain,
+    completion,
     config,
     db,
     events,
@@ -15,6 +16,7 @@ from . import (
     run,
     screenshots,
     sectors,
+    service,
     storage,
     task,
 )
@@ -34,4 +36,6 @@ COMMAND_MODULES = [
     db,
     bench,
     screenshots,
+    service,
+    completion,
 ]

@@ -37,6 +37,7 @@ from .capacity import LocalCapacity, Running
 from .claims import Claimed
 from .config import EngineConfig
 from .handlers import Handler
+from .log_context import enter_task
 from .outcomes import CompletionBatcher, Outcome, StopReason, record_failure, record_returned
 from .stats import Tally
 
@@ -158,6 +159,7 @@ class AttemptRunner:
     async def _run(self, run: Running) -> None:
         hooks = self._hooks
         task, details = run.claimed, run.handler.details
+        enter_task(task.id, task.name)  # this attempt's log records name it (its own context)
         try:
             if run.waits_for:  # preemption victims must let go first
                 await asyncio.wait(run.waits_for)
