@@ -88,6 +88,7 @@ class ClusterGauges:
     errors: int = 0
     _reader: SnapshotReader | None = field(default=None, repr=False)
     _refreshing: asyncio.Task[None] | None = field(default=None, repr=False)
+    _failing: bool = field(default=False, repr=False)
 
     def age(self) -> float | None:
         """Seconds since the figures served were read (None: none read yet)."""
@@ -120,15 +121,30 @@ class ClusterGauges:
         try:
             figures = await self.read(started)
         except (HarmonyDBError, OSError) as exc:
-            self.errors += 1
-            log.warning("metrics: reading the cluster's figures failed: %s", exc)
+            self._failed(exc, traceback=False)
             return
-        except Exception:
+        except Exception as exc:
             # Figures for monitoring must not take the machine down; say what broke.
-            self.errors += 1
-            log.exception("metrics: reading the cluster's figures failed")
+            self._failed(exc, traceback=True)
             return
+        if self._failing:
+            log.warning("metrics: the cluster's figures are read again")
+            self._failing = False
         self.figures = figures
+
+    def _failed(self, exc: BaseException, *, traceback: bool) -> None:
+        """Count it; log the first of a run of failures (a warning each scrape interval
+        while the database is down would bury the engine's own lines), the rest at debug."""
+        self.errors += 1
+        level = logging.DEBUG if self._failing else logging.WARNING
+        self._failing = True
+        log.log(
+            level,
+            "metrics: reading the cluster's figures failed (the last figures read stay "
+            "served, with their age): %s",
+            exc,
+            exc_info=traceback,
+        )
 
     async def read(self, started: float) -> ClusterFigures:
         """Read the figures now (what a due refresh runs)."""

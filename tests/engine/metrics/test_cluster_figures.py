@@ -171,3 +171,30 @@ async def test_the_db_layers_retries_are_counted(db: DB) -> None:
         await server.close()
     assert got.value("harmony_db_retries_total") == 1
     assert db.retry_policy.attempts == attempts
+
+
+async def test_a_failed_read_keeps_the_last_figures_and_is_counted(db: DB) -> None:
+    """A read that fails on the server (a table it reads is gone: a real error) counts an
+    error; the endpoint still answers, with the last figures and their growing age, and
+    reads again once the table is back."""
+    await db.exec("INSERT INTO harmony_task (name, added_by, posted_time) VALUES ('x', 1, now())")
+    server = await start_metrics("127.0.0.1:0", db, interval=0.0)
+    try:
+        first = await scrape(server.url)
+        assert first.value("harmony_queue_tasks", task_type="x", state="pending") == 1
+        await db.exec("ALTER TABLE storage_path RENAME TO storage_path_away")
+        try:
+            failed = await scrape(server.url)
+        finally:
+            await db.exec("ALTER TABLE storage_path_away RENAME TO storage_path")
+        assert failed.value("harmony_cluster_figures_errors_total") == 1
+        assert failed.value("harmony_queue_tasks", task_type="x", state="pending") == 1
+        age = failed.value("harmony_cluster_figures_age_seconds")
+        assert age >= first.value("harmony_cluster_figures_age_seconds")
+        assert server.cluster is not None
+        kept = server.cluster.figures
+        again = await scrape(server.url)
+        assert again.value("harmony_cluster_figures_errors_total") == 1
+        assert server.cluster.figures is not kept  # read again
+    finally:
+        await server.close()
