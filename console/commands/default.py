@@ -14,14 +14,15 @@ import argparse
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.harmonydb import DB, default_data_dir
-from engine.harmonytask import default_identity
+from engine.harmonytask import EngineConfig, default_identity
 
 from .common import require_cluster
-from .machine_options import engine_config
+from .machine_options import engine_config, storage_server_options
 
 if TYPE_CHECKING:
     from engine.node import Node
@@ -73,6 +74,43 @@ def add_console_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
     )
 
 
+def machine_starter(
+    args: argparse.Namespace,
+    config: EngineConfig,
+    data_dir: Path | None,
+    opened: list[DB],
+) -> Callable[[str], Awaitable[Node]]:
+    """The console's own machine, started once its first snapshot is on screen: the same
+    engine, storage heartbeat and storage server (``--storage-listen``/``--storage-url``) as
+    ``harmony run --engine-only`` with these flags, so sectors kept on a host that runs only
+    the console are still served to the cluster's other hosts. Bad storage flags raise
+    CommandError here, before anything starts; each database the machine opens is appended
+    to ``opened`` for the caller to close."""
+    listen, url = storage_server_options(args)
+    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
+
+    async def start_machine(db_url: str) -> Node:
+        # Imported here: the workload's task types load after the console's first frame.
+        from engine.node import start_node
+
+        db = await DB.open(
+            db_url, schema=args.schema, migrate=False, application_name="harmony console engine"
+        )
+        opened.append(db)
+        demo = None if getattr(args, "no_demo", False) or data_dir is None else data_dir / "demo"
+        return await start_node(
+            db,
+            args.name or default_identity("console"),
+            task_names=names,
+            demo_dir=demo,
+            config=config,
+            storage_listen=listen,
+            storage_url=url,
+        )
+
+    return start_machine
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -117,30 +155,13 @@ async def run(args: argparse.Namespace) -> int:
     if read_only:
         require_cluster(args)  # watching must not create the cluster it would watch
     data_dir = args.data_dir or (default_data_dir() if args.db is None else None)
-    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     node_db: list[DB] = []
-
-    async def start_machine(url: str) -> Node:
-        # Imported here: the workload's task types load after the console's first frame.
-        from engine.node import start_node
-
-        db = await DB.open(
-            url, schema=args.schema, migrate=False, application_name="harmony console engine"
-        )
-        node_db.append(db)
-        demo = None if getattr(args, "no_demo", False) or data_dir is None else data_dir / "demo"
-        return await start_node(
-            db,
-            args.name or default_identity("console"),
-            task_names=names,
-            demo_dir=demo,
-            config=config,
-        )
+    start_machine = None if read_only else machine_starter(args, config, data_dir, node_db)
 
     app = make_app(
         args.db,
         args.schema,
-        engine=None if read_only else start_machine,
+        engine=start_machine,
         refresh_s=float(getattr(args, "refresh", 2.0)),
         read_only=read_only,
         data_dir=data_dir,

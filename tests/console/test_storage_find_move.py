@@ -1,6 +1,7 @@
 """``harmony storage find`` and ``harmony storage move`` as an operator runs them: a real
 process on this host, the sector's files on another host ("host-a", served by a storage server
-in the test process), moved here through that host's /remote."""
+in the test process), moved here through that host's /remote. And the console's own machine
+serves this host's paths the way ``harmony run --engine-only`` does (--storage-listen)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import hashlib
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from console.cli import build_parser
 from console.commands.common import CommandError
+from console.commands.default import machine_starter
+from console.commands.machine_options import engine_config
 from console.commands.storage_find import sector_miner
 from engine.harmonydb import DB
 from engine.storage import (
@@ -19,10 +24,13 @@ from engine.storage import (
     StorageHeartbeat,
     attach,
     declare_sector,
+    find_sector,
     sector_file_path,
 )
-from engine.storage.remote import StorageServer
+from engine.storage.hosts import this_host
+from engine.storage.remote import RemoteReader, StorageServer
 from support.cli import harmony
+from support.probe import wait_until
 
 FT = SectorFileType
 MINER, SECTOR = 1000, 5
@@ -72,3 +80,49 @@ async def test_find_then_move_from_another_host(db: DB, tmp_path: Path) -> None:
             await sector_miner(db, None, 77)
     finally:
         await server.stop(unregister=False)
+
+
+async def test_the_consoles_machine_serves_this_hosts_paths(
+    db: DB, tmp_path: Path, console_app: Any, first_render: Any
+) -> None:
+    here = await attach(db, tmp_path, can_store=True)
+    sealed = sector_file_path(here.local_path, FT.SEALED, MINER, SECTOR)
+    sealed.write_bytes(hashlib.sha256(b"y").digest() * (SIZE // 32))
+    await declare_sector(db, here.storage_id, MINER, SECTOR, FT.SEALED, sector_size=SIZE)
+    flags = ["--schema", db.schema, "--no-demo", "--tasks", "noop", "--name", "test:console"]
+    bad = build_parser().parse_args([*flags, "--storage-listen", "nowhere"])
+    with pytest.raises(CommandError, match="--storage-listen"):  # before anything starts
+        machine_starter(bad, engine_config(bad), None, [])
+    args = build_parser().parse_args([*flags, "--storage-listen", "127.0.0.1:0"])
+    opened: list[DB] = []
+    app = console_app(
+        db.url.dsn, db.schema, engine=machine_starter(args, engine_config(args), None, opened)
+    )
+    reader = RemoteReader(db)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await first_render(app, pilot)
+            await wait_until(lambda: app.engine_host.node is not None, 30, "the engine")
+
+            async def served() -> list[str]:
+                [loc] = await find_sector(db, MINER, SECTOR, FT.SEALED, host="elsewhere")
+                return [u for u in loc.urls if u.startswith("http://127.0.0.1:")]
+
+            await wait_until(served, 20, "the console's storage server's URL")
+            [url] = await served()
+            got = await reader.read_range([url], FT.SEALED, MINER, SECTOR, 64, 100)
+            assert got == sealed.read_bytes()[64:164]
+            assert (
+                await db.query_value("SELECT hostname FROM storage_servers WHERE url = $1", url)
+                == this_host()
+            )
+            node = app.engine_host.node
+            assert node is not None
+            await node.stop_now()  # what the console does once it exits
+        assert not await db.query_value("SELECT count(*) FROM storage_servers")
+    finally:
+        await reader.close()
+        if app.engine_host.node is not None:
+            await app.engine_host.node.stop_now()
+        for opened_db in opened:
+            await opened_db.close()
