@@ -18,12 +18,12 @@ the server itself listens on the bridge (``proxy=False``)::
         cluster.host_stats()["a"].statements
 
 Needs root and iproute2's ``ip`` plus util-linux's ``unshare``; :func:`unavailable_reason`
-says why not (tests skip with it). Everything made is named ``<prefix><pid>…`` (bridge
-``<prefix><pid>br``, namespaces ``<prefix><pid>-<host>``, veths ``<prefix><pid>v<i>``) and torn
-down by :meth:`NetnsCluster.close`, which a ``with`` block, ``atexit`` and a failed start all
-call; whatever a killed run left behind (its PID no longer alive) is removed by the next start
-with the same prefix (:func:`remove_leftovers`). Processes started with :meth:`NetnsHost.spawn`
-are killed before their namespace goes.
+says why not (tests skip with it). Everything made is named ``<prefix><pid><letter>…``
+(bridge ``…br``, namespaces ``…-<host>``, veths ``…v<i>``; the letter tells one process's
+clusters apart) and torn down by :meth:`NetnsCluster.close`, which a ``with`` block,
+``atexit`` and a failed start all call; whatever a killed run left behind (its PID no longer
+alive) is removed by the next start with the same prefix (:func:`remove_leftovers`). Processes
+started with :meth:`NetnsHost.spawn` are killed before their namespace goes.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ipaddress
+import itertools
 import os
 import re
 import shutil
@@ -90,6 +91,15 @@ def unavailable_reason() -> str | None:
     return None
 
 
+_made = itertools.count()
+
+
+def _next_letter() -> str:
+    """Tells apart the clusters one process has at once (26, then the letters come round
+    again: a cluster that old is long closed)."""
+    return chr(ord("a") + next(_made) % 26)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -103,7 +113,7 @@ def _alive(pid: int) -> bool:
 def remove_leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
     """Delete namespaces and links named ``<prefix><pid>…`` whose process is gone (a run that
     was killed before it could clean up); return their names."""
-    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)(?:br|v\d+|-.+)$")
+    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)[a-z](?:br|v\d+|-.+)$")
     removed: list[str] = []
     for line in _ip("-o", "link", "show", check=False).stdout.splitlines():
         parts = line.split(":", 2)
@@ -244,7 +254,8 @@ class NetnsCluster:
         self.upstream_url = db_url
         self.latency_ms = latency_ms
         self.use_proxy = proxy
-        self.tag = f"{prefix}{os.getpid()}"
+        # the PID (whose death marks leftovers) and a letter per cluster of this process
+        self.tag = f"{prefix}{os.getpid()}{_next_letter()}"
         if len(f"{self.tag}v{len(names)}") > _IFNAME_MAX:
             raise ValueError(f"prefix {prefix!r} is too long for interface names")
         self.prefix = prefix
