@@ -18,6 +18,7 @@ from engine.clock import Clock
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType, builtin_tasks
 from engine.harmonytask.workers import ProcessPool, default_pool
+from engine.metrics import MetricsServer, start_metrics
 from engine.tasks import workload_tasks
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class Node:
     engine: TaskEngine
     pool: ProcessPool
     services: list[asyncio.Task[None]] = field(default_factory=list)
+    #: the Prometheus endpoint (``--metrics-listen``), if it serves one
+    metrics: MetricsServer | None = None
 
     async def graceful_terminate(self, grace: float | None = None) -> None:
         await self.engine.graceful_terminate(grace)
@@ -69,6 +72,8 @@ class Node:
     async def _stop_services(self) -> None:
         """Cancel the services and give them a moment to end: one stuck cancelling a call on a
         frozen database connection is left behind rather than holding the process up."""
+        if self.metrics is not None:
+            await self.metrics.close()
         for task in self.services:
             task.cancel()
         if not self.services:
@@ -89,21 +94,54 @@ async def start_node(
     storage_heartbeat: bool = True,
     demo_dir: Path | None = None,
     clock: Clock | None = None,
+    storage_listen: str | None = None,
+    storage_url: str | None = None,
+    metrics_listen: str | None = None,
 ) -> Node:
     """Join the cluster as ``identity``: start the engine and this host's storage heartbeat.
 
     With ``demo_dir``, first make sure the devnet demo (a miner, two storage paths under that
     directory, a small pipeline) is set up, if this installation ships the demo workload.
     ``clock`` is the engine's (the system clock unless a test passes a manual one).
+    ``storage_listen`` (``ADDR:PORT``): serve this host's storage paths there (/remote, for
+    other hosts' PoSt, moves and reads), from now if it has paths, else once it has one;
+    ``storage_url`` is the URL other hosts use (default: from the address). A bad address
+    raises ValueError before the engine starts.
+    ``metrics_listen`` (``HOST:PORT``, loopback for a bare port): serve Prometheus metrics
+    there; a bad or taken address raises ValueError before the engine starts.
     """
     pool = pool or default_pool()
     if demo_dir is not None and importlib.util.find_spec("engine.demo") is not None:
         from engine import demo
 
         await demo.ensure_demo(db, demo_dir)
-    tasks = select_tasks(available_tasks(db, pool), task_names)
-    engine = await TaskEngine.new(tasks, identity, db, config=config, clock=clock)
-    node = Node(engine, pool)
+    storage_service = None
+    if storage_listen is not None:
+        from engine.storage.remote import StorageServer
+        from engine.storage.remote.service import serve_storage, start_storage_server
+
+        server = StorageServer(
+            db, listen=storage_listen, advertise=storage_url, prove=lambda *a: pool.run(*a)
+        )
+        started = await start_storage_server(server)
+        storage_service = serve_storage(server, started=started)
+    metrics = None
+    try:
+        metrics = await start_metrics(metrics_listen, db) if metrics_listen else None
+        tasks = select_tasks(available_tasks(db, pool), task_names)
+        engine = await TaskEngine.new(tasks, identity, db, config=config, clock=clock)
+    except BaseException:
+        if metrics is not None:
+            await metrics.close()
+        if storage_service is not None:
+            storage_service.close()
+            await server.stop()
+        raise
+    node = Node(engine, pool, metrics=metrics)
+    if metrics is not None:
+        metrics.attach(engine)
+    if storage_service is not None:
+        node.services.append(asyncio.create_task(storage_service, name="storage-server"))
     if storage_heartbeat:
         from engine.storage import StorageHeartbeat
 

@@ -106,6 +106,7 @@ def machine_starter(
             config=config,
             storage_listen=listen,
             storage_url=url,
+            metrics_listen=getattr(args, "metrics_listen", None),
         )
 
     return start_machine

