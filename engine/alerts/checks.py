@@ -1,0 +1,551 @@
+"""The alert checks on harmony's own schema (the devnet chain, our tables): each a small
+function over the database returning what it finds now.
+
+Every statement is bounded (a time window through a range index, a per-miner or per-type
+``GROUP BY``, or a ``LIMIT``) and only SELECTs, so the same checks run under a SELECT-only role.
+Where the console already shows a figure the checks read it the same way: missed deadlines are
+the ``post-missed`` events of the Events pane (written by the chain's deadline cron), path
+health is :func:`engine.storage.listing.health_text`'s rule, failed attempts are the task
+history rows the Events pane lists, so an alert and the console never disagree.
+
+Sources (Curio's alertmanager, alerts.go): WindowPost, WinningPost, TaskFailures (any sealing
+or PoSt failure, or more than 5 per type or machine in 30 minutes), PermanentStorageSpace
+(store space vs sectors not yet moved to storage, 2 x sector size + 200 MiB each),
+MissingSectors (live sectors without a sealed or update file on any path), PendingMessages
+(unexecuted for over an hour), ChainSync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.proofs.sizes import UnsupportedSectorSize, sector_size_of_proof
+from engine.snapshot.format import duration
+from engine.storage.listing import health_text
+from engine.storage.placement import STALE_AFTER
+
+from .model import AlertSettings, Finding, Severity
+
+__all__ = ["CHECKS", "SEALING_AND_POST", "Check", "fmt_bytes", "numbers_text"]
+
+#: Task types whose every final failure is an alert (Curio's ``sealingTasks`` plus PoSt).
+SEALING_AND_POST = frozenset(
+    {
+        "SDR",
+        "TreeD",
+        "TreeRC",
+        "PreCommitBatch",
+        "PoRep",
+        "Finalize",
+        "MoveStorage",
+        "CommitBatch",
+        "WdPost",
+        "WdPostSubmit",
+        "WdPostRecover",
+        "WinPost",
+        "ParkPiece",
+    }
+)
+
+#: Curio's permanentStorageCheck: sealed + unsealed + 200 MiB of cache per sector to finalize.
+CACHE_ALLOWANCE = 200 << 20
+
+CheckFn = Callable[[Any, AlertSettings, datetime], Awaitable[list[Finding]]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named check: ``fn(tx, settings, now)`` lists what it finds now."""
+
+    name: str
+    title: str
+    fn: CheckFn
+
+
+def miner(sp_id: int) -> str:
+    return f"t0{sp_id}"
+
+
+def fmt_bytes(n: int) -> str:
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def numbers_text(numbers: list[int], total: int) -> str:
+    """``1, 2, 3`` or ``1, 2, 3 and 7 more``."""
+    shown = ", ".join(str(n) for n in numbers)
+    return shown if total <= len(numbers) else f"{shown} and {total - len(numbers)} more"
+
+
+# ------------------------------------------------------------------------------ WindowPoSt
+
+#: A partition's newest missed deadline in the window, unless a proof for that deadline and
+#: partition landed after it closed (the next proving period's): then it is fixed.
+WDPOST_MISSED = """
+WITH missed AS (
+    SELECT e.sp_id, e.deadline, e."partition", max(e.at) AS at,
+           (array_agg(e.message ORDER BY e.at DESC, e.id DESC))[1] AS message
+      FROM cluster_events e
+     WHERE e.kind = 'post-missed' AND e.at >= now() - make_interval(secs => $1)
+       AND e.sp_id IS NOT NULL AND e.deadline IS NOT NULL
+     GROUP BY e.sp_id, e.deadline, e."partition"
+)
+SELECT m.* FROM missed m
+ WHERE NOT EXISTS (
+        SELECT 1 FROM chain_post_submissions s, chain_config c
+         WHERE c.id = 1 AND s.sp_id = m.sp_id AND s.deadline = m.deadline
+           AND s."partition" = m."partition"
+           AND c.genesis_time + make_interval(secs => s.landed_epoch * c.block_time) > m.at)
+ ORDER BY m.sp_id, m.deadline, m."partition"
+ LIMIT 1000
+"""
+
+
+async def wdpost_missed(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    out = []
+    for r in await tx.select(WDPOST_MISSED, s.recent):
+        sp, dl, part = r["sp_id"], r["deadline"], r["partition"]
+        out.append(
+            Finding(
+                "wdpost-missed",
+                f"{miner(sp)} dl{dl} p{part}",
+                Severity.CRITICAL,
+                f"{miner(sp)} deadline {dl} partition {part} closed at "
+                f"{r['at']:%Y-%m-%d %H:%M:%S} UTC without a landed WindowPoSt ({r['message']}). "
+                "Check that machines running WdPost and WdPostSubmit are up (`harmony machine "
+                "list`) and that the partition's sector files are readable (`harmony storage "
+                "find SECTOR`); it clears when a proof for this deadline lands.",
+                {"miner": sp, "deadline": dl, "partition": part},
+            )
+        )
+    return out
+
+
+FAULTY = """
+SELECT sp_id,
+       count(*) FILTER (WHERE state = 'faulty') AS faulty,
+       count(*) FILTER (WHERE state = 'recovering') AS recovering,
+       (array_agg(sector_number ORDER BY sector_number))[1:$1] AS numbers
+  FROM chain_sectors
+ WHERE state IN ('faulty', 'recovering')
+ GROUP BY sp_id
+ ORDER BY sp_id
+"""
+
+
+async def sectors_faulty(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    out = []
+    for r in await tx.select(FAULTY, s.list_limit):
+        sp, faulty, recovering = r["sp_id"], int(r["faulty"]), int(r["recovering"])
+        what = [f"{faulty} faulty"] if faulty else []
+        what += [f"{recovering} recovering"] if recovering else []
+        out.append(
+            Finding(
+                "sectors-faulty",
+                miner(sp),
+                Severity.WARNING,
+                f"{miner(sp)} has {' and '.join(what)} sector(s) "
+                f"({numbers_text(list(r['numbers']), faulty + recovering)}): faulty sectors earn "
+                "no power and are fined each day. Make their files readable, then they are "
+                "declared recovered and proven at their next deadline (`harmony proving "
+                "info`).",
+                {"miner": sp, "sectors": list(r["numbers"])},
+            )
+        )
+    return out
+
+
+#: The newest landed proof of each partition: sectors it had to skip could not be read.
+UNREADABLE = """
+SELECT * FROM (
+    SELECT DISTINCT ON (sp_id, deadline, "partition")
+           sp_id, deadline, "partition", skipped_sectors, landed_epoch, message_cid
+      FROM chain_post_submissions
+     ORDER BY sp_id, deadline, "partition", proving_period_start DESC
+) newest
+ WHERE cardinality(skipped_sectors) > 0
+ ORDER BY sp_id, deadline, "partition"
+ LIMIT 1000
+"""
+
+
+async def partition_unreadable(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    out = []
+    for r in await tx.select(UNREADABLE):
+        sp, dl, part = r["sp_id"], r["deadline"], r["partition"]
+        skipped = sorted(r["skipped_sectors"])
+        out.append(
+            Finding(
+                "partition-unreadable",
+                f"{miner(sp)} dl{dl} p{part}",
+                Severity.WARNING,
+                f"{miner(sp)} deadline {dl} partition {part}: the last WindowPoSt (epoch "
+                f"{r['landed_epoch']}) skipped {len(skipped)} sector(s) it could not read "
+                f"({numbers_text(skipped[: s.list_limit], len(skipped))}); they are faulty. "
+                "Find their files (`harmony storage find SECTOR`) and fix the path.",
+                {"miner": sp, "deadline": dl, "partition": part, "sectors": skipped[:100]},
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------- WinningPoSt
+
+NOT_INCLUDED = """
+SELECT sp_id, epoch, mined_cid FROM mining_tasks
+ WHERE won AND included IS FALSE AND base_compute_time >= now() - make_interval(secs => $1)
+ ORDER BY base_compute_time DESC LIMIT 100
+"""
+
+
+async def block_not_included(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    return [
+        Finding(
+            "block-not-included",
+            f"{miner(r['sp_id'])} epoch {r['epoch']}",
+            Severity.CRITICAL,
+            f"{miner(r['sp_id'])} won epoch {r['epoch']} but its block "
+            f"{r['mined_cid'] or '(none)'} is not in the chain: the reward is lost. Check the "
+            "WinPost machines' timing and their chain node.",
+            {"miner": r["sp_id"], "epoch": r["epoch"]},
+        )
+        for r in await tx.select(NOT_INCLUDED, s.recent)
+    ]
+
+
+#: Won epochs (a mining_tasks row) whose block was never mined, two minutes on: no WinPost
+#: machine ran the task. (Our devnet adds rows only for wins; Curio adds one per epoch and its
+#: check counts them, see curio_checks.)
+NOT_MINED = """
+SELECT m.sp_id, count(*) AS n, (array_agg(m.epoch ORDER BY m.epoch DESC))[1:$2] AS epochs
+  FROM mining_tasks m
+ WHERE m.won AND m.mined_cid IS NULL
+   AND m.base_compute_time >= now() - make_interval(secs => $1)
+   AND m.base_compute_time < now() - interval '2 minutes'
+ GROUP BY m.sp_id ORDER BY m.sp_id
+"""
+
+
+async def winpost_gap(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    return [
+        Finding(
+            "winpost-gap",
+            miner(r["sp_id"]),
+            Severity.CRITICAL,
+            f"{miner(r['sp_id'])} won {r['n']} epoch(s) ({numbers_text(list(r['epochs']), r['n'])}"
+            ") without mining a block: no machine ran its WinPost task in time. Start a "
+            "machine with WinPost (`harmony run --tasks WinPost,...`) and check "
+            "`harmony task list`.",
+            {"miner": r["sp_id"], "epochs": list(r["epochs"])},
+        )
+        for r in await tx.select(NOT_MINED, s.recent, s.list_limit)
+    ]
+
+
+# --------------------------------------------------------------------------- task failures
+
+FAILED_TASKS = """
+SELECT name, count(*) AS n, (array_agg(id ORDER BY id DESC))[1:$1] AS ids,
+       (array_agg(last_error ORDER BY failed_at DESC))[1] AS last_error
+  FROM harmony_task
+ WHERE failed_at IS NOT NULL
+ GROUP BY name ORDER BY name
+"""
+
+
+async def task_failed(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    out = []
+    for r in await tx.select(FAILED_TASKS, s.list_limit):
+        name, n = r["name"], int(r["n"])
+        ids = list(r["ids"])
+        out.append(
+            Finding(
+                "task-failed",
+                name,
+                Severity.CRITICAL if name in SEALING_AND_POST else Severity.WARNING,
+                f"{n} {name} task(s) failed for good (ids {numbers_text(ids, n)}); last error: "
+                f"{(r['last_error'] or '?')[:300]}. Fix the cause, then `harmony task restart "
+                "ID` (or remove them).",
+                {"task_type": name, "task_ids": ids},
+            )
+        )
+    return out
+
+
+#: Failed, retried and lost attempts in the window (the Events pane's task-* events).
+FAILURE_COUNTS = """
+SELECT grouping(name) AS by_machine, name, completed_by_host_and_port AS machine,
+       count(*) AS n, (array_agg(err ORDER BY work_end DESC))[1] AS last_error
+  FROM harmony_task_history
+ WHERE outcome IN ('retry', 'failed', 'lost') AND work_end >= now() - make_interval(secs => $1)
+ GROUP BY GROUPING SETS ((name), (completed_by_host_and_port))
+HAVING count(*) > $2
+ ORDER BY 1, 2, 3
+ LIMIT 200
+"""
+
+
+async def task_failure_rate(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    out = []
+    window = duration(s.failure_window)
+    for r in await tx.select(FAILURE_COUNTS, s.failure_window, s.failure_count):
+        last = (r["last_error"] or "?")[:200]
+        if r["by_machine"]:
+            host = r["machine"]
+            out.append(
+                Finding(
+                    "task-failure-rate",
+                    f"machine {host}",
+                    Severity.WARNING,
+                    f"{r['n']} failed task attempts on {host} in the last {window} (more than "
+                    f"{s.failure_count}); last error: {last}. Look at the machine (`harmony "
+                    "machine list`, its log); cordon it if it keeps failing.",
+                    {"machine": host},
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    "task-failure-rate",
+                    f"type {r['name']}",
+                    Severity.WARNING,
+                    f"{r['n']} failed {r['name']} attempts in the last {window} (more than "
+                    f"{s.failure_count}); last error: {last}. See `harmony events --kind "
+                    "failures`.",
+                    {"task_type": r["name"]},
+                )
+            )
+    return out
+
+
+# -------------------------------------------------------------------------------- storage
+
+STORE_PATHS = """
+SELECT storage_id, available FROM storage_path WHERE can_store ORDER BY available DESC
+"""
+
+TO_FINALIZE = """
+SELECT p.sp_id, p.sector_number, p.reg_seal_proof, m.sector_size
+  FROM sectors_sdr_pipeline p LEFT JOIN chain_miners m ON m.sp_id = p.sp_id
+ WHERE NOT p.after_move_storage AND NOT p.failed
+ ORDER BY p.sp_id, p.sector_number
+ LIMIT 100000
+"""
+
+
+def space_needed(sector_size: int | None, reg_seal_proof: int) -> int:
+    if sector_size is None:
+        try:
+            sector_size = sector_size_of_proof(reg_seal_proof)
+        except UnsupportedSectorSize:
+            sector_size = 64 << 30  # Curio's assumption for a proof it does not know
+    return 2 * sector_size + CACHE_ALLOWANCE
+
+
+def missing_space(paths: list[int], needs: list[int]) -> tuple[int, int]:
+    """Curio's fit: each sector takes room from the first store path that still has it.
+    Returns (bytes that fit nowhere, sectors that fit nowhere)."""
+    free = list(paths)
+    missing = unplaced = 0
+    for need in needs:
+        for i, room in enumerate(free):
+            if need <= room:
+                free[i] -= need
+                break
+        else:
+            missing += need
+            unplaced += 1
+    return missing, unplaced
+
+
+async def storage_space(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    paths = [int(r["available"] or 0) for r in await tx.select(STORE_PATHS)]
+    sectors = await tx.select(TO_FINALIZE)
+    if not sectors:
+        return []
+    needs = [space_needed(r["sector_size"], r["reg_seal_proof"]) for r in sectors]
+    missing, unplaced = missing_space(paths, needs)
+    if not missing:
+        return []
+    return [
+        Finding(
+            "storage-space",
+            "store paths",
+            Severity.WARNING,
+            f"not enough long-term storage for the sectors being sealed: {unplaced} of "
+            f"{len(sectors)} will not fit on any store path ({fmt_bytes(missing)} more needed, "
+            f"{fmt_bytes(sum(paths))} available on {len(paths)} path(s)). Attach a store path "
+            "(`harmony storage attach --store DIR`) or free room, or sealed sectors will wait.",
+            {},
+        )
+    ]
+
+
+NO_SEALED_FILE = """
+SELECT s.sp_id, count(*) AS n, (array_agg(s.sector_number ORDER BY s.sector_number))[1:$1]
+           AS numbers
+  FROM chain_sectors s
+ WHERE s.state IN ('active', 'faulty', 'recovering')
+   AND NOT EXISTS (SELECT 1 FROM sector_location l
+                    WHERE l.miner_id = s.sp_id AND l.sector_num = s.sector_number
+                      AND l.sector_filetype IN (2, 8))
+ GROUP BY s.sp_id ORDER BY s.sp_id
+"""
+
+
+async def sector_no_sealed_file(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    return [
+        Finding(
+            "sector-no-file",
+            miner(r["sp_id"]),
+            Severity.CRITICAL,
+            f"{miner(r['sp_id'])}: {r['n']} live sector(s) have no sealed file on any storage "
+            f"path ({numbers_text(list(r['numbers']), int(r['n']))}): they cannot be proven "
+            "and will fault at their deadline. Re-attach the path that held them or run "
+            "`harmony storage redeclare` on it.",
+            {"miner": r["sp_id"], "sectors": list(r["numbers"])},
+        )
+        for r in await tx.select(NO_SEALED_FILE, s.list_limit)
+    ]
+
+
+PATH_HOSTS = """
+SELECT h.storage_id, h.hostname, h.heartbeat_err,
+       EXTRACT(EPOCH FROM now() - h.last_heartbeat)::float8 AS age
+  FROM storage_path_hosts h
+ WHERE h.heartbeat_err IS NOT NULL OR h.last_heartbeat IS NULL
+    OR h.last_heartbeat < now() - make_interval(secs => $1)
+ ORDER BY h.storage_id, h.hostname
+ LIMIT 1000
+"""
+
+
+async def storage_path_unhealthy(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    out = []
+    for r in await tx.select(PATH_HOSTS, STALE_AFTER):
+        sid, host = r["storage_id"], r["hostname"]
+        health = health_text(r["heartbeat_err"], r["age"])
+        if r["heartbeat_err"] is not None:
+            what = "its disk check failed"
+            todo = "Fix the disk or mount; the next heartbeat clears this."
+        else:
+            what = "its heartbeat is stale"
+            todo = (
+                f"Is a harmony machine running on {host}? Start one, or detach the path "
+                "there if it is gone (`harmony storage detach`)."
+            )
+        out.append(
+            Finding(
+                "storage-path",
+                f"{sid} on {host}",
+                Severity.WARNING,
+                f"storage path {sid} on {host}: {what} ({health}); nothing is placed on it and "
+                f"its sectors may not be provable. {todo}",
+                {"path": sid, "host": host},
+            )
+        )
+    return out
+
+
+#: Pending tasks whose last attempt was given back for lack of storage: the placement's own
+#: reason ("no storage path can take ...") is in that history row.
+NO_ROOM = """
+SELECT t.name, count(*) AS n, (array_agg(t.id ORDER BY t.id))[1:$1] AS ids,
+       (array_agg(h.err ORDER BY h.id DESC))[1] AS reason
+  FROM (SELECT id, name FROM harmony_task
+         WHERE owner_id IS NULL AND failed_at IS NULL ORDER BY id LIMIT 10000) t
+  JOIN LATERAL (SELECT h.id, h.outcome, h.err FROM harmony_task_history h
+                 WHERE h.task_id = t.id ORDER BY h.id DESC LIMIT 1) h ON TRUE
+ WHERE h.outcome = 'released' AND h.err LIKE 'storage not available%'
+ GROUP BY t.name ORDER BY t.name
+"""
+
+
+async def sealing_no_path(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    return [
+        Finding(
+            "storage-no-room",
+            r["name"],
+            Severity.WARNING,
+            f"{r['n']} {r['name']} task(s) wait because no storage path can hold their files "
+            f"(tasks {numbers_text(list(r['ids']), int(r['n']))}): {r['reason']}. Attach a "
+            "seal path with room (`harmony storage attach --seal DIR`) or free space.",
+            {"task_type": r["name"], "task_ids": list(r["ids"])},
+        )
+        for r in await tx.select(NO_ROOM, s.list_limit)
+    ]
+
+
+# ----------------------------------------------------------------------- messages, chain
+
+STUCK = """
+SELECT sp_id, count(*) AS n, min(submitted_at) AS oldest,
+       (array_agg(method || ' ' || cid ORDER BY submitted_at))[1:$2] AS messages
+  FROM chain_messages
+ WHERE landed_epoch IS NULL AND submitted_at < now() - make_interval(secs => $1)
+ GROUP BY sp_id ORDER BY sp_id
+"""
+
+
+async def message_stuck(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    return [
+        Finding(
+            "message-stuck",
+            miner(r["sp_id"]),
+            Severity.WARNING,
+            f"{r['n']} message(s) of {miner(r['sp_id'])} unconfirmed for more than "
+            f"{duration(s.message_stuck)} (oldest sent {r['oldest']:%Y-%m-%d %H:%M:%S} UTC): "
+            f"{'; '.join(r['messages'])}. Is the chain advancing (`harmony chain status`)?",
+            {"miner": r["sp_id"]},
+        )
+        for r in await tx.select(STUCK, s.message_stuck, s.list_limit)
+    ]
+
+
+HEAD = """
+SELECT t.epoch, t.created_at, EXTRACT(EPOCH FROM now() - t.created_at)::float8 AS age,
+       c.block_time
+  FROM chain_config c
+  JOIN LATERAL (SELECT epoch, created_at FROM chain_tipsets ORDER BY epoch DESC LIMIT 1) t
+    ON TRUE
+ WHERE c.id = 1
+"""
+
+
+async def chain_head_stale(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    r = await tx.query_row(HEAD)
+    if r is None or r["age"] is None or r["age"] <= max(s.head_stale, 3 * r["block_time"]):
+        return []
+    return [
+        Finding(
+            "chain-stalled",
+            "devnet chain",
+            Severity.CRITICAL,
+            f"the devnet chain has not advanced for {duration(r['age'])} (head epoch "
+            f"{r['epoch']}, made {r['created_at']:%Y-%m-%d %H:%M:%S} UTC): no messages land, "
+            "no deadline is proven. Is any machine running ChainTick (`harmony machine list`)?",
+            {"epoch": r["epoch"]},
+        )
+    ]
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("wdpost-missed", "WindowPoSt deadline closed without a landed proof", wdpost_missed),
+    Check("sectors-faulty", "faulty and recovering sectors", sectors_faulty),
+    Check("partition-unreadable", "partition sectors a proof could not read", partition_unreadable),
+    Check("block-not-included", "won block not included", block_not_included),
+    Check("winpost-gap", "won epoch with no block mined", winpost_gap),
+    Check("task-failed", "tasks failed for good", task_failed),
+    Check("task-failure-rate", "many failures per task type or machine", task_failure_rate),
+    Check("storage-space", "store space for the sectors being sealed", storage_space),
+    Check("sector-no-file", "live sectors with no sealed file", sector_no_sealed_file),
+    Check("storage-path", "path heartbeat stale or disk check failed", storage_path_unhealthy),
+    Check("storage-no-room", "sealing work no storage path can hold", sealing_no_path),
+    Check("message-stuck", "messages unconfirmed too long", message_stuck),
+    Check("chain-stalled", "chain head not advancing", chain_head_stale),
+)
