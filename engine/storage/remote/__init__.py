@@ -8,6 +8,7 @@ Public API::
     reader = RemoteReader(db)
     await reader.read_range(loc.urls, SEALED, miner, sector, offset, length)
     await reader.vanilla_single(loc.urls, miner, sector, comm_r, randomness, 10)
+    await reader.vanilla_porep(await serving_all(db, host, miner, sector, U | S | C), ...)
     await open_sector_file(db, miner, sector, SEALED)   # local path, else a fetched copy
 """
 
@@ -16,7 +17,7 @@ from engine.lazy import lazy_exports
 __all__ = lazy_exports(
     __name__,
     {
-        "client": ["RemoteFault", "RemoteReadError", "RemoteReader", "sector_url"],
+        "client": ["RemoteFault", "RemoteReadError", "RemoteReader", "sector_url", "serving_all"],
         "secret": ["ClusterSecret", "cluster_secret"],
         "server": ["DEFAULT_LISTEN", "ListenAddress", "StorageServer", "parse_listen"],
     },

@@ -32,11 +32,11 @@ from ..durable import fsync_dir
 from ..errors import StorageError
 from ..filetypes import SectorFileType
 from ..hosts import is_http_url
-from ..sectors import sector_name
+from ..sectors import find_sector, sector_name
 from .secret import ClusterSecret, cluster_secret
 from .server import TOTAL_BYTES_HEADER
 
-__all__ = ["RemoteFault", "RemoteReadError", "RemoteReader", "sector_url"]
+__all__ = ["RemoteFault", "RemoteReadError", "RemoteReader", "sector_url", "serving_all"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,18 @@ class _Retry(Exception):
 
 class _Gone(Exception):
     """This URL does not have it (404): no point asking it again."""
+
+
+async def serving_all(
+    db: DB, host: str, miner: int, sector: int, types: SectorFileType
+) -> list[str]:
+    """The storage servers (as ``host`` sees them) that hold every file of ``types`` of the
+    sector, in ``find_sector``'s order: a vanilla proof needs them all on the host making it."""
+    by_type: dict[SectorFileType, list[str]] = {ft: [] for ft in types.bits()}
+    for loc in await find_sector(db, miner, sector, types, host=host):
+        by_type[loc.file_type].extend(u for u in loc.urls if is_http_url(u))
+    first, *others = by_type.values()
+    return [u for u in dict.fromkeys(first) if all(u in other for other in others)]
 
 
 def sector_url(base: str, ft: SectorFileType, miner: int, sector: int) -> str:
@@ -244,6 +256,26 @@ class RemoteReader:
                 return await response.read()
 
         return await self._each(f"a vanilla proof of {sector_name(miner, sector)}", urls, attempt)
+
+    async def vanilla_porep(
+        self, urls: list[str], miner: int, sector: int, seed: bytes
+    ) -> tuple[str, bytes | RemoteFault]:
+        """A sector's PoRep vanilla proof for ``seed``, made by the host holding its unsealed
+        file, replica and sealing cache (Curio's ``/remote/vanilla/porep``): the proof's
+        bytes, or what that host found wrong with its files."""
+        session, headers = await self._client()
+        body = json.dumps({"miner": miner, "sector": sector, "seed": seed.hex()})
+
+        async def attempt(base: str) -> bytes | RemoteFault:
+            url = f"{base.rstrip('/')}/vanilla/porep"
+            async with session.post(url, data=body, headers=headers) as response:
+                if response.status == 422:
+                    fault = await response.json()
+                    return RemoteFault(base, fault["kind"], fault["detail"])
+                await self._check(response, url)
+                return await response.read()
+
+        return await self._each(f"a PoRep proof of {sector_name(miner, sector)}", urls, attempt)
 
     async def delete(self, urls: list[str], ft: SectorFileType, miner: int, sector: int) -> int:
         """Ask the hosts to remove their undeclared copies of a file; returns how many went."""

@@ -7,6 +7,7 @@ Routes (Curio ``lib/paths/http_handler.go``; every one needs the cluster secret)
     DELETE /remote/{type}/{s-t0<miner>-<number>}   remove an *undeclared* copy (a moved source)
     GET    /remote/stat/{storage-id}               the path's filesystem figures (JSON)
     POST   /remote/vanilla/single                  a PoSt vanilla proof of one sector, made here
+    POST   /remote/vanilla/porep                   a sector's PoRep vanilla proof, made here
 
 Only files of storage paths attached on this host are reachable, and only at the names Lotus
 gives them: ``{type}`` must be a file type's name and the id a sector name, so no request can
@@ -18,7 +19,10 @@ Why PoSt goes through ``/remote/vanilla/single`` instead of range reads: a vanil
 10 (WindowPoSt) or 66 (WinningPoSt) leaves, each with its Merkle path, read from the replica and
 TreeR; over range reads that is a request per node. Made on the host that holds the files (what
 Curio does), only the proof travels (a few KiB), the files are read at local speed, and the
-server's answer is verified by the caller like any proof.
+server's answer is verified by the caller like any proof. ``/remote/vanilla/porep`` is the
+same for PoRep (Curio's route of that name): the proof opens the replica, every layer's column
+and TreeC/TreeR/TreeD paths for each challenge, so it is made where the sealing cache lies and
+only the proof (tens of KiB for 2 KiB sectors) crosses the network.
 """
 
 from __future__ import annotations
@@ -137,6 +141,7 @@ class StorageServer:
         app = web.Application(middlewares=[self._guard], client_max_size=1 << 16)
         app.router.add_get("/remote/stat/{id}", self._stat)
         app.router.add_post("/remote/vanilla/single", self._vanilla_single)
+        app.router.add_post("/remote/vanilla/porep", self._vanilla_porep)
         app.router.add_get("/remote/{type}/{id}", self._get_sector)
         app.router.add_delete("/remote/{type}/{id}", self._delete_sector)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
@@ -328,6 +333,32 @@ class StorageServer:
         run = self.prove or asyncio.to_thread
         try:
             proof = await run(prove_sector, sector, randomness, challenges)
+        except (ProofError, OSError) as exc:
+            return web.json_response({"kind": _fault_kind(exc), "detail": str(exc)}, status=422)
+        return web.Response(body=proof.to_bytes(), content_type="application/octet-stream")  # type: ignore[attr-defined]
+
+    async def _vanilla_porep(self, request: web.Request) -> web.StreamResponse:
+        """Body: ``{"miner", "sector", "seed" (hex)}``. 200: the PoRep vanilla proof's bytes
+        (the caller verifies it against the sector's CommR and CommD); 404: the unsealed file,
+        replica or cache is not here; 422: they are here but cannot be proven
+        (``{"kind", "detail"}``)."""
+        from engine.proofs import ProofError, prove_porep
+        from engine.proofs.post import _fault_kind
+
+        try:
+            body = json.loads(await request.read())
+            miner, number = int(body["miner"]), int(body["sector"])
+            seed = bytes.fromhex(body["seed"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _Refused(400, f"bad PoRep proof request: {exc}") from None
+        if len(seed) != 32:
+            raise _Refused(400, "bad PoRep proof request: the seed has 32 bytes")
+        unsealed = await self._local(SectorFileType.UNSEALED, miner, number)
+        sealed = await self._local(SectorFileType.SEALED, miner, number)
+        cache = await self._local(SectorFileType.CACHE, miner, number)
+        run = self.prove or asyncio.to_thread
+        try:
+            proof = await run(prove_porep, str(unsealed), str(sealed), str(cache), seed)
         except (ProofError, OSError) as exc:
             return web.json_response({"kind": _fault_kind(exc), "detail": str(exc)}, status=422)
         return web.Response(body=proof.to_bytes(), content_type="application/octet-stream")  # type: ignore[attr-defined]

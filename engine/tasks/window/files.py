@@ -20,7 +20,6 @@ from engine.proofs import (
     sector_proof_failure,
 )
 from engine.storage import SectorFileType, find_sector
-from engine.storage.hosts import is_http_url
 
 from ..storage import LocalFiles
 
@@ -158,10 +157,9 @@ def _failure(
 
 async def _serving_both(db: DB, host: str, sp_id: int, number: int) -> list[str]:
     """URLs of hosts that serve both the sealed file and the cache (one host proves both)."""
-    by_type: dict[SectorFileType, list[str]] = {S: [], C: []}
-    for loc in await find_sector(db, sp_id, number, S | C, host=host):
-        by_type[loc.file_type].extend(u for u in loc.urls if is_http_url(u))
-    return [u for u in dict.fromkeys(by_type[S]) if u in by_type[C]]
+    from engine.storage.remote import serving_all
+
+    return await serving_all(db, host, sp_id, number, S | C)
 
 
 #: Per host, how many of the given sectors have both their sealed file and cache on a path

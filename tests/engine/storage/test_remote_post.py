@@ -5,37 +5,19 @@ and verified by the prover. A host that stops serving leaves a visible fault nam
 from __future__ import annotations
 
 import hashlib
-import random
 from pathlib import Path
 
 from engine.harmonydb import DB
-from engine.proofs import fr32
-from engine.proofs.challenges import prover_id
-from engine.proofs.cid import sealed_cid
 from engine.proofs.post import verify_window_post
-from engine.proofs.sdr import finalize, seal
 from engine.proofs.sizes import SECTOR_2KIB, WINDOW_POST_CHALLENGES, WINNING_POST_CHALLENGES
 from engine.storage import SectorFileType, declare_sector, sector_file_path
 from engine.storage.remote import StorageServer
-from engine.tasks.window.files import PartitionSector, locate, prove_elsewhere
+from engine.tasks.window.files import locate, prove_elsewhere
+from support.sealed import seal_into
 
 FT = SectorFileType
 MINER = 1000
 RAND = hashlib.sha256(b"window post randomness").digest()
-
-
-def seal_into(root: Path, number: int) -> PartitionSector:
-    """A real 2 KiB sector sealed and finalized into a storage path's directories."""
-    unsealed = root / f"unsealed-{number}.tmp"
-    unsealed.write_bytes(fr32.pad(random.Random(number).randbytes(2032)))
-    sealed = sector_file_path(root, FT.SEALED, MINER, number)
-    cache = sector_file_path(root, FT.CACHE, MINER, number)
-    cache.mkdir()
-    ticket = hashlib.sha256(b"ticket %d" % number).digest()
-    r = seal(str(unsealed), str(sealed), str(cache), SECTOR_2KIB, prover_id(MINER), number, ticket)
-    finalize(str(cache))
-    unsealed.unlink()
-    return PartitionSector(number, sealed_cid(r.comm_r), "active")
 
 
 async def test_a_partition_split_across_hosts_is_proven_whole(
