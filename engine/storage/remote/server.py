@@ -61,6 +61,13 @@ DEFAULT_LISTEN = "127.0.0.1:0"
 operator says so, and two processes on one host (a worker and a console) never collide; each
 records its own URL."""
 
+#: Registering (or dropping) a server rewrites ``storage_path.urls`` from what it reads of
+#: ``storage_servers``; two hosts sharing a path that start at once would, under READ
+#: COMMITTED, each write a list missing the other's URL (the later UPDATE wins with what it
+#: read before the earlier commit). Serializable makes the later one fail with 40001 and
+#: re-run (``DB.transaction`` retries it), reading the other's row.
+URLS_ISOLATION = "serializable"
+
 TAR_CHUNK = 1 << 20
 #: seconds a tar stream waits for the client to take a chunk before giving up
 WRITE_TIMEOUT = 60.0
@@ -184,7 +191,7 @@ class StorageServer:
                 await tx.commit()
 
             try:
-                await self.db.transaction(drop)
+                await self.db.transaction(drop, isolation=URLS_ISOLATION)
             except Exception as exc:  # readers meet a refused connection and move on
                 log.warning("storage server %s: could not drop its URL: %s", url, exc)
 
@@ -201,7 +208,7 @@ class StorageServer:
             await refresh_host_urls(tx, self.host)
             await tx.commit()
 
-        await self.db.transaction(register)
+        await self.db.transaction(register, isolation=URLS_ISOLATION)
 
     # ------------------------------------------------------------------ request handling
 

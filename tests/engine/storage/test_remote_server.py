@@ -20,6 +20,7 @@ from engine.storage import (
     find_sector,
     sector_file_path,
 )
+from engine.storage.paths import refresh_host_urls
 from engine.storage.remote import (
     RemoteReader,
     RemoteReadError,
@@ -27,6 +28,7 @@ from engine.storage.remote import (
     cluster_secret,
     parse_listen,
 )
+from support.probe import wait_until
 
 FT = SectorFileType
 MINER, SECTOR = 1000, 7
@@ -242,3 +244,46 @@ async def test_the_service_serves_once_the_host_has_a_path_and_drops_its_url(
             await start_storage_server(taken)
     finally:
         await first.stop()
+
+
+async def test_two_hosts_starting_at_once_both_land_in_a_shared_paths_urls(
+    db: DB, attach_dir
+) -> None:
+    shared = await attach_dir("shared", host="host-a")
+    await attach_dir("shared", host="host-b")
+    b = StorageServer(db, host="host-b")
+    a_url = "http://host-a:1/remote"
+    inserted, release = asyncio.Event(), asyncio.Event()
+
+    async def a_registers() -> None:  # held open until B's registration has read the path
+        async with db.begin() as tx:
+            await tx.exec(
+                "INSERT INTO storage_servers (url, hostname) VALUES ($1, 'host-a')", a_url
+            )
+            await refresh_host_urls(tx, "host-a")
+            inserted.set()
+            await release.wait()
+            await tx.commit()
+
+    async def b_waits_for_a() -> bool:
+        return bool(
+            await db.query_value(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE 'UPDATE storage_path SET urls%'"
+            )
+        )
+
+    registering = asyncio.create_task(a_registers())
+    await asyncio.wait_for(inserted.wait(), 20)
+    starting = asyncio.create_task(b.start())
+    await wait_until(b_waits_for_a, 20, "host B's registration to wait on the path's row")
+    release.set()
+    await asyncio.wait_for(registering, 20)
+    await asyncio.wait_for(starting, 30)
+    try:
+        urls = await db.query_value(
+            "SELECT urls FROM storage_path WHERE storage_id = $1", shared.storage_id
+        )
+        assert urls.split(",") == [a_url, b.url]  # neither registration lost the other's
+    finally:
+        await b.stop(unregister=False)
