@@ -17,6 +17,9 @@ listed in its handle file exits. This adapter adds what the wrapper lacks:
   open up ``/root``. Here directories are never loosened unless this process created them: a data
   directory behind a private directory is refused with a clear message, and binaries behind one
   are copied once into the data directory.
+* **Server settings for a task queue** (:data:`SERVER_SETTINGS`): autovacuum wakes every few
+  seconds instead of every minute. The server holds nothing but harmony, so they are set for the
+  whole server, and only where the operator has not set them.
 """
 
 from __future__ import annotations
@@ -90,6 +93,21 @@ def _import_wrapper() -> Any:
 
 
 _start_lock = threading.Lock()
+
+#: Server-wide settings of the embedded server. Every claim scans the queue index from its
+#: oldest entries, and until a vacuum removes the entries of finished tasks it steps over them.
+#: Measured after a drain of 400,000 tasks (``harmony bench engine``'s throughput run) with the
+#: defaults: 120,000 dead rows left, each claim reading ~400 buffers and taking 0.8-1.0 ms of
+#: server time (5 ms for the first) instead of 0.06 ms, until the next autovacuum, which the
+#: one-minute nap put 27 s and, in another run, 60 s after the drain's end. With these: 48
+#: vacuums during the drain instead of 5, 2,800 dead rows at its end, claims back to 13 buffers
+#: and 0.2 ms within 8 s. A lower scale factor also starts the vacuum of a table whose row
+#: estimate grew during a backlog (38,600 rows mid-drain) once 5 % of them are dead, not 20 %.
+#: A visit to a database with nothing to vacuum reads only its statistics.
+SERVER_SETTINGS: dict[str, str] = {
+    "autovacuum_naptime": "5s",
+    "autovacuum_vacuum_scale_factor": "0.05",
+}
 
 
 def start_embedded(data_dir: Path | None = None) -> EmbeddedPostgres:
@@ -414,8 +432,33 @@ def _exit_143(signum: int, frame: object) -> None:
     sys.exit(128 + signal.SIGTERM)
 
 
+async def apply_server_settings(conn: Any, settings: dict[str, str] | None = None) -> list[str]:
+    """Set :data:`SERVER_SETTINGS` (``ALTER SYSTEM``, then a reload: none needs a restart) where
+    the server still runs with PostgreSQL's built-in value; return the names set now.
+
+    A setting from any other source (``postgresql.conf``, an operator's ``ALTER SYSTEM``, ours
+    from an earlier start) is left alone, so an operator's choice survives every start.
+    """
+    wanted = SERVER_SETTINGS if settings is None else settings
+    rows = await conn.fetch(
+        "SELECT name FROM pg_settings WHERE name = ANY($1::text[]) AND source = 'default'",
+        list(wanted),
+    )
+    names = sorted(r["name"] for r in rows)
+    for name in names:
+        # ALTER SYSTEM takes no parameters: the name is one pg_settings just listed, the value
+        # a quoted literal
+        value = wanted[name].replace("'", "''")
+        await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+    if names:
+        await conn.execute("SELECT pg_reload_conf()")
+        log.info("embedded PostgreSQL: set %s", ", ".join(f"{n}={wanted[n]}" for n in names))
+    return names
+
+
 def _ensure_database(server: Any) -> None:
-    """The ``harmony`` database, created on first use (a concurrent creator may win).
+    """The ``harmony`` database, created on first use (a concurrent creator may win), and the
+    server's settings (:func:`apply_server_settings`).
 
     Runs its own event loop in a short-lived thread, so it works whether or not the caller's
     thread has a loop running.
@@ -434,6 +477,7 @@ def _ensure_database(server: Any) -> None:
                     asyncpg.exceptions.UniqueViolationError,
                 ):
                     await conn.execute(f"CREATE DATABASE {DATABASE}")
+            await apply_server_settings(conn)
         finally:
             await conn.close()
 
