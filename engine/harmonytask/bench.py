@@ -7,6 +7,13 @@
   acknowledged (the same host clock for all processes).
 * **Idle load**: with nothing to do, statements per second each engine sends (counted by its
   DB layer) and transactions per second the server commits, per engine.
+
+The latency run follows the throughput runs on the same tables, so ``--tasks 400000 --repeats
+1`` measures pickup right after a drain of 400,000 tasks, with their dead rows still in the
+queue's index until a vacuum removes them. The server line names the settings that decide what
+a commit waits for (``fsync``, ``synchronous_commit``, ``full_page_writes``): a claim commits
+before its task starts, so on a server that flushes, every pickup includes a WAL flush, and a
+server run without one (the suite's and CI's throwaway servers) is not a fair comparison.
 """
 
 from __future__ import annotations
@@ -99,7 +106,7 @@ async def run_engine_bench(
     report = BenchReport(engines, tasks, "polling" if poll else "notify")
     workers: list[_Worker] = []
     try:
-        report.server = str(await db.query_value("SELECT version()")).split(" on ")[0]
+        report.server = await _describe_server(db)
         env = dict(os.environ, HARMONY_BENCH_DSN=url)
         for i in range(engines):
             name = f"bench-{i}"
@@ -206,6 +213,22 @@ async def run_engine_bench(
                 await worker.proc.wait()
         await db.delete_all()
     return report
+
+
+#: the settings that decide what a commit waits for: figures from a server that does not flush
+#: (a throwaway test server) are not comparable with those of one that does
+DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
+
+
+async def _describe_server(db: DB) -> str:
+    """``PostgreSQL 18.6 (fsync on, synchronous_commit on, full_page_writes on)``."""
+    version = str(await db.query_value("SELECT version()")).split(" on ")[0]
+    rows = await db.select(
+        "SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])", list(DURABILITY)
+    )
+    found = {r["name"]: r["setting"] for r in rows}
+    settings = ", ".join(f"{name} {found[name]}" for name in DURABILITY if name in found)
+    return f"{version} ({settings})" if settings else version
 
 
 async def _server_transactions(db: DB) -> int:

@@ -27,3 +27,5 @@ async def test_the_engine_benchmark_measures_every_figure(pg_url: str, poll: boo
     assert result["pickup_latency_ms"]["tasks"] == 50
     assert 0 < result["pickup_latency_ms"]["p50"] <= result["pickup_latency_ms"]["p99"]
     assert result["idle"]["statements_per_s_per_engine"] >= 0
+    # the server line says whether commits wait for a flush (fsync, synchronous_commit)
+    assert "fsync " in result["server"] and "synchronous_commit " in result["server"]
