@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.alerts import alert_tasks
 from engine.clock import Clock
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType, builtin_tasks
@@ -28,7 +29,11 @@ SERVICE_STOP_WAIT = 2.0
 
 #: Factories of every task type a machine can run, by name. Workload modules add theirs.
 TaskFactory = Callable[[DB, ProcessPool], list[TaskType]]
-TASK_FACTORIES: list[TaskFactory] = [lambda db, pool: builtin_tasks(db, pool), workload_tasks]
+TASK_FACTORIES: list[TaskFactory] = [
+    lambda db, pool: builtin_tasks(db, pool),
+    workload_tasks,
+    alert_tasks,
+]
 
 
 def available_tasks(db: DB, pool: ProcessPool) -> dict[str, TaskType]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    alerts,
     bench,
     chain,
     completion,
@@ -31,6 +32,7 @@ COMMAND_MODULES = [
     sectors,
     proving,
     events,
+    alerts,
     metrics,
     config,
     db,

@@ -16,7 +16,6 @@ evaluation, and what it did not take is sent again next time (see :mod:`.webhook
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -104,10 +103,8 @@ class AlertEvalTask(TaskType):
 
     def release(self) -> None:
         """Stop a delivery in flight (the test fixtures call this on stop)."""
-        if self._delivery is not None:
+        if self._delivery is not None and not self._delivery.done():
             self._delivery.cancel()
-            with contextlib.suppress(Exception):
-                self._delivery.exception() if self._delivery.done() else None
 
 
 def alert_tasks(db: DB, pool: object = None) -> list[TaskType]:
