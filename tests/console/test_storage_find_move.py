@@ -95,14 +95,27 @@ async def test_the_consoles_machine_serves_this_hosts_paths(
         machine_starter(bad, engine_config(bad), None, [])
     args = build_parser().parse_args([*flags, "--storage-listen", "127.0.0.1:0"])
     opened: list[DB] = []
-    app = console_app(
-        db.url.dsn, db.schema, engine=machine_starter(args, engine_config(args), None, opened)
-    )
+    starter = machine_starter(args, engine_config(args), None, opened)
+    failed: list[BaseException] = []
+
+    async def start_machine(url: str) -> Any:  # what the app calls; its error kept for us
+        try:
+            return await starter(url)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    def started() -> bool:
+        if failed:
+            raise AssertionError(f"the console's machine did not start: {failed[0]!r}")
+        return app.engine_host.node is not None
+
+    app = console_app(db.url.dsn, db.schema, engine=start_machine)
     reader = RemoteReader(db)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await first_render(app, pilot)
-            await wait_until(lambda: app.engine_host.node is not None, 30, "the engine")
+            await wait_until(started, 30, "the console's machine to start")
 
             async def served() -> list[str]:
                 [loc] = await find_sector(db, MINER, SECTOR, FT.SEALED, host="elsewhere")
