@@ -171,7 +171,13 @@ class StorageServer:
             if ":" in name:
                 name = f"[{name}]"
             self.url = f"http://{name}:{port}/remote"
-        await self._register()
+        try:
+            await self._register()
+        except BaseException:
+            # Not listed, so not serving: nobody would find this port, and a retry starts anew.
+            self._runner, self.url = None, None
+            await runner.cleanup()
+            raise
         log.info(
             "storage server for %s listening on %s:%d (%s)", self.host, *sockname[:2], self.url
         )

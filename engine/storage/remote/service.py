@@ -41,6 +41,8 @@ async def serve_storage(server: StorageServer, *, started: bool, interval: float
                 started = await start_storage_server(server)
             except ValueError as exc:
                 log.error("%s; retrying in %gs", exc, wait)
+            except Exception as exc:  # the database, while listing the URL: try again later
+                log.warning("the storage server could not start: %s; retrying in %gs", exc, wait)
         await asyncio.Event().wait()
     finally:
         with contextlib.suppress(Exception):

@@ -224,12 +224,12 @@ async def test_the_service_serves_once_the_host_has_a_path_and_drops_its_url(
     service = asyncio.create_task(serve_storage(server, started=False, interval=0.05))
     try:
         await attach_dir("s", host="host-s")
-        for _ in range(200):
-            if server.url is not None:
-                break
-            await asyncio.sleep(0.05)
-        urls = await db.query_value("SELECT urls FROM storage_path")
-        assert server.url is not None and urls == server.url
+
+        async def listed() -> bool:  # the URL is set before it is listed: wait for the list
+            urls = await db.query_value("SELECT urls FROM storage_path")
+            return server.url is not None and urls == server.url
+
+        await wait_until(listed, 10, "the service to start and list its URL")
     finally:
         service.cancel()
         await asyncio.gather(service, return_exceptions=True)
