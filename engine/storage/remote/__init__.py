@@ -9,7 +9,7 @@ Public API::
     await reader.read_range(loc.urls, SEALED, miner, sector, offset, length)
     await reader.vanilla_single(loc.urls, miner, sector, comm_r, randomness, 10)
     await reader.vanilla_porep(await serving_all(db, host, miner, sector, U | S | C), ...)
-    await open_sector_file(db, miner, sector, SEALED)   # local path, else a fetched copy
+    await reader.fetch_into(loc.urls, SEALED, miner, sector, temp, fd=fd)   # a whole file
 """
 
 from engine.lazy import lazy_exports
