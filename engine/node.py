@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.alerts import alert_tasks
+from engine.alerts import AlertConfig, alert_tasks, configure_alert_tasks
 from engine.clock import Clock
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType, builtin_tasks
@@ -102,6 +102,7 @@ async def start_node(
     storage_listen: str | None = None,
     storage_url: str | None = None,
     metrics_listen: str | None = None,
+    alerts: AlertConfig | None = None,
 ) -> Node:
     """Join the cluster as ``identity``: start the engine and this host's storage heartbeat.
 
@@ -112,6 +113,7 @@ async def start_node(
     other hosts' PoSt, moves and reads), from now if it has paths, else once it has one;
     ``storage_url`` is the URL other hosts use (default: from the address). A bad address
     raises ValueError before the engine starts.
+    ``alerts``: the alert evaluator's interval and webhook, if this machine runs it.
     ``metrics_listen`` (``HOST:PORT``, loopback for a bare port): serve Prometheus metrics
     there; a bad or taken address raises ValueError before the engine starts.
     """
@@ -134,6 +136,7 @@ async def start_node(
     try:
         metrics = await start_metrics(metrics_listen, db) if metrics_listen else None
         tasks = select_tasks(available_tasks(db, pool), task_names)
+        configure_alert_tasks(tasks, alerts)
         engine = await TaskEngine.new(tasks, identity, db, config=config, clock=clock)
     except BaseException:
         if metrics is not None:

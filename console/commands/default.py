@@ -22,7 +22,7 @@ from engine.harmonydb import DB, default_data_dir
 from engine.harmonytask import EngineConfig, default_identity
 
 from .common import require_cluster
-from .machine_options import engine_config, storage_server_options
+from .machine_options import alert_config, engine_config, storage_server_options
 
 if TYPE_CHECKING:
     from engine.node import Node
@@ -87,6 +87,7 @@ def machine_starter(
     CommandError here, before anything starts; each database the machine opens is appended
     to ``opened`` for the caller to close."""
     listen, url = storage_server_options(args)
+    alerts = alert_config(args)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
 
     async def start_machine(db_url: str) -> Node:
@@ -107,6 +108,7 @@ def machine_starter(
             storage_listen=listen,
             storage_url=url,
             metrics_listen=getattr(args, "metrics_listen", None),
+            alerts=alerts,
         )
 
     return start_machine

@@ -8,9 +8,10 @@ Their own module because both ``harmony run`` (which opens the console unless
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.harmonytask import EngineConfig
 
@@ -18,7 +19,10 @@ from .arguments import non_negative_number, positive_number
 from .common import CommandError
 from .given import given_action
 
-__all__ = ["add_machine_options", "engine_config", "storage_server_options"]
+if TYPE_CHECKING:
+    from engine.alerts import AlertConfig
+
+__all__ = ["add_machine_options", "alert_config", "engine_config", "storage_server_options"]
 
 
 def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -63,6 +67,29 @@ def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
         help="delete task history older than this (default 7; 0 keeps it forever)",
     )
     add(
+        "--alerts-interval",
+        type=positive_number,
+        metavar="SECONDS",
+        default=None,
+        help="how often the cluster's alert checks run (default 300, as Curio's); one "
+        "machine evaluates each time (see `harmony alerts`)",
+    )
+    add(
+        "--alerts-webhook",
+        metavar="URL",
+        default=None,
+        help="send alerts to this receiver (Prometheus Alertmanager's .../api/v2/alerts, or a "
+        "Slack incoming webhook with --alerts-webhook-format slack), retried with backoff, "
+        "from whichever machine evaluates. Such URLs are secrets: keep it in a config layer "
+        "or HARMONY_ALERTS_WEBHOOK, not on a command line; it is never logged",
+    )
+    add(
+        "--alerts-webhook-format",
+        choices=("alertmanager", "slack"),
+        default=None,
+        help="the webhook's body (default alertmanager)",
+    )
+    add(
         "--storage-listen",
         metavar="ADDR:PORT",
         default=None,
@@ -105,6 +132,30 @@ def storage_server_options(args: argparse.Namespace) -> tuple[str | None, str | 
     if url is not None and not url.startswith(("http://", "https://")):
         raise CommandError(f"--storage-url must be an http:// URL, not {url!r}")
     return listen, url
+
+
+def alert_config(args: argparse.Namespace) -> AlertConfig:
+    """The alert evaluator's options; the webhook URL from the flag or
+    ``HARMONY_ALERTS_WEBHOOK``. A bad URL is an error that does not repeat it (it may hold a
+    token)."""
+    from engine.alerts import AlertConfig, AlertSettings, WebhookTarget
+
+    settings = AlertSettings()
+    interval = getattr(args, "alerts_interval", None)
+    if interval:
+        settings = replace(settings, interval=interval)
+    url = getattr(args, "alerts_webhook", None) or os.environ.get("HARMONY_ALERTS_WEBHOOK")
+    webhook = None
+    if url:
+        try:
+            webhook = WebhookTarget(
+                url,
+                getattr(args, "alerts_webhook_format", None) or "alertmanager",
+                cluster=getattr(args, "schema", None) or "harmony",
+            )
+        except ValueError as exc:
+            raise CommandError(f"--alerts-webhook: {exc}") from None
+    return AlertConfig(settings, webhook)
 
 
 def metrics_address(text: str) -> str:

@@ -24,7 +24,12 @@ from .common import CREATES_CLUSTER, CommandError, open_db
 from .config_keys import apply_layers
 from .default import add_console_options
 from .log_format import make_formatter
-from .machine_options import add_machine_options, engine_config, storage_server_options
+from .machine_options import (
+    add_machine_options,
+    alert_config,
+    engine_config,
+    storage_server_options,
+)
 from .pipes import LogToStdout
 
 log = logging.getLogger("harmony.worker")
@@ -58,6 +63,7 @@ async def run_machine(args: argparse.Namespace) -> int:
 
 async def run_worker(args: argparse.Namespace) -> int:
     engine_config(args)  # bad flags fail before anything connects
+    alert_config(args)
     identity = args.name or default_identity("worker")
     _log_to_stdout(args.verbose, getattr(args, "log_format", None), identity)
     db = await open_db(args, create=True)
@@ -117,6 +123,7 @@ async def run_worker(args: argparse.Namespace) -> int:
                 storage_listen=listen,
                 storage_url=url,
                 metrics_listen=getattr(args, "metrics_listen", None),
+                alerts=alert_config(args),
             )
         except (ValueError, MachineIdentityInUse) as exc:
             raise CommandError(str(exc)) from None
