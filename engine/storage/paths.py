@@ -6,6 +6,14 @@ registers the path in ``storage_path`` plus this host's local directory in
 ``storage_path_hosts``. Several hosts may attach the same path (NFS); detaching the last one
 deletes the path and, through the foreign keys, its sector locations and reservations. Files
 are never touched by detach, and ``sectorstore.json`` stays, so a re-attach keeps the ID.
+
+Attach, detach and a storage server registering or dropping its URL all rewrite
+``storage_path.urls`` from what they read of ``storage_path_hosts`` and ``storage_servers``.
+All of them run SERIALIZABLE (:data:`URLS_ISOLATION`, retried on 40001 by
+``DB.transaction``): under READ COMMITTED a detach could write a list read before a server's
+registration committed (a lost update on the path's row), and an attach and a registration on
+the same host could each miss the other's row without sharing one (write skew, which no row
+lock catches). YugabyteDB runs serializable transactions too; no advisory lock is needed.
 """
 
 from __future__ import annotations
@@ -46,6 +54,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The isolation of every transaction that rewrites ``storage_path.urls`` (see the module
+#: docstring); the storage server's registration uses the same.
+URLS_ISOLATION = "serializable"
 
 
 def split_list(value: str) -> list[str]:
@@ -223,7 +235,7 @@ async def attach(
         await tx.commit()
 
     try:
-        await db.transaction(register)
+        await db.transaction(register, isolation=URLS_ISOLATION)
     except BaseException:
         if existing is None:
             # Undo our own initialisation: a path that is not registered has no ID yet.
@@ -276,7 +288,7 @@ async def detach(db: DB, path_or_id: Path | str, *, host: str | None = None) -> 
         await tx.commit()
         return DetachedPath(storage_id, Path(row["local_path"]), host, others == 0, dropped)
 
-    result = await db.transaction(work)
+    result = await db.transaction(work, isolation=URLS_ISOLATION)
     log.info("detached storage path %s from %s", result.storage_id, host)
     return result
 
