@@ -9,6 +9,11 @@ loop, every scrape meanwhile shares it, and each serves the figures last read wi
 (``harmony_cluster_figures_age_seconds``). A refresh that fails keeps the previous figures and
 counts the error; the endpoint still answers.
 
+The open alerts (``harmony_alerts``) are read in the same refresh, by one more statement:
+their counts by check, severity and state, and the first-seen time of the most severe and
+oldest :data:`ALERT_SERIES_LIMIT` of them (one series each: the cap bounds the label
+cardinality whatever a check finds; the counts stay whole).
+
 Times (a deadline's open and close) are kept as instants and turned into "seconds from now" at
 scrape time, so a cached figure still counts down.
 """
@@ -31,7 +36,14 @@ from engine.snapshot.reader import SnapshotReader
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClusterFigures", "ClusterGauges", "MinerDeadlines"]
+__all__ = [
+    "AlertCount",
+    "AlertFigures",
+    "ClusterFigures",
+    "ClusterGauges",
+    "MinerDeadlines",
+    "OpenAlert",
+]
 
 #: How often the cluster-wide figures are re-read at most (Prometheus's default scrape
 #: interval is 15 s; a faster scrape sees the same figures with a growing age).
@@ -45,6 +57,84 @@ DEFAULT_WAIT = 5.0
 #: partitions of the last day; past this many the counts stop growing).
 POST_WINDOW = 24 * 3600.0
 POST_EVENT_LIMIT = 10_000
+
+#: The most open alerts served one by one (``harmony_alert_first_seen_timestamp_seconds``):
+#: the most severe and oldest first. Each is a series with its own labels; past this many an
+#: alert is still counted in ``harmony_alerts``, just not listed.
+ALERT_SERIES_LIMIT = 200
+
+#: Open alerts (not cleared) by check, severity and state (``new``: neither acknowledged nor
+#: muted; ``acked``; ``muted``: muted now, acknowledged or not — the states ``harmony alerts
+#: list`` shows), and the first ``$1`` of them one by one, in one statement.
+ALERTS_QUERY = """
+WITH open AS (
+    SELECT id, check_name, subject, severity, first_seen,
+           CASE WHEN muted_until > now() THEN 'muted'
+                WHEN acked_at IS NOT NULL THEN 'acked'
+                ELSE 'new' END AS state,
+           CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END AS rank
+      FROM harmony_alerts WHERE cleared_at IS NULL
+)
+SELECT false AS one, check_name, NULL::text AS subject, severity, state, count(*) AS n,
+       NULL::float8 AS first_seen, NULL::int AS rank, NULL::timestamptz AS at, NULL::bigint AS id
+  FROM open GROUP BY check_name, severity, state
+UNION ALL
+(SELECT true, check_name, subject, severity, state, 1, extract(epoch FROM first_seen)::float8,
+        rank, first_seen, id
+   FROM open ORDER BY rank, first_seen, id LIMIT $1)
+"""
+
+
+@dataclass(frozen=True)
+class AlertCount:
+    """How many open alerts of one check have this severity and state."""
+
+    check: str
+    severity: str
+    state: str
+    count: int
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """One open alert, as its series shows it."""
+
+    check: str
+    subject: str
+    severity: str
+    state: str
+    #: Unix time
+    first_seen: float
+
+
+@dataclass(frozen=True)
+class AlertFigures:
+    """The open alerts counted, and the first :data:`ALERT_SERIES_LIMIT` of them listed."""
+
+    counts: list[AlertCount]
+    listed: list[OpenAlert]
+
+    @property
+    def total(self) -> int:
+        return sum(c.count for c in self.counts)
+
+
+async def read_alerts(tx: Tx, limit: int = ALERT_SERIES_LIMIT) -> AlertFigures:
+    """The open alerts, counted and (the first ``limit``) listed, most severe and oldest
+    first."""
+    rows = await tx.select(ALERTS_QUERY, limit)
+    counts = [
+        AlertCount(r["check_name"], r["severity"], r["state"], int(r["n"]))
+        for r in rows
+        if not r["one"]
+    ]
+    ones = sorted((r for r in rows if r["one"]), key=lambda r: (r["rank"], r["at"], r["id"]))
+    listed = [
+        OpenAlert(r["check_name"], r["subject"], r["severity"], r["state"], r["first_seen"])
+        for r in ones
+    ]
+    counts.sort(key=lambda c: (c.check, c.severity, c.state))
+    return AlertFigures(counts, listed)
 
 
 @dataclass(frozen=True)
@@ -70,6 +160,8 @@ class ClusterFigures:
     #: by miner id: submitted WindowPoSt proofs and partitions that missed their deadline
     post_submitted: dict[int, int]
     post_missed: dict[int, int]
+    #: the open alerts
+    alerts: AlertFigures
     #: this process's monotonic clock when it was read, and how long the read took
     read_at: float
     read_seconds: float
@@ -161,6 +253,7 @@ class ClusterGauges:
             )
 
         events = await self.db.transaction(post_events)
+        alerts = await self.db.transaction(read_alerts)
         submitted: dict[int, int] = {}
         missed: dict[int, int] = {}
         for event in events.events:
@@ -175,6 +268,7 @@ class ClusterGauges:
             deadlines=_deadlines(snap, now),
             post_submitted=submitted,
             post_missed=missed,
+            alerts=alerts,
             read_at=self.monotonic(),
             read_seconds=self.monotonic() - started,
         )

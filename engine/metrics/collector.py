@@ -35,7 +35,7 @@ from prometheus_client.registry import Collector
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot.model import BUCKETS
 
-from .cluster import ClusterFigures, ClusterGauges
+from .cluster import ALERT_SERIES_LIMIT, AlertFigures, ClusterFigures, ClusterGauges
 from .tasks import TaskMetrics, TypeTally
 
 if TYPE_CHECKING:
@@ -366,6 +366,22 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "Msg, Wait Seed, PoRep, Commit Msg; plus done and failed).",
         "cluster",
     ),
+    MetricSpec(
+        "harmony_alerts",
+        "gauge",
+        ("check", "severity", "state"),
+        "Open alerts (not cleared) by check, severity and state: new (neither acknowledged "
+        "nor muted: the ones that need someone), acked, muted (absent: none open).",
+        "cluster",
+    ),
+    MetricSpec(
+        "harmony_alert_first_seen_timestamp_seconds",
+        "gauge",
+        ("check", "subject", "severity"),
+        "When each open alert was first seen (Unix time), one series per alert; only the "
+        f"{ALERT_SERIES_LIMIT} most severe and oldest are listed (harmony_alerts counts all).",
+        "cluster",
+    ),
 )
 
 SPECS = {spec.name: spec for spec in CATALOGUE}
@@ -567,6 +583,19 @@ def _cluster_families(figures: ClusterFigures, age: float) -> Iterator[Metric]:
         pipeline.add_metric([miner, "done"], summary.done)
         pipeline.add_metric([miner, "failed"], summary.failed)
     yield pipeline
+
+    yield from _alert_families(figures.alerts)
+
+
+def _alert_families(alerts: AlertFigures) -> Iterator[Metric]:
+    counts = _family("harmony_alerts")
+    for c in alerts.counts:
+        counts.add_metric([c.check, c.severity, c.state], c.count)
+    yield counts
+    first_seen = _family("harmony_alert_first_seen_timestamp_seconds")
+    for a in alerts.listed:
+        first_seen.add_metric([a.check, a.subject, a.severity], a.first_seen)
+    yield first_seen
 
 
 def _miner_label(snap: ClusterSnapshot, sp_id: int) -> str:
