@@ -24,6 +24,7 @@ from engine.snapshot.post import deadline_figures, read_post
 
 from .arguments import miner_address
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, require_chain
+from .proving_check import add_check
 from .proving_format import format_deadlines, format_info
 
 
@@ -55,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _lotus_option(dls)
     add_json_flag(dls)
     dls.set_defaults(run=run_deadlines)
+    add_check(actions, pick_miner)
 
 
 def _lotus_option(parser: argparse.ArgumentParser) -> None:
