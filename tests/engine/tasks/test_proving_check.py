@@ -1,6 +1,6 @@
 """The provability check over real 2 KiB sectors: all good; then a replica with flipped bytes,
 a missing replica and a CommR that does not match the cache, each bad with its reason, and the
-database exactly as it was."""
+database exactly as it was; a sector on another host proven there, as WdPost would."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from engine.harmonydb import DB
-from engine.storage import SectorFileType, sector_file_path
+from engine.storage import SectorFileType, attach, declare_sector, sector_file_path
+from engine.storage.remote import StorageServer
 from engine.tasks.window.check import NoSuchPartition, SectorCheck, check_provable
 from support.curio_changes import schema_dumper
 from support.proving_check import DEADLINE, MINER, check_cluster, flip_bytes
+from support.sealed import seal_into
 
 
 async def test_all_good_then_partition_and_faulty_filters(db: DB, tmp_path: Path) -> None:
@@ -88,3 +90,27 @@ async def test_a_sector_declared_nowhere_on_this_host_is_missing(db: DB, tmp_pat
     [bad] = await check_provable(db, MINER, DEADLINE, partition=1)
     assert (bad.ok, bad.kind) == (False, "missing")
     assert bad.reason.startswith("missing file: no sealed file and cache of sector 2 declared")
+
+
+async def test_a_sector_on_another_host_is_proven_there_as_wdpost_would(
+    db: DB, tmp_path: Path
+) -> None:
+    """Sector 2's files are on host-a only: its server proves it (``/remote/vanilla/single``)
+    and the proof is verified here; a damaged replica there is bad, naming the URL asked."""
+    await check_cluster(db, tmp_path)
+    await db.exec("DELETE FROM sector_location WHERE sector_num = 2")
+    (tmp_path / "far").mkdir()
+    far = await attach(db, tmp_path / "far", host="host-a", can_store=True)
+    seal_into(tmp_path / "far", 2, MINER)
+    for ft in (SectorFileType.SEALED, SectorFileType.CACHE):
+        await declare_sector(db, far.storage_id, MINER, 2, ft, sector_size=2048)
+    server = StorageServer(db, host="host-a")
+    await server.start()
+    try:
+        [good] = await check_provable(db, MINER, DEADLINE, partition=1)
+        assert (good.sector, good.ok) == (2, True)
+        flip_bytes(sector_file_path(tmp_path / "far", SectorFileType.SEALED, MINER, 2))
+        [bad] = await check_provable(db, MINER, DEADLINE, partition=1)
+        assert (bad.ok, bad.kind) == (False, "corrupt") and server.url in bad.reason
+    finally:
+        await server.stop(unregister=False)
