@@ -71,8 +71,22 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "sectors resume": (["sectors", "resume", "1"], "writes"),
     "proving info": (["proving", "info"], "lists"),
     "proving deadlines": (["proving", "deadlines"], "lists"),
+    "proving check": (["proving", "check", "0"], "reads"),
     "db migrate": (["db", "migrate"], "writes"),
     "db status": (["db", "status"], "ledger"),
+    "alerts list": (["alerts", "list"], "lists"),
+    "alerts check": (["alerts", "check"], "reads"),  # evaluated live, nothing stored
+    "alerts ack": (["alerts", "ack", "1"], "curio-ui"),
+    "alerts mute": (["alerts", "mute", "1", "--for", "1h"], "curio-ui"),
+    "config list": (["config", "list"], "lists"),
+    "config get": (["config", "get", "base"], "reads"),
+    "config set": (["config", "set", "base", "-"], "curio-config"),
+    "config rm": (["config", "rm", "base"], "curio-config"),
+    "config edit": (["config", "edit", "base"], "curio-config"),
+    "config effective": (["config", "effective"], "reads"),
+    "metrics list": (["metrics", "list"], "reads"),
+    "storage find": (["storage", "find", "1"], "unsupported"),
+    "storage move": (["storage", "move", "1", "--to", "x"], "writes"),
 }
 #: Commands not run here, and why.
 NOT_RUN = {
@@ -81,6 +95,10 @@ NOT_RUN = {
     "bench chaos": "works in a scratch itest_ schema (or its own server), never --schema",
     "bench console": "works in a scratch itest_ schema it creates and drops, never --schema",
     "screenshots": "works in a scratch itest_ schema it creates and drops, never --schema",
+    "bench cluster": "runs a throwaway server of its own (or a scratch schema), never --schema",
+    "metrics dashboard": "prints a file shipped with the package; opens no database",
+    "completion": "prints a script generated from the command tree; opens no database",
+    "service unit": "prints a file shipped with the package; opens no database",
 }
 ANSWERS = {
     "engine": "harmony run cannot start an engine on it",
@@ -92,17 +110,23 @@ OWN_ANSWERS = {
     "confirm": "changes the Curio cluster: confirm it on a terminal or pass --yes; nothing "
     "was changed",
     "no-drain": "Curio has no drain",
+    "curio-ui": "in Curio's web UI (harmony never writes to a Curio cluster); nothing was changed",
+    "curio-config": "which harmony never writes (use `curio config`); nothing was changed",
 }
 
 Dumper = Callable[[str], Awaitable[SchemaDump]]
 
 
 def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> set[str]:
+    """Every command by its first name (an alias names the same parser: not listed again)."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             found: set[str] = set()
+            seen: set[int] = set()
             for name, child in action.choices.items():
-                found |= leaf_commands(child, (*prefix, name))
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    found |= leaf_commands(child, (*prefix, name))
             return found
     return {" ".join(prefix)}
 
@@ -297,7 +321,7 @@ async def test_the_console_changes_nothing_and_starts_no_engine(
 WRITES = [
     name
     for name, (_, outcome) in COMMANDS.items()
-    if outcome in ("writes", "engine", "confirm", "no-drain")
+    if outcome in ("writes", "engine", "confirm", "no-drain", "curio-ui", "curio-config")
 ]
 
 
