@@ -25,6 +25,11 @@ from support.netns_cluster import netns_cluster  # noqa: F401  (hosts in network
 from support.probe import PROBE_TABLE
 from support.schema_stock import SchemaStock
 
+#: Process-pool workers run at the engine's priority here (production lowers theirs: see
+#: engine.harmonytask.workers): tests that advance a devnet's epochs while proofs run beside
+#: another test's work must not starve their workers.
+os.environ.setdefault("HARMONY_WORKER_NICENESS", "0")
+
 #: Engines for tests heartbeat only when a test calls engine.beat() (or a machine NOTIFY
 #: arrives), so nothing time-dependent happens behind a test's back.
 MANUAL = EngineConfig(

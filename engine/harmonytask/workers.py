@@ -72,14 +72,26 @@ _PR_SET_PDEATHSIG = 1
 #: get every cycle it leaves idle, so a busy box loses nothing. Does not change anything when
 #: only workers compete (sealing against PoSt: they are all workers at the same priority).
 WORKER_NICENESS = 10
+#: overrides :data:`WORKER_NICENESS` (0: workers at the engine's priority; the test suite uses
+#: it, where timing-bound tests run beside each other and a starved worker means a slow test)
+NICENESS_ENV = "HARMONY_WORKER_NICENESS"
 
 
-def _lower_priority() -> None:
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
+def worker_niceness() -> int:
+    """The ``nice`` steps a worker takes (:data:`WORKER_NICENESS` unless overridden)."""
+    try:
+        return max(0, int(os.environ.get(NICENESS_ENV, WORKER_NICENESS)))
+    except ValueError:
+        return WORKER_NICENESS
 
 
-def _worker_main(conn: Connection) -> None:
+def _lower_priority(niceness: int) -> None:
+    if niceness > 0:
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
+
+
+def _worker_main(conn: Connection, niceness: int = WORKER_NICENESS) -> None:
     """Serve calls until the engine goes away, then end quietly.
 
     The engine's end of the pipe closes when the engine dies (SIGKILL, OOM): a worker that
@@ -91,7 +103,7 @@ def _worker_main(conn: Connection) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
-    _lower_priority()
+    _lower_priority(niceness)
     while True:
         try:
             fn, args, kwargs = conn.recv()
@@ -117,10 +129,10 @@ def _reply(conn: Connection, result: tuple[Any, ...]) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, niceness: int) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.process = ctx.Process(
-            target=_worker_main, args=(child,), daemon=True, name="harmony-worker"
+            target=_worker_main, args=(child, niceness), daemon=True, name="harmony-worker"
         )
         self.process.start()
         child.close()
@@ -136,10 +148,14 @@ class _Worker:
 
 
 class ProcessPool:
-    """``await pool.run(fn, *args)`` runs ``fn`` in a worker process; cancellable."""
+    """``await pool.run(fn, *args)`` runs ``fn`` in a worker process; cancellable.
 
-    def __init__(self, workers: int | None = None) -> None:
+    ``niceness``: how much lower the workers' CPU priority is (default :func:`worker_niceness`).
+    """
+
+    def __init__(self, workers: int | None = None, *, niceness: int | None = None) -> None:
         self.size = max(1, workers or os.cpu_count() or 1)
+        self.niceness = worker_niceness() if niceness is None else niceness
         methods = multiprocessing.get_all_start_methods()
         self._ctx = multiprocessing.get_context(
             "forkserver" if "forkserver" in methods else "spawn"
@@ -152,7 +168,7 @@ class ProcessPool:
         if self._idle is None:
             self._idle = asyncio.Queue()
             for _ in range(self.size):
-                worker = _Worker(self._ctx)
+                worker = _Worker(self._ctx, self.niceness)
                 self._all.add(worker)
                 self._idle.put_nowait(worker)
         return self._idle
@@ -184,7 +200,7 @@ class ProcessPool:
             self._all.discard(worker)
             await asyncio.to_thread(worker.join)
             if not self._closed:
-                fresh = _Worker(self._ctx)
+                fresh = _Worker(self._ctx, self.niceness)
                 self._all.add(fresh)
                 idle.put_nowait(fresh)
             raise

@@ -11,9 +11,9 @@ import time
 import psutil
 import pytest
 
-from engine.harmonytask import ProcessPool
+from engine.harmonytask import ProcessPool, workers
 from engine.harmonytask.builtin import burn_cpu
-from engine.harmonytask.workers import WORKER_NICENESS
+from engine.harmonytask.workers import NICENESS_ENV, WORKER_NICENESS
 
 
 def worker_pid() -> int:
@@ -54,9 +54,18 @@ async def test_cpu_heavy_work_does_not_block_the_event_loop() -> None:
         await pool.close()
 
 
-async def test_workers_run_at_a_lower_cpu_priority_than_the_engine() -> None:
-    """Heartbeats, claims and the console's keys must not queue behind proofs for the CPU."""
-    pool = ProcessPool(1)
+def test_workers_run_at_a_lower_cpu_priority_than_the_engine(monkeypatch) -> None:
+    """Heartbeats, claims and the console's keys must not queue behind proofs for the CPU
+    (the suite itself runs its workers at the engine's priority: tests/conftest.py)."""
+    monkeypatch.delenv(NICENESS_ENV)
+    assert WORKER_NICENESS == 10
+    assert workers.worker_niceness() == WORKER_NICENESS
+    monkeypatch.setenv(NICENESS_ENV, "3")
+    assert workers.worker_niceness() == 3
+
+
+async def test_a_worker_takes_the_niceness_it_is_given() -> None:
+    pool = ProcessPool(1, niceness=WORKER_NICENESS)
     try:
         assert await pool.run(worker_niceness) == min(os.nice(0) + WORKER_NICENESS, 19)
     finally:

@@ -277,7 +277,9 @@ async def test_won_epochs_are_mined_and_a_lost_sector_costs_the_block(devnet) ->
     async def mined() -> bool:
         return bool(await devnet.value("SELECT count(*) FROM mining_tasks WHERE included"))
 
-    await devnet.until(mined, max_epochs=80)
+    # Epochs pass whether or not the sector's sealing keeps up: on a loaded machine it takes
+    # more of them (the wall-clock bound is until()'s).
+    await devnet.until(mined, max_epochs=400)
     block = await db.query_row("SELECT * FROM mining_tasks WHERE included ORDER BY epoch LIMIT 1")
     assert block["won"] and block["mined_cid"].startswith("bafy2bzace")
     header = json.loads(block["mined_header"])
@@ -295,7 +297,7 @@ async def test_won_epochs_are_mined_and_a_lost_sector_costs_the_block(devnet) ->
             )
         )
 
-    await devnet.until(missed, max_epochs=10)
+    await devnet.until(missed, max_epochs=40)
     lost = await db.query_row(
         "SELECT mined_cid, mined_header FROM mining_tasks WHERE epoch > $1 AND NOT included",
         latest,
