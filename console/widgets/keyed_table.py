@@ -30,10 +30,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 __all__ = ["Column", "KeyedTable", "sort_value"]
 
@@ -73,6 +77,20 @@ def sort_value(plain: str) -> SortValue:
         return (0, float(m[1]) * _UNITS[(m[2] or "")[:1]])
     parts = _DIGITS.split(value.casefold())
     return (1, tuple((0, int(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p))
+
+
+def same_cell(old: object, new: Text) -> bool:
+    """A cell shows the same as before: same text, same spans, same base style (``Text``'s
+    own ``==`` ignores the style a whole cell is drawn in, so a state that turned from green
+    to red would have kept its old colour)."""
+    return (
+        isinstance(old, Text)
+        and old == new
+        and old.style == new.style
+        and old.justify == new.justify
+        and old.no_wrap == new.no_wrap
+        and old.overflow == new.overflow
+    )
 
 
 @dataclass(frozen=True)
@@ -127,8 +145,70 @@ class KeyedTable(DataTable[Text]):
         self.sort_reverse = False
         #: the rows in the order the pane gave them (what "no sort" goes back to)
         self._given: list[str] = []
+        #: per pseudo-class state, the styles its cached renderings were drawn in
+        self._style_signatures: dict[object, object] = {}
+        #: the size the cached renderings were drawn at (see :meth:`_on_resize`)
+        self._rendered_size: Size | None = None
         for column in self.columns_spec:
             self.add_column(self._label(column), key=column.key, width=column.width)
+
+    # ------------------------------------------------------------------ render caches
+
+    def notify_style_update(self) -> None:
+        """Keep the rendered cells when the styles they were drawn in come back.
+
+        Textual re-applies CSS to a table at every focus change (``:focus`` rules), and
+        DataTable then drops every rendered cell, row and line. A pane switch blurs one table
+        and focuses another, so every switch rendered the new pane's whole screen of cells
+        again, although nothing in them had changed. Each rendering is keyed by the table's
+        pseudo-classes (focus among them) and base style already; what its key leaves out is
+        the component styles (cursor, header, ...), which :meth:`render_lines` checks before
+        each frame. Only what is cached without any key goes here.
+        """
+        Widget.notify_style_update(self)  # the widget's own style caches
+        self._get_styles_to_render_cell.cache_clear()
+        self._styles_cache.clear()
+        self.refresh()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._check_styles()
+        return super().render_lines(crop)
+
+    def _check_styles(self) -> None:
+        """Drop every rendering when the styles of the table's present pseudo-class state are
+        not those its renderings in that state were drawn in (a theme, a stylesheet reload, a
+        new class), as DataTable does at every style update.
+
+        Checked when a frame is drawn, not in :meth:`notify_style_update`: Textual updates a
+        table's component styles after notifying it. Every rendering is made here, under its
+        state's recorded styles, and the record is reset only with the caches, so a state seen
+        for the first time has nothing cached to drop.
+        """
+        state = self.get_pseudo_class_state()
+        signature = (
+            self.rich_style,
+            tuple(self.get_component_rich_style(name) for name in sorted(self.COMPONENT_CLASSES)),
+        )
+        known = self._style_signatures.get(state)
+        if known == signature:
+            return
+        if known is not None:
+            self._style_signatures.clear()
+            self._clear_caches()
+        self._style_signatures[state] = signature
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """A table shown again at the size it had keeps its renderings.
+
+        Textual sends Resize to every widget that becomes visible, and DataTable answers any
+        Resize by moving its update count (every render cache's key): each pane switch drew
+        the new pane's cells again. A row's rendering depends on the table's width (the space
+        after the last column is filled), so a real change of size still clears them all.
+        """
+        if event.size == self._rendered_size:
+            event.prevent_default()  # DataTable's handler, which would drop them
+            return
+        self._rendered_size = event.size
 
     # ------------------------------------------------------------------ sorting
 
@@ -214,23 +294,64 @@ class KeyedTable(DataTable[Text]):
         """Make the table show ``rows`` (in that order, or in the sort order the operator
         chose), touching only what changed."""
         selected = self.selected_key
-        keys = [c.key for c in self.columns_spec]
+        keys = [self._column_key(c.key) for c in self.columns_spec]
         self._given = list(rows)
+        changed: dict[RowKey, list[ColumnKey]] = {}
         with self.app.batch_update():
             for stale in [k for k in self.rows if k.value not in rows]:
                 self.remove_row(stale)
             for key, cells in rows.items():
-                if key not in self.rows:
+                row_key = RowKey(key)
+                if row_key not in self.rows:
                     self.add_row(*cells, key=key)
                     continue
+                data = self._data[row_key]
                 for column, cell in zip(keys, cells, strict=True):
-                    if self.get_cell(key, column) != cell:
-                        self.update_cell(key, column, cell)
+                    if not same_cell(data[column], cell):
+                        data[column] = cell
+                        changed.setdefault(row_key, []).append(column)
+            if changed:
+                self._forget_rendered(changed)
             self._reorder(self._sorted(self._given, rows.__getitem__))
             if selected is not None and selected in rows:
                 index = self.get_row_index(selected)
                 if index != self.cursor_row:
                     self.move_cursor(row=index, animate=False, scroll=False)
+
+    def _forget_rendered(self, changed: Mapping[RowKey, Sequence[ColumnKey]]) -> None:
+        """Forget the renderings of the cells in ``changed`` (their values were replaced in
+        place), keep every other one.
+
+        ``DataTable.update_cell`` bumps ``_update_count``, a part of every render cache's key,
+        so one changed cell made every visible cell render again (0.2-1 ms each): a pane
+        switch after a refresh re-rendered the whole screen of cells when a column of ages
+        had moved. Here only the changed cells' entries, their rows' and their lines' go, so a
+        refresh that changed 10 cells of 180 renders 10. Rows added, removed or moved still go
+        through DataTable (its count moves, and every cache with it): a cell's rendering
+        carries its row's index. Textual 8.2's private caches, keyed as in
+        ``DataTable._render_cell`` / ``_render_line_in_row`` / ``_render_line`` /
+        ``_get_row_renderables``; tests/console/widgets/test_keyed_table.py holds the result
+        equal to a full render, so an upgrade that changes them fails there, not on screen.
+        """
+        cells = {(row, column) for row, columns in changed.items() for column in columns}
+        rows = set(changed)
+        indices = {self._row_locations.get(row) for row in rows}
+        for key in list(self._cell_render_cache.keys()):
+            if (key[0], key[1]) in cells:
+                self._cell_render_cache.discard(key)
+        for key in list(self._row_render_cache.keys()):
+            if key[0] in rows:
+                self._row_render_cache.discard(key)
+        for key in list(self._row_renderable_cache.keys()):
+            if key[1] in indices:
+                self._row_renderable_cache.discard(key)
+        header = self.header_height if self.show_header else 0
+        offsets = self._y_offsets
+        for key in list(self._line_cache.keys()):
+            line = key[0] - header
+            if 0 <= line < len(offsets) and offsets[line][0] in rows:
+                self._line_cache.discard(key)
+        self.refresh()
 
     def _reorder(self, order: list[str]) -> None:
         """Put rows in ``order`` without rebuilding them.

@@ -1,0 +1,224 @@
+"""KeyedTable keeps DataTable's rendered cells across refreshes and focus changes: only what
+changed renders again, and what it draws is always what a table built from scratch draws.
+
+These tests hold the private Textual caches KeyedTable relies on (``_cell_render_cache`` and
+its siblings, keyed as in Textual 8.2) to their meaning: an upgrade that changes them fails
+here, not on an operator's screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.cache import LRUCache
+from textual.widgets import Input
+
+from console.widgets.keyed_table import Column, KeyedTable
+
+COLUMNS = (Column("Name", "name", 8), Column("Age", "age", 8, right=True), Column("Note", "note"))
+
+
+def rows(ages: dict[str, str], note_style: str = "") -> dict[str, tuple[Text, ...]]:
+    return {
+        key: (Text(key), Text(age, justify="right"), Text(f"note {key}", style=note_style))
+        for key, age in ages.items()
+    }
+
+
+AGES = {f"m{i:02d}": f"{i}s" for i in range(12)}
+
+
+class Counting(LRUCache[Any, Any]):
+    """A render cache that counts what is put in it (each put is one rendering)."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.puts = 0
+
+    def set(self, key: Any, value: Any) -> None:
+        self.puts += 1
+        super().set(key, value)
+
+    __setitem__ = set
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, id="table")
+        yield Input(id="other")
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one(KeyedTable)
+
+
+def counting(table: KeyedTable) -> Counting:
+    cache = Counting(10_000)
+    table._cell_render_cache = cache
+    return cache
+
+
+def screen_lines(app: TableApp) -> list[tuple[str, tuple[tuple[str, Style | None], ...]]]:
+    """What the table draws, line by line: text and styles (the cursor's included)."""
+    table = app.table
+    lines = []
+    for y in range(table.size.height):
+        strip = table.render_line(y)
+        lines.append((strip.text, tuple((s.text, s.style) for s in strip)))
+    return lines
+
+
+async def drawn(app: TableApp, pilot: Any) -> list[Any]:
+    await pilot.pause()
+    await pilot.pause()
+    return screen_lines(app)
+
+
+async def rendered_afresh(app: TableApp, pilot: Any) -> list[Any]:
+    """What the table draws with every cache dropped (as a stock DataTable draws after a
+    style update): the oracle for what it draws from its caches."""
+    table = app.table
+    table._clear_caches()
+    table._update_count += 1
+    table.refresh()
+    return await drawn(app, pilot)
+
+
+async def fresh_rendering(
+    final: dict[str, tuple[Text, ...]], *, focus_other: bool, size: tuple[int, int] = (60, 20)
+) -> list[Any]:
+    """What a new table shown ``final`` at once draws."""
+    app = TableApp()
+    async with app.run_test(size=size) as pilot:
+        app.table.sync(final)
+        if focus_other:
+            app.query_one("#other", Input).focus()
+        else:
+            app.table.focus()
+        return await drawn(app, pilot)
+
+
+async def test_a_changed_cell_renders_alone_and_draws_as_a_fresh_table() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        cache = counting(table)
+        table.sync(rows(AGES))
+        table.focus()
+        await drawn(app, pilot)
+        first = cache.puts
+        assert first >= 36  # 12 rows of 3 (and the header)
+        table.refresh()
+        await drawn(app, pilot)
+        assert cache.puts == first  # the cells are cached: nothing renders again
+        changed = dict(AGES, m03="99s", m07="1m")
+        table.sync(rows(changed))
+        after = await drawn(app, pilot)
+        assert cache.puts - first == 2  # the two changed cells, not the 36 on screen
+    assert after == await fresh_rendering(rows(changed), focus_other=False)
+
+
+async def test_a_change_of_style_alone_is_drawn() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        app.table.sync(rows(AGES))
+        app.table.focus()
+        await drawn(app, pilot)
+        app.table.sync(rows(AGES, note_style="bold red"))
+        after = await drawn(app, pilot)
+    assert after == await fresh_rendering(rows(AGES, note_style="bold red"), focus_other=False)
+
+
+async def test_focus_away_and_back_renders_nothing_again() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        cache = counting(table)
+        table.sync(rows(AGES))
+        table.focus()
+        focused = await drawn(app, pilot)
+        app.query_one("#other", Input).focus()
+        blurred = await drawn(app, pilot)
+        assert blurred != focused  # the cursor is drawn differently without focus
+        first = cache.puts
+        for _ in range(2):
+            table.focus()
+            assert await drawn(app, pilot) == focused
+            app.query_one("#other", Input).focus()
+            assert await drawn(app, pilot) == blurred
+        assert cache.puts == first
+        # a change while blurred, then focus: the new value, drawn blurred, then focused
+        table.sync(rows(dict(AGES, m01="5m")))
+        changed_blurred = await drawn(app, pilot)
+        assert changed_blurred == await rendered_afresh(app, pilot)
+        table.focus()
+        changed_focused = await drawn(app, pilot)
+        assert changed_focused == await rendered_afresh(app, pilot)
+    assert changed_focused == await fresh_rendering(rows(dict(AGES, m01="5m")), focus_other=False)
+    assert blurred == await fresh_rendering(rows(AGES), focus_other=True)
+
+
+async def test_a_change_while_blurred_renders_one_cell_per_focus_state() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        cache = counting(table)
+        table.sync(rows(AGES))
+        table.focus()
+        await drawn(app, pilot)
+        app.query_one("#other", Input).focus()
+        await drawn(app, pilot)
+        first = cache.puts
+        table.sync(rows(dict(AGES, m01="5m")))
+        await drawn(app, pilot)
+        table.focus()
+        await drawn(app, pilot)
+        assert cache.puts - first == 2  # the one cell, blurred and focused
+
+
+async def test_a_theme_change_renders_everything_again() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        cache = counting(table)
+        table.sync(rows(AGES))
+        app.query_one("#other", Input).focus()
+        blurred = await drawn(app, pilot)
+        table.focus()
+        before = await drawn(app, pilot)
+        first = cache.puts
+        app.theme = "textual-light"
+        after = await drawn(app, pilot)
+        assert after != before
+        assert cache.puts > first
+        assert after == await rendered_afresh(app, pilot)
+        # the blurred renderings were drawn in the old theme: not reused
+        app.query_one("#other", Input).focus()
+        light_blurred = await drawn(app, pilot)
+        assert light_blurred != blurred
+        assert light_blurred == await rendered_afresh(app, pilot)
+
+
+async def test_hidden_and_shown_again_keeps_its_renderings_and_a_resize_does_not() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        table.sync(rows(AGES))
+        app.query_one("#other", Input).focus()  # hiding a focused table would blur it
+        cache = counting(table)
+        shown = await drawn(app, pilot)
+        table.refresh()
+        assert await drawn(app, pilot) == shown
+        first = cache.puts
+        table.display = False
+        await drawn(app, pilot)
+        table.display = True
+        assert await drawn(app, pilot) == shown
+        assert cache.puts == first
+        await pilot.resize_terminal(40, 20)
+        narrow = await drawn(app, pilot)
+        assert cache.puts > first
+    assert narrow == await fresh_rendering(rows(AGES), focus_other=True, size=(40, 20))
