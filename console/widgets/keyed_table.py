@@ -7,9 +7,12 @@ to the start on every refresh, and an operator reading row 40 would lose their p
 seconds. Cells are ``rich.text.Text`` built by the panes, never markup strings from data (a
 task error containing ``[`` would otherwise be read as markup).
 
-Only DataTable's public API is used (``add_row``, ``update_cell``, ``remove_row``,
-``get_row``, ``get_row_index``, ``ordered_rows``, ``move_cursor``, ``sort``), except to redraw
-the header after its sort arrow moved.
+Rows come and go through DataTable's public API (``add_row``, ``remove_row``, ``get_row``,
+``get_row_index``, ``ordered_rows``, ``move_cursor``, ``sort``). Cells change in place and the
+render caches are kept through Textual 8.2's private ones (see :meth:`KeyedTable._forget_rendered`,
+:meth:`KeyedTable._check_styles`): a stock DataTable re-renders every visible cell after any
+change, focus change or re-show, which made a pane switch render its whole screen of cells
+(tests/console/widgets/test_keyed_table.py holds them to a cache-less rendering).
 
 Sorting, htop style: ``>`` sorts by the next column, ``<`` by the previous one, past either end
 back to the pane's own order; ``S`` reverses. (Not ``s``: the events pane's ``s`` shows the
