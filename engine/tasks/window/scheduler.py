@@ -124,6 +124,9 @@ class PostScheduler(Poller):
                 if info.challenge <= epoch < info.close:
                     for part in busy[info.index]:
                         await self._add_partition(WDPOST, sp, info, part)
+                    # Proven from the challenge on, sent from the open: a proof made before
+                    # the open must not wait for the next minute's poll to be sent.
+                    wake_at(info.open)
                 elif info.challenge > epoch:
                     wake_at(info.challenge)  # the next deadline with sectors
                     break
