@@ -22,7 +22,7 @@ ORPHANED_MID_CALL = """
 import multiprocessing, time
 from engine.harmonytask.workers import _Worker
 if __name__ == "__main__":
-    worker = _Worker(multiprocessing.get_context("forkserver"))
+    worker = _Worker(multiprocessing.get_context("forkserver"), 0)
     worker.conn.send((time.sleep, (0.3,), {}))
     worker.conn.close()
     worker.process.join(20)
