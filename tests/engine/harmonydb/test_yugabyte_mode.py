@@ -169,4 +169,5 @@ async def test_claims_are_exactly_once_under_serializable_without_listen(
         "GROUP BY task_id"
     )
     assert {r["task_id"]: r["n"] for r in done} == dict.fromkeys(ids, 1)
-    assert await yb_db.query_value("SELECT count(DISTINCT machine) FROM probe_runs") > 1
+    # How the 300 spread over the four is not asserted: on a loaded machine (CI's second run,
+    # two test processes on 2 cores) one engine's polls may win every claim.
