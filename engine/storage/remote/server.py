@@ -43,7 +43,7 @@ from engine.harmonydb import DB
 
 from ..filetypes import SectorFileType, parse_types
 from ..hosts import this_host
-from ..paths import local_paths, refresh_host_urls
+from ..paths import URLS_ISOLATION, local_paths, refresh_host_urls
 from ..sectors import find_sector, parse_sector_name, sector_file_path
 from .secret import ClusterSecret, cluster_secret
 
@@ -60,13 +60,6 @@ DEFAULT_LISTEN = "127.0.0.1:0"
 """Loopback, on a port the kernel picks: nothing outside this host can connect unless the
 operator says so, and two processes on one host (a worker and a console) never collide; each
 records its own URL."""
-
-#: Registering (or dropping) a server rewrites ``storage_path.urls`` from what it reads of
-#: ``storage_servers``; two hosts sharing a path that start at once would, under READ
-#: COMMITTED, each write a list missing the other's URL (the later UPDATE wins with what it
-#: read before the earlier commit). Serializable makes the later one fail with 40001 and
-#: re-run (``DB.transaction`` retries it), reading the other's row.
-URLS_ISOLATION = "serializable"
 
 TAR_CHUNK = 1 << 20
 #: seconds a tar stream waits for the client to take a chunk before giving up
