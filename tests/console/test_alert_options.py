@@ -24,11 +24,12 @@ def test_flags_and_the_environment_make_the_alert_config(monkeypatch) -> None:
     config = alert_config(parse("--alerts-interval", "60"))
     assert config.settings.interval == 60
     assert config.webhook is None
-    monkeypatch.setenv("HARMONY_ALERTS_WEBHOOK", "https://am.example:9093/api/v2/alerts")
+    monkeypatch.setenv("HARMONY_ALERTS_WEBHOOK", "https://hooks.example/services/T0/s3cret")
     config = alert_config(parse("--alerts-webhook-format", "slack"))
     assert config.webhook is not None
     assert config.webhook.format == "slack"
-    assert "am.example" not in repr(config.webhook) or "9093" in repr(config.webhook)
+    assert config.webhook.url.endswith("/s3cret")
+    assert "s3cret" not in repr(config.webhook)
 
 
 def test_a_bad_webhook_is_refused_without_repeating_a_token() -> None:
