@@ -56,6 +56,7 @@ __all__ = lazy_exports(
         ],
         "housekeeping": ["housekeeping"],
         "lifecycle": ["Lifecycle"],
+        "limits": ["ResourceOffer", "format_max_tasks", "parse_max_tasks"],
         "machine_state": ["MACHINE_STATE_SQL", "MachineState", "state_of_flags"],
         "membership": ["EXIT_RESTART_REQUESTED"],
         "outcomes": ["Outcome", "StopReason"],

@@ -31,6 +31,7 @@ from engine.resources import (
 
 from .claims import Claimed
 from .handlers import Handler
+from .limits import ResourceOffer
 from .outcomes import StopReason
 from .task import StorageReservation, TaskID
 
@@ -74,12 +75,13 @@ class LocalCapacity:
 
     ``fixed`` pins the capacity (tests, benchmarks); otherwise it is re-probed at every
     heartbeat, so a resized VM or a changed ``HARMONY_OVERRIDE_*`` takes effect without a
-    restart.
+    restart. ``offer`` lowers either to what the operator lets this machine's tasks use.
     """
 
-    def __init__(self, fixed: Resources | None = None) -> None:
+    def __init__(self, fixed: Resources | None = None, offer: ResourceOffer | None = None) -> None:
         self._fixed = fixed
-        self.total: Resources = fixed or capacity()
+        self._offer = offer or ResourceOffer()
+        self.total: Resources = self._offer.apply(fixed or capacity())
         self._ram_live = ram_available()
         #: live use at the last probe: what a heartbeat reports (it never waits for a probe)
         self.live = Usage(cpu_load=0.0, ram_used=0, gpu_used=0.0)
@@ -96,13 +98,15 @@ class LocalCapacity:
         if task_id in self._running:
             raise RuntimeError(f"task {task_id} is already running here")
         self._running[task_id] = run
-        run.handler.limiter.active += 1
+        for limiter in run.handler.limiters:
+            limiter.active += 1
 
     def vacate(self, run: Running) -> None:
         """``run`` ended: its cost and limiter slot are free again."""
         if self._running.get(run.claimed.id) is run:
             del self._running[run.claimed.id]
-            run.handler.limiter.active -= 1
+            for limiter in run.handler.limiters:
+                limiter.active -= 1
 
     # ------------------------------------------------------------------ readers
 
@@ -130,7 +134,7 @@ class LocalCapacity:
     def fits(handler: Handler, free: Resources) -> bool:
         """One more ``handler`` task may start: its limiter has a slot and its cost fits in
         ``free`` (what the caller has not yet handed out this round)."""
-        return handler.limiter.headroom() > 0 and handler.details.cost.fits_in(free)
+        return handler.headroom() > 0 and handler.details.cost.fits_in(free)
 
     def yieldable(self) -> list[Running]:
         return [r for r in self._running.values() if r.yieldable]
@@ -162,7 +166,7 @@ class LocalCapacity:
 
     def _measure(self) -> tuple[Resources, Usage, int]:
         total = self._fixed if self._fixed is not None else capacity()
-        return total, usage(), ram_available()
+        return self._offer.apply(total), usage(), ram_available()
 
     def _probed(self, probing: asyncio.Future[tuple[Resources, Usage, int]]) -> None:
         if probing.cancelled() or probing.exception() is not None:

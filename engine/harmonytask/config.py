@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .limits import ResourceOffer
 
 
 class ClusterDefault(float):
@@ -54,3 +57,10 @@ class EngineConfig:
     forget_machines_after: float = 24 * 3600.0
     #: How often one engine runs the retention and machine clean-up.
     housekeeping_interval: float = 300.0
+    #: Per-type caps on this machine (``--max-tasks``, Curio's ``*MaxTasks``): at most N tasks
+    #: of that type at once, on top of the type's own ``max`` (the lower applies). Caps naming
+    #: types this machine does not run are ignored: one layer may hold the caps of every role.
+    max_tasks: Mapping[str, int] = field(default_factory=dict)
+    #: What this machine offers its tasks (``--cpus/--ram/--gpus``): the probed capacity,
+    #: lowered to these, at every probe.
+    offer: ResourceOffer = field(default_factory=ResourceOffer)

@@ -171,7 +171,7 @@ class TaskEngine:
         """
         config = config or EngineConfig()
         clock = clock or SystemClock()
-        handlers = build_handlers(tasks)
+        handlers = build_handlers(tasks, config.max_tasks)
         membership = Membership(
             db,
             host_and_port,
@@ -181,7 +181,13 @@ class TaskEngine:
             clock=clock,
         )
         engine = cls(
-            db, handlers, host_and_port, config, LocalCapacity(capacity), membership, clock
+            db,
+            handlers,
+            host_and_port,
+            config,
+            LocalCapacity(capacity, config.offer),
+            membership,
+            clock,
         )
         await engine._start()
         return engine

@@ -58,7 +58,7 @@ def claim_plan(
     blocked: list[Handler] = []
     room = max_running - running
     for handler in handlers:
-        headroom = min(handler.limiter.headroom(), claim_batch, room)
+        headroom = min(handler.headroom(), claim_batch, room)
         if headroom <= 0:
             continue
         n = handler.details.cost.how_many_fit(free, headroom)
