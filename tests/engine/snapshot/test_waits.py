@@ -1,0 +1,176 @@
+"""Why a pending task waits (engine.snapshot.waits), each reason made real through the engine's
+own APIs: a seal path too small for the sector (then a big one attached), no machine for the
+type, a cordoned machine, a machine too small, a retry wait, and a queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.chain import DEVNET, create_miner, init_chain
+from engine.clock import ManualClock
+from engine.harmonydb import DB
+from engine.harmonytask import (
+    MachineView,
+    ProcessPool,
+    StillOwned,
+    TaskID,
+    TaskType,
+    TaskTypeDetails,
+    add_tasks,
+    cordon,
+    uncordon,
+)
+from engine.harmonytask.builtin import Burn, Sleep
+from engine.resources import MiB, Resources
+from engine.snapshot.waits import explain_tasks, sector_waits
+from engine.storage import StorageHeartbeat, attach
+from engine.tasks import pledge_sectors, workload_tasks
+from support.probe import wait_until
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[ProcessPool]:
+    workers = ProcessPool(1)
+    yield workers
+    await workers.close()
+
+
+async def test_a_seal_path_too_small_then_a_big_one(
+    db: DB, engines: Any, pool: ProcessPool, tmp_path: Path
+) -> None:
+    """Two 8 MiB sectors pledged with only a 6 MiB seal path: their SDR tasks wait, and the
+    why names the placement's refusal; once a big seal path is attached the why moves on."""
+    config, _ = await init_chain(
+        db, DEVNET, genesis=datetime(2026, 1, 1, tzinfo=UTC), seed=bytes(range(32))
+    )
+    clock = ManualClock(config.time_of(100))
+    miner = await create_miner(db, config, 8 * MiB, epoch=100)
+    for name in ("small", "store"):
+        (tmp_path / name).mkdir()
+    await attach(db, tmp_path / "small", can_seal=True, can_store=False, max_storage=6 * MiB)
+    await attach(db, tmp_path / "store", can_seal=False, can_store=True)
+    await StorageHeartbeat(db).beat_once()
+    sdr = [
+        t
+        for t in workload_tasks(db, pool, clock=clock, idle_tick=3600)
+        if t.type_details().name == "SDR"
+    ]
+    await engines(sdr, "sealer", db=db)
+    numbers = await pledge_sectors(db, miner.sp_id, 2)
+
+    async def tasks_added() -> bool:
+        return await db.query_value(
+            "SELECT count(*) FROM sectors_sdr_pipeline WHERE task_id_sdr IS NOT NULL"
+        ) == len(numbers)
+
+    await wait_until(tasks_added, 30, "the SDR tasks added by the poller")
+    ids = [
+        r["task_id_sdr"]
+        for r in await db.select(
+            "SELECT task_id_sdr FROM sectors_sdr_pipeline ORDER BY sector_number"
+        )
+    ]
+    waits = await explain_tasks(db, ids)
+    for number, task_id in zip(numbers, ids, strict=True):
+        w = waits[task_id]
+        assert w.kind == "storage", w
+        assert w.text.startswith(
+            f"no storage path can hold its files: sector t0{miner.sp_id}-{number} (8 MiB) needs "
+        )
+        assert w.text.endswith(
+            "120.8 MiB on a seal path for its unsealed,cache; a 8 MiB unsealed file fits "
+            "nowhere: 1 path is store-only, 1 lacks space (most free: 6 MiB)"
+        )
+    # the sector's view says the same, from the same definition
+    (sector_wait,) = await sector_waits(db, miner.sp_id, numbers[0])
+    assert sector_wait == waits[ids[0]]
+    assert await db.query_value("SELECT count(*) FROM harmony_task WHERE owner_id IS NULL") == 2
+
+    (tmp_path / "big").mkdir()
+    await attach(db, tmp_path / "big", can_seal=True, can_store=False)
+    await StorageHeartbeat(db).beat_once()
+    after = await explain_tasks(db, ids)
+    assert all(w.kind in ("next", "queued", "running") for w in after.values()), after
+    assert after[ids[0]].kind in ("next", "running")
+    if after[ids[1]].kind == "queued":
+        assert after[ids[1]].text.startswith("queued behind 1 other SDR task(s)")
+
+
+class Refuses(TaskType):
+    """A type whose machine never accepts a task: it stays pending on a schedulable machine."""
+
+    def type_details(self) -> TaskTypeDetails:
+        return TaskTypeDetails(name="refuses", cost=Resources(ram=1 * MiB))
+
+    async def do(self, task_id: TaskID, still_owned: StillOwned) -> bool:
+        return True
+
+    async def can_accept(self, task_ids: list[TaskID], machine: MachineView) -> list[TaskID]:
+        return []
+
+
+async def test_no_machine_a_cordoned_one_a_small_one(probe_db: DB, engines: Any) -> None:
+    db = probe_db
+    (sleep_id,) = await add_tasks(db, "sleep", 1, {"ms": 1})
+    w = (await explain_tasks(db, [sleep_id]))[sleep_id]
+    assert (w.kind, w.name) == ("no-machine", "sleep")
+    assert w.text.startswith("no live machine runs sleep: start one that runs it")
+
+    # a machine that runs it, cordoned before it could claim
+    engine = await engines([Sleep(db)], "m1")
+    await cordon(db, engine.machine_id)
+    (cordoned_id,) = await add_tasks(db, "sleep", 1, {"ms": 1})
+    waits = await explain_tasks(db, [sleep_id, cordoned_id])
+    if waits[sleep_id].kind == "running":  # claimed between its start and the cordon
+        waits.pop(sleep_id)
+    for w in waits.values():
+        assert w.kind == "cordoned", w
+        assert w.text.startswith("every live machine that runs sleep takes no new work (#")
+        assert "is cordoned): uncordon one" in w.text
+    await uncordon(db, engine.machine_id)
+    engine.wake()
+
+    async def claimed() -> bool:
+        return await db.query_value("SELECT count(*) FROM harmony_task") == 0
+
+    await wait_until(claimed, 20, "the sleep tasks ran once uncordoned")
+
+    # a type whose cost no machine of it has: burn wants 1 core
+    await engines([Burn(db)], "tiny", capacity=Resources(cpu=0.5, ram=1024 * MiB))
+    (burn_id,) = await add_tasks(db, "burn", 1, {"ms": 1})
+    w = (await explain_tasks(db, [burn_id]))[burn_id]
+    assert w.kind == "resources", w
+    assert w.text.startswith(
+        "no schedulable machine that runs burn has the 1 core, 16 MiB it needs"
+    )
+
+
+async def test_retry_wait_queue_and_gone(probe_db: DB, engines: Any) -> None:
+    db = probe_db
+    await engines([Refuses()], "m1")
+    ids = await add_tasks(db, "refuses", 3, {})
+    waits = await explain_tasks(db, [*ids, 999_999])
+    assert waits[ids[0]].kind == "next"
+    assert (
+        waits[ids[0]].text
+        == "next in line: 1 schedulable machine runs refuses; its next poll takes it"
+    )
+    assert waits[ids[2]].kind == "queued"
+    assert waits[ids[2]].text == (
+        "queued behind 2 other refuses task(s); 1 schedulable machine runs refuses"
+    )
+    assert waits[999_999].kind == "gone" and not waits[999_999].waiting
+    await db.exec(
+        "UPDATE harmony_task SET retries = 1, retry_after = now() + interval '1 hour', "
+        "last_error = 'disk on fire' WHERE id = $1",
+        ids[0],
+    )
+    w = (await explain_tasks(db, [ids[0]]))[ids[0]]
+    assert w.kind == "backoff"
+    assert w.text.startswith("retry wait: claimable again in ")
+    assert w.text.endswith("after 1 failed attempt (disk on fire)")
