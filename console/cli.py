@@ -20,7 +20,7 @@ from typing import Any
 from engine.harmonydb import HarmonyDBError, install_sigterm_exit
 from engine.harmonytask import EngineError
 
-from .commands import COMMAND_MODULES
+from .commands import COMMANDS, LazySubcommands, load_every_command
 from .commands.common import CommandError
 from .commands.default import add_console_options
 from .commands.log_format import LOG_FORMATS, make_formatter
@@ -139,7 +139,9 @@ def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser
     return found
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, whole: bool = False) -> argparse.ArgumentParser:
+    """``harmony``'s parser. A command's own parser is built when the command is named (see
+    :class:`~.commands.LazySubcommands`); ``whole`` builds every one (to walk the tree)."""
     parser = argparse.ArgumentParser(
         prog="harmony",
         description="Harmony Console: a masterless task cluster over PostgreSQL, with an "
@@ -151,13 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_global_options(parser)
     add_machine_options(parser)
     add_console_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(sub)
-    for child in _subparsers(parser):
-        add_global_options(child, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=LazySubcommands)
+    sub.add_commands(COMMANDS)
+    sub.loaded = _add_global_options_below
     parser.set_defaults(parser=parser)  # `harmony completion` walks the whole tree
-    return parser
+    return load_every_command(parser) if whole else parser
+
+
+def _add_global_options_below(command: argparse.ArgumentParser) -> None:
+    """A command's parser, just built, and every parser below it take the global options."""
+    for child in (command, *_subparsers(command)):
+        add_global_options(child, suppress=True)
 
 
 def _version() -> str:

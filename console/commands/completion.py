@@ -31,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    sys.stdout.write(completion_script(args.parser, args.shell))  # the whole tree (cli)
+    from . import load_every_command
+
+    parser = load_every_command(args.parser)  # the whole tree (cli), every command's parser built
+    sys.stdout.write(completion_script(parser, args.shell))
     return 0
 
 

@@ -38,7 +38,7 @@ def complete_in(shell: list[str], script: Path, line: str) -> str:
 
 @pytest.fixture(scope="module")
 def scripts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    parser = build_parser()
+    parser = build_parser(whole=True)
     where = tmp_path_factory.mktemp("completion")
     made = {}
     for shell in ("bash", "zsh"):
