@@ -31,7 +31,7 @@ import fcntl
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,13 +99,15 @@ async def move_sector(
     sector_size: int | None = None,
     host: str | None = None,
     on_step: MoveHook | None = None,
+    groups: Sequence[str] = (),
 ) -> list[MoveResult]:
     """Move the sector's files of ``file_types`` to ``dest`` (or the best path), crash-safely.
 
     The source must be declared on a path attached on ``host``; the destination must be
     attached there too, healthy, of the right use (``can_store``, or ``can_seal`` with
     ``seal=True``), accept the type and miner, lie in a group the source's ``allow_to``
-    permits, and have room for the file's actual size.
+    permits, be in one of ``groups`` when any are given (the moving machine's
+    ``--store-groups``), and have room for the file's actual size.
 
     Raises:
         SectorNotFound: no declared copy on this host nor on a host serving it, or its file
@@ -130,7 +132,15 @@ async def move_sector(
         allow_to = split_list(source_row.allow_to)
         if dest is not None:
             target = await _explicit_dest(
-                db, dest, ft, size, seal=seal, miner=miner, host=host, allow_to=allow_to
+                db,
+                dest,
+                ft,
+                size,
+                seal=seal,
+                miner=miner,
+                host=host,
+                allow_to=allow_to,
+                groups=groups,
             )
         else:
             target = await best_path(
@@ -142,6 +152,7 @@ async def move_sector(
                 host=host,
                 allow_to=allow_to,
                 exclude={src.storage_id},
+                groups=groups,
             )
         assert target.local_path is not None
         if target.storage_id == src.storage_id:
@@ -202,10 +213,13 @@ async def _explicit_dest(
     miner: int,
     host: str,
     allow_to: list[str],
+    groups: Sequence[str] = (),
 ) -> _Target:
     await get_path(db, dest)  # UnknownStoragePath
     states = [s for s in await load_path_states(db, host) if s.storage_id == dest]
-    ranking = rank(states, ft, size, seal=seal, miner=miner, host=host, allow_to=allow_to)
+    ranking = rank(
+        states, ft, size, seal=seal, miner=miner, host=host, allow_to=allow_to, groups=groups
+    )
     if not ranking.candidates:
         refusal = ranking.refusal(f"a {size_str(size)} {ft} file")
         raise NoSuitablePath(

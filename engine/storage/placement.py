@@ -2,8 +2,9 @@
 
 A path qualifies when its heartbeat is fresh (< 50 s) and error-free, it has the space, its use
 flags fit (sealing -> ``can_seal``, long-term -> ``can_store``), its type and miner filters let
-the file in and, for moves, it is in a group the source allows. Qualifying paths are ordered by
-``free x weight``, as Curio orders by ``available * weight``.
+the file in, for moves it is in a group the source allows (Lotus ``AllowTo``) and, where the
+placing machine is confined to some groups (``harmony run --store-groups``), in one of those.
+Qualifying paths are ordered by ``free x weight``, as Curio orders by ``available * weight``.
 
 Two things differ from Curio, both for the "clear, visible condition, not a hang" rule: free
 space counts every live reservation at the moment of choosing (not the last heartbeat's
@@ -13,6 +14,7 @@ snapshot), and a refusal says why each path was passed over.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +63,8 @@ class PathState:
     local_path: str | None
     host_age: float | None
     host_err: str | None
+    #: groups this path's files may be moved to (empty = anywhere)
+    allow_to: str = ""
 
     @property
     def free(self) -> int:
@@ -119,7 +123,7 @@ async def load_path_states(db: DB | Tx, host: str | None = None) -> list[PathSta
         "  AS live_reserved, "
         "EXTRACT(EPOCH FROM now() - p.last_heartbeat)::float8 AS age, p.heartbeat_err, "
         "h.local_path, EXTRACT(EPOCH FROM now() - h.last_heartbeat)::float8 AS host_age, "
-        "h.heartbeat_err AS host_err "
+        "h.heartbeat_err AS host_err, p.allow_to "
         "FROM storage_path p "
         "LEFT JOIN storage_path_hosts h ON h.storage_id = p.storage_id AND h.hostname = $1 "
         "ORDER BY p.storage_id",
@@ -157,6 +161,7 @@ def rank(
     allow_to: list[str] | None = None,
     exclude: frozenset[str] | set[str] = frozenset(),
     pending: dict[str, int] | None = None,
+    groups: Sequence[str] = (),
 ) -> Ranking:
     """Sort ``states`` into qualifying candidates (best first) and counted rejections.
 
@@ -167,6 +172,8 @@ def rank(
         allow_to: the source path's ``allow_to`` groups when moving; empty = anywhere.
         exclude: storage IDs not to consider (e.g. the source of a move).
         pending: bytes already promised to each path by the caller's earlier choices.
+        groups: the placing machine's groups (``--store-groups``): only paths in one of them
+            qualify; empty = any. Applies beside ``allow_to``: a path must pass both.
     """
     host = host or this_host()
     name = str(file_type)
@@ -217,6 +224,9 @@ def rank(
         if allow_to and not set(allow_to) & set(split_list(s.groups)):
             reject(f"is outside the groups the source allows ({', '.join(allow_to)})")
             continue
+        if groups and not set(groups) & set(split_list(s.groups)):
+            reject(f"is outside this machine's store groups ({', '.join(groups)})")
+            continue
         free = s.free - pending.get(s.storage_id, 0)
         if free < needed:
             reject("lacks space")
@@ -239,6 +249,7 @@ async def best_path(
     need_local: bool = True,
     allow_to: list[str] | None = None,
     exclude: frozenset[str] | set[str] = frozenset(),
+    groups: Sequence[str] = (),
 ) -> PathCandidate:
     """The best path for a new ``file_type`` file of ``needed`` bytes (see :func:`rank`).
 
@@ -257,6 +268,7 @@ async def best_path(
         need_local=need_local,
         allow_to=allow_to,
         exclude=exclude,
+        groups=groups,
     )
     if not ranking.candidates:
         raise ranking.refusal(f"a {size_str(needed)} {file_type} file")

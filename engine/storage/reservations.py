@@ -14,6 +14,7 @@ import asyncio
 import logging
 import stat
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -183,12 +184,16 @@ async def reserve(
     task_id: int,
     machine_id: int,
     host: str | None = None,
+    allow_to: Mapping[SectorFileType, Sequence[str]] | None = None,
+    groups: Sequence[str] = (),
 ) -> Reservation:
     """Choose a local path for each file type and reserve its space, atomically.
 
     Sizes follow Curio's overhead table: sealing (``seal=True``) reserves on ``can_seal``
     paths with the sealing overheads (a cache is 14.1 sector sizes), otherwise on
-    ``can_store`` paths with the finalized ones.
+    ``can_store`` paths with the finalized ones. For a move, ``allow_to`` gives each file
+    type's source path's ``allow_to`` groups (the new path must be in one, when any);
+    ``groups`` confines every file to paths in one of them (the machine's ``--store-groups``).
 
     Raises:
         NoSuitablePath: some file type fits nowhere; nothing is reserved.
@@ -215,7 +220,17 @@ async def reserve(
         files: dict[SectorFileType, ReservedFile] = {}
         for ft in file_types.bits():
             needed = ft.overhead(sector_size, sealing=seal)
-            ranking = rank(states, ft, needed, seal=seal, miner=miner, host=host, pending=pending)
+            ranking = rank(
+                states,
+                ft,
+                needed,
+                seal=seal,
+                miner=miner,
+                host=host,
+                pending=pending,
+                allow_to=list((allow_to or {}).get(ft, ())),
+                groups=groups,
+            )
             if not ranking.candidates:
                 raise ranking.refusal(f"a {size_str(needed)} {ft} file")
             best = ranking.candidates[0]

@@ -11,6 +11,12 @@
   reserves space for the files the stage writes. The stage's ``do`` gets the reservation with
   :meth:`reservation_for` to learn where to write.
 
+A stage that stores its files for the long term (MoveStorage) places them only in a group the
+seal path they come from allows (Lotus ``AllowTo``, checked when reserving, so the move never
+meets a destination it must refuse) and, when this machine has ``--store-groups``
+(:func:`configure_store_groups`), only in one of those groups; a machine whose groups have no
+room does not claim the work, and another machine may.
+
 A stage that can read its inputs from another host (``remote_task``: MoveStorage, through
 :mod:`engine.storage.remote`) still prefers the host holding them: it takes the task on a host
 without them only when they are served over HTTP and no live machine on a holding host runs
@@ -19,10 +25,12 @@ that task type (else that machine will, reading locally).
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from engine.harmonydb import DB
+from engine.harmonytask import TaskType
 from engine.storage import (
     Reservation,
     SectorFileType,
@@ -31,9 +39,18 @@ from engine.storage import (
     reserve,
 )
 from engine.storage.hosts import is_http_url
+from engine.storage.paths import split_list
 from engine.storage.placement import PathState, load_path_states, rank
 
-__all__ = ["LocalFiles", "PathStatesCache", "SectorRef", "TaskStorage"]
+__all__ = [
+    "LocalFiles",
+    "PathStatesCache",
+    "SectorRef",
+    "TaskStorage",
+    "configure_store_groups",
+]
+
+log = logging.getLogger(__name__)
 
 #: ``(miner, sector, sector_size)`` of the sector a task works on, or None if it is gone.
 SectorRef = tuple[int, int, int]
@@ -52,6 +69,9 @@ class PathStatesCache:
         self._at = -1e9
         #: smallest sector size in use (updated by the pollers), for back-pressure checks
         self.sector_size = 2048
+        #: this machine's ``--store-groups``: its long-term placements go only to paths in
+        #: one of them (empty: any group)
+        self.store_groups: tuple[str, ...] = ()
 
     async def get(self, max_age: float | None = None) -> list[PathState]:
         if time.monotonic() - self._at > (self.ttl if max_age is None else max_age):
@@ -116,7 +136,13 @@ class TaskStorage:
         for ft in self.writes.bits():
             needed = ft.overhead(self.paths.sector_size, sealing=self.seal)
             ranking = rank(
-                states, ft, needed, seal=self.seal, host=self.paths.host, pending=pending
+                states,
+                ft,
+                needed,
+                seal=self.seal,
+                host=self.paths.host,
+                pending=pending,
+                groups=self.groups,
             )
             if not ranking.candidates:
                 self._room = False
@@ -131,6 +157,7 @@ class TaskStorage:
         if ref is None:
             return _NoReservation()  # the sector is gone; do() will notice and finish
         miner, sector, size = ref
+        found = []
         if self.reads:
             found = await find_sector(self.db, miner, sector, self.reads, host=self.paths.host)
             local = {loc.file_type for loc in found if loc.local_path is not None}
@@ -157,9 +184,35 @@ class TaskStorage:
             task_id=task_id,
             machine_id=machine_id,
             host=self.paths.host,
+            allow_to=await self._allow_to(found),
+            groups=self.groups,
         )
         self._held[task_id] = reservation
         return _Held(self, task_id, reservation)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The groups new files must go to: this machine's store groups, for store paths."""
+        return () if self.seal else self.paths.store_groups
+
+    async def _allow_to(self, found: list) -> dict[SectorFileType, list[str]]:  # type: ignore[type-arg]
+        """For a move (a stage writing a type it reads), each file type's source path's
+        ``allow_to``: the copy here first, as :func:`engine.storage.move_sector` picks it."""
+        moved = self.writes & self.reads
+        if self.seal or not moved:
+            return {}
+        source: dict[SectorFileType, str] = {}
+        for loc in sorted(found, key=lambda loc: loc.local_path is None):
+            if loc.file_type & moved:
+                source.setdefault(loc.file_type, loc.storage_id)
+        if not source:
+            return {}
+        rows = await self.db.select(
+            "SELECT storage_id, allow_to FROM storage_path WHERE storage_id = ANY($1::varchar[])",
+            sorted(set(source.values())),
+        )
+        allow = {r["storage_id"]: split_list(r["allow_to"]) for r in rows}
+        return {ft: allow.get(sid, []) for ft, sid in source.items()}
 
     async def _read_remotely(self, found: list, missing: list[SectorFileType]) -> bool:  # type: ignore[type-arg]
         """Whether to take the task here and read ``missing`` from the hosts serving them."""
@@ -199,3 +252,19 @@ class _Held:
     async def release(self) -> None:
         self.owner._held.pop(self.task_id, None)
         await self.reservation.release()
+
+
+def configure_store_groups(tasks: Iterable[TaskType], groups: Sequence[str]) -> None:
+    """Confine the long-term placements of ``tasks`` (the workload's, sharing one path view)
+    to store paths in one of ``groups`` (``harmony run --store-groups``; empty: any)."""
+    chosen = tuple(dict.fromkeys(g.strip() for g in groups if g.strip()))
+    views: dict[int, PathStatesCache] = {}
+    for task in tasks:
+        storage = getattr(task, "storage", None)
+        if isinstance(storage, TaskStorage):
+            views[id(storage.paths)] = storage.paths
+    for view in views.values():
+        view.store_groups = chosen
+        view.invalidate()
+    if chosen and views:
+        log.info("long-term storage confined to groups %s", ", ".join(chosen))
