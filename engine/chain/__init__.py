@@ -68,6 +68,13 @@ __all__ = lazy_exports(
         "epochs": [
             "EpochClock",
         ],
+        "expiration": [
+            "ExpirationInvalid",
+            "SectorPolicy",
+            "choose_expiration",
+            "sector_policy",
+            "validate_expiration",
+        ],
         "errors": [
             "ChainConfigConflict",
             "ChainError",

@@ -3,8 +3,10 @@
 Sector states (``chain_sectors.state``): ``precommitted`` → ``active`` (ProveCommit) →
 ``faulty`` (skipped in a PoSt, declared, or its partition missed its deadline) → ``recovering``
 (DeclareFaultsRecovered) → ``active`` again once proven; ``terminated`` after 42 proving
-periods of continuous fault. ``sectors_meta`` (Curio's catalogue) mirrors ``is_faulty`` (faulty
-or recovering, as the chain's fault bitfield) and ``is_live`` (not terminated).
+periods of continuous fault (``termination = 'faulty'``) or at its expiration
+(``termination = 'expired'``, see :mod:`.expiration`). ``sectors_meta`` (Curio's catalogue)
+mirrors ``is_faulty`` (faulty or recovering, as the chain's fault bitfield) and ``is_live`` (not
+terminated).
 
 Each method validates like builtin-actors and fails the whole message with a Filecoin exit code
 and a reason; a failed message changes nothing.
@@ -45,6 +47,7 @@ from .assignment import DeadlineLoad, assign_deadlines
 from .beacon import Dst, draw_randomness, miner_entropy
 from .config import ChainConfig
 from .deadlines import new_deadline_info
+from .expiration import ExpirationInvalid, choose_expiration, sector_policy, validate_expiration
 from .messages import (
     DECLARE_FAULTS,
     DECLARE_FAULTS_RECOVERED,
@@ -182,7 +185,16 @@ async def _pre_commit(
         sealed.append(s["sealed_cid"])
         unsealed.append(s["unsealed_cid"])
         rand_epochs.append(rand_epoch)
-        expirations.append(int(s.get("expiration") or 0) or None)
+        given = s.get("expiration")
+        expiration = (
+            # a hand-made message without one gets what Curio would have sent
+            choose_expiration(ex.config.profile, rand_epoch, None) if given is None else int(given)
+        )
+        try:
+            validate_expiration(ex.config.profile, epoch, expiration)
+        except ExpirationInvalid as exc:
+            raise MessageFailed(ExitCode.ILLEGAL_ARGUMENT, f"sector {number}: {exc}") from None
+        expirations.append(expiration)
     if len(set(numbers)) != len(numbers):
         raise MessageFailed(ExitCode.ILLEGAL_ARGUMENT, "duplicate sector numbers")
     taken = await ex.tx.select(
@@ -231,6 +243,7 @@ async def _prove_commit(
         )
     }
     delay = ex.config.profile.precommit_challenge_delay
+    max_prove_commit = sector_policy(ex.config.profile).max_prove_commit
     pid = prover_id(miner.sp_id)
     for item, number in zip(items, numbers, strict=True):
         row = rows.get(number)
@@ -239,6 +252,13 @@ async def _prove_commit(
         if row["state"] != "precommitted":
             raise MessageFailed(
                 ExitCode.ILLEGAL_STATE, f"sector {number} is already {row['state']}"
+            )
+        expires = row["precommit_epoch"] + max_prove_commit
+        if epoch > expires:
+            raise MessageFailed(
+                ExitCode.NOT_FOUND,
+                f"the PreCommit of sector {number} expired at epoch {expires} (at most "
+                f"{max_prove_commit} epochs before its ProveCommit)",
             )
         seed_epoch = row["precommit_epoch"] + delay
         if epoch <= seed_epoch:
@@ -537,14 +557,41 @@ WITH missed AS (
            'deadline closed without a WindowPoSt: ' || count(*) || ' sector(s) faulty'
       FROM missed m
      GROUP BY m."partition"
-), expired AS (
-    UPDATE chain_sectors s SET state = 'terminated'
+), fault_aged AS (
+    UPDATE chain_sectors s SET state = 'terminated', termination = 'faulty',
+           terminated_epoch = $4
      WHERE s.sp_id = $1 AND s.deadline = $2 AND s.state = 'faulty'
        AND s.faulty_since <= $4 - $5::bigint
     RETURNING s.sector_number
 )
 SELECT sector_number, 'missed' AS why FROM missed
-UNION ALL SELECT sector_number, 'expired' FROM expired
+UNION ALL SELECT sector_number, 'fault-aged' FROM fault_aged
+"""
+
+#: On-time expirations, after the statement above (a sector of a partition that missed its
+#: proof and expires now is first faulted, then expired, as builtin-actors records missed
+#: PoSts before popping the deadline's expirations): live sectors of the deadline whose
+#: expiration epoch is at or before the deadline's last epoch ($3 = its close) leave the live
+#: set. One event per partition says so.
+_EXPIRE = """
+WITH expired AS (
+    UPDATE chain_sectors s SET state = 'terminated', termination = 'expired',
+           terminated_epoch = $3
+     WHERE s.sp_id = $1 AND s.deadline = $2 AND s.state IN ('active', 'faulty', 'recovering')
+       AND s.expiration_epoch < $3
+    RETURNING s.sector_number, s."partition"
+), expired_events AS (
+    INSERT INTO cluster_events (at, kind, sp_id, deadline, "partition", message)
+    SELECT (SELECT genesis_time + make_interval(secs => $3 * block_time) FROM chain_config),
+           'sector-expired', $1, $2, e."partition",
+           count(*) || ' sector(s) expired on time (' ||
+           array_to_string((array_agg(e.sector_number ORDER BY e.sector_number))[1:10], ', ') ||
+           CASE WHEN count(*) > 10 THEN ', ...' ELSE '' END ||
+           '): no longer proven, their power is gone'
+      FROM expired e
+     GROUP BY e."partition"
+)
+SELECT sector_number FROM expired
 """
 
 
@@ -552,11 +599,22 @@ async def deadline_cron(
     ex: Execution, miner: Miner, period_start: int, deadline: int, close: int
 ) -> list[int]:
     """End of a deadline: sectors of partitions that were not proven become faulty (recoveries
-    not proven fail too); sectors faulty for 42 proving periods are terminated."""
+    not proven fail too); sectors faulty for 42 proving periods are terminated; sectors whose
+    expiration epoch has come expire (terminated on time, see :mod:`.expiration`)."""
     rows = await ex.tx.select(
         _CRON, miner.sp_id, deadline, period_start, close, ex.config.fault_max_age
     )
-    numbers = [r["sector_number"] for r in rows]
+    expiring = await ex.tx.select(_EXPIRE, miner.sp_id, deadline, close)
+    expired = [r["sector_number"] for r in expiring]
+    if expired:
+        log.info(
+            "t0%d deadline %d closed at epoch %d: sectors %s expired",
+            miner.sp_id,
+            deadline,
+            close,
+            sorted(expired),
+        )
+    numbers = [r["sector_number"] for r in rows] + expired
     if numbers:
         missed = sorted(r["sector_number"] for r in rows if r["why"] == "missed")
         if missed:

@@ -74,13 +74,19 @@ class ChainConfig:
 _SELECT = """
 SELECT profile, genesis_time, block_time, genesis_seed, wpost_challenge_window,
        wpost_period_deadlines, wpost_challenge_lookback, fault_declaration_cutoff,
-       precommit_challenge_delay, message_delay_epochs, chain_finality, expected_winners
+       precommit_challenge_delay, message_delay_epochs, chain_finality, expected_winners,
+       min_sector_expiration, max_sector_expiration_extension, max_prove_commit_duration
   FROM chain_config WHERE id = 1
 """
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def profile_from_row(row: dict[str, Any]) -> ChainProfile:
-    """The chain profile stored in a ``chain_config`` row."""
+    """The chain profile stored in a ``chain_config`` row (the sector lifetime policy only
+    where the row was read with it: absent or NULL means the profile's default)."""
     return ChainProfile(
         name=str(row["profile"]),
         block_time=float(row["block_time"]),
@@ -91,6 +97,9 @@ def profile_from_row(row: dict[str, Any]) -> ChainProfile:
         precommit_challenge_delay=int(row["precommit_challenge_delay"]),
         message_delay_epochs=int(row["message_delay_epochs"]),
         chain_finality=int(row["chain_finality"]),
+        min_sector_expiration=_optional_int(row.get("min_sector_expiration")),
+        max_sector_expiration_extension=_optional_int(row.get("max_sector_expiration_extension")),
+        max_prove_commit_duration=_optional_int(row.get("max_prove_commit_duration")),
     )
 
 
@@ -155,8 +164,9 @@ async def init_chain(
         "INSERT INTO chain_config (id, profile, genesis_time, block_time, genesis_seed, "
         "wpost_proving_period, wpost_challenge_window, wpost_period_deadlines, "
         "wpost_challenge_lookback, fault_declaration_cutoff, precommit_challenge_delay, "
-        "message_delay_epochs, chain_finality, expected_winners) "
-        "VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+        "message_delay_epochs, chain_finality, expected_winners, min_sector_expiration, "
+        "max_sector_expiration_extension, max_prove_commit_duration) "
+        "VALUES (1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
         "ON CONFLICT (id) DO NOTHING",
         profile.name,
         genesis,
@@ -171,6 +181,9 @@ async def init_chain(
         profile.message_delay_epochs,
         profile.chain_finality,
         winners,
+        profile.min_sector_expiration,
+        profile.max_sector_expiration_extension,
+        profile.max_prove_commit_duration,
     )
     config = await require_chain(db)
     if created:

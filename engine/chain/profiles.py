@@ -29,10 +29,21 @@ class ChainProfile:
     message_delay_epochs: int
     #: epochs after which the chain cannot reorganise (mainnet 900)
     chain_finality: int
+    #: the sector lifetime policy, in epochs; None: Filecoin's in this profile's days (see
+    #: :func:`engine.chain.expiration.sector_policy`). Tests set short ones.
+    min_sector_expiration: int | None = None
+    max_sector_expiration_extension: int | None = None
+    max_prove_commit_duration: int | None = None
 
     @property
     def wpost_proving_period(self) -> int:
         return self.wpost_challenge_window * self.wpost_period_deadlines
+
+    @property
+    def epochs_per_day(self) -> int:
+        """Filecoin's day is one proving period (2880 epochs); the devnet scales its day with
+        its proving period (480 epochs, 16 minutes), so day-based policies keep their shape."""
+        return self.wpost_proving_period
 
     @property
     def deadline_seconds(self) -> float:

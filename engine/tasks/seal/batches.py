@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 
-from engine.chain import PRE_COMMIT_SECTOR, PROVE_COMMIT_SECTOR, send_message
+from engine.chain import PRE_COMMIT_SECTOR, PROVE_COMMIT_SECTOR, choose_expiration, send_message
 from engine.harmonydb import Tx
 from engine.harmonytask import StillOwned, TaskID
 from engine.resources import MiB, Resources
@@ -18,9 +18,7 @@ from engine.resources import MiB, Resources
 from .pipeline import COMMIT, PRECOMMIT, PRECOMMIT_CHECK, mark_failed
 from .stage import SectorRow, StageTask
 
-__all__ = ["CommitBatchTask", "PreCommitBatchTask", "default_lifetime"]
-
-DAY = 86400
+__all__ = ["CommitBatchTask", "PreCommitBatchTask"]
 
 #: Sectors of a CommitBatch task that it did not carry (they failed after joining the batch)
 #: lose its id: the task is about to finish, and an id left behind would point at a task that
@@ -30,11 +28,6 @@ _DETACH_UNSENT_COMMITS = (
     "WHERE sp_id = $1 AND task_id_commit_msg = $2 AND NOT after_commit_msg "
     "AND NOT (sector_number = ANY($3::bigint[]))"
 )
-
-
-def default_lifetime(block_time: float) -> int:
-    """A CC sector's default lifetime: 180 days of epochs (Filecoin's minimum commitment)."""
-    return int(180 * DAY / block_time)
 
 
 class PreCommitBatchTask(StageTask):
@@ -74,7 +67,6 @@ class PreCommitBatchTask(StageTask):
             )
         if not good:
             return
-        lifetime = default_lifetime(config.profile.block_time)
         params = {
             "sectors": [
                 {
@@ -82,7 +74,9 @@ class PreCommitBatchTask(StageTask):
                     "sealed_cid": d["tree_r_cid"],
                     "unsealed_cid": d["tree_d_cid"],
                     "seal_rand_epoch": d["ticket_epoch"],
-                    "expiration": lands + (d["user_sector_duration_epochs"] or lifetime),
+                    "expiration": choose_expiration(
+                        config.profile, d["ticket_epoch"], d["user_sector_duration_epochs"]
+                    ),
                 }
                 for d in good
             ]

@@ -22,7 +22,8 @@ SELECT COALESCE(p.sp_id, c.sp_id) AS sp_id,
        p.after_precommit_msg_success, p.after_porep, p.after_finalize, p.after_move_storage,
        p.after_commit_msg, p.after_commit_msg_success,
        p.failed, p.failed_at, p.failed_reason, p.failed_reason_msg,
-       c.state AS chain_state, c.expiration_epoch, c.deadline, c."partition",
+       CASE WHEN c.termination = 'expired' THEN 'expired' ELSE c.state END AS chain_state,
+       c.expiration_epoch, c.deadline, c."partition",
        c.activation_epoch, c.precommit_epoch
   FROM sectors_sdr_pipeline p
   FULL OUTER JOIN chain_sectors c ON c.sp_id = p.sp_id AND c.sector_number = p.sector_number
@@ -36,6 +37,8 @@ CHAIN_STATES = {
     "faulty": "Faulty",
     "recovering": "Recovering",
     "terminated": "Terminated",
+    # terminated at its expiration epoch (chain_sectors.termination), see engine.chain.expiration
+    "expired": "Expired",
 }
 
 
