@@ -36,7 +36,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from engine.clock import Clock, SystemClock
 from engine.harmonytask.workers import prestart_worker_processes
@@ -66,6 +66,7 @@ from .screens.storage_path import StoragePathScreen
 from .screens.task import TaskScreen
 from .terminal import TerminalGuard
 from .widgets.cells import miner_address
+from .widgets.key_bar import KeyBar
 from .widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class HarmonyConsole(App[int]):
                     )
         yield Input(placeholder="filter (enter keeps it, esc clears)", id="filter")
         # ctrl+p is listed under ? with the other keys: the footer keeps its room at 80 columns
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def pane(self, name: str | None = None) -> Pane:
         return self.query_one(f"#{name or self.active_pane}", Pane)

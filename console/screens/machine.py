@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import (
@@ -37,6 +37,7 @@ from engine.storage import size_str
 from ..actions import MachineAction, offer
 from ..panes.machines import MachinesPane, state_style
 from ..widgets.cells import age, ident, num, styles_for, text
+from ..widgets.key_bar import KeyBar
 from ..widgets.keyed_table import Column, KeyedTable
 
 __all__ = ["MachineScreen", "machine_info"]
@@ -81,7 +82,7 @@ class MachineScreen(Screen[None]):
         yield Static(id="machine-info", classes="machine-info")
         yield KeyedTable(COLUMNS, id="machine-tasks")
         # ctrl+p is listed under ? with the other keys: the footer keeps its room at 80 columns
-        yield Footer(show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.watch_snapshot(self.snapshot)
