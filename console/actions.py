@@ -1,4 +1,6 @@
-"""The operator's changes to the cluster: the machine actions and restarting a failed task.
+"""The operator's changes to the cluster: the machine actions, restarting a failed task and
+resuming a failed sector (:func:`engine.tasks.seal.pipeline.resume_sector`, our own cluster only:
+Curio's sectors are read-only here).
 
 Each is one call of an engine API on the actions' own pool (see :mod:`console.connection`):
 on our own cluster the engine's admin API (cordon, uncordon, drain; restart a task), on a Curio
@@ -75,9 +77,10 @@ CURIO_STATES: dict[str, frozenset[MachineState]] = {
 }
 
 #: what each kind of cluster offers ("restart" is restarting a failed task: Curio deletes a
-#: task at its failure limit, so there is nothing to restart, and the console restarts none)
+#: task at its failure limit, so there is nothing to restart, and the console restarts none;
+#: "resume" is resuming a failed sector, whose Curio semantics are not implemented here)
 OFFERED: dict[str, frozenset[str]] = {
-    "harmony": frozenset({*MACHINE_ACTIONS, "restart"}),
+    "harmony": frozenset({*MACHINE_ACTIONS, "restart", "resume"}),
     "curio": frozenset(CURIO_ACTIONS),
 }
 
@@ -98,12 +101,13 @@ def offer(
     cluster has no such action, or, on a Curio cluster, not for this machine's state:
     hidden), None (not now: no machine selected, or an action under way: greyed), True.
 
-    ``machine`` is the selected one (None: no selection); ``kind`` "restart" is a task's."""
+    ``machine`` is the selected one (None: no selection); ``kind`` "restart" is a task's,
+    "resume" a sector's."""
     if kind not in OFFERED.get(cluster, frozenset()):
         return False
     if busy:
         return None
-    if kind == "restart":
+    if kind in ("restart", "resume"):
         return True
     if machine is None:
         return None
@@ -118,13 +122,16 @@ class ActionFailed(Exception):
 
 @dataclass(frozen=True)
 class AdminAction:
-    """One change: ``kind`` is a machine action or ``"restart"`` (of a task)."""
+    """One change: ``kind`` is a machine action, ``"restart"`` (of a task) or ``"resume"`` (of
+    a sector)."""
 
-    kind: MachineAction | Literal["restart"]
-    #: a machine id, or a task id for ``restart``
+    kind: MachineAction | Literal["restart", "resume"]
+    #: a machine id, a task id for ``restart``, a sector number for ``resume``
     target: int
-    #: how the operator knows the machine (its label); unused for tasks
+    #: how the operator knows the machine or sector (its label); unused for tasks
     label: str = ""
+    #: the sector's miner, for ``resume``
+    sp_id: int = 0
 
 
 async def perform(db: DB, action: AdminAction, *, cluster: str = "harmony") -> str:
@@ -139,6 +146,8 @@ async def perform(db: DB, action: AdminAction, *, cluster: str = "harmony") -> s
         if action.kind == "restart":
             name = await restart_task(db, action.target)
             return f"task {action.target} ({name}) restarted"
+        if action.kind == "resume":
+            return await _resume(db, action)
         if action.kind not in MACHINE_ACTIONS:
             raise ActionFailed(f"{action.kind} is a Curio action; this cluster is harmony's")
         await MACHINE_ACTIONS[action.kind](db, action.target)
@@ -150,3 +159,14 @@ async def perform(db: DB, action: AdminAction, *, cluster: str = "harmony") -> s
             else f"{action.kind.replace('_', ' ')} {action.label}"
         )
         raise ActionFailed(f"{what} failed: {one_line(exc)}") from exc
+
+
+async def _resume(db: DB, action: AdminAction) -> str:
+    """Resume a failed sector; the engine refuses (in its transaction) what is not safe."""
+    from engine.tasks.seal.pipeline import ResumeRefused, SectorNotInPipeline, resume_sector
+
+    try:
+        resumed = await resume_sector(db, action.sp_id, action.target)
+    except (ResumeRefused, SectorNotInPipeline) as exc:
+        raise ActionFailed(f"resume {action.label} refused: {exc}") from exc
+    return resumed.description

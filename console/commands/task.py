@@ -6,6 +6,7 @@ with Curio's semantics (:mod:`.curio_task`); ``add`` and ``restart`` are refused
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 from engine.harmonytask import (
     TaskNotFound,
@@ -62,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument(
         "--limit", type=positive_int, default=100, help="at most this many (default 100)"
     )
+    ls.add_argument(
+        "--why",
+        action="store_true",
+        help="say why each pending or waiting task has not been claimed (no live machine runs "
+        "its type, every one is cordoned, none has its resources, no storage path can hold "
+        "its files, a retry wait, or queued behind N): a WHY column, or a 'why' key in JSON",
+    )
     add_json_flag(ls)
     ls.set_defaults(run=run_list)
 
@@ -116,29 +124,41 @@ async def run_list(args: argparse.Namespace) -> int:
 
             return await curio_task_list(db, args)
         rows = await list_tasks(db, name=args.type, state=args.state, limit=args.limit)
+        why: dict[int, str] = {}
+        if args.why:
+            from engine.snapshot.waits import explain_tasks
+
+            waiting = [r.id for r in rows if r.state in ("pending", "waiting")]
+            why = {i: w.text for i, w in (await explain_tasks(db, waiting)).items()}
     finally:
         await db.close()
     if args.json:
-        print_json(rows)
+        if args.why:
+            print_json([{**asdict(r), "why": why.get(r.id)} for r in rows])
+        else:
+            print_json(rows)
         return 0
     if not rows:
         print("no tasks in the queue")
         return 0
-    print_table(
-        ["ID", "TYPE", "STATE", "MACHINE", "POSTED", "RETRIES", "ERROR"],
+    headers = ["ID", "TYPE", "STATE", "MACHINE", "POSTED", "RETRIES", "ERROR"]
+    table = [
         [
-            (
-                r.id,
-                r.name,
-                r.state,
-                r.owner or "",
-                r.posted_time.strftime("%Y-%m-%d %H:%M:%S"),
-                r.retries,
-                (r.last_error or "")[:60],
-            )
-            for r in rows
-        ],
-    )
+            r.id,
+            r.name,
+            r.state,
+            r.owner or "",
+            r.posted_time.strftime("%Y-%m-%d %H:%M:%S"),
+            r.retries,
+            (r.last_error or "")[:60],
+        ]
+        for r in rows
+    ]
+    if args.why:
+        headers.append("WHY")
+        for r, line in zip(rows, table, strict=True):
+            line.append(why.get(r.id, ""))
+    print_table(headers, table)
     return 0
 
 

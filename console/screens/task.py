@@ -3,11 +3,15 @@ posted and claimed, how long it has run against its type's typical time, its att
 shows its attempts (the tasks pane's history, searched for its id).
 
 Live like every view: rebuilt from each snapshot and each tick while open; a task that ended
-(or went back to the queue) while it was open says so.
+(or went back to the queue) while it was open says so. A task that is not running says why it
+waits (:mod:`engine.snapshot.waits`, read for this one task at each refresh while open, off the
+event loop: the text ``harmony task list --why`` prints).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 
@@ -17,14 +21,19 @@ from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.widgets import Static
 
+from engine.harmonydb import DB
 from engine.snapshot import ClusterSnapshot, duration
 from engine.snapshot.format import took
 from engine.snapshot.jobs import Job, build_jobs
+from engine.snapshot.waits import Wait, explain_tasks
 
+from ..feed import one_line
 from ..panes.base import Pane
 from .detail import DetailScreen
 
-__all__ = ["TaskScreen", "job_text"]
+__all__ = ["TaskScreen", "job_text", "wait_text"]
+
+log = logging.getLogger("harmony.console")
 
 
 def _when(ts: datetime | None) -> str:
@@ -61,6 +70,19 @@ def job_text(job: Job, snap: ClusterSnapshot, now: datetime | None) -> Text:
     return body
 
 
+def wait_text(wait: Wait) -> Text:
+    """A task that is not running: where it is, and why (the one definition's line)."""
+    body = Text()
+    if wait.name:
+        body.append(f"{'type':<9}", style="bold")
+        body.append(f"{wait.name}\n")
+    label = {"running": "state", "failed": "state", "gone": "state"}.get(wait.kind, "waits")
+    body.append(f"{label:<9}", style="bold")
+    body.append(f"{wait.text}\n", style="yellow" if wait.kind not in ("next", "queued") else "")
+    body.append("\nh: its attempts (task history)", style="dim")
+    return body
+
+
 class TaskScreen(DetailScreen):
     """A running task's detail (``enter`` on a job)."""
 
@@ -73,18 +95,46 @@ class TaskScreen(DetailScreen):
     #: the clock's time, once a second (bound to the app's)
     now: var[datetime | None] = var(None, init=False)
 
-    def __init__(self, task_id: int) -> None:
+    def __init__(self, task_id: int, *, source: Callable[[], DB | None] | None = None) -> None:
         super().__init__(f"Task {task_id}")
         self.task_id = task_id
+        #: the console's read pool on our own cluster (None: the why is not read)
+        self.source = source
+        self.wait: Wait | None = None
+        self._reading = False
 
     def body(self, snap: ClusterSnapshot) -> Text:
         job = next((j for j in build_jobs(snap) if j.id == self.task_id), None)
         if job is None:
+            if self.wait is not None and self.wait.kind != "running":
+                return wait_text(self.wait)
             return Text(
                 "not running any more: it finished, failed or went back to the queue "
                 "(h: its attempts)"
             )
         return job_text(job, snap, self.now)
+
+    def watch_snapshot(self, snap: ClusterSnapshot | None) -> None:
+        super().watch_snapshot(snap)
+        if snap is None or self._reading or self.source is None:
+            return
+        if any(j.id == self.task_id for j in build_jobs(snap)):
+            return  # running: the snapshot says it all
+        db = self.source()
+        if db is None or db.foreign:
+            return
+        self._reading = True
+        self.run_worker(self._read(db), group="task-why", exit_on_error=False)
+
+    async def _read(self, db: DB) -> None:
+        try:
+            self.wait = (await explain_tasks(db, [self.task_id]))[self.task_id]
+        except Exception as exc:  # shown in the view: the operator sees what failed
+            log.warning("task %d why: %s", self.task_id, exc)
+            self.wait = Wait(self.task_id, "", "gone", f"why not read: {one_line(exc)}")
+        finally:
+            self._reading = False
+        self.watch_now()
 
     def watch_now(self) -> None:
         if self.snapshot is not None:
