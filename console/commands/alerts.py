@@ -9,6 +9,10 @@ import getpass
 import re
 import socket
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.alerts.model import Severity
 
 from .common import CommandError, open_db, print_json, print_table
 
@@ -51,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ls.add_argument("--all", action="store_true", help="cleared alerts (still kept) too")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument(
+        "--count",
+        action="store_true",
+        help="only how many open alerts need attention (neither acknowledged nor muted), by "
+        "severity: what the console's header badge shows (for a monitoring script)",
+    )
     ls.set_defaults(run=run_list)
     check = actions.add_parser(
         "check",
@@ -124,19 +134,44 @@ def _print(alerts: list, now: datetime, as_json: bool, *, note: str = "") -> Non
     )
 
 
+def _print_counts(counts: dict[Severity, int], as_json: bool) -> None:
+    """``--count``: the badge's figures, most severe first."""
+    from engine.alerts.model import Severity
+
+    if as_json:
+        print_json({**{str(s): counts.get(s, 0) for s in Severity}, "total": sum(counts.values())})
+        return
+    total = sum(counts.values())
+    if not total:
+        print("no alert needs attention")
+        return
+    parts = [f"{counts[s]} {s}" for s in Severity if counts.get(s)]
+    print(f"{total} need{'s' if total == 1 else ''} attention: {', '.join(parts)}")
+
+
 async def run_list(args: argparse.Namespace) -> int:
     from engine.alerts import evaluate_live, list_alerts
+    from engine.alerts.store import attention_counts
 
     db = await open_db(args, migrate=False, read_only=True, foreign=True)
     try:
         now = await db.query_value("SELECT now()")
         if db.foreign:
             alerts = await evaluate_live(db)
+            if args.count:
+                counts: dict[Severity, int] = {}
+                for a in alerts:
+                    counts[a.severity] = counts.get(a.severity, 0) + 1
+                _print_counts(counts, args.json)
+                return 0
             note = (
                 "Curio cluster: checks evaluated now, read-only (nothing stored); acknowledge "
                 "and mute in Curio's web UI."
             )
             _print(alerts, now, args.json, note=note)
+            return 0
+        if args.count:
+            _print_counts(await attention_counts(db, now), args.json)
             return 0
         alerts = await list_alerts(db, include_cleared=args.all)
         _print(alerts, now, args.json)

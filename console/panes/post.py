@@ -4,7 +4,11 @@ Open, Close and FaultCutoff of the current and next non-empty deadlines, and the
 
 What the snapshot could not know (``PostSnap.missing``: on a Curio cluster without a reachable
 Lotus node, the head, the deadline times, faults and power) is said under the miners, one line
-each; the deadlines the database knows are shown without their times."""
+each; the deadlines the database knows are shown without their times.
+
+``enter`` on a deadline checks it (:class:`PostPane.CheckRequested`): the app opens the
+provability check's screen (``harmony proving check DEADLINE``), which reads and proves every
+sector of the deadline and submits nothing."""
 
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.reactive import var
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from engine.chain import DeadlineInfo, EpochClock
 from engine.snapshot import (
@@ -151,6 +156,15 @@ class PostPane(Pane):
     #: the cluster is ours)
     chain_note: var[str | None] = var(None, init=False)
 
+    class CheckRequested(Message):
+        """``enter`` on a deadline: check that its sectors are provable now."""
+
+        def __init__(self, sp_id: int, deadline: int, address: str) -> None:
+            super().__init__()
+            self.sp_id = sp_id
+            self.deadline = deadline
+            self.address = address
+
     def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
         super().__init__(id=id, read_only=read_only)
         self.show_all = False
@@ -172,6 +186,16 @@ class PostPane(Pane):
     @property
     def filter_table(self) -> KeyedTable:
         return self.query_one("#post-deadlines", KeyedTable)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = event.row_key.value
+        if event.data_table is not self.filter_table or key is None or self.snapshot is None:
+            return
+        sp_id, deadline = (int(part) for part in key.split(":"))
+        miner = next((m for m in self.snapshot.post.miners if m.sp_id == sp_id), None)
+        address = miner.address if miner is not None else f"t0{sp_id}"
+        self.post_message(self.CheckRequested(sp_id, deadline, address))
 
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all

@@ -19,9 +19,9 @@ HELP = [
         "Panes",
         [
             (
-                "1-8",
+                "1-9",
                 "machines, task queues, sealing pipeline, storage, PoSt deadlines, jobs, "
-                "miners, events",
+                "miners, events, alerts",
             ),
             ("tab / shift+tab", "next / previous table in a pane"),
             ("enter", "details of the selected machine, sector, storage path or job"),
@@ -63,7 +63,13 @@ HELP = [
             ("/ in h", "find a finished sector by number (searched in the database)"),
         ],
     ),
-    ("PoSt", [("a", "show all 48 deadlines or only those with sectors")]),
+    (
+        "PoSt",
+        [
+            ("a", "show all 48 deadlines or only those with sectors"),
+            ("enter", "check the selected deadline's sectors are provable now (submits nothing)"),
+        ],
+    ),
     (
         "Events",
         [
@@ -74,6 +80,14 @@ HELP = [
                 "no record of left, cordon, uncordon, drain, retry, lost, resume, "
                 "PoSt missed, declared faults",
             ),
+        ],
+    ),
+    (
+        "Alerts",
+        [
+            ("a / m", "acknowledge / mute for a while the selected alert (asks first)"),
+            ("enter", "open what the alert is about: sector, path, machine, deadline, task"),
+            ("header", "N alerts: open ones neither acknowledged nor muted, by worst severity"),
         ],
     ),
     (

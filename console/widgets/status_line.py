@@ -64,6 +64,10 @@ class StatusLine(Static):
         if curio:
             line.append(" Curio ", style="bold reverse")
             line.append(" ")
+        badge = self.alerts_badge()
+        if badge is not None:
+            line.append_text(badge)
+            line.append(" ")
         right = Text(no_wrap=True)
         if state.error:
             right.append(f"error: {state.error} ", style="bold red")
@@ -105,6 +109,19 @@ class StatusLine(Static):
             line.append(" " * gap)
         line.append_text(right)
         return line
+
+    def alerts_badge(self) -> Text | None:
+        """Open alerts neither acknowledged nor muted, in the colour of the worst (the word
+        says it too); None when there are none. On the left, after the database: it stays when
+        the line is full at 80 columns (the right side gives way)."""
+        alerts = getattr(self.snapshot, "alerts", None)
+        if alerts is None or not alerts.attention:
+            return None
+        worst = alerts.worst
+        colour = {"critical": "red", "warning": "yellow"}.get(str(worst), "blue")
+        count = f"{alerts.attention}{'+' if alerts.capped else ''}"
+        label = "alert" if alerts.attention == 1 else "alerts"
+        return Text(f" {count} {label}: {worst} ", style=f"bold reverse {colour}")
 
     def engine_text(self) -> str:
         """This process's machine as the snapshot has it (the same row the machines pane

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from engine.harmonydb import DB, Tx
@@ -21,9 +22,11 @@ from engine.harmonydb import DB, Tx
 from .model import Alert, Finding, Severity
 
 __all__ = [
+    "ATTENTION_SCAN",
     "AckResult",
     "NoSuchAlert",
     "ack",
+    "attention_counts",
     "list_alerts",
     "mute",
     "prune",
@@ -95,6 +98,23 @@ SELECT {COLUMNS} FROM harmony_alerts
           first_seen, id
  LIMIT $1
 """
+
+#: Open alerts neither acknowledged nor muted at $1, by severity: the header badge and
+#: ``harmony alerts list --count``; the very condition of :meth:`Alert.needs_attention`. An
+#: index range scan of the open alerts (the partial index ``harmony_alerts_open``), at most $2
+#: of them: a refresh costs the same however many there are.
+COUNT_ATTENTION = """
+SELECT severity, count(*)::int AS n
+  FROM (SELECT severity FROM harmony_alerts
+         WHERE cleared_at IS NULL AND acked_at IS NULL
+           AND (muted_until IS NULL OR muted_until <= $1)
+         ORDER BY first_seen, id
+         LIMIT $2) a
+ GROUP BY severity
+"""
+
+#: the most open alerts :func:`attention_counts` looks at (more are counted as this many)
+ATTENTION_SCAN = 1_000
 
 ACK = """
 WITH hit AS (
@@ -207,11 +227,25 @@ def row_to_alert(r: Any) -> Alert:
     )
 
 
-async def list_alerts(db: DB, *, include_cleared: bool = False, limit: int = 1000) -> list[Alert]:
+async def list_alerts(
+    db: DB | Tx, *, include_cleared: bool = False, limit: int = 1000
+) -> list[Alert]:
     """Open alerts, most severe and oldest first; with ``include_cleared`` the cleared ones
-    still kept too (after the open ones, newest cleared first)."""
+    still kept too (after the open ones, newest cleared first). ``harmony alerts list`` and
+    the console's Alerts pane both list with this (the console inside its refresh's
+    transaction)."""
     rows = await db.select(LIST_ALL if include_cleared else LIST_OPEN, limit)
     return [row_to_alert(r) for r in rows]
+
+
+async def attention_counts(
+    db: DB | Tx, now: datetime, *, scan: int = ATTENTION_SCAN
+) -> dict[Severity, int]:
+    """How many open alerts need attention at ``now`` (neither acknowledged nor muted), per
+    severity (those with none left out): the header badge and ``harmony alerts list
+    --count``. At most ``scan`` alerts are looked at."""
+    rows = await db.select(COUNT_ATTENTION, now, scan)
+    return {Severity(r["severity"]): int(r["n"]) for r in rows}
 
 
 def _target(target: str) -> tuple[int, str]:
