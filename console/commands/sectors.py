@@ -1,5 +1,5 @@
-"""``harmony sectors pledge|list|status|history|resume``: CC sectors through the sealing
-pipeline.
+"""``harmony sectors pledge|list|status|history|expirations|resume``: CC sectors through the
+sealing pipeline, and when they expire on chain.
 
 On a Curio cluster (a foreign schema) ``list`` and ``history`` read Curio's pipeline and sealed
 sectors (:mod:`.curio_sectors`); ``status`` is not supported there yet, ``pledge`` and
@@ -29,6 +29,7 @@ from engine.proofs import format_sector_size
 from engine.storage import find_sector
 
 if TYPE_CHECKING:
+    from engine.snapshot.expirations import ExpirationsSnap
     from engine.tasks.seal.status import SectorView
 
 # The sealing pipeline's modules are imported by the commands that use them, so `harmony` (and
@@ -106,6 +107,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_json_flag(history)
     history.set_defaults(run=run_history)
+    exp = actions.add_parser(
+        "expirations",
+        help="live sectors per miner by when they expire (1, 7, 30 days, later)",
+        description="Each miner's live sectors by when they expire, at the chain's head: "
+        "within 1 day, 7 days, 30 days or later, with the soonest expiration epoch and how "
+        "many sectors have expired (the Miners pane's 'Expiring' line). A day is one proving "
+        "period: 2880 epochs on Filecoin, 480 (16 minutes) on the devnet, whose sector "
+        "lifetimes are scaled to its days. A sector past its expiration epoch stays live until "
+        "its deadline ends (the chain's cron then removes it): it counts as within 1 day. On a "
+        "Curio cluster the expirations are sectors_meta's, at Lotus's head (--lotus-api, "
+        "FULLNODE_API_INFO, or Curio's [Apis] ChainApiInfo), else at the head of Curio's "
+        "newest WinningPoSt round.",
+    )
+    exp.add_argument("--miner", type=miner_address, metavar="ADDRESS", help="only this miner")
+    exp.add_argument(
+        "--lotus-api",
+        metavar="API_INFO",
+        default=argparse.SUPPRESS,
+        help="on a Curio cluster, the Lotus node whose head places the sectors",
+    )
+    add_json_flag(exp)
+    exp.set_defaults(run=run_expirations)
     resume = actions.add_parser(
         "resume",
         help="take a failed sector back into the pipeline (only before its PreCommit)",
@@ -399,3 +422,88 @@ async def run_history(args: argparse.Namespace) -> int:
     finally:
         await db.close()
     return print_history("t0", history, json=args.json)
+
+
+async def read_cli_expirations(
+    db: DB, args: argparse.Namespace
+) -> tuple[ExpirationsSnap, str | None]:
+    """The buckets as the Miners pane reads them (:func:`read_expirations` at the head the pane
+    uses), and a note on where a Curio cluster's head came from."""
+    from engine.snapshot.expirations import read_curio_expirations, read_expirations
+
+    if db.foreign:
+        from .curio_proving import _chain_state
+
+        state, problem = await _chain_state(db, getattr(args, "lotus_api", None), (), CLOCK.now())
+        head = state.head_epoch if state is not None else None
+        profile = state.profile() if state is not None else None
+        snap = await read_curio_expirations(db, head, profile)
+        note = None
+        if head is None:
+            why = problem or (state.error if state is not None else None) or "no Lotus node"
+            note = (
+                f"head epoch {snap.head_epoch} from Curio's newest WinningPoSt round ({why})"
+                if snap.head_epoch is not None
+                else f"the chain head is not known ({why}; no WinningPoSt round either)"
+            )
+        return snap, note
+    config = await require_chain(db)
+    # the head the console's pane reads: the chain's last tipset, else the clock's
+    tip = await db.query_value("SELECT max(epoch) FROM chain_tipsets")
+    head = config.epoch_at(CLOCK.now()) if tip is None else int(tip)
+    profile = config.profile
+    snap = await read_expirations(db, head, profile.epochs_per_day, profile.block_time)
+    return snap, None
+
+
+async def run_expirations(args: argparse.Namespace) -> int:
+    from engine.snapshot.expirations import expiration_line
+
+    db = await open_db(args, migrate=False, foreign=True)
+    try:
+        snap, note = await read_cli_expirations(db, args)
+    finally:
+        await db.close()
+    miners = list(snap.miners)
+    if args.miner:
+        sp_id = parse_miner(args.miner)
+        miners = [m for m in miners if m.sp_id == sp_id]
+    if args.json:
+        print_json(
+            {
+                "head_epoch": snap.head_epoch,
+                "epochs_per_day": snap.epochs_per_day,
+                "note": note,
+                "miners": [m.figures() for m in miners],
+            }
+        )
+        return 0
+    if note:
+        print(note)
+    if snap.head_epoch is None:
+        print("no expirations can be placed without the chain head")
+        return 0
+    if not miners:
+        print(f"no sectors on chain at epoch {snap.head_epoch}")
+        return 0
+    day = snap.epochs_per_day
+    print(f"at epoch {snap.head_epoch}; a day is {day} epochs (one proving period)")
+    print_table(
+        ["Miner", "<=1 day", "<=7 days", "<=30 days", "Later", "Unknown", "Expired", "Soonest"],
+        [
+            [
+                f"t0{m.sp_id}",
+                m.day,
+                m.week,
+                m.month,
+                m.later,
+                m.unknown,
+                m.expired,
+                "-" if m.soonest is None else m.soonest,
+            ]
+            for m in miners
+        ],
+    )
+    for m in miners:
+        print(f"t0{m.sp_id}: {expiration_line(snap, m.sp_id)}")
+    return 0

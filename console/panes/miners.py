@@ -1,6 +1,8 @@
 """Pane 7: miners, like ``lotus-miner info``: per miner its sectors by state, raw and
 quality-adjusted power, WinningPoSt (blocks won, missed, win rate), faults and recoveries, and
-the next deadline with sectors, counting down.
+the next deadline with sectors, counting down; and below, the selected miner's sector
+expirations by bucket (:func:`engine.snapshot.expirations.expiration_line`, the line ``harmony
+sectors expirations`` prints).
 
 One definition with ``harmony miner info``: both take :func:`engine.snapshot.miners.miner_infos`
 of a snapshot, and the selected miner's lines below the table are the CLI's
@@ -18,6 +20,7 @@ from textual.reactive import var
 from textual.widgets import DataTable, Static
 
 from engine.snapshot import ClusterSnapshot, countdown
+from engine.snapshot.expirations import ExpirationsSnap, expiration_line
 from engine.snapshot.miners import MinerInfo, info_lines, miner_infos, rate_text, size_text
 
 from ..widgets.cells import Styles, num, text
@@ -129,6 +132,8 @@ class MinersPane(Pane):
         super().__init__(id=id, read_only=read_only)
         #: the last render's summaries, by row key
         self._infos: dict[str, MinerInfo] = {}
+        #: the last render's sector expirations (a line of the selected miner's summary)
+        self._expirations = ExpirationsSnap.empty()
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="miners-header")
@@ -137,6 +142,7 @@ class MinersPane(Pane):
             yield KeyedTable(COLUMNS, id="miners-table")
             with VerticalScroll(id="miners-detail"):
                 yield Static(id="miners-info")
+                yield Static(id="miners-expirations")
 
     @property
     def table(self) -> KeyedTable:
@@ -157,6 +163,7 @@ class MinersPane(Pane):
         styles = self.palette
         header = self.query_one("#miners-header", PaneHeader)
         infos = miner_infos(snap, now)
+        self._expirations = snap.expirations
         self._infos = {str(i.sp_id): i for i in infos}
         if not infos:
             header.update(Text("no miners yet: create one with `harmony chain create-miner`"))
@@ -190,6 +197,8 @@ class MinersPane(Pane):
         info = self._infos.get(key) if key is not None else None
         body = Text("\n".join(info_lines(info, now))) if info is not None else Text("")
         self.query_one("#miners-info", Static).update(body)
+        expiring = expiration_line(self._expirations, info.sp_id) if info is not None else ""
+        self.query_one("#miners-expirations", Static).update(Text(expiring))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.highlighted = event.row_key.value

@@ -12,7 +12,7 @@ Sources (Curio's alertmanager, alerts.go): WindowPost, WinningPost, TaskFailures
 or PoSt failure, or more than 5 per type or machine in 30 minutes), PermanentStorageSpace
 (store space vs sectors not yet moved to storage, 2 x sector size + 200 MiB each),
 MissingSectors (live sectors without a sealed or update file on any path), PendingMessages
-(unexecuted for over an hour), ChainSync.
+(unexecuted for over an hour), ChainSync. Ours besides: sectors expiring within a week.
 """
 
 from __future__ import annotations
@@ -192,6 +192,51 @@ async def partition_unreadable(tx: Any, s: AlertSettings, now: datetime) -> list
             )
         )
     return out
+
+
+#: Live sectors expire within this many days (proving periods; 480 epochs on the devnet): an
+#: operator has a week to extend the ones to keep.
+EXPIRING_DAYS = 7
+
+#: Live sectors expiring within EXPIRING_DAYS of the head, per miner ($1 days, $2 list limit).
+EXPIRING = """
+SELECT s.sp_id, count(*) AS n, min(s.expiration_epoch) AS soonest, h.head,
+       c.wpost_proving_period AS day,
+       (array_agg(s.sector_number ORDER BY s.expiration_epoch, s.sector_number))[1:$2]
+           AS numbers
+  FROM chain_config c
+  JOIN LATERAL (SELECT max(epoch) AS head FROM chain_tipsets) h ON h.head IS NOT NULL
+  JOIN chain_sectors s ON s.state IN ('active', 'faulty', 'recovering')
+       AND s.expiration_epoch <= h.head + $1 * c.wpost_proving_period
+ WHERE c.id = 1
+ GROUP BY s.sp_id, h.head, c.wpost_proving_period
+ ORDER BY s.sp_id
+ LIMIT 1000
+"""
+
+
+def expiring_finding(sp: int, n: int, soonest: int, days: int, numbers: list[int]) -> Finding:
+    """The sectors-expiring alert (both backends word it alike; the epochs are the chain's)."""
+    return Finding(
+        "sectors-expiring",
+        miner(sp),
+        Severity.WARNING,
+        f"{miner(sp)}: {n} live sector(s) expire within {days} days, the soonest at epoch "
+        f"{soonest} (sectors {numbers_text(numbers, n)}). At its expiration a sector leaves its "
+        "partition: no longer proven, its power gone. Extend the ones to keep before then "
+        "(ExtendSectorExpiration2: `sptool sectors extend`, `lotus-miner sectors extend`), or "
+        "let them expire (acknowledge or mute this alert); see `harmony sectors expirations`.",
+        {"miner": sp, "epoch": soonest, "sectors": numbers},
+    )
+
+
+async def sectors_expiring(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    return [
+        expiring_finding(
+            r["sp_id"], int(r["n"]), int(r["soonest"]), EXPIRING_DAYS, list(r["numbers"])
+        )
+        for r in await tx.select(EXPIRING, EXPIRING_DAYS, s.list_limit)
+    ]
 
 
 # ----------------------------------------------------------------------------- WinningPoSt
@@ -538,6 +583,7 @@ CHECKS: tuple[Check, ...] = (
     Check("wdpost-missed", "WindowPoSt deadline closed without a landed proof", wdpost_missed),
     Check("sectors-faulty", "faulty and recovering sectors", sectors_faulty),
     Check("partition-unreadable", "partition sectors a proof could not read", partition_unreadable),
+    Check("sectors-expiring", "live sectors expiring within 7 days", sectors_expiring),
     Check("block-not-included", "won block not included", block_not_included),
     Check("winpost-gap", "won epoch with no block mined", winpost_gap),
     Check("task-failed", "tasks failed for good", task_failed),

@@ -2,6 +2,9 @@
 own tables (its columns differ from ours: no ``outcome`` in task history, one heartbeat per
 path, ``sectors_meta`` for the sectors' chain state, one ``mining_tasks`` row per epoch).
 
+Sectors expiring soon are read from ``sectors_meta.expiration_epoch`` against the head of
+Curio's newest WinningPoSt round (``mining_tasks``; the alert task has no Lotus node).
+
 Not here, because the data is on the chain, not in the database: WindowPoSt deadlines without
 a landed proof and the chain's sync (Curio reads those from its Lotus node). Nothing is stored:
 ``harmony alerts list`` evaluates these live, and acknowledging or muting is Curio's own
@@ -14,11 +17,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from engine.snapshot.expirations import FILECOIN_EPOCHS_PER_DAY, curio_head_estimate
 from engine.snapshot.format import duration
 from engine.storage.listing import health_text
 from engine.storage.placement import STALE_AFTER
 
-from .checks import SEALING_AND_POST, Check, fmt_bytes, miner, missing_space, numbers_text
+from .checks import (
+    EXPIRING_DAYS,
+    SEALING_AND_POST,
+    Check,
+    expiring_finding,
+    fmt_bytes,
+    miner,
+    missing_space,
+    numbers_text,
+)
 from .checks import space_needed as _space_needed
 from .model import AlertSettings, Finding, Severity
 
@@ -173,6 +186,32 @@ async def curio_no_file(tx: Any, s: AlertSettings, now: datetime) -> list[Findin
     ]
 
 
+#: Live sectors of sectors_meta expiring by $2 ($1 list limit).
+CURIO_EXPIRING = """
+SELECT sp_id, count(*) AS n, min(expiration_epoch) AS soonest,
+       (array_agg(sector_num ORDER BY expiration_epoch, sector_num))[1:$1] AS numbers
+  FROM sectors_meta
+ WHERE is_live AND expiration_epoch <= $2
+ GROUP BY sp_id ORDER BY sp_id
+ LIMIT 1000
+"""
+
+
+async def curio_expiring(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    """Sectors expiring within a week of the head; the head is Curio's newest WinningPoSt round
+    (the database has no other: without one, nothing can be said)."""
+    head = await curio_head_estimate(tx)
+    if head is None:
+        return []
+    horizon = head + EXPIRING_DAYS * FILECOIN_EPOCHS_PER_DAY
+    return [
+        expiring_finding(
+            r["sp_id"], int(r["n"]), int(r["soonest"]), EXPIRING_DAYS, list(r["numbers"])
+        )
+        for r in await tx.select(CURIO_EXPIRING, s.list_limit, horizon)
+    ]
+
+
 CURIO_NOT_INCLUDED = """
 SELECT sp_id, epoch, mined_cid FROM mining_tasks
  WHERE won AND included IS FALSE AND base_compute_time >= now() - make_interval(secs => $1)
@@ -249,6 +288,7 @@ CURIO_CHECKS: tuple[Check, ...] = (
     Check("storage-path", "storage path heartbeat stale or failed", curio_storage_paths),
     Check("storage-space", "store space for the sectors being sealed", curio_storage_space),
     Check("sectors-faulty", "faulty sectors (sectors_meta)", curio_faulty),
+    Check("sectors-expiring", "live sectors expiring within 7 days", curio_expiring),
     Check("sector-no-file", "live sectors with no sealed file", curio_no_file),
     Check("block-not-included", "WinningPoSt: not included, gaps", curio_winning),
     Check("message-stuck", "messages pending execution", curio_pending_messages),

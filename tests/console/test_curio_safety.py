@@ -66,6 +66,7 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "sectors list": (["sectors", "list"], "lists"),
     "sectors status": (["sectors", "status", "1"], "unsupported"),
     "sectors history": (["sectors", "history"], "reads"),
+    "sectors expirations": (["sectors", "expirations"], "lists"),
     "miner info": (["miner", "info"], "lists"),
     "events": (["events"], "lists"),
     "sectors resume": (["sectors", "resume", "1"], "writes"),

@@ -18,6 +18,7 @@ from typing import TypeVar
 from engine.harmonydb import DB, HarmonyDBError, Tx
 
 from ..events import EventsSnap
+from ..expirations import ExpirationsCache, ExpirationsSnap, read_curio_expirations
 from ..jobs import JobTarget, JobTargets
 from ..model import (
     ClusterSnapshot,
@@ -102,6 +103,8 @@ class CurioSnapshotReader:
         self._targets = JobTargets()
         #: the events as last read (read only while the Events pane shows them)
         self._events = EventsSnap.empty()
+        #: sector expirations from sectors_meta at Lotus's head (read while miners are shown)
+        self._expirations = ExpirationsCache()
         self.events_window = 24 * 3600.0
         self.events_limit = 500
         #: wall time of the last snapshot() (queries, decoding and building), milliseconds
@@ -203,6 +206,14 @@ class CurioSnapshotReader:
             PipelineSnap.empty(self.stuck_after),
         )
         self._sealing_history = pipeline.history
+        if lists is None or "miners" in lists:
+            await section(
+                "expirations",
+                lambda tx: self._expirations.read(
+                    now, lambda: read_curio_expirations(tx, post.head_epoch, post.profile)
+                ),
+                ExpirationsSnap.empty(),
+            )
         storage: StorageSnap = await section("storage", self._storage(now), StorageSnap(()))
         if lists is None or "events" in lists:
             self._events = await section(
@@ -230,6 +241,7 @@ class CurioSnapshotReader:
             cluster="curio",
             job_targets=targets,
             events=self._events,
+            expirations=self._expirations.snap,
         )
         self.last_wall_ms = (time.perf_counter() - started) * 1000
         return snap
