@@ -75,16 +75,27 @@ async def send_message(
     """Put a message in the pool at ``epoch``; it executes at ``epoch + message_delay_epochs``
     (or the first epoch the chain has not executed yet, if that is later).
 
-    Written in ``tx`` (commit it to send); wakes the chain-advance of every node (NOTIFY).
-    ``task_id``: the sending task, whose machine is recorded as the waiter.
+    Written in ``tx`` (commit it to send; run ``tx`` with ``DB.transaction``, which retries
+    the 40001 a concurrent advance or send can cause under REPEATABLE READ or SERIALIZABLE);
+    wakes the chain-advance of every node (NOTIFY; without it they poll, see
+    :class:`~engine.chain.service.ChainService`). ``task_id``: the sending task, whose
+    machine is recorded as the waiter.
     """
     if method not in METHODS:
         raise ValueError(f"unknown miner method {method!r}")
-    # Serialise with the chain advance (which holds the row FOR UPDATE), so a message is never
-    # given a landing epoch the chain has already passed. The head is read by a second
-    # statement: under READ COMMITTED that one's snapshot is taken after the lock was granted,
-    # so it sees the advance that held it (a subquery of the locking statement would not).
+    # Serialise with the chain advance, so a message is never given a landing epoch the chain
+    # has already executed, and an advance never misses a message committed while it waited.
+    # The advance holds chain_config FOR UPDATE, a send FOR SHARE. Under READ COMMITTED that
+    # is enough: the statements after a wait see what the holder committed. Under REPEATABLE
+    # READ and SERIALIZABLE (YugabyteDB's Snapshot and Serializable) the waiter's snapshot
+    # predates the holder and a lock that was only held is granted silently, so both also
+    # write the chain_turn row (the advance by a trigger on its tipset insert,
+    # sql/20261203-91-chain-turn.sql): the later writer fails with 40001 and its transaction
+    # runs again on a fresh snapshot (``DB.transaction`` retries it). Overlapping sends queue
+    # on that row too, each until the other commits (a send's transaction is short). The
+    # head is read after both, by a statement of its own.
     await tx.query_value("SELECT id FROM chain_config WHERE id = 1 FOR SHARE")
+    await tx.exec("UPDATE chain_turn SET turns = turns + 1 WHERE id = 1")
     head = await tx.query_value("SELECT COALESCE(max(epoch), -1) FROM chain_tipsets")
     land = max(epoch + config.profile.message_delay_epochs, (head if head is not None else -1) + 1)
     cid = object_cid(

@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 
 from engine.chain import DECLARE_FAULTS, DEVNET, advance_chain, init_chain, send_message
-from engine.harmonydb import DB
+from engine.harmonydb import DB, Tx
 from support.probe import wait_until
 
 
@@ -21,16 +21,16 @@ async def test_a_message_sent_during_an_advance_lands_after_the_new_head(db: DB)
                 "INSERT INTO chain_tipsets (epoch, beacon) VALUES ($1, $2)", epoch, b"x"
             )
 
-        async def send() -> int:
-            async with db.begin() as tx:
-                sent = await send_message(
-                    tx, config, 1000, DECLARE_FAULTS, {"declarations": []}, epoch=10
-                )
-                await tx.commit()
+        async def send(tx: Tx) -> int:
+            sent = await send_message(
+                tx, config, 1000, DECLARE_FAULTS, {"declarations": []}, epoch=10
+            )
+            await tx.commit()
             return sent.land_epoch
 
         # Another node's transaction: a fresh context, outside this one's transaction guard.
-        sending = asyncio.create_task(send(), context=contextvars.Context())
+        # Retried as senders are (under REPEATABLE READ / SERIALIZABLE the wait ends in 40001).
+        sending = asyncio.create_task(db.transaction(send), context=contextvars.Context())
         advancing = await advance.query_value("SELECT pg_backend_pid()")
 
         async def blocked_by_the_advance() -> bool:
