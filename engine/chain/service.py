@@ -6,8 +6,15 @@ decides when the chain needs advancing: at the next epoch something is due (a me
 deadline with sectors closes), learned from this process's own sends and advances and, across
 the cluster, from NOTIFY payloads on the ``chain`` channel; otherwise every ``idle_tick``
 seconds. So an idle cluster advances its chain a couple of times a minute, and a busy one at
-every epoch that matters. Without NOTIFY (YugabyteDB by default) a node learns only from its own
-actions and the idle tick, which costs latency, never correctness.
+every epoch that matters.
+
+Without NOTIFY (YugabyteDB by default, where LISTEN is refused) the service reads what a notice
+would have said every ``poll_interval`` seconds instead: the chain's head and the earliest
+pending message's landing epoch (one statement over two indexes). So a machine learns of a head
+another machine advanced (and wants no tick it would only repeat) and of a message another
+machine sent (and ticks when it lands) within a poll, not only at its next idle tick. The chain
+itself never depends on either: an advance executes every epoch's messages and cron whenever it
+runs, however late (:mod:`.advance`); the poll and the notices only bound how late.
 """
 
 from __future__ import annotations
@@ -30,6 +37,13 @@ __all__ = ["ChainService"]
 
 log = logging.getLogger(__name__)
 
+#: What a ``chain`` notice would have said, read where there is no NOTIFY: the head (the primary
+#: key's last entry) and the next message due (``chain_messages_pending``'s first entry).
+_POLL = """
+SELECT (SELECT max(epoch) FROM chain_tipsets) AS head,
+       (SELECT min(land_epoch) FROM chain_messages WHERE landed_epoch IS NULL) AS next_message
+"""
+
 
 class ChainService:
     """Shared by the chain-dependent task types of one process.
@@ -38,12 +52,23 @@ class ChainService:
         clock: the time source for epochs and the idle tick (tests pass a
             :class:`~engine.clock.ManualClock`).
         idle_tick: seconds on ``clock`` between chain advances when nothing is due.
+        poll_interval: real seconds between reads of the chain's state where the server has
+            no NOTIFY (module docstring); unused where it has.
     """
 
-    def __init__(self, db: DB, clock: Clock | None = None, *, idle_tick: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: DB,
+        clock: Clock | None = None,
+        *,
+        idle_tick: float = 30.0,
+        poll_interval: float = 1.0,
+    ) -> None:
         self.db = db
         self.clock: Clock = clock or SystemClock()
         self.idle_tick = idle_tick
+        self.poll_interval = poll_interval
+        self._poller: asyncio.Task[None] | None = None
         self.beacons = BeaconCache()
         self._config: ChainConfig | None = None
         self._config_checked = 0.0
@@ -156,8 +181,63 @@ class ChainService:
             if await listener.start():
                 self._listener = listener
                 self.db.on_close.append(listener.close)
+                return
+            log.info(
+                "the server has no NOTIFY: reading the chain's state every %gs", self.poll_interval
+            )
         except (HarmonyDBError, OSError) as exc:
-            log.warning("chain notifications unavailable (%s); relying on polling", exc)
+            log.warning("chain notifications unavailable (%s); reading the chain's state", exc)
+        self._poller = asyncio.create_task(self._poll_loop(), name="harmony-chain-poll")
+        self.db.on_close.append(self._stop_polling)
+
+    async def _poll_loop(self) -> None:
+        # Real seconds, not the injected clock's: like wait_changed's bound, this stands in for
+        # notices that never come, so it must run while a test holds the clock still.
+        while True:
+            try:
+                await self.poll()
+            except HarmonyDBError as exc:
+                log.warning("reading the chain's state failed: %s", exc)
+            await asyncio.sleep(self.poll_interval)
+
+    async def _stop_polling(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+
+    @property
+    def polling(self) -> bool:
+        """Whether this service reads the chain's state for want of NOTIFY."""
+        return self._poller is not None
+
+    async def refresh(self) -> None:
+        """:meth:`poll` now, where the service polls (a no-op where NOTIFY tells it): the tick
+        adder reads before it adds, so it does not repeat a tick another machine just ran. A
+        failed read is logged; the caller goes on with what it knew."""
+        if self._poller is None:
+            return
+        try:
+            await self.poll()
+        except HarmonyDBError as exc:
+            log.warning("reading the chain's state failed: %s", exc)
+
+    async def poll(self) -> None:
+        """Learn what a NOTIFY would have announced: a chain that now exists, a head another
+        machine advanced, a message another machine sent (each only if it is news here)."""
+        if self._config is None:
+            self._config_checked = 0.0  # wait_config re-reads it now
+            self._fire()
+            return
+        row = await self.db.query_row(_POLL)
+        if row is None:
+            return
+        head, message = row["head"], row["next_message"]
+        if head is not None and (self.head is None or head > self.head):
+            self._learn_head(int(head), None)
+        if message is not None and (self.due is None or message < self.due):
+            self.note_message(int(message))
 
     def _reconnected(self) -> None:
         for callbacks in self._channels.values():

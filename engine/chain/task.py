@@ -76,6 +76,11 @@ class ChainTick(TaskType):
         refused_at = 0.0
         while True:
             if service.tick_due() and time.monotonic() - refused_at >= gap:
+                # Without NOTIFY another machine's tick is news only once read: read before
+                # adding one that would repeat it (one statement; nothing where NOTIFY works).
+                await service.refresh()
+                if not service.tick_due():
+                    continue
                 try:
                     added = await add_task(extra)
                 except HarmonyDBError as exc:
