@@ -214,10 +214,15 @@ class ProcessPool:
 
     async def close(self) -> None:
         self._closed = True
-        for worker in list(self._all):
-            worker.kill()
-        await asyncio.to_thread(lambda: [w.join() for w in self._all])
-        self._all.clear()
+        # Killing a worker ends the run() waiting on it, which drops it from the set on the
+        # event loop while the joining thread would iterate that set ("Set changed size during
+        # iteration"): join a copy, and end any worker a run() started before it saw _closed.
+        while self._all:
+            workers = list(self._all)
+            for worker in workers:
+                worker.kill()
+            await asyncio.to_thread(lambda ws=workers: [w.join() for w in ws])
+            self._all.difference_update(workers)
 
 
 def prestart_worker_processes() -> None:
