@@ -25,10 +25,14 @@ changes two things in what the clients send, and nothing else:
 NOTIFY is left alone: PostgreSQL delivers nothing to a server with no listener, and the DB
 layer sends none once the probe failed (:meth:`DB.notify`).
 
-Tests and CI turn the mode on with ``HARMONY_TEST_YUGABYTE_MODE=1`` (``tests/conftest.py``
-starts the front in a process of its own, in front of the suite's server; see
-:func:`start_front_process`). ``python -m engine.harmonydb.yugabyte_mode URL`` prints the
-front's URL and serves until its standard input closes.
+Tests and CI turn the mode on with ``HARMONY_TEST_YUGABYTE_MODE``: ``1`` for the whole suite
+(``tests/conftest.py`` starts the front in a process of its own, in front of the suite's
+server; see :func:`start_front_process`), ``engine`` for ``tests/engine`` alone, the rest of
+the same run in the normal mode (``tests/engine/conftest.py`` puts the front before the engine
+tests' server only; CI's second run does this, so the engine suite runs once with NOTIFY and
+READ COMMITTED and once without, under SERIALIZABLE, and no run is added).
+``python -m engine.harmonydb.yugabyte_mode URL`` prints the front's URL and serves until its
+standard input closes.
 """
 
 from __future__ import annotations
@@ -51,8 +55,35 @@ from engine.faults.pgproxy import (
     _remember_sql,
 )
 
-#: The environment variable that puts the test suite in this mode.
+#: The environment variable that puts the test suite in this mode: ``1`` the whole suite,
+#: ``engine`` only ``tests/engine``; unset, empty or ``0`` none of it.
 ENV = "HARMONY_TEST_YUGABYTE_MODE"
+
+#: The parts of the suite the variable can name (``1`` names :data:`SUITE`).
+SUITE = "suite"
+ENGINE = "engine"
+
+
+def requested_scope() -> str | None:
+    """Which part of the suite ``HARMONY_TEST_YUGABYTE_MODE`` puts in the mode: :data:`SUITE`,
+    :data:`ENGINE` or None; any other value is refused (a typo must not pass for a run in the
+    mode)."""
+    value = os.environ.get(ENV, "").strip().lower()
+    if value in ("", "0"):
+        return None
+    if value == "1":
+        return SUITE
+    if value == ENGINE:
+        return ENGINE
+    raise ValueError(f"{ENV}={value!r}: expected 1 (the whole suite), engine (tests/engine) or 0")
+
+
+def in_mode(part: str) -> bool:
+    """Whether tests of ``part`` (:data:`SUITE` for any test, :data:`ENGINE` for tests/engine)
+    run in the mode."""
+    scope = requested_scope()
+    return scope == SUITE or (scope is not None and scope == part)
+
 
 #: A statement list whose first statement, or any statement after a ';', is a LISTEN.
 _LISTEN = re.compile(rb"(?:^|;)\s*LISTEN\b", re.IGNORECASE)
@@ -78,9 +109,19 @@ class FrontCounts:
 class YugabyteFront(PgProxy):
     """A proxy that refuses LISTEN and makes every session SERIALIZABLE (module docstring)."""
 
-    def __init__(self, upstream_host: str, upstream_port: int | None = 5432) -> None:
+    def __init__(
+        self,
+        upstream_host: str,
+        upstream_port: int | None = 5432,
+        *,
+        isolation: str = "serializable",
+    ) -> None:
         super().__init__(upstream_host, upstream_port)
         self.counts = FrontCounts()
+        #: every session's default isolation: ``serializable`` in the mode; tests of code that
+        #: opens its own transactions may ask for ``repeatable read`` (YugabyteDB's Snapshot,
+        #: where PostgreSQL's SSI does not stand in for a missing write conflict)
+        self.isolation = isolation
 
     def _startup_parameters(self, body: bytes) -> bytes:
         """The startup parameters (name NUL value NUL ... NUL) with the session's default
@@ -92,7 +133,7 @@ class YugabyteFront(PgProxy):
         if b"default_transaction_isolation" in names:
             return body
         self.counts.serializable_sessions += 1
-        return body[:-1] + b"default_transaction_isolation\0serializable\0\0"
+        return body[:-1] + b"default_transaction_isolation\0" + self.isolation.encode() + b"\0\0"
 
     async def _frontend(self, reader: asyncio.StreamReader, link: _Link) -> None:
         assert link.server is not None
@@ -170,10 +211,11 @@ def start_front_process(url: str) -> FrontProcess:
 
 
 @contextlib.contextmanager
-def front_if_requested(url: str) -> Iterator[str]:
-    """``url`` through a front process while ``HARMONY_TEST_YUGABYTE_MODE`` is set (and not
-    ``0``), else ``url`` itself: the suite's ``pg_url`` fixture wraps its server with this."""
-    if os.environ.get(ENV, "0") in ("", "0"):
+def front_if_requested(url: str, part: str = SUITE) -> Iterator[str]:
+    """``url`` through a front process when ``HARMONY_TEST_YUGABYTE_MODE`` names exactly
+    ``part`` (the suite's ``pg_url`` fixture wraps its server with ``SUITE``, the engine suite's
+    with ``ENGINE``: one front, never two), else ``url`` itself."""
+    if requested_scope() != part:
         yield url
         return
     front = start_front_process(url)

@@ -1,5 +1,6 @@
-"""The engine suite in the YugabyteDB-readiness mode (``HARMONY_TEST_YUGABYTE_MODE=1``, see
-``docs/yugabytedb.md``): the tests that cannot mean the same there are skipped, each with why.
+"""The engine suite in the YugabyteDB-readiness mode (``HARMONY_TEST_YUGABYTE_MODE=1`` for the
+whole suite, ``=engine`` for this directory alone: see ``docs/yugabytedb.md``): the tests that
+cannot mean the same there are skipped, each with why.
 
 Every entry is one of three kinds, and says which:
 
@@ -14,11 +15,11 @@ Every entry is one of three kinds, and says which:
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 
 import pytest
 
-from engine.harmonydb.yugabyte_mode import ENV
+from engine.harmonydb.yugabyte_mode import ENGINE, front_if_requested, in_mode
 
 NOTIFY = "NOTIFY under test: the mode refuses LISTEN"
 WOKEN = "woken only by NOTIFY: the engine's clock or heartbeats are frozen by the test"
@@ -42,16 +43,6 @@ SKIPPED_IN_YUGABYTE_MODE: dict[str, str] = {
     "harmonytask/test_machines.py::test_a_restart_request_makes_an_idle_machine_exit_100": WOKEN,
     "harmonytask/test_supervision.py::"
     "test_an_error_in_the_heartbeat_loop_ends_the_process_instead_of_the_heartbeats": WOKEN,
-    "tasks/test_pipeline.py::"
-    "test_a_failing_stage_fails_the_sector_visibly_and_resume_takes_it_back": (
-        "woken only by NOTIFY: the devnet's stepped chain; with polling it was not reached "
-        "in 400 epochs (not investigated further)"
-    ),
-    "tasks/test_pipeline.py::"
-    "test_resume_is_refused_after_precommit_and_a_stale_ticket_restarts_sdr": (
-        "intermittent in the mode (1 of 2 runs not sealed again within 400 stepped epochs): "
-        "the devnet's stepped chain with polling; not investigated"
-    ),
     "harmonytask/test_engine_idle_selfcheck.py::"
     "test_an_idle_machine_that_owns_nothing_skips_the_self_check_statement": (
         "counts the statements of a window, which a poll of the polling mode can fall into "
@@ -63,18 +54,6 @@ SKIPPED_IN_YUGABYTE_MODE: dict[str, str] = {
         "lost failure reply was not done within 90 s ('task 1 is already running here', "
         "'result discarded, another machine owns the task now' in the log)"
     ),
-    "chain/test_chain_tick.py::test_two_machines_tick_one_chain_only_when_something_is_due": (
-        "YugabyteDB gap (engine/chain/service.py): a machine learns a head another machine "
-        "advanced, and messages it did not send, only by NOTIFY; without it the machine keeps "
-        "wanting a tick (a no-op advance each time) and may tick late for others' messages"
-    ),
-    "chain/test_messages.py::test_a_message_sent_during_an_advance_lands_after_the_new_head": (
-        "YugabyteDB bug, not fixed (engine/chain/messages.py): the send reads the head after "
-        "waiting on the advance's lock, which shows the new head only under READ COMMITTED; "
-        "under REPEATABLE READ / SERIALIZABLE it lands a message at an executed epoch (12, "
-        "not 41). Having the advance write the locked row fixed this test but stalled the "
-        "devnet's chain ticks in the mode (test_post mining), so it was not kept"
-    ),
     "harmonytask/test_singleton_first_run.py::test_two_first_runs_at_once_add_one_live_instance": (
         "test gap: the loser of the two first runs gets 40001 and is retried, correctly, but "
         "its retry waits again on the test's two-party barrier, which nobody else reaches"
@@ -82,8 +61,16 @@ SKIPPED_IN_YUGABYTE_MODE: dict[str, str] = {
 }
 
 
+@pytest.fixture(scope="session")
+def pg_url(pg_url: str) -> Iterator[str]:
+    """The suite's server; with ``HARMONY_TEST_YUGABYTE_MODE=engine``, through a front of the
+    engine tests' own (the rest of the run keeps the server as it is)."""
+    with front_if_requested(pg_url, ENGINE) as url:
+        yield url
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get(ENV, "0") in ("", "0"):
+    if not in_mode(ENGINE):
         return
     for item in items:
         key = item.nodeid.split("tests/engine/", 1)[-1]

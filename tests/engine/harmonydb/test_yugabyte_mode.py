@@ -2,7 +2,7 @@
 server, polling in its place, real serialization failures retried, claims exactly once.
 
 Each test puts its own front between itself and the suite's server, so these run (and mean the
-same) whether or not the whole suite runs in the mode (``HARMONY_TEST_YUGABYTE_MODE=1``).
+same) whether or not the suite runs in the mode (``HARMONY_TEST_YUGABYTE_MODE=1`` or ``engine``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ import pytest
 from engine.harmonydb import DB
 from engine.harmonydb.errors import HarmonyDBError
 from engine.harmonydb.retry import RetryPolicy
-from engine.harmonydb.yugabyte_mode import YugabyteFront
+from engine.harmonydb.yugabyte_mode import (
+    ENGINE,
+    ENV,
+    SUITE,
+    YugabyteFront,
+    front_if_requested,
+    in_mode,
+    requested_scope,
+)
 from engine.harmonytask import EngineConfig, add_tasks
 from support.probe import Probe, wait_until
 
@@ -171,3 +179,28 @@ async def test_claims_are_exactly_once_under_serializable_without_listen(
     assert {r["task_id"]: r["n"] for r in done} == dict.fromkeys(ids, 1)
     # How the 300 spread over the four is not asserted: on a loaded machine (CI's second run,
     # two test processes on 2 cores) one engine's polls may win every claim.
+
+
+def test_the_mode_names_the_whole_suite_or_the_engine_suite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``1`` the whole suite, ``engine`` tests/engine alone (CI's second run), a typo refused."""
+    for value, scope, engine, rest in [
+        (None, None, False, False),
+        ("0", None, False, False),
+        ("1", SUITE, True, True),
+        ("engine", ENGINE, True, False),
+    ]:
+        if value is None:
+            monkeypatch.delenv(ENV, raising=False)
+        else:
+            monkeypatch.setenv(ENV, value)
+        assert requested_scope() == scope
+        assert (in_mode(ENGINE), in_mode(SUITE)) == (engine, rest)
+    monkeypatch.setenv(ENV, "engines")
+    with pytest.raises(ValueError, match="expected 1"):
+        requested_scope()
+    # one front, never two: the suite's fixture and the engine suite's each wrap only their own
+    monkeypatch.setenv(ENV, "engine")
+    with front_if_requested("postgresql://h/db", SUITE) as url:
+        assert url == "postgresql://h/db"

@@ -37,10 +37,14 @@ START_EPOCH = 100
 #: Engines for workload tests: prompt polling, no heartbeat behind the test's back. The
 #: machine timeout outlasts any jump of the manual clock (hundreds of epochs at once): an
 #: engine's heartbeat lease is measured on its clock, and one that ran out stops its claims.
+#: Where the server has no NOTIFY (the YugabyteDB-readiness mode) they poll at least as often
+#: as their safety poll here: tests step an epoch every 50-100 ms, and a 2 s back-off let a
+#: deadline's Open pass while a proof waited to be picked up.
 QUICK = EngineConfig(
     heartbeat_interval=3600,
     machine_timeout=7 * 24 * 3600,
     poll_interval=0.5,
+    poll_max=0.5,
     housekeeping_interval=3600,
 )
 
