@@ -6,7 +6,12 @@ with Curio's semantics (:mod:`.curio_task`); ``add`` and ``restart`` are refused
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import sys
 from dataclasses import asdict
+from typing import Any
 
 from engine.harmonytask import (
     TaskNotFound,
@@ -122,14 +127,16 @@ async def run_list(args: argparse.Namespace) -> int:
         if db.foreign:
             from .curio_task import curio_task_list
 
+            if args.why:
+                return await _curio_list_why(db, args, curio_task_list)
             return await curio_task_list(db, args)
         rows = await list_tasks(db, name=args.type, state=args.state, limit=args.limit)
         why: dict[int, str] = {}
         if args.why:
-            from engine.snapshot.waits import explain_tasks
+            from engine.snapshot.why import why_waiting
 
             waiting = [r.id for r in rows if r.state in ("pending", "waiting")]
-            why = {i: w.text for i, w in (await explain_tasks(db, waiting)).items()}
+            why = {i: w.text for i, w in (await why_waiting(db, waiting)).items()}
     finally:
         await db.close()
     if args.json:
@@ -160,6 +167,40 @@ async def run_list(args: argparse.Namespace) -> int:
             line.append(why.get(r.id, ""))
     print_table(headers, table)
     return 0
+
+
+async def _curio_list_why(db: Any, args: argparse.Namespace, listing: Any) -> int:
+    """Curio's listing (its own semantics, :mod:`.curio_task`) with the why of each pending
+    or waiting task added: a ``why`` key in JSON, a WHY column in the table."""
+    from engine.snapshot.why import why_waiting
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = await listing(db, args)
+    text = printed.getvalue()
+    if args.json:
+        items = json.loads(text)
+        ids = [i["id"] for i in items if i["state"] in ("pending", "waiting")]
+        why = {i: w.text for i, w in (await why_waiting(db, ids)).items()}
+        print_json([{**i, "why": why.get(i["id"])} for i in items])
+        return code
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("ID"):
+        sys.stdout.write(text)  # "no tasks ...": nothing to explain
+        return code
+    # the table's rows start with their id; the summary line after it does not
+    rows = [line for line in lines[1:] if line.split() and line.split()[0].isdigit()]
+    states = {int(line.split()[0]): line.split()[2] for line in rows}
+    ids = [i for i, state in states.items() if state in ("pending", "waiting")]
+    why = {i: w.text for i, w in (await why_waiting(db, ids)).items()}
+    width = max(len(line) for line in [lines[0], *rows])
+    print(f"{lines[0]:<{width}}  WHY")
+    for line in lines[1:]:
+        if line in rows:
+            print(f"{line:<{width}}  {why.get(int(line.split()[0]), '')}".rstrip())
+        else:
+            print(line)
+    return code
 
 
 async def run_history(args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ from engine.harmonydb import DB
 from engine.snapshot import ClusterSnapshot, duration
 from engine.snapshot.format import took
 from engine.snapshot.jobs import Job, build_jobs
-from engine.snapshot.waits import Wait, explain_tasks
+from engine.snapshot.waits import Wait
+from engine.snapshot.why import why_waiting
 
 from ..feed import one_line
 from ..panes.base import Pane
@@ -98,7 +99,7 @@ class TaskScreen(DetailScreen):
     def __init__(self, task_id: int, *, source: Callable[[], DB | None] | None = None) -> None:
         super().__init__(f"Task {task_id}")
         self.task_id = task_id
-        #: the console's read pool on our own cluster (None: the why is not read)
+        #: the console's read pool (None: the why is not read)
         self.source = source
         self.wait: Wait | None = None
         self._reading = False
@@ -121,14 +122,14 @@ class TaskScreen(DetailScreen):
         if any(j.id == self.task_id for j in build_jobs(snap)):
             return  # running: the snapshot says it all
         db = self.source()
-        if db is None or db.foreign:
+        if db is None:
             return
         self._reading = True
         self.run_worker(self._read(db), group="task-why", exit_on_error=False)
 
     async def _read(self, db: DB) -> None:
         try:
-            self.wait = (await explain_tasks(db, [self.task_id]))[self.task_id]
+            self.wait = (await why_waiting(db, [self.task_id]))[self.task_id]
         except Exception as exc:  # shown in the view: the operator sees what failed
             log.warning("task %d why: %s", self.task_id, exc)
             self.wait = Wait(self.task_id, "", "gone", f"why not read: {one_line(exc)}")

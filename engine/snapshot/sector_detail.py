@@ -19,7 +19,8 @@ from typing import Any
 from engine.harmonydb import DB
 from engine.storage import SectorFileType, find_sector, format_types, get_path
 
-from .waits import Wait, sector_waits
+from .waits import Wait
+from .why import sector_why
 
 __all__ = [
     "ChainSide",
@@ -145,12 +146,14 @@ SELECT task_id, name, work_start, work_end, result, err, completed_by_host_and_p
  LIMIT 500
 """
 
-#: Curio's history has no task_id index: its newest attempts only (the bounded look of
-#: ``harmony task history`` there, console.commands.curio_task.HISTORY_SCAN)
+#: Curio's: its event log has a row per attempt (20240814-pipeline-task-events.sql); its
+#: history is looked up by primary key and the (task_id, result) index
 CURIO_ATTEMPTS = """
 SELECT task_id, name, work_start, work_end, result, err, completed_by_host_and_port AS host
-  FROM (SELECT * FROM harmony_task_history ORDER BY work_end DESC LIMIT 10000) h
+  FROM harmony_task_history
  WHERE task_id = ANY($1::bigint[])
+    OR id IN (SELECT task_history_id FROM sectors_pipeline_events
+               WHERE sp_id = $2 AND sector_number = $3)
  ORDER BY work_start, id
  LIMIT 500
 """
@@ -349,23 +352,20 @@ async def read_sector_detail(db: DB, sp_id: int, sector: int) -> SectorDetail:
             host=r["host"],
             err=r["err"] or None,
         )
-        for r in (
-            (await db.select(CURIO_ATTEMPTS, ids) if ids else [])
-            if foreign
-            else await db.select(ATTEMPTS, ids, sp_id, sector)
-        )
+        for r in await db.select(CURIO_ATTEMPTS if foreign else ATTEMPTS, ids, sp_id, sector)
     ]
     failed_tasks = False
     waits: list[Wait] = []
-    if not foreign and ids:
-        failed_tasks = bool(
-            await db.query_value(
-                "SELECT count(*) FROM harmony_task WHERE id = ANY($1::bigint[]) "
-                "AND failed_at IS NOT NULL",
-                ids,
+    if ids:
+        if not foreign:
+            failed_tasks = bool(
+                await db.query_value(
+                    "SELECT count(*) FROM harmony_task WHERE id = ANY($1::bigint[]) "
+                    "AND failed_at IS NOT NULL",
+                    ids,
+                )
             )
-        )
-        waits = await sector_waits(db, sp_id, sector)
+        waits = await sector_why(db, sp_id, sector)
     return SectorDetail(
         sp_id=sp_id,
         sector_number=sector,

@@ -24,6 +24,9 @@ from console.screens.sector import SectorScreen
 from console.screens.task import TaskScreen
 from engine.harmonydb import DB
 from engine.snapshot.waits import explain_tasks
+from engine.snapshot.why import why_waiting
+from support.curio_read import curio_session
+from support.curio_schema import CurioCluster
 from support.probe import PATIENCE
 
 SEAL_PATH = "8e7c0d1a-2b4f-4c61-9a7e-0f5d3c2b1a01"
@@ -47,9 +50,11 @@ async def until_body(app: Any, pilot: Any, needle: str, within: float = 10.0) ->
         await asyncio.sleep(0.05)
 
 
-async def cli(db: DB, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    """``harmony --db … --schema … ARGV`` in this process: exit status and stdout."""
-    args = build_parser().parse_args(["--db", db.url.dsn, "--schema", db.schema, *argv])
+async def cli(db: Any, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """``harmony --db … --schema … ARGV`` in this process: exit status and stdout (``db``: our
+    DB, or a Curio-shaped cluster)."""
+    url = db.url.dsn if isinstance(db, DB) else db.url
+    args = build_parser().parse_args(["--db", url, "--schema", db.schema, *argv])
     code = int(await args.run(args) or 0)
     return code, capsys.readouterr().out
 
@@ -160,3 +165,25 @@ async def test_read_only_refuses_the_resume(
         said = [n.message for n in app._notifications]
         assert said == ["resume refused: the console is read-only (--read-only)"]
     assert await db.query_value(FAILED_1010)
+
+
+async def test_curio_task_list_why(
+    curio_db: CurioCluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a Curio cluster ``--why`` adds Curio's answers to Curio's own listing."""
+    seed = curio_db.seed
+    assert seed is not None
+    async with curio_session(curio_db, read_only=True) as db:
+        why = {i: w.text for i, w in (await why_waiting(db, seed.pending)).items()}
+    code, out = await cli(curio_db, capsys, "task", "list", "--why", "--json")
+    assert code == 0
+    items = {i["id"]: i for i in json.loads(out)}
+    assert {i: items[i]["why"] for i in seed.pending} == why
+    assert all(items[i]["why"] is None for i in seed.running)
+    code, out = await cli(curio_db, capsys, "task", "list", "--why")
+    lines = out.splitlines()
+    assert lines[0].split()[-1] == "WHY"
+    for task_id, text in why.items():
+        (row,) = [line for line in lines if line.split() and line.split()[0] == str(task_id)]
+        assert row.endswith(f"  {text}")
+    assert lines[-1].startswith("Curio queue: ")  # Curio's summary line stays
