@@ -19,6 +19,8 @@ What the devnet has, mapped to Lotus's records (the rest is a documented stand-i
 * a deadline's ``PostSubmissions`` are the partitions proven in its current challenge window
   (only the open deadline's can be non-empty, as on chain); ``DisputableProofCount`` counts
   the SubmitWindowedPoSt messages of its last closed window; ``DailyFee`` is 0;
+* a sector's info (``StateSectorGetInfo``) and its place in the expiration queue
+  (``StateSectorExpiration``) from its ``chain_sectors`` row (see :func:`sector_info`);
 * power: raw = quality-adjusted = sector size × active sectors (CC sectors, no deals); a
   miner meets the minimum with one active sector (as Lotus's 2 KiB devnets: 2048 bytes).
 
@@ -29,6 +31,7 @@ give the empty key); an older tipset is refused with a message that says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from engine.harmonydb import Tx
 from engine.lotus import (
@@ -52,6 +55,7 @@ from .cids import object_cid
 from .config import ChainConfig
 from .deadlines import DeadlineInfo, new_deadline_info
 from .errors import ChainError
+from .expiration import expiry_close
 from .miners import Miner
 
 __all__ = [
@@ -59,6 +63,7 @@ __all__ = [
     "FAULT_STATES",
     "NETWORK_NAME",
     "RECOVERING_STATES",
+    "SectorNotLive",
     "StateUnavailable",
     "deadline_info",
     "head_tipset",
@@ -67,6 +72,8 @@ __all__ = [
     "miner_partitions",
     "miner_power",
     "miner_sector_set",
+    "sector_expiration",
+    "sector_info",
     "state_tipset",
     "tipset_at",
     "version",
@@ -328,3 +335,69 @@ async def miner_power(tx: Tx, miner: Miner) -> MinerPower:
     total = sum(power.values())
     own = power.get(miner.sp_id, 0)
     return MinerPower(Claim(own, own), Claim(total, total), has_min_power=own >= miner.sector_size)
+
+
+_SECTOR = """
+SELECT sector_number, state, sealed_cid, activation_epoch, expiration_epoch, deadline,
+       faulty_since, termination
+  FROM chain_sectors
+ WHERE sp_id = $1 AND sector_number = $2 AND state <> 'precommitted'
+"""
+
+
+async def sector_info(tx: Tx, miner: Miner, number: int) -> dict[str, Any] | None:
+    """``StateSectorGetInfo``: the sector's on-chain info (Lotus's ``SectorOnChainInfo``, v1
+    API), or None where the chain has none: never activated, or terminated early (the actor
+    deletes those infos when it processes the termination). A sector that expired on time keeps
+    its info (``lotus-miner sectors expired`` reads such infos: Expiration before the head).
+    CC sectors of the devnet: no deals, weights, pledge or rewards (``"0"``), no sector key,
+    no flags; ``PowerBaseEpoch`` is the activation (no extension or snap on the devnet)."""
+    r = await tx.query_row(_SECTOR, miner.sp_id, number)
+    if r is None or (r["state"] == "terminated" and r["termination"] != "expired"):
+        return None
+    return {
+        "SectorNumber": r["sector_number"],
+        "SealProof": miner.reg_seal_proof,
+        "SealedCID": {"/": r["sealed_cid"]},
+        "Activation": r["activation_epoch"] or 0,
+        "Expiration": r["expiration_epoch"] or 0,
+        "DealWeight": "0",
+        "VerifiedDealWeight": "0",
+        "InitialPledge": "0",
+        "ExpectedDayReward": "0",
+        "ExpectedStoragePledge": "0",
+        "PowerBaseEpoch": r["activation_epoch"] or 0,
+        "ReplacedDayReward": "0",
+        "SectorKeyCID": None,
+        "Flags": 0,
+        "DailyFee": "0",
+    }
+
+
+class SectorNotLive(ChainError):
+    """``StateSectorExpiration`` of a sector that is not live."""
+
+
+async def sector_expiration(
+    tx: Tx, config: ChainConfig, miner: Miner, number: int, epoch: int
+) -> dict[str, int]:
+    """``StateSectorExpiration``: where the sector sits in its deadline's expiration queue, at
+    ``epoch``: ``OnTime``, its expiration quantized to the last epoch of its deadline (the
+    cron at that deadline's end expires it); ``Early``, for a faulty sector, the same for its
+    fault's max age (terminated then unless recovered), else 0."""
+    r = await tx.query_row(_SECTOR, miner.sp_id, number)
+    if r is None or r["state"] not in ("active", "faulty", "recovering") or r["deadline"] is None:
+        raise SectorNotLive(f"failed to find sector {number}: not a live sector of {miner.address}")
+    period_start = miner.deadline(config, epoch).period_start
+    close = new_deadline_info(config.profile, period_start, r["deadline"], epoch).close
+    on_time = 0
+    if r["expiration_epoch"] is not None:
+        on_time = expiry_close(config.profile, r["expiration_epoch"], close) - 1
+    early = 0
+    if r["faulty_since"] is not None and r["state"] in ("faulty", "recovering"):
+        # the cron terminates it at the first close c with faulty_since <= c - max age
+        early = expiry_close(config.profile, r["faulty_since"] + config.fault_max_age - 1, close)
+        early -= 1
+        if on_time and early >= on_time:
+            early = 0  # it expires on time first
+    return {"OnTime": on_time, "Early": early}

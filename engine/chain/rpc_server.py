@@ -200,6 +200,17 @@ async def _recoveries(c: _Call, sp_id: int, tsk: TipSetKey) -> Any:
     return found.to_json()
 
 
+async def _sector_info(c: _Call, sp_id: int, number: int, tsk: TipSetKey) -> Any:
+    await c.head_epoch(tsk)
+    return await lotus_view.sector_info(c.tx, await c.miner(sp_id), number)
+
+
+async def _sector_expiration(c: _Call, sp_id: int, number: int, tsk: TipSetKey) -> Any:
+    epoch = await c.head_epoch(tsk)
+    miner = await c.miner(sp_id)
+    return await lotus_view.sector_expiration(c.tx, c.config, miner, number, epoch)
+
+
 _Param = Callable[[Any, str], Any]
 _Handler = Callable[..., Awaitable[Any]]
 _ADDR, _UINT, _TSK = _param_address, _param_uint, _param_tsk
@@ -216,6 +227,8 @@ METHODS: dict[str, tuple[tuple[_Param, ...], _Handler]] = {
     "StateMinerPower": ((_ADDR, _TSK), _power),
     "StateMinerFaults": ((_ADDR, _TSK), _faults),
     "StateMinerRecoveries": ((_ADDR, _TSK), _recoveries),
+    "StateSectorGetInfo": ((_ADDR, _UINT, _TSK), _sector_info),
+    "StateSectorExpiration": ((_ADDR, _UINT, _TSK), _sector_expiration),
 }
 
 

@@ -38,7 +38,9 @@ from engine.chain import (
 )
 from engine.chain.expiration import expiry_close
 from engine.chain.profiles import MAINNET
+from engine.chain.rpc_server import ChainRpcServer
 from engine.harmonydb import DB
+from engine.lotus import ApiInfo, LotusClient, LotusRPCError
 from engine.proofs import (
     PostSector,
     generate_window_post,
@@ -52,6 +54,7 @@ from engine.proofs import (
 from engine.tasks.seal.status import list_sectors
 
 GENESIS = datetime(2026, 1, 1, tzinfo=UTC)
+TOKEN = "expiration-test-token-0123456789"
 #: a sector lives at least 20 epochs after its latest activation (PreCommit + 40)
 SHORT = ChainProfile(
     **{
@@ -258,3 +261,20 @@ async def test_a_sector_expires_at_its_deadlines_end_and_is_no_longer_proven(
     (code, text), landed = await prove([1, 2], [2])
     assert code == ExitCode.ILLEGAL_ARGUMENT and "2 sector proofs for 1 sectors" in text
     assert landed == (0, f"proved 1 partition(s) of deadline {dl}")
+
+    # Lotus's view (harmony chain serve): the sectors' on-chain infos and expiration queue
+    async with ChainRpcServer(db, TOKEN) as rpc:
+        ((host, port),) = await rpc.start("127.0.0.1", 0)
+        async with LotusClient(ApiInfo(f"http://{host}:{port}/rpc/v1", TOKEN), timeout=10) as c:
+            info = await c.call("StateSectorGetInfo", "t01000", 2, None)
+            expired = await c.call("StateSectorGetInfo", "t01000", 1, None)
+            queue = await c.call("StateSectorExpiration", "t01000", 2, None)
+            assert await c.call("StateSectorGetInfo", "t01000", 99, None) is None
+            with pytest.raises(LotusRPCError, match="failed to find sector 1"):
+                await c.call("StateSectorExpiration", "t01000", 1, None)
+    assert info["SectorNumber"] == 2 and info["SealProof"] == miner.reg_seal_proof
+    assert (info["Activation"], info["Expiration"]) == (active_at, 1900)
+    assert info["SealedCID"] == {"/": sealed_cid(sectors[1]["comm_r"])}
+    assert expired["Expiration"] == 70  # kept after its on-time expiration
+    # quantized to the last epoch of sector 2's deadline at or after 1900
+    assert queue == {"OnTime": expiry_close(chain.profile, 1900, window.close) - 1, "Early": 0}
