@@ -181,9 +181,11 @@ async def read_expirations(
 
 class ExpirationsCache:
     """What a reader keeps between refreshes: read while the Miners pane is shown, at most every
-    ``every`` seconds (the buckets move by epochs), the last read kept in between."""
+    ``every`` seconds, the last read kept in between. The buckets move by epochs (30 s on
+    Filecoin) while the read is one aggregate over every sector (measured on the 2-core dev VM:
+    about 27 ms for 10,000 devnet sectors, 190 ms for 100,000), so not at every refresh."""
 
-    def __init__(self, every: float = 10.0) -> None:
+    def __init__(self, every: float = 30.0) -> None:
         self.every = every
         self.snap = ExpirationsSnap.empty()
         self._at: datetime | None = None
