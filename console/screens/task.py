@@ -68,6 +68,8 @@ def job_text(job: Job, snap: ClusterSnapshot, now: datetime | None) -> Text:
         body.append(f"{key:<9}", style="bold")
         body.append(f"{value}\n")
     body.append("\nh: its attempts (task history)", style="dim")
+    if job.target is not None and job.target.sector_key is not None:
+        body.append("  s: its sector", style="dim")
     return body
 
 
@@ -89,6 +91,7 @@ class TaskScreen(DetailScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("h", "history", "Attempts", id="console.task.history"),
+        Binding("s", "sector", "Sector", id="console.task.sector"),
     ]
     #: the targets, and the task types (its type's typical time)
     LISTS = frozenset({"jobs", "tasks"})
@@ -147,3 +150,23 @@ class TaskScreen(DetailScreen):
     def action_history(self) -> None:
         self.dismiss(None)
         self.app.post_message(Pane.DetailRequested("task", str(self.task_id)))
+
+    def _sector_key(self) -> str | None:
+        """The sector a running sealing task works on ("sp_id:number"), if it is one."""
+        if self.snapshot is None:
+            return None
+        job = next((j for j in build_jobs(self.snapshot) if j.id == self.task_id), None)
+        return job.target.sector_key if job is not None and job.target is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sector":
+            return self._sector_key() is not None
+        return True
+
+    def action_sector(self) -> None:
+        """The drill-down of the sector this task seals."""
+        key = self._sector_key()
+        if key is None:
+            return
+        self.dismiss(None)
+        self.app.post_message(Pane.DetailRequested("sector", key))

@@ -105,6 +105,13 @@ async def test_sector_view_why_and_resume(
         assert isinstance(app.screen, TaskScreen)
         assert f"waits    {why.text}\n" in body_text(app)
         await pilot.press("escape")
+        # a running sealing task's view leads to its sector's: s
+        app.post_message(Pane.DetailRequested("job", "101"))
+        await shows(app, pilot, "s: its sector")
+        await pilot.press("s")
+        await shows(app, pilot, "Sector t01000 1000", "database vs chain")
+        assert isinstance(app.screen, SectorScreen) and app.screen.sector == 1000
+        await pilot.press("escape")
 
         # sector 1010 failed its PreCommit check before the message was sent: r asks, Cancel
         # changes nothing, Resume restarts it from SDR (the engine's resume_sector)
