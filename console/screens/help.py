@@ -26,6 +26,7 @@ HELP = [
             ("tab / shift+tab", "next / previous table in a pane"),
             ("enter", "details of the selected machine, sector, storage path or job"),
             ("h (a job's detail)", "the task's attempts in the task history"),
+            ("s (a job's detail)", "the drill-down of the sector the task seals"),
             ("esc", "back; clears the filter"),
         ],
     ),
@@ -61,6 +62,11 @@ HELP = [
         [
             ("i / h", "sectors in flight / sealing history (finished, each stage's time)"),
             ("/ in h", "find a finished sector by number (searched in the database)"),
+            (
+                "enter",
+                "the sector's drill-down: database vs chain, why its tasks wait, attempts, files",
+            ),
+            ("r (a sector's detail)", "resume its failed stage (asks first; not on Curio)"),
         ],
     ),
     (
