@@ -21,6 +21,7 @@ from engine.harmonytask import EngineConfig, TaskEngine, TaskType, builtin_tasks
 from engine.harmonytask.workers import ProcessPool, default_pool
 from engine.metrics import MetricsServer, start_metrics
 from engine.tasks import workload_tasks
+from engine.tasks.storage import configure_store_groups
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ async def start_node(
     storage_url: str | None = None,
     metrics_listen: str | None = None,
     alerts: AlertConfig | None = None,
+    store_groups: Sequence[str] = (),
 ) -> Node:
     """Join the cluster as ``identity``: start the engine and this host's storage heartbeat.
 
@@ -116,6 +118,8 @@ async def start_node(
     ``alerts``: the alert evaluator's interval and webhook, if this machine runs it.
     ``metrics_listen`` (``HOST:PORT``, loopback for a bare port): serve Prometheus metrics
     there; a bad or taken address raises ValueError before the engine starts.
+    ``store_groups``: the sectors this machine moves to long-term storage go only to store
+    paths in one of these groups (empty: any).
     """
     pool = pool or default_pool()
     if demo_dir is not None and importlib.util.find_spec("engine.demo") is not None:
@@ -137,6 +141,7 @@ async def start_node(
         metrics = await start_metrics(metrics_listen, db) if metrics_listen else None
         tasks = select_tasks(available_tasks(db, pool), task_names)
         configure_alert_tasks(tasks, alerts)
+        configure_store_groups(tasks, store_groups)
         engine = await TaskEngine.new(tasks, identity, db, config=config, clock=clock)
     except BaseException:
         if metrics is not None:

@@ -18,6 +18,7 @@ from engine.harmonytask import EngineConfig
 from .arguments import non_negative_number, positive_number
 from .common import CommandError
 from .given import given_action
+from .machine_limits import max_tasks_of, max_tasks_option, offer_of, ram_size
 
 if TYPE_CHECKING:
     from engine.alerts import AlertConfig
@@ -58,6 +59,37 @@ def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
         help="the cluster's machine timeout: silence after which peers declare a machine "
         "dead and take its tasks. One value for the whole cluster, stored in the database "
         "(12 until set): giving it sets it for every machine",
+    )
+    add(
+        "--max-tasks",
+        type=max_tasks_option,
+        metavar="TYPE=N,...",
+        default=None,
+        help="run at most N tasks of TYPE at once on this machine (Curio's *MaxTasks, e.g. "
+        "SDR=2,WdPost=1), on top of the type's own limit; types not listed: as many as "
+        "the resources allow. Caps for types this machine does not run are ignored",
+    )
+    add(
+        "--cpus",
+        type=positive_number,
+        metavar="N",
+        default=None,
+        help="offer tasks at most N cores (default: every core found; e.g. to keep cores "
+        "for other services on the box)",
+    )
+    add(
+        "--ram",
+        type=ram_size,
+        metavar="SIZE",
+        default=None,
+        help="offer tasks at most SIZE of memory, e.g. 64GiB (default: all the RAM found)",
+    )
+    add(
+        "--gpus",
+        type=non_negative_number,
+        metavar="N",
+        default=None,
+        help="offer tasks at most N GPUs; 0 keeps them off the GPUs (default: every GPU found)",
     )
     add(
         "--history-days",
@@ -104,6 +136,14 @@ def add_machine_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
         default=None,
         help="the URL other hosts reach this host's storage server at (default "
         "http://ADDR:PORT/remote, with this host's name for 0.0.0.0)",
+    )
+    add(
+        "--store-groups",
+        metavar="GROUP,...",
+        default=None,
+        help="sectors this machine moves to long-term storage (MoveStorage) go only to "
+        "store paths in one of these groups (`harmony storage attach --groups`), and only "
+        "where the seal path's --allow-to lets them (default: any group)",
     )
     add(
         "--metrics-listen",
@@ -196,5 +236,10 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
         )
     retention = defaults.history_retention if days is None else (days * 86400 or None)
     return replace(
-        defaults, heartbeat_interval=heartbeat, machine_timeout=timeout, history_retention=retention
+        defaults,
+        heartbeat_interval=heartbeat,
+        machine_timeout=timeout,
+        history_retention=retention,
+        max_tasks=max_tasks_of(args),
+        offer=offer_of(args),
     )

@@ -24,6 +24,7 @@ from .common import CREATES_CLUSTER, CommandError, open_db
 from .config_keys import apply_layers
 from .default import add_console_options
 from .log_format import make_formatter
+from .machine_limits import store_groups_of
 from .machine_options import (
     add_machine_options,
     alert_config,
@@ -124,6 +125,7 @@ async def run_worker(args: argparse.Namespace) -> int:
                 storage_url=url,
                 metrics_listen=getattr(args, "metrics_listen", None),
                 alerts=alert_config(args),
+                store_groups=store_groups_of(args),
             )
         except (ValueError, MachineIdentityInUse) as exc:
             raise CommandError(str(exc)) from None
