@@ -158,19 +158,26 @@ async def test_sector_view_why_and_resume(
 
 
 async def test_read_only_refuses_the_resume(
-    cluster: DB, console_app: Any, first_render: Any
+    cluster: DB, select_only_role: str, console_app: Any, first_render: Any
 ) -> None:
+    """Under a role that may only SELECT (``--read-only``): the whole drill-down is read, the
+    resume is refused."""
     db = cluster
-    app = console_app(db.url.dsn, db.schema, read_only=True)
+    app = console_app(select_only_role, db.schema, read_only=True)
     async with app.run_test(size=(100, 40)) as pilot:
         await first_render(app, pilot)
         app.post_message(Pane.DetailRequested("sector", "1000:1010"))
-        await until_body(app, pilot, "resume the failed stage: refused (the console is read-only)")
+        text = await until_body(
+            app, pilot, "resume the failed stage: refused (the console is read-only)"
+        )
+        assert "database vs chain" in text and "not read" not in text
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, SectorScreen)  # no dialog
         said = [n.message for n in app._notifications]
         assert said == ["resume refused: the console is read-only (--read-only)"]
+        app.post_message(Pane.DetailRequested("sector", "1000:1001"))
+        await until_body(app, pilot, "why it waits")
     assert await db.query_value(FAILED_1010)
 
 
