@@ -1,4 +1,5 @@
-"""Pane 4: storage paths as ``storage list`` shows them: use flags, weight, groups, type filters,
+"""Pane 4: storage paths as ``storage list`` shows them: use flags, weight, groups (and, after
+``→``, the groups its sectors may move to: Lotus ``AllowTo``), type filters,
 health, sector counts by file type; and usage bars of the filesystem each path lies on, yellow
 above 90 %, red above 98 %: ``#`` harmony's sector files on the path, ``+`` the rest of the
 filesystem's data (other paths on the disk, anything else), ``*`` reserved, space free.
@@ -22,7 +23,7 @@ from ..widgets.clauses import join_clauses
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
-__all__ = ["StoragePane", "health_cell", "path_cells", "usage_bar"]
+__all__ = ["StoragePane", "groups_cell", "health_cell", "path_cells", "usage_bar"]
 
 #: columns of the usage bar between its brackets
 BAR_WIDTH = 12
@@ -57,6 +58,18 @@ def health_cell(info: StoragePathInfo, styles: Styles) -> Text:
     if not info.healthy:
         return text(f"Stale {info.heartbeat_age:.0f}s", styles.warn)
     return text(f"OK {info.heartbeat_age:.0f}s", styles.ok)
+
+
+def groups_cell(info: StoragePathInfo) -> Text:
+    """``rack-a``, ``seal →rack-a,cold`` (its groups, then where its sectors may move), ``-``."""
+    p = info.path
+    groups, allow_to = split_list(p.groups), split_list(p.allow_to)
+    if not (groups or allow_to):
+        return text("-", "dim")
+    out = text(", ".join(groups) or "-", "" if groups else "dim")
+    if allow_to:
+        out.append(" →" + ",".join(allow_to))
+    return out
 
 
 def type_filters(info: StoragePathInfo) -> str:
@@ -126,7 +139,7 @@ def path_cells(
         text(info.use, "" if p.can_seal or p.can_store else "dim"),
         num(p.weight),
         text(counts),
-        text(", ".join(split_list(p.groups)) or "-", "" if p.groups else "dim"),
+        groups_cell(info),
         text(type_filters(info)),
         text(hosts, "dim"),
     )
