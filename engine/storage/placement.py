@@ -27,6 +27,7 @@ from .paths import split_list
 from .units import size_str
 
 __all__ = [
+    "OUTSIDE_GROUPS",
     "STALE_AFTER",
     "PathCandidate",
     "PathState",
@@ -39,6 +40,9 @@ __all__ = [
 
 STALE_AFTER = 50.0
 """Seconds without a heartbeat after which a path is skipped (Curio: 5 x 10 s)."""
+
+OUTSIDE_GROUPS = "is outside this machine's store groups"
+"""The start of the reason a path outside the placing machine's ``--store-groups`` is refused."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,7 @@ def rank(
             reject(f"is outside the groups the source allows ({', '.join(allow_to)})")
             continue
         if groups and not set(groups) & set(split_list(s.groups)):
-            reject(f"is outside this machine's store groups ({', '.join(groups)})")
+            reject(f"{OUTSIDE_GROUPS} ({', '.join(groups)})")
             continue
         free = s.free - pending.get(s.storage_id, 0)
         if free < needed:

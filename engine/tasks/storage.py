@@ -40,7 +40,8 @@ from engine.storage import (
 )
 from engine.storage.hosts import is_http_url
 from engine.storage.paths import split_list
-from engine.storage.placement import PathState, load_path_states, rank
+from engine.storage.placement import OUTSIDE_GROUPS, PathState, Ranking, load_path_states, rank
+from engine.storage.units import size_str
 
 __all__ = [
     "LocalFiles",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: How often, at most, a machine says its store groups keep it from placing (seconds).
+CONFINED_LOG_EVERY = 300.0
 
 #: ``(miner, sector, sector_size)`` of the sector a task works on, or None if it is gone.
 SectorRef = tuple[int, int, int]
@@ -125,6 +129,7 @@ class TaskStorage:
         self.remote_task = remote_task
         self._held: dict[int, Reservation] = {}
         self._room = True
+        self._said_confined = -1e9
 
     async def has_capacity(self) -> bool:
         if not self.writes:
@@ -146,6 +151,7 @@ class TaskStorage:
             )
             if not ranking.candidates:
                 self._room = False
+                self._say_confined(ranking, ft, needed)
                 return False
             best = ranking.candidates[0].storage_id
             pending[best] = pending.get(best, 0) + needed
@@ -189,6 +195,22 @@ class TaskStorage:
         )
         self._held[task_id] = reservation
         return _Held(self, task_id, reservation)
+
+    def _say_confined(self, ranking: Ranking, ft: SectorFileType, needed: int) -> None:
+        """Warn (every few minutes at most) when this machine's store groups are why it takes
+        no long-term placement: else its work waits with nothing in the log saying why."""
+        if not self.groups or not any(
+            one.startswith(OUTSIDE_GROUPS) for one, _ in ranking.rejections
+        ):
+            return
+        now = time.monotonic()
+        if now - self._said_confined < CONFINED_LOG_EVERY:
+            return
+        self._said_confined = now
+        log.warning(
+            "%s (this machine's --store-groups); its long-term placements wait",
+            ranking.refusal(f"a {size_str(needed)} {ft} file").reason,
+        )
 
     @property
     def groups(self) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ when reserving for MoveStorage (the engine's storage claim) and when moving."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ async def test_move_storage_reserves_only_where_the_seal_path_allows(
 
 
 async def test_move_storage_on_a_machine_with_store_groups(
-    db: DB, attach_dir, machine, write_file
+    db: DB, attach_dir, machine, write_file, caplog
 ) -> None:
     await sealed_sector(db, attach_dir, write_file)
     await attach_dir("a", can_store=True, groups=["rack-a"], max_storage=50 * MIB)
@@ -93,7 +94,12 @@ async def test_move_storage_on_a_machine_with_store_groups(
     # a machine confined to a group with no path: no room, so it claims no MoveStorage
     # (another machine may), and a claim that raced in is refused, saying why
     nowhere = move_storage(db, groups=("rack-z",))
-    assert not await nowhere.has_capacity()
+    with caplog.at_level(logging.WARNING, logger="engine.tasks.storage"):
+        assert not await nowhere.has_capacity()
+        assert not await nowhere.has_capacity()  # said once, not at every scheduling cycle
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1
+    assert "2 paths are outside this machine's store groups (rack-z)" in said[0]
     with pytest.raises(NoSuitablePath, match="outside this machine's store groups"):
         await nowhere.claim(await machine.new_task("MoveStorage"), machine.id)
 
