@@ -22,6 +22,7 @@ from console.screens.confirm_sector import SectorActionScreen
 from console.screens.detail import DetailScreen
 from console.screens.sector import SectorScreen
 from console.screens.task import TaskScreen
+from console.screenshots import fixture_app, settle
 from engine.harmonydb import DB
 from engine.snapshot.waits import explain_tasks
 from engine.snapshot.why import why_waiting
@@ -201,3 +202,16 @@ async def test_curio_task_list_why(
         (row,) = [line for line in lines if line.split() and line.split()[0] == str(task_id)]
         assert row.endswith(f"  {text}")
     assert lines[-1].startswith("Curio queue: ")  # Curio's summary line stays
+
+
+def test_sector_drilldown_snapshot(snap_compare: Any, seeded_schema: tuple[str, str]) -> None:
+    """The drill-down of sector t01000 1001 (its SDR task waits for a seal path) at 160x48.
+    Its baseline is made with ``--snapshot-update`` like every other view's."""
+
+    async def open_sector(pilot: Any) -> None:
+        await settle(pilot)
+        pilot.app.post_message(Pane.DetailRequested("sector", "1000:1001"))
+        await settle(pilot, ready="resume: not offered")
+
+    app = fixture_app(*seeded_schema)
+    assert snap_compare(app, terminal_size=(160, 48), run_before=open_sector)
