@@ -54,6 +54,7 @@ class EventKind(enum.StrEnum):
     TASK_RESTARTED = "task-restarted"
     SECTOR_FAILED = "sector-failed"
     SECTOR_RESUMED = "sector-resumed"
+    SECTOR_EXPIRED = "sector-expired"
     POST_SUBMITTED = "post-submitted"
     POST_MISSED = "post-missed"
     POST_FAULTS = "post-faults"
