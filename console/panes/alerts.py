@@ -50,13 +50,16 @@ COLUMNS = (
 #: severity -> its 4-cell label (the word is the meaning; colour only adds to it)
 SEVERITY_LABEL = {Severity.CRITICAL: "CRIT", Severity.WARNING: "WARN", Severity.INFO: "info"}
 
-#: what the Curio cluster's pane says (``harmony alerts list`` evaluates them live there)
-CURIO_NOTE = (
-    "Curio cluster: harmony keeps no alerts here. `harmony alerts list` evaluates the checks "
-    "live, read-only; acknowledge and mute them in Curio's web UI."
-)
+#: what the Curio cluster's pane says (``harmony alerts list`` evaluates them live there too)
+CURIO_NOTE = "Curio: checks evaluated live, nothing stored; ack/mute in Curio's web UI"
 
 Target = tuple[Literal["detail", "goto"], str, str]
+
+
+def alert_key(alert: Alert) -> str:
+    """A row's key: the stored alert's id; a Curio cluster's live ones (id 0) by check and
+    subject."""
+    return str(alert.id) if alert.id else f"{alert.check}|{alert.subject}"
 
 
 def severity_style(severity: Severity, styles: Styles) -> Style | str:
@@ -152,7 +155,7 @@ class AlertsPane(Pane):
         key = self.table.selected_key
         if key is None or self.snapshot is None:
             return None
-        return self.snapshot.alerts.alert(int(key))
+        return next((a for a in self.snapshot.alerts.alerts if alert_key(a) == key), None)
 
     def render_snapshot(self, snap: ClusterSnapshot) -> None:
         self._draw(snap, self.now or snap.taken_at)
@@ -165,13 +168,14 @@ class AlertsPane(Pane):
         styles = self.palette
         header = self.query_one("#alerts-header", PaneHeader)
         alerts = snap.alerts
-        if snap.cluster == "curio" or alerts.unavailable:
-            header.update(Text(CURIO_NOTE if snap.cluster == "curio" else alerts.unavailable or ""))
+        curio = snap.cluster == "curio"
+        if alerts.unavailable:
+            header.update(Text(alerts.unavailable))
             self.table.sync({})
             self._show_message(now)
             return
         if not alerts.listed:
-            header.update(Text("reading the alerts..."))
+            header.update(Text("evaluating Curio's checks..." if curio else "reading alerts..."))
             return
         rows: dict[str, tuple[Text, ...]] = {}
         states = {"new": 0, "acked": 0, "muted": 0}
@@ -180,7 +184,7 @@ class AlertsPane(Pane):
             states[state] = states.get(state, 0) + 1
             cells = self._cells(a, state, now, styles)
             if self.matches(*cells):
-                rows[str(a.id)] = cells
+                rows[alert_key(a)] = cells
         total = len(alerts.alerts)
         if not total:
             header.update(
@@ -199,7 +203,13 @@ class AlertsPane(Pane):
             else:
                 need.append("none new", style=styles.ok)
             clauses.append(need)
-            clauses.append(Text(f"{states['acked']} acked, {states['muted']} muted", "dim"))
+            if curio:
+                clauses.append(Text(CURIO_NOTE, "dim"))
+            else:
+                clauses.append(Text(f"{states['acked']} acked, {states['muted']} muted", "dim"))
+            problem = snap.error("alerts")
+            if problem:
+                clauses.append(Text(f"not evaluated now: {problem}", styles.warn))
             line = join_clauses(clauses, header.line_width)
             line.append(self.filter_note(len(rows), total))
             header.update(line)
@@ -209,12 +219,12 @@ class AlertsPane(Pane):
     def _cells(self, a: Alert, state: str, now: datetime, styles: Styles) -> tuple[Text, ...]:
         quiet = state != "new"
         sev = severity_style(a.severity, styles)
-        since = max(0.0, (now - a.first_seen).total_seconds())
-        state_text = state
+        # a Curio cluster's live alert has no first-seen time of its own (nothing is stored)
+        since = "live" if not a.id else duration(max(0.0, (now - a.first_seen).total_seconds()))
         return (
             text(SEVERITY_LABEL[a.severity], "dim" if quiet else sev),
-            text(state_text, styles.bold if state == "new" else "dim"),
-            text(duration(since), right=True),
+            text(state, styles.bold if state == "new" else "dim"),
+            text(since, right=True),
             text(a.check),
             text(a.subject),
             text(a.message.splitlines()[0] if a.message else "", "dim" if quiet else ""),
@@ -253,6 +263,11 @@ class AlertsPane(Pane):
             self.post_message(self.DetailRequested(kind, key))  # type: ignore[arg-type]
         else:
             self.post_message(ConsoleCommands.Goto(kind, key))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "change" and self.busy:
+            return None  # greyed while another change is under way
+        return True
 
     def action_change(self, kind: Literal["ack", "mute"]) -> None:
         alert = self.selected_alert()

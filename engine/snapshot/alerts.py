@@ -7,6 +7,11 @@ attention. The count is one statement over the partial index of open alerts, bou
 (``ATTENTION_SCAN``); the list (``LIMIT``\\ ed, most severe and oldest first) is read only when
 the ``"alerts"`` list is wanted, else carried over from the last refresh that read it.
 
+On a Curio cluster nothing is stored (``harmony_alerts`` is ours, never created there): as
+``harmony alerts list`` does, :class:`LiveAlerts` evaluates the Curio checks live, read-only,
+every ``shown_every`` seconds while the pane shows them and every ``hidden_every`` (Curio's own
+alert interval, 5 min) otherwise, for the badge; each is new (it cannot be acknowledged here).
+
 A schema migrated before the alerts existed (a ``--read-only`` console never migrates) has no
 ``harmony_alerts`` table: the section says so and reads nothing, without failing the
 refresh's transaction; once the table is there it is read as usual.
@@ -19,10 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from engine.alerts.evaluate import evaluate_live
 from engine.alerts.model import Alert, Severity
 from engine.alerts.store import ATTENTION_SCAN, attention_counts, list_alerts
+from engine.harmonydb import DB
 
-__all__ = ["ALERTS_LIMIT", "AlertsCache", "AlertsSnap", "read_alerts"]
+__all__ = ["ALERTS_LIMIT", "AlertsCache", "AlertsSnap", "LiveAlerts", "read_alerts"]
 
 #: alerts the pane lists at most (the most severe and oldest)
 ALERTS_LIMIT = 500
@@ -47,12 +54,15 @@ class AlertsSnap:
         alerts: the open alerts as last listed, most severe and oldest first.
         listed: the list was read at least once (an empty ``alerts`` then means none open).
         unavailable: why there are no alerts to read here (no table), or None.
+        live_at: a Curio cluster's: when its checks were last evaluated (the alerts have id
+            0 and are first seen then: nothing is stored); None on ours.
     """
 
     counts: Mapping[Severity, int] = field(default_factory=dict)
     alerts: tuple[Alert, ...] = ()
     listed: bool = False
     unavailable: str | None = None
+    live_at: datetime | None = None
 
     @classmethod
     def empty(cls) -> AlertsSnap:
@@ -103,3 +113,31 @@ async def read_alerts(
         snap = AlertsSnap(counts, cache.last.alerts, listed=cache.last.listed)
     cache.last = snap
     return snap
+
+
+class LiveAlerts:
+    """A Curio cluster's alerts, evaluated live (see the module docstring) at most every
+    ``shown_every`` seconds while shown, every ``hidden_every`` otherwise."""
+
+    def __init__(self, *, shown_every: float = 30.0, hidden_every: float = 300.0) -> None:
+        self.shown_every = shown_every
+        self.hidden_every = hidden_every
+        self.snap = AlertsSnap.empty()
+
+    def due(self, now: datetime, *, shown: bool) -> bool:
+        at = self.snap.live_at
+        if at is None:
+            return True
+        every = self.shown_every if shown else self.hidden_every
+        return abs((now - at).total_seconds()) >= every
+
+    async def read(self, db: DB, now: datetime, *, shown: bool) -> AlertsSnap:
+        """Evaluate when due (each check on its own, bounded, read-only), else the last."""
+        if not self.due(now, shown=shown):
+            return self.snap
+        alerts = await evaluate_live(db)
+        counts: dict[Severity, int] = {}
+        for a in alerts:
+            counts[a.severity] = counts.get(a.severity, 0) + 1
+        self.snap = AlertsSnap(counts, tuple(alerts[:ALERTS_LIMIT]), listed=True, live_at=now)
+        return self.snap

@@ -6,6 +6,7 @@ and ``harmony alerts list`` (and ``--count``) equal to what the console reads.""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,20 @@ import pytest
 from textual.widgets import Input
 
 from console.cli import build_parser
+from console.fixture import FIXED_NOW
 from console.panes.alerts import AlertsPane
 from console.screens.alert_change import AckScreen, MuteScreen
 from console.screens.machine import MachineScreen
 from console.screens.proving_check import ProvingCheckScreen
 from console.screens.sector import SectorScreen
 from console.screens.storage_path import StoragePathScreen
+from console.screenshots import fixture_app
 from console.widgets.status_line import StatusLine
-from engine.alerts import Finding, Severity
+from engine.alerts import Finding, Severity, evaluate_live
 from engine.alerts.store import record
 from engine.harmonydb import DB
 from engine.snapshot import SnapshotReader
+from support.curio_schema import CurioCluster, curio_cluster
 from support.probe import wait_until
 from support.proving_check import check_cluster, flip_bytes
 
@@ -61,6 +65,13 @@ FINDINGS = [
     ),
 ]
 CHECKS = [f.check for f in FINDINGS]
+
+
+@pytest.fixture
+async def curio_now(pg_url: str) -> AsyncIterator[CurioCluster]:
+    """A Curio schema seeded as of the console's frozen clock (as test_curio_console's)."""
+    async with curio_cluster(pg_url, at=FIXED_NOW) as cluster:
+        yield cluster
 
 
 async def _seed(db: DB) -> dict[str, int]:
@@ -301,3 +312,39 @@ async def test_the_cli_and_the_console_read_the_same_alerts(
     assert {str(s): n for s, n in snap.alerts.counts.items()} == {"critical": 1, "warning": 1}
     assert counted == {"critical": 1, "warning": 1, "info": 0, "total": 2}
     assert said == "2 need attention: 1 critical, 1 warning\n"
+
+
+async def test_a_curio_cluster_lists_its_checks_live_and_refuses_ack(
+    curio_now: CurioCluster, monkeypatch: pytest.MonkeyPatch, first_render: Any, screen_text: Any
+) -> None:
+    """As ``harmony alerts list`` there: the Curio checks evaluated live (nothing stored, no
+    table of ours), counted in the badge; ``a`` and ``m`` are Curio's web UI's."""
+    monkeypatch.delenv("FULLNODE_API_INFO", raising=False)
+    expected = await _curio_alerts(curio_now)
+    assert expected, "the seeded Curio cluster raises no alert: nothing to show"
+    app = fixture_app(curio_now.url, curio_now.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        assert f" {len(expected)} alert" in _badge(app)
+        await pilot.press("9")
+        pane = app.pane("alerts")
+        assert isinstance(pane, AlertsPane)
+        await wait_until(lambda: len(pane.table.keys) == len(expected), 10, "the alerts")
+        assert pane.table.keys == [f"{a.check}|{a.subject}" for a in expected]
+        await pilot.pause()
+        assert "Curio: checks evaluated live" in screen_text(app)
+        for key in ("a", "m"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert len(app.screen_stack) == 1
+        said = [n.message for n in app._notifications]
+        assert any("Curio cluster: acknowledge its alerts in Curio's web UI" in m for m in said)
+        assert any("Curio cluster: mute its alerts in Curio's web UI" in m for m in said)
+
+
+async def _curio_alerts(cluster: CurioCluster) -> list[Any]:
+    db = await DB.open(cluster.url, schema=cluster.schema, read_only=True, migrate=False)
+    try:
+        return await evaluate_live(db)
+    finally:
+        await db.close()
