@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.alerts.evaluate import evaluate_live
 from engine.alerts.model import Alert, Severity
 from engine.alerts.store import ATTENTION_SCAN, attention_counts, list_alerts
 from engine.harmonydb import DB
@@ -135,6 +134,10 @@ class LiveAlerts:
         """Evaluate when due (each check on its own, bounded, read-only), else the last."""
         if not self.due(now, shown=shown):
             return self.snap
+        # Here, not at the top: engine.alerts' checks import engine.snapshot.format, and a
+        # module-level import of its evaluator from the snapshot package is a circle at import.
+        from engine.alerts.evaluate import evaluate_live
+
         alerts = await evaluate_live(db)
         counts: dict[Severity, int] = {}
         for a in alerts:
