@@ -178,11 +178,15 @@ def new_layer_template(title: str) -> str:
     return "\n".join(lines)
 
 
+#: list keys whose items are not bare names: a commented example that would hold if uncommented
+_LIST_EXAMPLES = {"max-tasks": '["SDR=2", "WdPost=1"]', "tasks": '["SDR", "WdPost"]'}
+
+
 def _example(key: Key) -> str:
     if key.kind is KeyKind.BOOL:
         return "true"
     if key.kind is KeyKind.LIST:
-        return '["NAME", "NAME"]'
+        return _LIST_EXAMPLES.get(key.name, '["NAME", "NAME"]')
     if key.choices:
         return tomlkit.item(key.choices[0]).as_string()
     if key.kind in (KeyKind.INT, KeyKind.NUMBER):

@@ -22,6 +22,7 @@ from engine.harmonydb import DB, default_data_dir
 from engine.harmonytask import EngineConfig, default_identity
 
 from .common import require_cluster
+from .machine_limits import store_groups_of
 from .machine_options import alert_config, engine_config, storage_server_options
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def machine_starter(
     to ``opened`` for the caller to close."""
     listen, url = storage_server_options(args)
     alerts = alert_config(args)
+    store_groups = store_groups_of(args)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
 
     async def start_machine(db_url: str) -> Node:
@@ -109,6 +111,7 @@ def machine_starter(
             storage_url=url,
             metrics_listen=getattr(args, "metrics_listen", None),
             alerts=alerts,
+            store_groups=store_groups,
         )
 
     return start_machine
