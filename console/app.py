@@ -43,11 +43,13 @@ from engine.harmonytask.workers import prestart_worker_processes
 from engine.snapshot import ClusterSnapshot, drain_plan
 
 from .actions import ActionFailed, AdminAction, offer, perform
+from .alert_actions import change_alert, refusal
 from .connection import DatabaseLink, Target, open_link
 from .engine_host import EngineHost, NodeFactory, StopHow
 from .feed import Feed, FeedState, next_interval, one_line
 from .palette import ConsoleCommands
 from .panes import PANE_TITLES
+from .panes.alerts import AlertsPane
 from .panes.base import Pane
 from .panes.events import EventsPane
 from .panes.jobs import JobsPane
@@ -57,9 +59,12 @@ from .panes.pipeline import PipelinePane
 from .panes.post import PostPane
 from .panes.storage import StoragePane
 from .panes.tasks import TasksPane
+from .screens.alert_change import AckScreen, MuteScreen
 from .screens.confirm import MachineActionScreen
+from .screens.confirm_sector import RESUME_WHAT, SectorActionScreen
 from .screens.help import HelpScreen
 from .screens.machine import MachineScreen
+from .screens.proving_check import ProvingCheckScreen
 from .screens.quit import QuitScreen
 from .screens.sector import SectorScreen
 from .screens.storage_path import StoragePathScreen
@@ -83,6 +88,7 @@ PANE_KINDS: dict[str, type[Pane]] = {
     "jobs": JobsPane,
     "miners": MinersPane,
     "events": EventsPane,
+    "alerts": AlertsPane,
 }
 
 
@@ -480,17 +486,25 @@ class HarmonyConsole(App[int]):
         elif event.kind == "sector":
             sp_id, sector = (int(part) for part in event.key.split(":"))
             address = miner_address(self.snapshot, sp_id) if self.snapshot else None
-            screen = SectorScreen(sp_id, sector, address=address).data_bind(HarmonyConsole.snapshot)
+            screen = SectorScreen(
+                sp_id, sector, address=address, source=self._read_db, read_only=self.read_only
+            ).data_bind(HarmonyConsole.snapshot)
         elif event.kind == "task":
             self._task_history(event.key)
             return
         elif event.kind == "job":
-            screen = TaskScreen(int(event.key)).data_bind(
+            screen = TaskScreen(int(event.key), source=self._read_db).data_bind(
                 HarmonyConsole.snapshot, HarmonyConsole.now
             )
         else:
             screen = StoragePathScreen(event.key).data_bind(HarmonyConsole.snapshot)
         self.push_screen(screen)
+
+    def _read_db(self) -> Any:
+        """The reader's pool, for a detail view's own reads of one task or sector (None while
+        not connected)."""
+        link = self.feed.link
+        return link.db if link is not None else None
 
     def _task_history(self, task_id: str) -> None:
         """A task's attempts: the tasks pane's history, searched for its id."""
@@ -536,6 +550,84 @@ class HarmonyConsole(App[int]):
         cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
         if not self.read_only and not self.busy and offer(cluster, "restart"):
             self.admin(AdminAction("restart", event.task_id))
+
+    @on(AlertsPane.ChangeRequested)
+    def _alert_change(self, event: AlertsPane.ChangeRequested) -> None:
+        """``a``/``m`` in the Alerts pane: refused (read-only, Curio) or confirmed, then done
+        in the admin group off the event loop."""
+        cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
+        why = refusal(event.kind, read_only=self.read_only, cluster=cluster)
+        if why is not None:
+            self.notify(why, severity="warning", timeout=8)
+            return
+        if self.busy:
+            return
+        alert = event.alert
+        if event.kind == "ack":
+            self.push_screen(AckScreen(alert), lambda ok: ok and self.alert_admin("ack", alert))
+        else:
+            self.push_screen(
+                MuteScreen(alert),
+                lambda s: s is not None and self.alert_admin("mute", alert, s),
+            )
+
+    @work(group="admin", exit_on_error=False, name="alert-admin", description="alert change")
+    async def alert_admin(self, kind: Any, alert: Any, seconds: float = 0.0) -> None:
+        link = self.feed.link
+        if link is None or link.action_db is None:
+            return
+        self.busy = True
+        try:
+            self.notify(await change_alert(link.action_db, kind, alert, seconds=seconds))
+        except ActionFailed as exc:
+            self.notify(str(exc), severity="error")
+        finally:
+            self.busy = False
+            self.refresh_now()
+
+    @on(PostPane.CheckRequested)
+    def _proving_check(self, event: PostPane.CheckRequested) -> None:
+        """``enter`` on a deadline: its provability check, on the reader's pool (it only
+        reads), in the screen's worker."""
+        from engine.tasks.window.check import check_provable, deadline_partitions
+
+        link = self.feed.link
+        if link is None:
+            return
+        if link.foreign:
+            self.notify(
+                "a Curio cluster: the provability check reads sectors sealed by harmony's own "
+                "proofs, and Curio's are sealed by Filecoin's (Poseidon trees); Curio checks "
+                "each sector before it proves it. Nothing was read",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        db, sp_id, deadline = link.db, event.sp_id, event.deadline
+        self.push_screen(
+            ProvingCheckScreen(
+                event.address,
+                deadline,
+                lambda: deadline_partitions(db, sp_id, deadline),
+                lambda part: check_provable(db, sp_id, deadline, partition=part),
+            )
+        )
+
+    @on(SectorScreen.ResumeRequested)
+    def _resume(self, event: SectorScreen.ResumeRequested) -> None:
+        """``r`` on a failed sector: refused read-only or on a Curio cluster, else confirmed."""
+        cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
+        if self.read_only or not offer(cluster, "resume"):
+            why = "the console is read-only" if self.read_only else "Curio's sectors are read-only"
+            self.notify(f"resume refused: {why}", severity="error")
+            return
+        if self.busy:
+            return
+        action = AdminAction("resume", event.sector, event.label, sp_id=event.sp_id)
+        self.push_screen(
+            SectorActionScreen("Resume", f"sector {event.label}", RESUME_WHAT),
+            lambda ok: ok and self.admin(action),
+        )
 
     @work(group="admin", exit_on_error=False, name="admin", description="operator action")
     async def admin(self, action: AdminAction) -> None:

@@ -16,4 +16,5 @@ PANE_TITLES: dict[str, str] = {
     "jobs": "Jobs",
     "miners": "Miners",
     "events": "Events",
+    "alerts": "Alerts",
 }

@@ -19,7 +19,9 @@ from engine.chain import ChainProfile
 from engine.harmonytask.machine_state import MachineState
 from engine.storage import StoragePathInfo
 
+from .alerts import AlertsSnap
 from .events import EventsSnap
+from .expirations import ExpirationsSnap
 from .filesystems import FilesystemSnap, group_filesystems
 from .sealing_history import SealingHistory
 
@@ -552,6 +554,12 @@ class ClusterSnapshot:
     #: the newest events (the ``"events"`` list: read while the Events pane is shown, else as
     #: last read; see :mod:`.events`)
     events: EventsSnap = field(default_factory=EventsSnap.empty)
+    #: open alerts: the count needing attention (every refresh), the list while the Alerts
+    #: pane shows it (the ``"alerts"`` list; see :mod:`.alerts`)
+    alerts: AlertsSnap = field(default_factory=AlertsSnap.empty)
+    #: sector expirations per miner (the ``"miners"`` list: read while the Miners pane is
+    #: shown, else as last read; see :mod:`.expirations`)
+    expirations: ExpirationsSnap = field(default_factory=ExpirationsSnap.empty)
 
     def error(self, section: str) -> str | None:
         """Why ``section`` could not be read this time, or None."""

@@ -27,7 +27,9 @@ from engine.chain import EpochClock
 from engine.harmonydb import DB, Tx
 from engine.harmonytask.machine_state import MACHINE_STATE_SQL, MachineState
 
+from .alerts import AlertsCache, AlertsSnap, read_alerts
 from .events import EventsSnap, read_events
+from .expirations import ExpirationsCache, read_expirations
 from .history import HistoryRead, HistoryWindow
 from .jobs import JobTarget, JobTargets
 from .miners import OwnMinerFigures
@@ -64,7 +66,7 @@ __all__ = ["LISTS", "SnapshotReader"]
 ON_SCREEN = ("tasks", "pipeline")
 
 #: Detail lists a refresh may skip (carried over from the previous one) when nobody shows them.
-LISTS = ("sectors", "history", "jobs", "sealing_history", "events", "miners")
+LISTS = ("sectors", "history", "jobs", "sealing_history", "events", "miners", "alerts")
 
 MACHINES = (
     """
@@ -152,6 +154,8 @@ class _Read:
     counts: tuple[Counts, SectorBytes]
     #: what each running task works on (read while jobs are shown, else as known)
     targets: dict[int, JobTarget]
+    #: the badge's count, and the open alerts while they are shown
+    alerts: AlertsSnap
 
 
 def _age(now: datetime, ts: datetime | None) -> float | None:
@@ -213,8 +217,12 @@ class SnapshotReader:
         self._targets = JobTargets()
         #: power and WinningPoSt of each miner (WinningPoSt read while miners are shown)
         self._miner_figures = OwnMinerFigures()
+        #: sector expirations per miner (read while miners are shown)
+        self._expirations = ExpirationsCache()
         #: the events as last read (read only while the Events pane shows them)
         self._events = EventsSnap.empty()
+        #: the open alerts as last listed (listed only while the Alerts pane shows them)
+        self._alerts = AlertsCache()
         self.events_window = events_window
         self.events_limit = events_limit
         self._last: _Read | None = None
@@ -308,6 +316,12 @@ class SnapshotReader:
             head = post.head_epoch
             if head is None and post.profile is not None and post.genesis is not None:
                 head = EpochClock(post.genesis, post.profile).epoch_at(now)
+            if want("miners") and post.profile is not None:
+                day, block_time = post.profile.epochs_per_day, post.profile.block_time
+                await self._expirations.read(
+                    now,
+                    lambda: read_expirations(tx, head, day, block_time),  # type: ignore[arg-type]
+                )
             if pipeline_due or self._last is None:
                 pipeline = await read_pipeline(
                     tx,  # type: ignore[arg-type]
@@ -331,6 +345,7 @@ class SnapshotReader:
                 )
             counts = await read_sector_files(tx) if counts_due else self._counts  # type: ignore[arg-type]
             storage = await read_storage(tx, now, counts[0], sector_bytes=counts[1])  # type: ignore[arg-type]
+            alerts = await read_alerts(tx, now, self._alerts, listed=want("alerts"))
             return _Read(
                 machines,
                 running,
@@ -343,6 +358,7 @@ class SnapshotReader:
                 post,
                 counts,
                 targets,
+                alerts,
             )
 
         raw = await self.db.transaction(read, isolation="repeatable_read")
@@ -464,6 +480,8 @@ class SnapshotReader:
             post=raw.post,
             job_targets=raw.targets,
             events=self._events,
+            alerts=raw.alerts,
+            expirations=self._expirations.snap,
         )
 
     def _machine(self, r: dict[str, Any], now: datetime) -> MachineSnap:

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from engine.harmonydb import DB, HarmonyDBError, Tx
 
+from ..alerts import LiveAlerts
 from ..events import EventsSnap
 from ..expirations import ExpirationsCache, ExpirationsSnap, read_curio_expirations
 from ..jobs import JobTarget, JobTargets
@@ -103,6 +104,8 @@ class CurioSnapshotReader:
         self._targets = JobTargets()
         #: the events as last read (read only while the Events pane shows them)
         self._events = EventsSnap.empty()
+        #: the Curio alert checks, evaluated live (nothing is stored on a Curio cluster)
+        self._alerts = LiveAlerts()
         #: sector expirations from sectors_meta at Lotus's head (read while miners are shown)
         self._expirations = ExpirationsCache()
         self.events_window = 24 * 3600.0
@@ -215,6 +218,11 @@ class CurioSnapshotReader:
                 ExpirationsSnap.empty(),
             )
         storage: StorageSnap = await section("storage", self._storage(now), StorageSnap(()))
+        try:
+            alerts = await self._alerts.read(self.db, now, shown=lists is None or "alerts" in lists)
+        except HarmonyDBError as exc:  # the last evaluation stays; the pane says why
+            errors.append(SectionError("alerts", _one_line(str(exc)) or type(exc).__name__))
+            alerts = self._alerts.snap
         if lists is None or "events" in lists:
             self._events = await section(
                 "events",
@@ -242,6 +250,7 @@ class CurioSnapshotReader:
             job_targets=targets,
             events=self._events,
             expirations=self._expirations.snap,
+            alerts=alerts,
         )
         self.last_wall_ms = (time.perf_counter() - started) * 1000
         return snap

@@ -659,7 +659,9 @@ async def test_fixture_snapshot_is_deterministic_and_bounded(db: DB) -> None:
         )
 
     assert plain(a) == plain(b)
-    assert a.statements <= 25 and a.db_ms > 0
+    # A first snapshot reads every list once (and the alerts' table check): a bound on
+    # growth, not the refresh's cost, which `harmony bench console` reports per pane.
+    assert a.statements <= 30 and a.db_ms > 0
     plan = drain_plan(a, 1, FIXED_NOW)
     assert plan is not None
     assert [t.id for t in plan.running] == [101, 102, 103]
