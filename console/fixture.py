@@ -319,6 +319,33 @@ SELECT 1000, (id - 30000) / 10, array_agg(id ORDER BY work_start)
   FROM harmony_task_history
  WHERE id BETWEEN 30010 AND 30609
  GROUP BY (id - 30000) / 10;
+
+-- Alerts, as the checks word them for what this cluster shows: the TreeD task failed for good
+-- (critical: sealing), the path whose disk check failed (acknowledged), the fail task (muted
+-- until 13:00), and one cleared alert that the inbox no longer lists.
+INSERT INTO harmony_alerts (check_name, subject, severity, message, links, first_seen,
+    last_seen, cleared_at, acked_by, acked_at, muted_until, muted_by) VALUES
+ ('task-failed', 'TreeD', 'critical',
+     '1 TreeD task(s) failed for good (ids 302); last error: tree_d: CommD mismatch: [piece 0] '
+     || 'expected baga6ea4seaq... got baga6ea4seaqd.... Fix the cause, then `harmony task '
+     || 'restart ID` (or remove them).',
+     '{"task_type": "TreeD", "task_ids": [302]}', '2026-01-01 09:16:00+00',
+     '2026-01-01 11:56:00+00', NULL, NULL, NULL, NULL, NULL),
+ ('storage-path', '0badf00d-1c2d-4e3f-8a9b-5c6d7e8f9a04 on node-e', 'warning',
+     'storage path 0badf00d-1c2d-4e3f-8a9b-5c6d7e8f9a04 on node-e: its disk check failed '
+     || '(statfs /mnt/old: input/output error); nothing is placed on it and its sectors may not '
+     || 'be provable. Fix the disk or mount; the next heartbeat clears this.',
+     '{"path": "0badf00d-1c2d-4e3f-8a9b-5c6d7e8f9a04", "host": "node-e"}',
+     '2026-01-01 11:01:00+00', '2026-01-01 11:56:00+00', NULL, 'ops', '2026-01-01 11:10:00+00',
+     NULL, NULL),
+ ('task-failed', 'fail', 'warning',
+     '1 fail task(s) failed for good (ids 301); last error: RuntimeError: the fail task always '
+     || 'fails. Fix the cause, then `harmony task restart ID` (or remove them).',
+     '{"task_type": "fail", "task_ids": [301]}', '2026-01-01 11:41:00+00',
+     '2026-01-01 11:56:00+00', NULL, NULL, NULL, '2026-01-01 13:00:00+00', 'ops'),
+ ('chain-stalled', 'chain', 'critical', 'the chain head has not advanced for 5m.',
+     '{}', '2026-01-01 08:00:00+00', '2026-01-01 08:05:00+00', '2026-01-01 08:06:00+00', NULL,
+     NULL, NULL, NULL);
 """
 
 

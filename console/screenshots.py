@@ -64,6 +64,7 @@ SHOTS = (
     Shot("jobs", ("6",), "6 jobs", "6 Jobs: what runs where"),
     Shot("miners", ("7",), "Miner: t01000", "7 Miners"),
     Shot("events", ("8",), "events:", "8 Events"),
+    Shot("alerts", ("9",), "3 open alerts", "9 Alerts"),
     Shot("sealing-history", ("3", "h"), "sealing history: newest", "3 Sealing history"),
     Shot("drain-dialog", ("d",), "WARNING: PoSt deadlines", "Drain dialog"),
     Shot("machine-detail", ("enter",), "Left (est.)", "Machine detail"),
