@@ -55,7 +55,8 @@ async def test_hosts_join_under_their_own_hostnames_and_run_each_task_once(
         f"hx-{name}:worker": f"hx-{name}" for name in HOSTS
     }
 
-    # Every host listens now: a notification from outside reaches each over the bridge.
+    # Every host listens now: a notification from outside reaches each over the bridge (or,
+    # without NOTIFY, the hosts poll for it).
     channel = db.channel("task")
     before = cluster.host_stats()
     ids = await add_tasks(db, "noop", 300)
@@ -75,10 +76,17 @@ async def test_hosts_join_under_their_own_hostnames_and_run_each_task_once(
     }
 
     after = cluster.host_stats()
+    # Where the server refuses LISTEN (the YugabyteDB-readiness mode) the hosts poll instead.
+    notify = await db.notify_supported()
     for name in HOSTS:
         woken = after[name].channels.get(channel, 0) - before[name].channels.get(channel, 0)
-        assert woken >= 1, f"host {name} got no '{channel}' notification over the bridge"
-        assert after[name].statements > before[name].statements
+        if notify:
+            assert woken >= 1, f"host {name} got no '{channel}' notification over the bridge"
+            assert after[name].statements > before[name].statements
+        else:
+            # Polling: a host whose poll had backed off may find nothing during a short drain;
+            # that it talks to the database over the bridge at all is what is left to check.
+            assert after[name].statements > 0
         assert after[name].connections >= 1
 
     for proc in procs.values():

@@ -7,7 +7,7 @@ import time
 
 from engine.clock import ManualClock
 from engine.harmonydb import DB
-from engine.harmonytask import Limiter, add_tasks, task_history
+from engine.harmonytask import EngineConfig, Limiter, add_tasks, task_history
 from engine.resources import GiB, Resources
 from support.probe import Probe, wait_until
 
@@ -21,9 +21,17 @@ async def queue_empty(db: DB) -> bool:
     return await db.query_value("SELECT count(*) FROM harmony_task") == 0
 
 
+#: Manual heartbeats, and a lease that outlasts the drain: with the suite's 5 s machine timeout
+#: a machine stops claiming 5 s after its one heartbeat, and a drain by polling (no NOTIFY, the
+#: YugabyteDB-readiness mode) on a loaded machine took longer, so the queue was never emptied.
+LONG_LEASE = EngineConfig(
+    heartbeat_interval=3600, machine_timeout=600, poll_interval=30, housekeeping_interval=3600
+)
+
+
 async def test_every_task_runs_exactly_once_with_four_competing_engines(probe_db, engines) -> None:
     for i in range(4):
-        await engines([Probe(probe_db, f"m{i}")], f"m{i}")
+        await engines([Probe(probe_db, f"m{i}")], f"m{i}", config=LONG_LEASE)
     ids = await add_tasks(probe_db, "probe", 600)
     await wait_until(lambda: queue_empty(probe_db), 60, "queue to drain")
     runs = await runs_per_task(probe_db)
