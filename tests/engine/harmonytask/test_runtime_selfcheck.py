@@ -8,7 +8,7 @@ import asyncio
 
 from engine.clock import ManualClock
 from engine.harmonydb import DB
-from engine.harmonytask import Lifecycle, MachineView, add_tasks, task_history
+from engine.harmonytask import EngineConfig, Lifecycle, MachineView, add_tasks, task_history
 from engine.harmonytask.engine import SELF_CHECK_EVERY
 from engine.harmonytask.selfcheck import REASON
 from support.probe import PATIENCE, Probe, wait_until
@@ -115,6 +115,18 @@ async def test_a_machine_that_is_stopping_does_not_rejoin(probe_db: DB, engines)
     assert probe.cancelled == [task_id]  # abandoned, not finished as if it were still a's
 
 
+#: Cycles only when woken, with NOTIFY or without (the YugabyteDB-readiness mode): a polling
+#: cycle that began before the insert claimed nothing of the plain type, then found the other.
+WAKE_ONLY = EngineConfig(
+    heartbeat_interval=3600,
+    machine_timeout=5,
+    poll_interval=3600,
+    poll_min=3600,
+    poll_max=3600,
+    housekeeping_interval=3600,
+)
+
+
 class Hesitant(Probe):
     """A type with its own ``can_accept`` that waits for the test before answering: the claim
     cycle pauses with the other types' tasks already claimed and not yet admitted."""
@@ -135,7 +147,7 @@ async def test_the_self_check_never_takes_a_task_between_its_claim_and_its_start
 ) -> None:
     plain = Probe(probe_db, "m", block=True)
     hesitant = Hesitant(probe_db, "m", "hesitant")
-    engine = await engines([plain, hesitant], "m")
+    engine = await engines([plain, hesitant], "m", config=WAKE_ONLY)
     # Both at once, so one cycle finds both: it claims the plain one, then asks the other type.
     claimed = await probe_db.query_value(
         "WITH t AS (INSERT INTO harmony_task (name, added_by, posted_time) "
