@@ -105,6 +105,10 @@ ON CONFLICT (sp_id, sector_num) DO NOTHING
 """
 
 
+#: Real seconds between runs at most where the server has no NOTIFY, even with no open sector.
+NO_NOTIFY_FALLBACK = 5.0
+
+
 class SealPoller(Poller):
     def __init__(self, workload: Workload) -> None:
         super().__init__(workload, "seal")
@@ -189,6 +193,10 @@ class SealPoller(Poller):
         for sp, numbers in commits.items():
             await self._add(COMMIT, sp, numbers)
         fallback = 5.0 if rows else 30.0
+        if chain.polling:
+            # No NOTIFY (YugabyteDB without yb_enable_listen_notify): a pledge or a resume is
+            # announced on "sealing", which never comes, so look as often as for open rows.
+            fallback = min(fallback, NO_NOTIFY_FALLBACK)
         if SDR.task in self.adders:
             fallback = min(fallback, max(0.5, self._next_auto - time.monotonic()))
         return fallback, wake_at
