@@ -278,7 +278,11 @@ async def test_deadlock_victim_is_retried_and_both_transactions_commit(db: DB) -
         ),
         timeout=30,
     )
-    assert sorted(runs.values()) == [1, 2]  # exactly one victim, re-run once
+    # Exactly one victim, re-run: once under READ COMMITTED; under SERIALIZABLE (the
+    # YugabyteDB-readiness mode) a re-run that began before the winner committed meets its
+    # update and fails with 40001, and runs again.
+    winner, victim = sorted(runs.values())
+    assert winner == 1 and victim >= 2
     labels = {r["label"] for r in await db.select("SELECT label FROM items")}
     assert len(labels) == 1  # whoever committed last wrote both rows
 
