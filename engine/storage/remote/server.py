@@ -168,8 +168,11 @@ class StorageServer:
             await self._register()
         except BaseException:
             # Not listed, so not serving: nobody would find this port, and a retry starts anew.
-            self._runner, self.url = None, None
+            # A cancel can land after the registration committed: what may be listed is
+            # dropped too (else peers kept reading from a URL nobody serves).
+            url, self._runner, self.url = self.url, None, None
             await runner.cleanup()
+            await asyncio.shield(self._unregister(url))
             raise
         log.info(
             "storage server for %s listening on %s:%d (%s)", self.host, *sockname[:2], self.url
@@ -182,17 +185,20 @@ class StorageServer:
         if runner is not None:
             await runner.cleanup()
         if unregister and self.url is not None:
-            url = self.url
+            await self._unregister(self.url)
 
-            async def drop(tx):  # type: ignore[no-untyped-def]
-                await tx.exec("DELETE FROM storage_servers WHERE url = $1", url)
-                await refresh_host_urls(tx, self.host)
-                await tx.commit()
+    async def _unregister(self, url: str) -> None:
+        """Drop ``url`` from the listing (nothing if it is not there); a failure is logged."""
 
-            try:
-                await self.db.transaction(drop, isolation=URLS_ISOLATION)
-            except Exception as exc:  # readers meet a refused connection and move on
-                log.warning("storage server %s: could not drop its URL: %s", url, exc)
+        async def drop(tx):  # type: ignore[no-untyped-def]
+            await tx.exec("DELETE FROM storage_servers WHERE url = $1", url)
+            await refresh_host_urls(tx, self.host)
+            await tx.commit()
+
+        try:
+            await self.db.transaction(drop, isolation=URLS_ISOLATION)
+        except Exception as exc:  # readers meet a refused connection and move on
+            log.warning("storage server %s: could not drop its URL: %s", url, exc)
 
     async def _register(self) -> None:
         url = self.url

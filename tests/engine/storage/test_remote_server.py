@@ -287,3 +287,21 @@ async def test_two_hosts_starting_at_once_both_land_in_a_shared_paths_urls(
         assert urls.split(",") == [a_url, b.url]  # neither registration lost the other's
     finally:
         await b.stop(unregister=False)
+
+
+class _CancelledAfterRegistering(StorageServer):
+    """A cancel that lands once the registration has committed (its reply on the way)."""
+
+    async def _register(self) -> None:
+        await super()._register()
+        raise asyncio.CancelledError
+
+
+async def test_a_start_cancelled_after_its_url_was_listed_drops_it(db: DB, attach_dir) -> None:
+    await attach_dir("c", host="host-c")
+    server = _CancelledAfterRegistering(db, host="host-c")
+    with pytest.raises(asyncio.CancelledError):
+        await server.start()
+    assert server.url is None
+    assert await db.query_value("SELECT count(*) FROM storage_servers") == 0
+    assert (await db.query_value("SELECT urls FROM storage_path")).startswith("file://host-c/")
