@@ -434,10 +434,11 @@ async def read_cli_expirations(
     if db.foreign:
         from .curio_proving import _chain_state
 
-        state, problem = await _chain_state(db, getattr(args, "lotus_api", None), (), CLOCK.now())
+        now = CLOCK.now()
+        state, problem = await _chain_state(db, getattr(args, "lotus_api", None), (), now)
         head = state.head_epoch if state is not None else None
         profile = state.profile() if state is not None else None
-        snap = await read_curio_expirations(db, head, profile)
+        snap = await read_curio_expirations(db, head, profile, now)
         note = None
         if head is None:
             why = problem or (state.error if state is not None else None) or "no Lotus node"

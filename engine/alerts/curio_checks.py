@@ -200,7 +200,7 @@ SELECT sp_id, count(*) AS n, min(expiration_epoch) AS soonest,
 async def curio_expiring(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
     """Sectors expiring within a week of the head; the head is Curio's newest WinningPoSt round
     (the database has no other: without one, nothing can be said)."""
-    head = await curio_head_estimate(tx)
+    head = await curio_head_estimate(tx, now)
     if head is None:
         return []
     horizon = head + EXPIRING_DAYS * FILECOIN_EPOCHS_PER_DAY

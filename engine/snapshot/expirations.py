@@ -231,9 +231,9 @@ def expiration_line(snap: ExpirationsSnap, sp_id: int) -> str:
 
 
 #: Curio's newest WinningPoSt round (it adds one per miner and epoch): the head it worked on,
-#: and how long ago, where no Lotus node is at hand (the alert task reads only the database)
+#: and when, where no Lotus node is at hand (the alert task reads only the database)
 CURIO_HEAD = """
-SELECT epoch, EXTRACT(EPOCH FROM now() - base_compute_time)::float8 AS age
+SELECT epoch, EXTRACT(EPOCH FROM $1::timestamptz - base_compute_time)::float8 AS age
   FROM mining_tasks ORDER BY base_compute_time DESC, epoch DESC LIMIT 1
 """
 
@@ -242,10 +242,13 @@ FILECOIN_BLOCK_TIME = 30.0
 FILECOIN_EPOCHS_PER_DAY = 2880
 
 
-async def curio_head_estimate(tx: _Tx) -> int | None:
-    """The chain head a Curio cluster works at, from its newest ``mining_tasks`` round plus the
-    30 s epochs since (None before its first round)."""
-    rows = await tx.select(CURIO_HEAD)
+async def curio_head_estimate(tx: _Tx, now: datetime) -> int | None:
+    """The chain head a Curio cluster works at ``now`` (the caller's clock: the console's,
+    frozen in its screenshots), from its newest ``mining_tasks`` round plus the 30 s epochs
+    since (None before its first round)."""
+    # The age in SQL: Curio's column is a timestamp without time zone (its migration
+    # 20231110-mining_tasks), which the server reads in the session's zone, as it would now().
+    rows = await tx.select(CURIO_HEAD, now)
     if not rows:
         return None
     age = max(float(rows[0]["age"] or 0.0), 0.0)
@@ -253,12 +256,12 @@ async def curio_head_estimate(tx: _Tx) -> int | None:
 
 
 async def read_curio_expirations(
-    tx: _Tx, head_epoch: int | None, profile: ChainProfile | None
+    tx: _Tx, head_epoch: int | None, profile: ChainProfile | None, now: datetime
 ) -> ExpirationsSnap:
     """A Curio cluster's buckets from ``sectors_meta``: at Lotus's head and with its day when a
     node is known, else at :func:`curio_head_estimate` with Filecoin's (30 s, 2880 epochs)."""
     if head_epoch is None:
-        head_epoch = await curio_head_estimate(tx)
+        head_epoch = await curio_head_estimate(tx, now)
     day = profile.epochs_per_day if profile is not None else FILECOIN_EPOCHS_PER_DAY
     block_time = profile.block_time if profile is not None else FILECOIN_BLOCK_TIME
     return await read_expirations(tx, head_epoch, day, block_time, curio=True)

@@ -213,7 +213,7 @@ class CurioSnapshotReader:
             await section(
                 "expirations",
                 lambda tx: self._expirations.read(
-                    now, lambda: read_curio_expirations(tx, post.head_epoch, post.profile)
+                    now, lambda: read_curio_expirations(tx, post.head_epoch, post.profile, now)
                 ),
                 ExpirationsSnap.empty(),
             )
