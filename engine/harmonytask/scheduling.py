@@ -266,7 +266,15 @@ class Scheduler:
         admitting = hooks.may_claim()
         for task in order:
             handler = self._handlers[task.name]
-            if admitting and self._capacity.fits(handler, free):
+            if self._capacity.holds(task.id):
+                # Its previous attempt here is still recording its outcome (a failure whose
+                # reply was lost commits, the task becomes claimable, and this machine claims
+                # it again before the retry of that statement has recognised its commit): the
+                # new attempt goes back, to be claimed once the old one is gone.
+                log.info("task %d claimed again while its attempt here ends: released", task.id)
+                await claims.release(hooks.db, task.id, machine_id, task.attempt)
+                released.append(task.id)
+            elif admitting and self._capacity.fits(handler, free):
                 free = free - handler.details.cost
                 self._runner.start(task, handler)
             else:
