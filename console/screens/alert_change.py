@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Static
 from engine.alerts.model import Alert
 
 from ..commands.alerts import duration_arg
+from .confirm import ConfirmDialog
 
 __all__ = ["AckScreen", "MuteScreen"]
 
@@ -36,14 +37,8 @@ def _about(alert: Alert) -> Text:
     return out
 
 
-class AckScreen(ModalScreen[bool]):
+class AckScreen(ConfirmDialog):
     """Confirm acknowledging one alert; dismisses with True to go ahead."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="console.dialog.cancel"),
-        Binding("left,h", "app.focus_previous", show=False),
-        Binding("right,l", "app.focus_next", show=False),
-    ]
 
     def __init__(self, alert: Alert) -> None:
         super().__init__()
@@ -65,15 +60,6 @@ class AckScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="default")
                 yield Button("Acknowledge", id="confirm", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm")
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
 
 
 class MuteScreen(ModalScreen[float | None]):

@@ -22,7 +22,7 @@ from textual.widgets import Button, Static
 
 from engine.snapshot import ClusterSnapshot, DrainPlan, drain_plan, duration
 
-__all__ = ["MachineActionScreen"]
+__all__ = ["ConfirmDialog", "MachineActionScreen"]
 
 WHAT = {
     "cordon": "No new tasks start on it; running tasks continue.",
@@ -46,14 +46,29 @@ LABEL = {"request_restart": "Restart", "abort_restart": "Abort restart"}
 CURIO_LABEL = {**LABEL, "drain": "Cordon"}
 
 
-class MachineActionScreen(ModalScreen[bool]):
-    """Confirm an action on one machine. Dismisses with True to go ahead."""
+class ConfirmDialog(ModalScreen[bool]):
+    """What every action dialog of the console shares: Cancel has the focus when it opens,
+    escape cancels, left/right move between the buttons, and it dismisses with True only for the
+    button whose id is ``confirm``."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="console.dialog.cancel"),
         Binding("left,h", "app.focus_previous", show=False),
         Binding("right,l", "app.focus_next", show=False),
     ]
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class MachineActionScreen(ConfirmDialog):
+    """Confirm an action on one machine. Dismisses with True to go ahead."""
 
     #: the cluster as last read (bound to the app's)
     snapshot: var[ClusterSnapshot | None] = var(None, init=False)
@@ -88,9 +103,6 @@ class MachineActionScreen(ModalScreen[bool]):
                     id="confirm",
                     variant="warning" if self.kind in WARNS else "primary",
                 )
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
 
     def watch_snapshot(self) -> None:
         self._replan()
@@ -146,9 +158,3 @@ class MachineActionScreen(ModalScreen[bool]):
         for w in warnings:
             out.append(f"  - {w}\n")
         return out
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm")
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)

@@ -3,14 +3,12 @@ engine's words, with Cancel first and focused, as every action dialog of the con
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from .confirm import ConfirmDialog
 
 __all__ = ["RESUME_WHAT", "SectorActionScreen"]
 
@@ -23,14 +21,8 @@ RESUME_WHAT = (
 )
 
 
-class SectorActionScreen(ModalScreen[bool]):
+class SectorActionScreen(ConfirmDialog):
     """Confirm an action on sector ``label``. Dismisses with True to go ahead."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="console.dialog.cancel"),
-        Binding("left,h", "app.focus_previous", show=False),
-        Binding("right,l", "app.focus_next", show=False),
-    ]
 
     def __init__(self, verb: str, label: str, what: str, facts: Text | None = None) -> None:
         super().__init__()
@@ -49,12 +41,3 @@ class SectorActionScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="default")
                 yield Button(self.verb, id="confirm", variant="warning")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm")
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
