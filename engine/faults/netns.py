@@ -334,6 +334,12 @@ class NetnsCluster:
             for proc in host.procs:
                 with contextlib.suppress(Exception):
                     proc.wait(10)
+                # a test that failed before reading its pipes leaves them open; closed here, not
+                # by the garbage collector during a later test (ResourceWarning)
+                for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        with contextlib.suppress(Exception):
+                            pipe.close()
         if self.proxy is not None:
             with contextlib.suppress(Exception):
                 self.proxy.close()
