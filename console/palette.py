@@ -13,10 +13,10 @@ from functools import partial
 from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.message import Message
 
 from engine.snapshot import ClusterSnapshot
 
+from .navigation import Goto
 from .panes import PANE_TITLES
 from .panes.base import DetailKind, Pane
 
@@ -36,17 +36,11 @@ class ConsoleView(Protocol):
 
 
 class ConsoleCommands(Provider):
-    class Goto(Message):
-        """Show ``pane`` (and its ``view``), with the row ``key`` selected."""
-
-        def __init__(self, pane: str, key: str | None = None, view: str | None = None) -> None:
-            super().__init__()
-            self.pane = pane
-            self.key = key
-            self.view = view
+    #: the message the palette's commands post (see :mod:`console.navigation`)
+    Goto = Goto
 
     def _goto(self, pane: str, key: str, view: str | None = None) -> None:
-        self.app.post_message(ConsoleCommands.Goto(pane, key, view))
+        self.app.post_message(Goto(pane, key, view))
 
     def _detail(self, kind: DetailKind, key: str) -> None:
         self.app.post_message(Pane.DetailRequested(kind, key))

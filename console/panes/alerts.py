@@ -30,7 +30,7 @@ from textual.widgets import DataTable, Static
 from engine.alerts.model import Alert, Severity
 from engine.snapshot import ClusterSnapshot, duration
 
-from ..palette import ConsoleCommands
+from ..navigation import Goto
 from ..widgets.cells import Styles, text
 from ..widgets.clauses import join_clauses
 from ..widgets.keyed_table import Column, KeyedTable
@@ -262,7 +262,7 @@ class AlertsPane(Pane):
         if how == "detail":
             self.post_message(self.DetailRequested(kind, key))  # type: ignore[arg-type]
         else:
-            self.post_message(ConsoleCommands.Goto(kind, key))
+            self.post_message(Goto(kind, key))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "change" and self.busy:

@@ -22,7 +22,6 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.widgets import Static
 
 from engine.harmonydb import DB
@@ -33,6 +32,7 @@ from engine.snapshot.sealing_history import FinishedSector
 from engine.snapshot.sector_detail import SectorDetail, read_sector_detail
 
 from ..feed import one_line
+from ..navigation import ResumeRequested
 from ..panes.pipeline import STAGE_CODES
 from .detail import DetailScreen
 
@@ -207,14 +207,8 @@ class SectorScreen(DetailScreen):
     #: its strip and problem come from the pipeline's lists: read while the view is open
     LISTS = frozenset({"sectors"})
 
-    class ResumeRequested(Message):
-        """``r`` on a failed sector: the app confirms, then resumes it."""
-
-        def __init__(self, sp_id: int, sector: int, label: str) -> None:
-            super().__init__()
-            self.sp_id = sp_id
-            self.sector = sector
-            self.label = label
+    #: posted by ``r`` (see :mod:`console.navigation`)
+    ResumeRequested = ResumeRequested
 
     def __init__(
         self,
