@@ -55,13 +55,14 @@ class AdvanceResult:
         return self.head > self.previous_head
 
 
-_HEAD = """
-SELECT t.epoch, t.beacon FROM chain_config c
-  LEFT JOIN LATERAL (SELECT epoch, beacon FROM chain_tipsets ORDER BY epoch DESC LIMIT 1) t
-       ON TRUE
- WHERE c.id = 1
-   FOR UPDATE OF c
-"""
+#: One advance at a time: the config row's lock. The head is read by the next statement, not
+#: joined here: under READ COMMITTED a statement's snapshot is taken before it waits for the
+#: lock, so a head read with it was the one from before the advance it waited for, and the
+#: epochs that advance wrote were written again (23505 on chain_tipsets, which no retry
+#: clears). Under the snapshot levels the transaction's snapshot is older still; there the
+#: tipsets' chain_turn trigger makes the waiter fail with 40001 and run again.
+_TURN = "SELECT id FROM chain_config WHERE id = 1 FOR UPDATE"
+_HEAD = "SELECT epoch, beacon FROM chain_tipsets ORDER BY epoch DESC LIMIT 1"
 
 _PENDING = """
 SELECT cid, sp_id, method, land_epoch, CASE WHEN land_epoch <= $1 THEN params END AS params
@@ -130,11 +131,11 @@ async def advance_chain(
     cache = beacons or BeaconCache()
 
     async def work(tx: Tx) -> AdvanceResult:
-        row = await tx.query_row(_HEAD)
-        if row is None:
+        if await tx.query_value(_TURN) is None:
             raise ChainNotInitialised()
-        head = row["epoch"] if row["epoch"] is not None else -1
-        head_beacon = bytes(row["beacon"]) if row["beacon"] is not None else config.genesis_seed
+        row = await tx.query_row(_HEAD)
+        head = row["epoch"] if row is not None else -1
+        head_beacon = bytes(row["beacon"]) if row is not None else config.genesis_seed
         end = min(target, head + max_epochs)
         if end <= head:
             return AdvanceResult(head, head)

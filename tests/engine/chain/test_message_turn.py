@@ -157,3 +157,38 @@ async def test_two_sends_at_a_snapshot_level_both_land_after_the_head(db: DB) ->
     assert lands == [10 + delay, 11 + delay]
     assert attempts == 2  # waited on the first one's chain_turn write, then 40001, then sent
     assert await db.query_value("SELECT count(*) FROM chain_messages") == 2
+
+
+@pytest.mark.parametrize("isolation", LEVELS)
+async def test_an_advance_that_waited_for_another_continues_from_its_head(
+    db: DB, pg_url: str, isolation: str
+) -> None:
+    """Two advances overlap (two ChainTick runs, or a tick and `chain advance`): the later one
+    waits on chain_config, then goes on from the head the first one committed; it never writes
+    an epoch again (a duplicate tipset, 23505, which no retry would have cleared)."""
+    config, _ = await init_chain(db, DEVNET)
+    await advance_chain(db, config, 10)
+    front = YugabyteFront.for_url(pg_url)
+    level = isolation.replace("_", " ")
+    waiter_front = YugabyteFront(front.upstream_host, front.upstream_port, isolation=level)
+    async with waiter_front:
+        waiter = await DB.open(waiter_front.url(pg_url), schema=db.schema, migrate=False)
+        try:
+            async with db.begin() as first:
+                # What an advance does: lock the config row, then write later tipsets.
+                await first.query_value("SELECT id FROM chain_config WHERE id = 1 FOR UPDATE")
+                await first.exec(
+                    "INSERT INTO chain_tipsets (epoch, beacon) SELECT e, '\\x00' "
+                    "FROM generate_series(11, 20) e"
+                )
+                second = _detached(advance_chain(waiter, config, 25))
+                pid = await first.query_value("SELECT pg_backend_pid()")
+                await wait_until(lambda: _detached(_blocked_by(db, pid)), 20, "the advance to wait")
+                assert not second.done()
+                await first.commit()
+            result = await asyncio.wait_for(second, 30)
+        finally:
+            await waiter.close()
+    assert (result.previous_head, result.head) == (20, 25)
+    epochs = [r["epoch"] for r in await db.select("SELECT epoch FROM chain_tipsets ORDER BY 1")]
+    assert epochs == list(range(epochs[0], 26))
