@@ -434,6 +434,7 @@ class TaskEngine:
                 task_id: run.claimed.attempt for task_id, run in self._capacity.running.items()
             }
             released = await release_strays(self.db, self.machine_id, self.host_and_port, running)
+            self._stats.count(Tally.SELF_CHECKS)
             # No attempt can start while this holds the cycles back.
             self._owns_nothing = not running
         if released:

@@ -19,6 +19,8 @@ class Tally(enum.StrEnum):
     FAILED = "failed"
     #: results discarded because another machine owned the task by then
     FENCED = "fenced"
+    #: self-check statements sent (skipped while the machine provably owns nothing)
+    SELF_CHECKS = "self_checks"
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Stats:
     done: int = 0
     failed: int = 0
     fenced: int = 0
+    self_checks: int = 0
 
     def count(self, tally: Tally, n: int = 1) -> None:
         setattr(self, tally.value, getattr(self, tally.value) + n)

@@ -2,15 +2,13 @@
 whole suite, ``=engine`` for this directory alone: see ``docs/yugabytedb.md``): the tests that
 cannot mean the same there are skipped, each with why.
 
-Every entry is one of three kinds, and says which:
+Every entry is one of two kinds, and says which:
 
 * **NOTIFY under test**: the test is about LISTEN/NOTIFY itself, which the mode refuses.
 * **woken only by NOTIFY**: the test freezes the engine's clock (a ``ManualClock``) or its
   heartbeats (an hour apart) and lets a NOTIFY end the wait. Without NOTIFY the engine polls on
   that clock, which the test never moves; on a real clock the poll (``poll_max``) or the next
   heartbeat does what the NOTIFY did.
-* **test gap**: the test counts something the mode's polling changes (a machine's statements),
-  not the behaviour it is about; counting that behaviour apart would let it run here.
 
 The engine's own findings of the mode (a message landing at an executed epoch, the chain
 learning others' heads and messages only by NOTIFY, a retried first run meeting a test's
@@ -27,11 +25,6 @@ from engine.harmonydb.yugabyte_mode import ENGINE, front_if_requested, in_mode
 
 NOTIFY = "NOTIFY under test: the mode refuses LISTEN"
 WOKEN = "woken only by NOTIFY: the engine's clock or heartbeats are frozen by the test"
-SELF_CHECK_COUNT = (
-    "test gap: counts every statement of a machine over some heartbeats, and without NOTIFY "
-    "the machine's claim polls fall into that window (6 == 5, 7 == 6 in runs of the mode); "
-    "the self-check's own statements would have to be counted apart"
-)
 
 SKIPPED_IN_YUGABYTE_MODE: dict[str, str] = {
     "harmonydb/test_db.py::test_notify_delivers_one_wakeup_per_committed_transaction": NOTIFY,
@@ -59,10 +52,6 @@ SKIPPED_IN_YUGABYTE_MODE: dict[str, str] = {
     "harmonytask/test_machines.py::test_a_restart_request_makes_an_idle_machine_exit_100": WOKEN,
     "harmonytask/test_supervision.py::"
     "test_an_error_in_the_heartbeat_loop_ends_the_process_instead_of_the_heartbeats": WOKEN,
-    "harmonytask/test_engine_idle_selfcheck.py::"
-    "test_an_idle_machine_that_owns_nothing_skips_the_self_check_statement": SELF_CHECK_COUNT,
-    "harmonytask/test_engine_idle_selfcheck.py::"
-    "test_a_machine_running_a_task_runs_every_self_check": SELF_CHECK_COUNT,
 }
 
 
