@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from engine.clock import ManualClock
 from engine.harmonydb import DB, itest_db, start_embedded
 from engine.harmonydb.yugabyte_mode import front_if_requested
 from engine.harmonytask import EngineConfig, TaskEngine, TaskType
@@ -117,11 +118,25 @@ async def probe_db(db: DB) -> DB:
     return db
 
 
+async def _poll_in_real_time(engine: TaskEngine) -> None:
+    """Where the server refuses LISTEN (the YugabyteDB-readiness mode) an engine polls, on its
+    own clock; a test that holds that clock still (a ``ManualClock``) would hold its polls still
+    too, and only a NOTIFY would have woken it. This is its poll timer in real seconds."""
+    while True:
+        await asyncio.sleep(POLL_STAND_IN)
+        engine.wake()
+
+
+#: how often a frozen-clock engine without NOTIFY polls (see :func:`_poll_in_real_time`)
+POLL_STAND_IN = 0.05
+
+
 @pytest.fixture
 async def engines(probe_db: DB) -> AsyncIterator[Callable[..., Awaitable[TaskEngine]]]:
     """``await engines(tasks, name, **kw)`` starts an engine (fixed capacity, manual
     heartbeats by default) that is stopped after the test."""
     started: list[TaskEngine] = []
+    pollers: list[asyncio.Task[None]] = []
 
     async def start(
         tasks: Sequence[TaskType],
@@ -136,9 +151,13 @@ async def engines(probe_db: DB) -> AsyncIterator[Callable[..., Awaitable[TaskEng
             tasks, name, db or probe_db, config=config, capacity=capacity, **kwargs
         )
         started.append(engine)
+        if not engine.notify_mode and isinstance(kwargs.get("clock"), ManualClock):
+            pollers.append(asyncio.create_task(_poll_in_real_time(engine)))
         return engine
 
     yield start
+    for poller in pollers:
+        poller.cancel()
     for engine in started:
         for handler in engine.handlers.values():
             release = getattr(handler.task, "release", None)

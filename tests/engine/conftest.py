@@ -5,10 +5,11 @@ cannot mean the same there are skipped, each with why.
 Every entry is one of two kinds, and says which:
 
 * **NOTIFY under test**: the test is about LISTEN/NOTIFY itself, which the mode refuses.
-* **woken only by NOTIFY**: the test freezes the engine's clock (a ``ManualClock``) or its
-  heartbeats (an hour apart) and lets a NOTIFY end the wait. Without NOTIFY the engine polls on
-  that clock, which the test never moves; on a real clock the poll (``poll_max``) or the next
-  heartbeat does what the NOTIFY did.
+* **woken only by NOTIFY**: the test freezes the engine's heartbeats (an hour apart) and lets
+  a NOTIFY on the machine channel bring the next one; without NOTIFY the next heartbeat does
+  what the NOTIFY did, an hour later. (Tests that freeze the engine's clock, a ``ManualClock``,
+  run: the ``engines`` fixture gives a polling engine on a frozen clock a poll timer in real
+  seconds, tests/conftest.py.)
 
 The engine's own findings of the mode (a message landing at an executed epoch, the chain
 learning others' heads and messages only by NOTIFY, a retried first run meeting a test's
@@ -24,7 +25,7 @@ import pytest
 from engine.harmonydb.yugabyte_mode import ENGINE, front_if_requested, in_mode
 
 NOTIFY = "NOTIFY under test: the mode refuses LISTEN"
-WOKEN = "woken only by NOTIFY: the engine's clock or heartbeats are frozen by the test"
+WOKEN = "woken only by NOTIFY: the engine's heartbeats are frozen by the test"
 
 SKIPPED_IN_YUGABYTE_MODE: dict[str, str] = {
     "harmonydb/test_db.py::test_notify_delivers_one_wakeup_per_committed_transaction": NOTIFY,
@@ -38,14 +39,6 @@ SKIPPED_IN_YUGABYTE_MODE: dict[str, str] = {
         "NOTIFY under test: the cluster bench measures NOTIFY wake-ups across hosts and "
         "refuses to run without them"
     ),
-    "harmonytask/test_claims_aging.py::"
-    "test_a_clock_two_minutes_ahead_does_not_make_new_work_starve": WOKEN,
-    "harmonytask/test_failures.py::test_an_attempt_past_its_timeout_is_a_failure": WOKEN,
-    "harmonytask/test_scheduling.py::test_a_big_task_is_not_starved_by_a_stream_of_small_ones": (
-        WOKEN
-    ),
-    "harmonytask/test_runtime_selfcheck.py::"
-    "test_a_claim_that_raced_the_reap_is_readopted_when_the_machine_rejoins": WOKEN,
     "harmonytask/test_machines.py::test_drain_lets_running_tasks_finish_then_reports_drained": (
         WOKEN
     ),
