@@ -298,9 +298,10 @@ class HarmonyConsole(App[int]):
     async def pane_ready(self, name: str) -> Pane:
         """The pane called ``name``, mounted and composed."""
         pane = self.pane(name)
-        mounting = self._mounting.pop(name, None)
+        mounting = self._mounting.get(name)
         if mounting is not None:
-            await mounting
+            await mounting  # every caller waits for it (a key during the mount after the frame)
+            self._mounting.pop(name, None)
         return pane
 
     @work(group="panes", exit_on_error=False, name="mount-panes", description="mount the panes")
@@ -361,10 +362,14 @@ class HarmonyConsole(App[int]):
             self.call_after_refresh(self._settle)
             link = self.feed.link
             if link is not None and link.chain_problem:
-                post = self.pane("post")
-                assert isinstance(post, PostPane)
-                post.chain_note = link.chain_problem
+                self.call_later(self._chain_note, link.chain_problem)
             self._start_engine()
+
+    async def _chain_note(self, note: str) -> None:
+        """Why the chain's figures are missing (a Curio cluster's Lotus node), on the PoSt pane."""
+        post = await self.pane_ready("post")
+        assert isinstance(post, PostPane)
+        post.chain_note = note
 
     def _feed_changed(self, state: FeedState) -> None:
         before = self.feed_state
