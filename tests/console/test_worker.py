@@ -141,6 +141,14 @@ async def test_a_second_signal_stops_at_once_returning_the_task(db: DB, workers)
         )
 
     await wait_until(running, 10)
+    # Claimed is not yet started (a stop in between gives the task back unstarted, with no
+    # history row): once a task added now is done, the cycle that claimed the sleep started it.
+    (marker,) = await add_tasks(db, "noop", 1)
+
+    async def marker_done() -> bool:
+        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
+
+    await wait_until(marker_done, 10, "a later cycle to run a task")
     worker.signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
     worker.signal(signal.SIGINT)
