@@ -2,7 +2,7 @@
 command. Hits are built from the latest snapshot; nothing here queries the database.
 
 The palette does not know the app's class: it reads what :class:`ConsoleView` describes and
-asks for everything by message (:class:`ConsoleCommands.Goto`, the panes' detail request) or by
+asks for everything by message (:class:`~console.navigation.Goto`, the panes' detail request) or by
 the app's actions.
 """
 
@@ -36,9 +36,6 @@ class ConsoleView(Protocol):
 
 
 class ConsoleCommands(Provider):
-    #: the message the palette's commands post (see :mod:`console.navigation`)
-    Goto = Goto
-
     def _goto(self, pane: str, key: str, view: str | None = None) -> None:
         self.app.post_message(Goto(pane, key, view))
 

@@ -207,9 +207,6 @@ class SectorScreen(DetailScreen):
     #: its strip and problem come from the pipeline's lists: read while the view is open
     LISTS = frozenset({"sectors"})
 
-    #: posted by ``r`` (see :mod:`console.navigation`)
-    ResumeRequested = ResumeRequested
-
     def __init__(
         self,
         sp_id: int,
@@ -291,4 +288,4 @@ class SectorScreen(DetailScreen):
         if self.read_only:
             self.notify("resume refused: the console is read-only (--read-only)", severity="error")
             return
-        self.post_message(self.ResumeRequested(self.sp_id, self.sector, self.label))
+        self.post_message(ResumeRequested(self.sp_id, self.sector, self.label))
