@@ -92,10 +92,6 @@ class LocalCapacity:
 
     # ------------------------------------------------------------------ the only writers
 
-    def holds(self, task_id: TaskID) -> bool:
-        """An attempt of ``task_id`` still runs here (or waits for its outcome to be recorded)."""
-        return task_id in self._running
-
     def occupy(self, run: Running) -> None:
         """``run`` now holds its cost and a slot of its limiter."""
         task_id = run.claimed.id

@@ -26,6 +26,13 @@ vacuumed (the owner index keeps them all), 0.4-0.5 ms of server time with ~5,000
 every claim, most of which find nothing to claim: it doubled the pickup latency of ``harmony
 bench engine`` and cut its throughput by a fifth.
 
+A claim never picks a task this machine still holds. A failed attempt's outcome commits (the
+task is claimable again) before the attempt here has let go of its slot, when the reply of that
+commit was lost and its re-send is still finding out; a claim in that window would take the task
+a second time on the machine that has not finished with it. Each claim names the ids the machine
+holds (``$6``), and they are skipped: the task waits for its next cycle, when the old attempt is
+gone.
+
 The UPDATE finds the picked rows by primary key (``id = ANY(ARRAY(...))``): joined to the CTE
 instead, the planner may hash-join it against a scan of the whole table once its statistics
 show many tasks (a cached generic plan keeps that choice), a cost that grows with the queue.
@@ -34,7 +41,7 @@ show many tasks (a cached generic plan keeps that choice), a cost that grows wit
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,7 +104,7 @@ UNION ALL
 SELECT * FROM again
 """
 
-#: up to ``$4[i]`` pending tasks of each type ``$3[i]``, best first
+#: up to ``$4[i]`` pending tasks of each type ``$3[i]``, best first, none of the held ``$6``
 _PICK_BY_TYPE = f"""picked AS (
     SELECT c.id
       FROM unnest($3::text[], $4::int[]) AS lim(name, n)
@@ -105,19 +112,21 @@ _PICK_BY_TYPE = f"""picked AS (
           SELECT t.id FROM harmony_task t
            WHERE t.name = lim.name AND t.owner_id IS NULL AND t.failed_at IS NULL
              AND (t.retry_after IS NULL OR t.retry_after <= now())
+             AND t.id <> ALL($6::bigint[])
            ORDER BY t.priority DESC, t.posted_time, t.id
            LIMIT lim.n
              FOR UPDATE SKIP LOCKED
       ) c
      WHERE {_LIVE}"""
 
-#: up to ``$4`` of the ids ``$3`` still pending, in that order of preference
+#: up to ``$4`` of the ids ``$3`` still pending and not held (``$6``), in that order of preference
 _PICK_IDS = f"""picked AS (
     SELECT t.id
       FROM harmony_task t
       JOIN unnest($3::bigint[]) WITH ORDINALITY AS x(id, ord) ON x.id = t.id
      WHERE t.owner_id IS NULL AND t.failed_at IS NULL
        AND (t.retry_after IS NULL OR t.retry_after <= now())
+       AND t.id <> ALL($6::bigint[])
        AND {_LIVE}"""
 
 _PICK_IDS_END = """
@@ -154,6 +163,7 @@ PEEK = """
 SELECT id FROM harmony_task
  WHERE name = $1 AND owner_id IS NULL AND failed_at IS NULL
    AND (retry_after IS NULL OR retry_after <= now())
+   AND id <> ALL($3::bigint[])
  ORDER BY priority DESC, posted_time, id
  LIMIT $2
 """
@@ -206,14 +216,19 @@ def new_token() -> str:
 
 
 async def claim_by_type(
-    db: DB, machine_id: int, session: str, limits: dict[str, int]
+    db: DB,
+    machine_id: int,
+    session: str,
+    limits: dict[str, int],
+    held: Collection[TaskID] = (),
 ) -> list[Claimed]:
-    """Claim up to ``limits[name]`` pending tasks of each type, best first, in one statement.
-    Sent again after a lost reply, it returns the rows the first send claimed."""
+    """Claim up to ``limits[name]`` pending tasks of each type, best first, in one statement,
+    none of those whose attempts this machine still ``held``. Sent again after a lost reply,
+    it returns the rows the first send claimed."""
     names = list(limits)
     counts = [limits[n] for n in names]
     token = new_token()
-    args = (machine_id, session, names, counts, token)
+    args = (machine_id, session, names, counts, token, list(held))
     return await resend(
         db,
         lambda: db.select(CLAIM_BY_TYPE, *args, into=Claimed),
@@ -221,18 +236,24 @@ async def claim_by_type(
     )
 
 
-async def peek(db: DB, name: str, limit: int) -> list[TaskID]:
-    """Pending ids of one type, best first, without locking: candidates for ``can_accept``."""
-    return [r["id"] for r in await db.select(PEEK, name, limit)]
+async def peek(db: DB, name: str, limit: int, held: Collection[TaskID] = ()) -> list[TaskID]:
+    """Pending ids of one type, best first, without locking, none of the ``held``: candidates
+    for ``can_accept``."""
+    return [r["id"] for r in await db.select(PEEK, name, limit, list(held))]
 
 
 async def claim_ids(
-    db: DB, machine_id: int, session: str, ids: list[TaskID], limit: int
+    db: DB,
+    machine_id: int,
+    session: str,
+    ids: list[TaskID],
+    limit: int,
+    held: Collection[TaskID] = (),
 ) -> list[Claimed]:
-    """Claim the given ids (in that order of preference) that are still pending. Sent again
-    after a lost reply, it returns the rows the first send claimed."""
+    """Claim the given ids (in that order of preference) that are still pending and not
+    ``held`` here. Sent again after a lost reply, it returns the rows the first send claimed."""
     token = new_token()
-    args = (machine_id, session, ids, limit, token)
+    args = (machine_id, session, ids, limit, token, list(held))
     return await resend(
         db,
         lambda: db.select(CLAIM_IDS, *args, into=Claimed),

@@ -199,7 +199,7 @@ class Scheduler:
         if hold.preempt_for is not None:
             machine_id, session = hooks.identity()
             urgent = await claims.claim_by_type(
-                hooks.db, machine_id, session, {hold.preempt_for.name: 1}
+                hooks.db, machine_id, session, {hold.preempt_for.name: 1}, capacity.running
             )
             statements += 1
             for task in urgent:
@@ -233,22 +233,29 @@ class Scheduler:
             return [], 0
         hooks = self._hooks
         machine_id, session = hooks.identity()
+        # What still runs here, or is still recording its outcome, is never claimed again here
+        # (claims.py says when a held task is claimable). An attempt joins the set only for a
+        # task this machine owns in the database, which no claim can pick, so the set taken
+        # now is good for the statements in flight.
+        held = list(self._capacity.running)
         claimed: list[Claimed] = []
         statements = 0
         simple = {n: k for n, k in limits.items() if self._handlers[n].accepts_all}
         if simple:
-            claimed += await claims.claim_by_type(hooks.db, machine_id, session, simple)
+            claimed += await claims.claim_by_type(hooks.db, machine_id, session, simple, held)
             statements += 1
         for name, k in limits.items():
             if name in simple:
                 continue
-            candidates = await claims.peek(hooks.db, name, max(k * 4, 10))
+            candidates = await claims.peek(hooks.db, name, max(k * 4, 10), held)
             if not candidates:
                 continue
             handler = self._handlers[name]
             accepted = await handler.task.can_accept(candidates, hooks.machine_view())
             if accepted:
-                claimed += await claims.claim_ids(hooks.db, machine_id, session, list(accepted), k)
+                claimed += await claims.claim_ids(
+                    hooks.db, machine_id, session, list(accepted), k, held
+                )
                 statements += 1
         return claimed, statements
 
@@ -266,15 +273,7 @@ class Scheduler:
         admitting = hooks.may_claim()
         for task in order:
             handler = self._handlers[task.name]
-            if self._capacity.holds(task.id):
-                # Its previous attempt here is still recording its outcome (a failure whose
-                # reply was lost commits, the task becomes claimable, and this machine claims
-                # it again before the retry of that statement has recognised its commit): the
-                # new attempt goes back, to be claimed once the old one is gone.
-                log.info("task %d claimed again while its attempt here ends: released", task.id)
-                await claims.release(hooks.db, task.id, machine_id, task.attempt)
-                released.append(task.id)
-            elif admitting and self._capacity.fits(handler, free):
+            if admitting and self._capacity.fits(handler, free):
                 free = free - handler.details.cost
                 self._runner.start(task, handler)
             else:

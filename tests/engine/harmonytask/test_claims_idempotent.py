@@ -92,7 +92,7 @@ async def test_a_claim_sent_twice_with_one_token_claims_once(probe_db: DB) -> No
     ids = await add_tasks(probe_db, "probe", 10)
     machine_id, session = await register(probe_db, "m")
     token = claims.new_token()
-    args = (machine_id, session, ["probe"], [4], token)
+    args = (machine_id, session, ["probe"], [4], token, [])
     first = await probe_db.select(CLAIM_BY_TYPE, *args, into=Claimed)
     again = await probe_db.select(CLAIM_BY_TYPE_AGAIN, *args, into=Claimed)
     once_more = await probe_db.select(CLAIM_BY_TYPE_AGAIN, *args, into=Claimed)
@@ -104,7 +104,7 @@ async def test_a_claim_sent_twice_with_one_token_claims_once(probe_db: DB) -> No
     # by ids, likewise; a new token is a new claim
     token = claims.new_token()
     rest = [i for i in ids if i not in {c.id for c in first}]
-    by_ids = (machine_id, session, rest, 3, token)
+    by_ids = (machine_id, session, rest, 3, token, [])
     first_ids = await probe_db.select(CLAIM_IDS, *by_ids, into=Claimed)
     again_ids = await probe_db.select(CLAIM_IDS_AGAIN, *by_ids, into=Claimed)
     assert [c.id for c in first_ids] == rest[:3]
@@ -119,11 +119,18 @@ async def test_a_resend_whose_first_send_never_committed_claims(probe_db: DB) ->
     ids = await add_tasks(probe_db, "probe", 6)
     machine_id, session = await register(probe_db, "m")
     by_type = await probe_db.select(
-        CLAIM_BY_TYPE_AGAIN, machine_id, session, ["probe"], [2], claims.new_token(), into=Claimed
+        CLAIM_BY_TYPE_AGAIN,
+        machine_id,
+        session,
+        ["probe"],
+        [2],
+        claims.new_token(),
+        [],
+        into=Claimed,
     )
     assert sorted(c.id for c in by_type) == ids[:2]
     by_ids = await probe_db.select(
-        CLAIM_IDS_AGAIN, machine_id, session, ids[:1:-1], 2, claims.new_token(), into=Claimed
+        CLAIM_IDS_AGAIN, machine_id, session, ids[:1:-1], 2, claims.new_token(), [], into=Claimed
     )
     assert sorted(c.id for c in by_ids) == sorted(ids[:1:-1][:2])
     assert {c.attempt for c in [*by_type, *by_ids]} == {1}

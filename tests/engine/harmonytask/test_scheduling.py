@@ -157,3 +157,26 @@ async def test_time_sensitive_work_preempts_yielding_work(probe_db, engines) -> 
     background.release(victim)
     await wait_until(lambda: queue_empty(probe_db), 5, "the preempted task to run again")
     assert background.started == [victim, victim]
+
+
+async def test_a_task_whose_attempt_here_has_not_ended_is_not_claimed_here(
+    probe_db, engines
+) -> None:
+    """A failed attempt's outcome can commit, making the task claimable, while the attempt still
+    holds its slot here (its reply was lost and the re-send has not yet found the commit). This
+    machine's claims pass over the task until that attempt is gone, then take it as usual."""
+    probe = Probe(probe_db, "m", block=True)
+    engine = await engines([probe], "m", config=LONG_LEASE)
+    (task,) = await add_tasks(probe_db, "probe", 1)
+    await wait_until(lambda: probe.started == [task], 5)
+    # the attempt's outcome is in the database (owner cleared, as a failure leaves it) ...
+    await probe_db.exec("UPDATE harmony_task SET owner_id = NULL, claimed_at = NULL")
+    # ... and the attempt here has not ended: no claim takes the task again
+    assert (await engine.cycle()).claimed == ()
+    row = await probe_db.query_row("SELECT owner_id, attempt FROM harmony_task")
+    assert (row["owner_id"], row["attempt"]) == (None, 1)
+    probe.block = False
+    probe.release(task)
+    await wait_until(lambda: queue_empty(probe_db), 10, "the task to run again")
+    assert probe.started == [task, task]
+    assert probe.owned_checks == [False, True]
