@@ -501,8 +501,8 @@ async def test_a_won_block_lost_for_a_missing_sector_file(devnet: Any) -> None:
         q = "SELECT count(*) FROM mining_tasks WHERE included AND epoch > $1"
         return bool(await devnet.value(q, epoch))
 
+    # (a block may be lost here already: a WinPost finishing after its epoch on a loaded box)
     await devnet.until(lambda: included_after(-1), max_epochs=400, what="a block mined")
-    assert await raised(db, "block-not-included") == {}
     sealed = await _post.sealed_path(devnet, miner.sp_id, 0)
     good = sealed.read_bytes()
     sealed.unlink()
@@ -523,7 +523,7 @@ async def test_a_won_block_lost_for_a_missing_sector_file(devnet: Any) -> None:
 
     sealed.write_bytes(good)
     back = await devnet.value("SELECT max(epoch) FROM mining_tasks")
-    await devnet.until(lambda: included_after(back), max_epochs=40, what="a block mined again")
+    await devnet.until(lambda: included_after(back), max_epochs=100, what="a block mined again")
     lost_epochs = {
         r["epoch"]
         for r in await db.select("SELECT epoch FROM mining_tasks WHERE included IS FALSE")
