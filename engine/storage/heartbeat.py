@@ -13,6 +13,10 @@ take the path out of placement, without anyone having to notice.
 
 Health is recorded per host and per path: the path row carries an error only when no host
 currently sees it healthy.
+
+Every ``missing_every`` seconds (10 min) the host also looks for the declared files a proof
+needs that are gone from its paths (:mod:`.missing`): a sealed file deleted by hand is marked
+gone, and alerted on, without anyone running a redeclare, and without its declaration dropped.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from .errors import CorruptStoreMeta
 from .filetypes import SectorFileType
 from .hosts import this_host
 from .meta import META_FILE, read_meta
+from .missing import MISSING_CHECK_EVERY, check_declared_files
 from .paths import LocalPath, local_paths
 from .placement import STALE_AFTER
 from .reservations import cleanup_dead_reservations
@@ -168,7 +173,8 @@ class StorageHeartbeat:
     A long-running harmony process starts it as a task (``asyncio.create_task(hb.run())``)
     and cancels it or calls :meth:`stop` at shutdown. On start it first finishes or cleans up
     moves that a crash interrupted and re-declares the local sector files (as Curio does at
-    startup), then beats; it re-declares again every ``redeclare_every`` seconds.
+    startup), then beats; it re-declares again every ``redeclare_every`` seconds, and looks for
+    declared files gone from disk every ``missing_every`` seconds (a redeclare looks too).
     """
 
     def __init__(
@@ -180,6 +186,7 @@ class StorageHeartbeat:
         jitter: float = 0.1,
         measure_timeout: float = 30.0,
         redeclare_every: float | None = REDECLARE_EVERY,
+        missing_every: float | None = MISSING_CHECK_EVERY,
         recover_on_start: bool = True,
     ) -> None:
         self.db = db
@@ -188,6 +195,7 @@ class StorageHeartbeat:
         self.jitter = jitter
         self.measure_timeout = measure_timeout
         self.redeclare_every = redeclare_every
+        self.missing_every = missing_every
         self.recover_on_start = recover_on_start
         self._stop = asyncio.Event()
 
@@ -207,6 +215,8 @@ class StorageHeartbeat:
                 log.exception("storage: start-up recovery and redeclare failed")
         every = self.redeclare_every
         next_redeclare = loop.time() + every if every is not None else None
+        # the start-up redeclare just looked; without one, the first look follows the first beat
+        looked = loop.time() if self.recover_on_start else -float("inf")
         while not self._stop.is_set():
             try:
                 await self.beat_once()
@@ -219,11 +229,25 @@ class StorageHeartbeat:
                 next_redeclare = loop.time() + every
                 try:
                     await redeclare(self.db, host=self.host)
+                    looked = loop.time()
                 except Exception:
                     log.exception("storage: periodic redeclare failed")
+            if self.missing_every is not None and loop.time() - looked >= self.missing_every:
+                looked = loop.time()
+                await self.look_for_missing()
             delay = self.interval * (1 + random.uniform(-self.jitter, self.jitter))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=delay)
+
+    async def look_for_missing(self) -> None:
+        """One look at this host's paths for declared files gone from disk (what :meth:`run`
+        does every ``missing_every`` seconds); a failure is logged, never fatal."""
+        try:
+            await check_declared_files(self.db, host=self.host)
+        except HarmonyDBError as exc:
+            log.warning("storage: looking for missing sector files failed: %s", exc)
+        except Exception:
+            log.exception("storage: looking for missing sector files failed")
 
     async def beat_once(self) -> list[PathHealth]:
         """Measure and report every path attached on this host, now."""

@@ -6,6 +6,10 @@ is checked before it is declared: a sealed, unsealed or update file must be exac
 long (the sector size comes from an earlier declaration of that sector, from the caller, or,
 failing both, must be one of Filecoin's sector sizes). A file that fails is reported, not
 declared. Temp entries of interrupted moves are cleaned up first and never declared.
+
+Declared files that are gone from disk are dropped only with ``drop_missing``; without it they
+are reported and marked gone (:mod:`.missing`, which the ``sector-no-file`` alert reads), so
+the periodic redeclare of the storage heartbeat notices them too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from engine.harmonydb import DB, Tx
 from .durable import entry_size
 from .filetypes import KNOWN_SECTOR_SIZES, SectorFileType
 from .hosts import this_host
+from .missing import check_path
 from .moves import recover_moves
 from .paths import LocalPath, local_paths
 from .sectors import declare_sector, parse_sector_name, undeclare_sector
@@ -51,6 +56,8 @@ class RedeclareReport:
     Attributes:
         declared: good files declared (new or confirmed).
         dropped: declarations removed (with ``drop_missing``).
+        missing: declared files a proof needs that are gone from disk (kept declared, marked
+            gone and logged; none with ``drop_missing``, which forgets them).
         problems: one line per file that was not declared, and why.
     """
 
@@ -58,6 +65,7 @@ class RedeclareReport:
     local_path: Path
     declared: int = 0
     dropped: int = 0
+    missing: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -165,6 +173,10 @@ async def _redeclare_path(
         await tx.commit()
 
     await db.transaction(work)
+    # A fresh look (declared rows, then the directories): what the scan above saw may predate a
+    # file declared meanwhile. It logs the files it finds newly gone.
+    gone = await check_path(db, local)
+    report.missing = len(gone.missing)
     for line in report.problems:
         log.warning("redeclare %s: %s", local.storage_id, line)
     return report

@@ -78,7 +78,8 @@ async def declare_sector(
     """Record that a whole file of ``file_type`` for the sector is on ``storage_id``.
 
     Idempotent. As in Curio, ``is_primary`` only goes false -> true: a secondary copy
-    re-declared as secondary must not demote the primary.
+    re-declared as secondary must not demote the primary. A file declared again is whole and
+    in place: a mark that it had gone missing (:mod:`.missing`) is cleared.
 
     Raises:
         UnknownStoragePath: no storage path has this ID.
@@ -92,7 +93,8 @@ async def declare_sector(
         "SELECT $1, $2, $3, storage_id, $5, $6 FROM storage_path WHERE storage_id = $4 "
         "ON CONFLICT (miner_id, sector_num, sector_filetype, storage_id) DO UPDATE SET "
         "is_primary = sector_location.is_primary OR EXCLUDED.is_primary, "
-        "sector_size = COALESCE(EXCLUDED.sector_size, sector_location.sector_size)",
+        "sector_size = COALESCE(EXCLUDED.sector_size, sector_location.sector_size), "
+        "missing_since = NULL",
         miner,
         sector,
         int(file_type),
