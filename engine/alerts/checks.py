@@ -20,12 +20,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from engine.proofs.sizes import UnsupportedSectorSize, sector_size_of_proof
 from engine.snapshot.format import duration
+from engine.snapshot.waits import TaskNeeds, explain_tasks, type_needs
+from engine.storage.filetypes import SectorFileType
 from engine.storage.listing import health_text
+from engine.storage.missing import MISSING_CHECK_EVERY
 from engine.storage.placement import STALE_AFTER
+from engine.storage.sectors import sector_file_path
 
 from .model import AlertSettings, Finding, Severity
 
@@ -431,32 +436,89 @@ async def storage_space(tx: Any, s: AlertSettings, now: datetime) -> list[Findin
     ]
 
 
+#: Live sectors that cannot be proven: no sealed (or update) file on any path, or a cache
+#: declared only where it is gone. A declared file counts unless the storage heartbeat of a host
+#: reaching its path found it gone from disk (``missing_since``, :mod:`engine.storage.missing`):
+#: a file deleted by hand is noticed without anyone redeclaring, its declaration kept. One index
+#: range read of sector_location per live sector ($1 list limit).
 NO_SEALED_FILE = """
-SELECT s.sp_id, count(*) AS n, (array_agg(s.sector_number ORDER BY s.sector_number))[1:$1]
-           AS numbers
+SELECT s.sp_id, count(*) AS n,
+       (array_agg(s.sector_number ORDER BY s.sector_number))[1:$1] AS numbers,
+       count(*) FILTER (WHERE f.gone) AS n_gone,
+       (array_agg(s.sector_number ORDER BY s.sector_number) FILTER (WHERE f.gone))[1:$1] AS gone
   FROM chain_sectors s
- WHERE s.state IN ('active', 'faulty', 'recovering')
-   AND NOT EXISTS (SELECT 1 FROM sector_location l
-                    WHERE l.miner_id = s.sp_id AND l.sector_num = s.sector_number
-                      AND l.sector_filetype IN (2, 8))
+  CROSS JOIN LATERAL (
+        SELECT coalesce(bool_or(l.sector_filetype IN (2, 8) AND l.missing_since IS NULL), FALSE)
+                   AS sealed,
+               coalesce(bool_or(l.sector_filetype IN (4, 16)), FALSE)
+                   AND NOT coalesce(bool_or(l.sector_filetype IN (4, 16)
+                                            AND l.missing_since IS NULL), FALSE) AS no_cache,
+               coalesce(bool_or(l.missing_since IS NOT NULL), FALSE) AS gone
+          FROM sector_location l
+         WHERE l.miner_id = s.sp_id AND l.sector_num = s.sector_number
+           AND l.sector_filetype IN (2, 4, 8, 16)) f
+ WHERE s.state IN ('active', 'faulty', 'recovering') AND (NOT f.sealed OR f.no_cache)
  GROUP BY s.sp_id ORDER BY s.sp_id
 """
 
+#: Where the first of a miner's gone files were, as the heartbeat that saw it gone reaches it.
+GONE_FILES = """
+SELECT l.sector_num, l.sector_filetype, l.storage_id, l.missing_since, h.hostname, h.local_path
+  FROM sector_location l
+  LEFT JOIN LATERAL (SELECT hostname, local_path FROM storage_path_hosts h
+                      WHERE h.storage_id = l.storage_id ORDER BY hostname LIMIT 1) h ON TRUE
+ WHERE l.miner_id = $1 AND l.sector_num = ANY($2::bigint[]) AND l.missing_since IS NOT NULL
+ ORDER BY l.sector_num, l.sector_filetype, l.storage_id
+ LIMIT 4
+"""
+
+
+def _gone_text(r: Any, sp: int) -> str:
+    ft = SectorFileType(r["sector_filetype"])
+    where = f"path {r['storage_id']}"
+    if r["hostname"] is not None:
+        file = sector_file_path(Path(r["local_path"]), ft, sp, int(r["sector_num"]))
+        where += f", {r['hostname']}:{file}"
+    return f"{ft} of sector {r['sector_num']} ({where}; gone since {r['missing_since']:%H:%M} UTC)"
+
 
 async def sector_no_sealed_file(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
-    return [
-        Finding(
-            "sector-no-file",
-            miner(r["sp_id"]),
-            Severity.CRITICAL,
-            f"{miner(r['sp_id'])}: {r['n']} live sector(s) have no sealed file on any storage "
-            f"path ({numbers_text(list(r['numbers']), int(r['n']))}): they cannot be proven "
-            "and will fault at their deadline. Re-attach the path that held them or run "
-            "`harmony storage redeclare` on it.",
-            {"miner": r["sp_id"], "sectors": list(r["numbers"])},
+    out = []
+    for r in await tx.select(NO_SEALED_FILE, s.list_limit):
+        sp, n, n_gone = r["sp_id"], int(r["n"]), int(r["n_gone"])
+        numbers = list(r["numbers"])
+        text = (
+            f"{miner(sp)}: {n} live sector(s) have no sealed file on any storage path "
+            f"({numbers_text(numbers, n)}): they cannot be proven and will fault at their "
+            "deadline."
         )
-        for r in await tx.select(NO_SEALED_FILE, s.list_limit)
-    ]
+        if n_gone:
+            gone = await tx.select(GONE_FILES, sp, list(r["gone"]))
+            files = "; ".join(_gone_text(g, sp) for g in gone[:3])
+            shown = {g["sector_num"] for g in gone[:3]}
+            more = "; ..." if len(gone) > 3 or n_gone > len(shown) else ""
+            text += (
+                f" Declared, but found gone from disk by the storage heartbeat ({n_gone}): "
+                f"{files}{more}. Restore the files there (the host's next look, "
+                f"within {duration(MISSING_CHECK_EVERY)}, clears this), or, if they are lost "
+                "for good, forget them with `harmony storage redeclare --drop-missing` on that "
+                "host."
+            )
+        if n > n_gone:
+            text += (
+                f" Declared on no path ({n - n_gone}): re-attach the path that held them, or "
+                "run `harmony storage redeclare` on the host that has their files."
+            )
+        out.append(
+            Finding(
+                "sector-no-file",
+                miner(sp),
+                Severity.CRITICAL,
+                text,
+                {"miner": sp, "sectors": numbers},
+            )
+        )
+    return out
 
 
 PATH_HOSTS = """
@@ -497,33 +559,111 @@ async def storage_path_unhealthy(tx: Any, s: AlertSettings, now: datetime) -> li
     return out
 
 
-#: Pending tasks whose last attempt was given back for lack of storage: the placement's own
-#: reason ("no storage path can take ...") is in that history row.
+#: How many pending tasks of each type that writes sector files the storage-no-room check
+#: explains: the next ones a machine would claim (the claim order's index). Each costs a few
+#: statements (:func:`engine.snapshot.waits.explain_tasks`), so an evaluation asks about at most
+#: the sealing stages times this many tasks, however long the queue.
+NO_ROOM_SAMPLE = 5
+
+NEXT_PENDING = """
+SELECT t.id, t.name FROM unnest($1::text[]) AS n(name)
+ CROSS JOIN LATERAL (SELECT id, name FROM harmony_task
+                      WHERE name = n.name AND owner_id IS NULL AND failed_at IS NULL
+                      ORDER BY priority DESC, posted_time, id LIMIT $2) t
+ ORDER BY t.name, t.id
+"""
+
+#: Pending tasks of other types (ones the explanation does not know) whose last attempt was
+#: given back for lack of storage: the placement's own reason is in that history row.
 NO_ROOM = """
 SELECT t.name, count(*) AS n, (array_agg(t.id ORDER BY t.id))[1:$1] AS ids,
        (array_agg(h.err ORDER BY h.id DESC))[1] AS reason
   FROM (SELECT id, name FROM harmony_task
-         WHERE owner_id IS NULL AND failed_at IS NULL ORDER BY id LIMIT 10000) t
+         WHERE owner_id IS NULL AND failed_at IS NULL AND name <> ALL($2::text[])
+         ORDER BY id LIMIT 10000) t
   JOIN LATERAL (SELECT h.id, h.outcome, h.err FROM harmony_task_history h
                  WHERE h.task_id = t.id ORDER BY h.id DESC LIMIT 1) h ON TRUE
  WHERE h.outcome = 'released' AND h.err LIKE 'storage not available%'
  GROUP BY t.name ORDER BY t.name
 """
 
+WAITS_FOR_STORAGE = "no storage path can hold its files: "
+
+
+def _file_writing_types() -> dict[str, TaskNeeds]:
+    """The shipped types whose tasks need room for new sector files, or their inputs on the
+    claiming host: the ones a storage wait can hold back."""
+    from engine.tasks.seal.pipeline import STAGE_BY_TASK
+
+    out = {}
+    for name in sorted(STAGE_BY_TASK):
+        needs = type_needs(name)
+        if needs is not None and (needs.writes or (needs.reads and not needs.reads_remotely)):
+            out[name] = needs
+    return out
+
 
 async def sealing_no_path(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
-    return [
-        Finding(
-            "storage-no-room",
-            r["name"],
-            Severity.WARNING,
-            f"{r['n']} {r['name']} task(s) wait because no storage path can hold their files "
-            f"(tasks {numbers_text(list(r['ids']), int(r['n']))}): {r['reason']}. Attach a "
-            "seal path with room (`harmony storage attach --seal DIR`) or free space.",
-            {"task_type": r["name"], "task_ids": list(r["ids"])},
+    """Sealing work no storage path can hold. The scheduler turns such a task down before any
+    claim (its ``has_capacity``), so nothing is written about it: the check asks the very
+    explanation ``harmony task list --why`` prints, for the next few pending tasks of each type
+    that writes sector files. Other types are found by their last attempt, given back because
+    the reservation at the claim failed."""
+    types = _file_writing_types()
+    pending = await tx.select(NEXT_PENDING, list(types), NO_ROOM_SAMPLE)
+    waits = await explain_tasks(tx, [int(r["id"]) for r in pending]) if pending else {}
+    asked: dict[str, int] = {}
+    for r in pending:
+        asked[r["name"]] = asked.get(r["name"], 0) + 1
+    out = []
+    for name in sorted(asked):
+        held = sorted(
+            (w for w in waits.values() if w.name == name and w.kind == "storage"),
+            key=lambda w: w.task_id,
         )
-        for r in await tx.select(NO_ROOM, s.list_limit)
-    ]
+        if not held:
+            continue
+        ids = [w.task_id for w in held]
+        reason = held[0].text.removeprefix(WAITS_FOR_STORAGE)
+        k = len(held)
+        count = (
+            f"{k} of the next {NO_ROOM_SAMPLE} {name} tasks"
+            if asked[name] >= NO_ROOM_SAMPLE
+            else f"{k} {name} task(s)"
+        )
+        if "fits nowhere" in reason:
+            flag = "--seal" if types[name].seal else "--store"
+            todo = (
+                f"Attach a {flag[2:]} path with room (`harmony storage attach {flag} DIR`), or "
+                "free space or raise the limit on one; if the paths are only full of sectors in "
+                "flight, this clears as those move on."
+            )
+        else:
+            todo = f"Run {name} on a machine of the host that has the files (`harmony run`)."
+        out.append(
+            Finding(
+                "storage-no-room",
+                name,
+                Severity.WARNING,
+                f"{count} wait because no storage path can hold their files (tasks "
+                f"{numbers_text(ids[: s.list_limit], k)}): {reason}. {todo}",
+                {"task_type": name, "task_ids": ids},
+            )
+        )
+    for r in await tx.select(NO_ROOM, s.list_limit, list(types)):
+        out.append(
+            Finding(
+                "storage-no-room",
+                r["name"],
+                Severity.WARNING,
+                f"{r['n']} {r['name']} task(s) wait because no storage path can hold their "
+                f"files (tasks {numbers_text(list(r['ids']), int(r['n']))}): {r['reason']}. "
+                "Attach a seal path with room (`harmony storage attach --seal DIR`) or free "
+                "space.",
+                {"task_type": r["name"], "task_ids": list(r["ids"])},
+            )
+        )
+    return out
 
 
 # ----------------------------------------------------------------------- messages, chain

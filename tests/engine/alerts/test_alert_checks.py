@@ -122,8 +122,10 @@ async def test_a_missed_deadline_and_its_faulty_sectors(db: DB) -> None:
 
 
 async def test_a_deleted_sealed_file(db: DB, tmp_path: Path) -> None:
-    """A live sector whose sealed file is deleted (and the path redeclared): critical; the
-    file restored and redeclared clears it."""
+    """A live sector whose sealed file is deleted: a redeclare (the storage heartbeat's 4-hourly
+    one) keeps the declaration and marks it gone, critical; the operator's ``--drop-missing``
+    forgets it, still critical (declared nowhere); the file restored and redeclared clears it.
+    (The heartbeat's own 10-minute look: test_alert_storage_checks.)"""
     now = datetime.now(UTC)
     config, _ = await init_chain(db, DEVNET, genesis=now - timedelta(hours=1))
     miner = await create_miner(db, config, 2048, epoch=config.epoch_at(now) - 100)
@@ -141,12 +143,17 @@ async def test_a_deleted_sealed_file(db: DB, tmp_path: Path) -> None:
     assert await raised(db, "sector-no-file") == {}
     kept = tmp_path / "kept"
     shutil.move(sealed, kept)
-    await redeclare(db, storage_id=path.storage_id, drop_missing=True)
+    [report] = await redeclare(db, storage_id=path.storage_id)
+    assert report.missing == 1 and report.dropped == 0
     alert = (await raised(db, "sector-no-file"))[f"t0{miner.sp_id}"]
     assert alert.severity is Severity.CRITICAL
     assert "1 live sector(s) have no sealed file on any storage path (7)" in alert.message
+    assert "gone from disk by the storage heartbeat (1): sealed of sector 7" in alert.message
     assert alert.links == {"miner": miner.sp_id, "sectors": [7]}
     await ack_and_mute(db, alert)
+    await redeclare(db, storage_id=path.storage_id, drop_missing=True)
+    (dropped,) = (await raised(db, "sector-no-file")).values()
+    assert dropped.id == alert.id and "Declared on no path (1): re-attach" in dropped.message
     shutil.move(kept, sealed)
     await redeclare(db, storage_id=path.storage_id, sector_size=2048)
     assert await raised(db, "sector-no-file") == {}
@@ -285,8 +292,10 @@ class Room:
 
 
 async def test_sealing_work_no_path_can_hold(probe_db: DB, engines: Any, tmp_path: Path) -> None:
-    """Only a 6 MiB seal path for an 8 MiB sector: the task is given back with the
-    placement's reason, and the alert says why it waits; a bigger path fixes it."""
+    """Only a 6 MiB seal path for an 8 MiB sector, for a type the wait explanation does not
+    know (not a sealing stage) whose storage says it has room: the task is given back with
+    the placement's reason, and the alert says why it waits; a bigger path fixes it. (The
+    sealing stages, turned down before any claim: test_alert_storage_checks.)"""
     db = probe_db
     small = tmp_path / "small"
     small.mkdir()
