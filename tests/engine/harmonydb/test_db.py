@@ -351,3 +351,32 @@ async def test_a_one_connection_pool_can_commit_with_a_notification(db: DB) -> N
         assert await asyncio.wait_for(single.transaction(notify), 10) == 1
     finally:
         await single.close()
+
+
+async def test_a_released_connection_gets_no_reset_round_trip_but_a_raw_one_is_restored(
+    db: DB,
+) -> None:
+    """A plain statement's release sends nothing more (asyncpg's default reset is a round trip
+    per statement); a block on :meth:`DB.connection` may change the session, and the next
+    caller of that connection never sees the change, whether the block ended well or not."""
+    single = await DB.open(db.url.dsn, schema=db.schema, migrate=False, min_size=1, max_size=1)
+    watcher = await asyncpg.connect(db.url.dsn)
+    try:
+
+        async def last_statement(pid: int) -> str:
+            return await watcher.fetchval("SELECT query FROM pg_stat_activity WHERE pid = $1", pid)
+
+        pid = await single.query_value("SELECT pg_backend_pid()")
+        assert await last_statement(pid) == "SELECT pg_backend_pid()"  # nothing after it
+        async with single.connection() as conn:
+            await conn.execute("SET statement_timeout = 1234")
+        assert await single.query_value("SHOW statement_timeout") != "1234ms"
+        with pytest.raises(asyncpg.PostgresError):
+            async with single.connection() as conn:
+                await conn.execute("SET statement_timeout = 4321")
+                await conn.execute("SELECT * FROM no_such_table")
+        assert await single.query_value("SHOW statement_timeout") != "4321ms"
+        assert await single.query_value("SELECT pg_backend_pid()") == pid  # one connection
+    finally:
+        await watcher.close()
+        await single.close()
