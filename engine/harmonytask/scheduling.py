@@ -120,6 +120,10 @@ class Scheduler:
         config = self._hooks.config
         if last.found:
             self._poll_delay = config.poll_min
+            # What this cycle claimed starts before the next claim is planned and sent: its
+            # attempts were only scheduled, and the next cycle runs up to its first round trip
+            # before they get the loop.
+            await asyncio.sleep(0)
             return
         if notify_mode:
             timeout = config.poll_interval
