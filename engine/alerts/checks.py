@@ -269,12 +269,13 @@ async def block_not_included(tx: Any, s: AlertSettings, now: datetime) -> list[F
 
 
 #: Won epochs (a mining_tasks row) whose block was never mined, two minutes on: no WinPost
-#: machine ran the task. (Our devnet adds rows only for wins; Curio adds one per epoch and its
-#: check counts them, see curio_checks.)
+#: machine ran the task. A WinPost that ran and recorded its block lost (``included`` false)
+#: is block-not-included's, not a gap. (Our devnet adds rows only for wins; Curio adds one per
+#: epoch and its check counts them, see curio_checks.)
 NOT_MINED = """
 SELECT m.sp_id, count(*) AS n, (array_agg(m.epoch ORDER BY m.epoch DESC))[1:$2] AS epochs
   FROM mining_tasks m
- WHERE m.won AND m.mined_cid IS NULL
+ WHERE m.won AND m.mined_cid IS NULL AND m.included IS NOT FALSE
    AND m.base_compute_time >= now() - make_interval(secs => $1)
    AND m.base_compute_time < now() - interval '2 minutes'
  GROUP BY m.sp_id ORDER BY m.sp_id
@@ -569,6 +570,7 @@ NEXT_PENDING = """
 SELECT t.id, t.name FROM unnest($1::text[]) AS n(name)
  CROSS JOIN LATERAL (SELECT id, name FROM harmony_task
                       WHERE name = n.name AND owner_id IS NULL AND failed_at IS NULL
+                        AND posted_time < now() - make_interval(secs => $3)
                       ORDER BY priority DESC, posted_time, id LIMIT $2) t
  ORDER BY t.name, t.id
 """
@@ -607,10 +609,10 @@ async def sealing_no_path(tx: Any, s: AlertSettings, now: datetime) -> list[Find
     """Sealing work no storage path can hold. The scheduler turns such a task down before any
     claim (its ``has_capacity``), so nothing is written about it: the check asks the very
     explanation ``harmony task list --why`` prints, for the next few pending tasks of each type
-    that writes sector files. Other types are found by their last attempt, given back because
-    the reservation at the claim failed."""
+    that writes sector files among those added more than ``no_room_after`` ago. Other types
+    are found by their last attempt, given back because the reservation at the claim failed."""
     types = _file_writing_types()
-    pending = await tx.select(NEXT_PENDING, list(types), NO_ROOM_SAMPLE)
+    pending = await tx.select(NEXT_PENDING, list(types), NO_ROOM_SAMPLE, s.no_room_after)
     waits = await explain_tasks(tx, [int(r["id"]) for r in pending]) if pending else {}
     asked: dict[str, int] = {}
     for r in pending:

@@ -122,6 +122,10 @@ class AlertSettings:
     message_stuck: float = 3600.0
     #: the devnet chain's head older than this, while its clock says epochs passed
     head_stale: float = 300.0
+    #: sealing work waiting for a storage path longer than this (since it was added) alerts:
+    #: a pipeline sealing at capacity fills its paths with sectors in flight, and the tasks
+    #: behind them wait their turn for minutes as a matter of course
+    no_room_after: float = 900.0
     #: cleared alerts and history older than this are deleted (task history's default: 7 days)
     retention: float = 7 * 86400.0
     #: an alert lists at most this many sectors by number

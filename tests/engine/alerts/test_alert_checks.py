@@ -338,20 +338,28 @@ async def test_sealing_work_no_path_can_hold(probe_db: DB, engines: Any, tmp_pat
 async def test_a_won_block_not_included_and_not_mined(db: DB) -> None:
     await db.exec(
         "INSERT INTO harmony_task (id, name, posted_time, added_by) VALUES "
-        "(901, 'WinPost', now(), 0), (902, 'WinPost', now(), 0)"
+        "(901, 'WinPost', now(), 0), (902, 'WinPost', now(), 0), (903, 'WinPost', now(), 0)"
     )
+    # 50: mined, not included; 55: its WinPost ran and recorded the block lost before mining
+    # one (a lost block, not a gap: no machine missing); 60: no WinPost ran
     await db.exec(
         "INSERT INTO mining_tasks (task_id, sp_id, epoch, base_compute_time, won, mined_cid, "
         "included) VALUES (901, 1000, 50, now() - interval '10 minutes', TRUE, 'bafy-b', FALSE),"
+        " (903, 1000, 55, now() - interval '7 minutes', TRUE, NULL, FALSE),"
         " (902, 1000, 60, now() - interval '5 minutes', TRUE, NULL, NULL)"
     )
     lost = (await raised(db, "block-not-included"))["t01000 epoch 50"]
     assert lost.severity is Severity.CRITICAL and "bafy-b" in lost.message
+    assert "t01000 epoch 55" in await alerts_of(db, "block-not-included")
     gap = (await alerts_of(db, "winpost-gap"))["t01000"]
     assert "won 1 epoch(s) (60) without mining a block" in gap.message
     await ack_and_mute(db, gap)
     await db.exec("UPDATE mining_tasks SET mined_cid = 'bafy-c' WHERE task_id = 902")
     await db.exec("UPDATE mining_tasks SET included = TRUE WHERE task_id = 901")
+    # a lost block stays lost: its alert goes once the loss is older than the checks look back
+    await db.exec(
+        "UPDATE mining_tasks SET base_compute_time = now() - interval '2 days' WHERE task_id = 903"
+    )
     assert await raised(db, "winpost-gap") == {}
     assert await alerts_of(db, "block-not-included") == {}
 
