@@ -1,6 +1,9 @@
 """``harmony alerts list|check|ack|mute``: what the AlertEval task found, acknowledged and
 muted by the operator. On a Curio cluster ``list`` evaluates the checks whose data is in
-Curio's tables, live and read-only; ack and mute are Curio's own there (its web UI)."""
+Curio's tables, live and read-only, and with its Lotus node (``--lotus-api``,
+``FULLNODE_API_INFO`` or Curio's ``[Apis] ChainApiInfo`` layers, read once as ``proving
+deadlines`` does) those that need the chain; without one it says which were not evaluated. Ack
+and mute are Curio's own there (its web UI)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import argparse
 import getpass
 import re
 import socket
+import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.alerts.model import Severity
+    from engine.alerts.model import Alert, Severity
+    from engine.harmonydb import DB
 
 from .common import CommandError, open_db, print_json, print_table
 
@@ -25,7 +30,11 @@ path whose heartbeat is stale or whose disk check failed, sealing work no path c
 messages unconfirmed for an hour, a chain that stopped advancing. One machine of the cluster
 (any running the AlertEval task) evaluates them every --alerts-interval (default 5 min) and
 keeps them with their first-seen time; an alert clears by itself once the condition is gone.
-`harmony run --alerts-webhook URL` sends them to Alertmanager or Slack."""
+`harmony run --alerts-webhook URL` sends them to Alertmanager or Slack.
+
+On a Curio cluster `list` and `check` evaluate Curio's checks now, read-only; a missed
+deadline, recovering sectors and a Lotus node behind the chain need its Lotus node
+(--lotus-api, FULLNODE_API_INFO or Curio's [Apis] ChainApiInfo layers)."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -55,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     ls.add_argument("--all", action="store_true", help="cleared alerts (still kept) too")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    _lotus_option(ls)
     ls.add_argument(
         "--count",
         action="store_true",
@@ -67,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluate every check now and record the result (as AlertEval does)",
     )
     check.add_argument("--json", action="store_true", help="machine-readable output")
+    _lotus_option(check)
     check.set_defaults(run=run_check)
     a = actions.add_parser(
         "ack",
@@ -92,6 +103,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="how long: 30m, 2h, 1d (0 unmutes)",
     )
     m.set_defaults(run=run_mute)
+
+
+def _lotus_option(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a value given before the command (the console's global --lotus-api) stays.
+    parser.add_argument(
+        "--lotus-api",
+        metavar="API_INFO",
+        default=argparse.SUPPRESS,
+        help="on a Curio cluster, the Lotus node for the checks that need the chain: missed "
+        "deadlines, recovering sectors, its sync (TOKEN:/ip4/HOST/tcp/PORT/http; default: "
+        "FULLNODE_API_INFO, then Curio's [Apis] ChainApiInfo layers; without one, those are "
+        "not evaluated)",
+    )
+
+
+async def curio_live(db: DB, args: argparse.Namespace) -> tuple[list[Alert], str]:
+    """A Curio cluster's checks evaluated now, with its Lotus node's chain state when one is
+    given (read once, bounded, as ``proving deadlines`` reads it), and a note saying which
+    checks were not evaluated without it."""
+    from engine.alerts import evaluate_live
+    from engine.alerts.curio_checks import lotus_checks_text
+
+    from .common import CLOCK
+    from .curio_proving import _chain_state, _read
+
+    now = CLOCK.now()
+    miners = tuple(m.sp_id for m in (await _read(db, now, None)).miners)
+    chain, problem = await _chain_state(db, getattr(args, "lotus_api", None), miners, now)
+    alerts = await evaluate_live(db, chain=chain)
+    if chain is not None:
+        return alerts, ""
+    return alerts, f"{lotus_checks_text()} not evaluated: they need a Lotus node ({problem})."
 
 
 def who() -> str:
@@ -149,26 +192,37 @@ def _print_counts(counts: dict[Severity, int], as_json: bool) -> None:
     print(f"{total} need{'s' if total == 1 else ''} attention: {', '.join(parts)}")
 
 
+def _skipped(skipped: str, as_json: bool) -> str:
+    """The note on checks not evaluated: in the text, or on stderr beside JSON or a count (a
+    script reading stdout keeps its format; its log still says the count is partial)."""
+    if skipped and as_json:
+        print(skipped, file=sys.stderr)
+        return ""
+    return skipped
+
+
 async def run_list(args: argparse.Namespace) -> int:
-    from engine.alerts import evaluate_live, list_alerts
+    from engine.alerts import list_alerts
     from engine.alerts.store import attention_counts
 
     db = await open_db(args, migrate=False, read_only=True, foreign=True)
     try:
         now = await db.query_value("SELECT now()")
         if db.foreign:
-            alerts = await evaluate_live(db)
+            alerts, skipped = await curio_live(db, args)
             if args.count:
                 counts: dict[Severity, int] = {}
                 for a in alerts:
                     counts[a.severity] = counts.get(a.severity, 0) + 1
+                _skipped(skipped, as_json=True)
                 _print_counts(counts, args.json)
                 return 0
             note = (
                 "Curio cluster: checks evaluated now, read-only (nothing stored); acknowledge "
                 "and mute in Curio's web UI."
             )
-            _print(alerts, now, args.json, note=note)
+            skipped = _skipped(skipped, args.json)
+            _print(alerts, now, args.json, note=f"{note}\n{skipped}" if skipped else note)
             return 0
         if args.count:
             _print_counts(await attention_counts(db, now), args.json)
@@ -181,13 +235,16 @@ async def run_list(args: argparse.Namespace) -> int:
 
 
 async def run_check(args: argparse.Namespace) -> int:
-    from engine.alerts import evaluate, evaluate_live, list_alerts
+    from engine.alerts import evaluate, list_alerts
 
     db = await open_db(args, foreign=True)
     try:
         now = await db.query_value("SELECT now()")
         if db.foreign:
-            _print(await evaluate_live(db), now, args.json, note="Curio cluster: not stored.")
+            alerts, skipped = await curio_live(db, args)
+            note = "Curio cluster: not stored."
+            skipped = _skipped(skipped, args.json)
+            _print(alerts, now, args.json, note=f"{note}\n{skipped}" if skipped else note)
             return 0
         result = await evaluate(db)
         if not args.json:

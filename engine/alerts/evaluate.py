@@ -6,7 +6,8 @@ statements), so one that fails or hangs only leaves its own alerts as they were 
 ``alert-check`` alert saying so; the others are recorded as usual.
 
 On a Curio cluster :func:`evaluate_live` runs the Curio checks read-only and returns the
-alerts without storing anything.
+alerts without storing anything; given the chain state read from Curio's Lotus node, the checks
+that need it too (:data:`~.curio_checks.CURIO_LOTUS_CHECKS`), else not those.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engine.harmonydb import DB
 
 from .checks import CHECKS, Check
-from .curio_checks import CURIO_CHECKS
+from .curio_checks import CURIO_CHECKS, CURIO_LOTUS_CHECKS, LotusCheck
 from .model import Alert, AlertSettings, Finding, Severity
 from .store import prune, record
+
+if TYPE_CHECKING:
+    from engine.snapshot.curio.chain import ChainState
 
 __all__ = ["CHECK_TIMEOUT", "Evaluation", "evaluate", "evaluate_live", "run_checks"]
 
@@ -93,11 +98,22 @@ async def evaluate(
 
 
 async def evaluate_live(
-    db: DB, settings: AlertSettings | None = None, *, checks: Sequence[Check] = CURIO_CHECKS
+    db: DB,
+    settings: AlertSettings | None = None,
+    *,
+    checks: Sequence[Check] = CURIO_CHECKS,
+    chain: ChainState | None = None,
+    lotus_checks: Sequence[LotusCheck] = CURIO_LOTUS_CHECKS,
 ) -> list[Alert]:
-    """The Curio checks, evaluated now, nothing written: alerts with id 0, first seen now."""
+    """The Curio checks, evaluated now, nothing written: alerts with id 0, first seen now.
+
+    ``chain``: what Curio's Lotus node said (the console's ChainWatch, or one read for the
+    command); the ``lotus_checks`` run with it. None (no node given): they are not run, and the
+    caller says so (:func:`~.curio_checks.lotus_checks_text`)."""
     settings = settings or AlertSettings()
     now = await db.query_value("SELECT now()")
+    if chain is not None:
+        checks = [*checks, *(c.given(chain) for c in lotus_checks)]
     findings, _ = await run_checks(db, settings, checks, now)
     return [
         Alert(0, f.check, f.subject, f.severity, f.message, f.links, now, now)

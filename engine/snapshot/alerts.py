@@ -11,6 +11,8 @@ On a Curio cluster nothing is stored (``harmony_alerts`` is ours, never created 
 ``harmony alerts list`` does, :class:`LiveAlerts` evaluates the Curio checks live, read-only,
 every ``shown_every`` seconds while the pane shows them and every ``hidden_every`` (Curio's own
 alert interval, 5 min) otherwise, for the badge; each is new (it cannot be acknowledged here).
+With the chain state of Curio's Lotus node (the reader's ChainWatch) the checks that need it run
+too; without one they do not, and the snapshot says so (``not_evaluated``).
 
 A schema migrated before the alerts existed (a ``--read-only`` console never migrates) has no
 ``harmony_alerts`` table: the section says so and reads nothing, without failing the
@@ -22,11 +24,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.alerts.model import Alert, Severity
 from engine.alerts.store import ATTENTION_SCAN, attention_counts, list_alerts
 from engine.harmonydb import DB
+
+if TYPE_CHECKING:
+    from .curio.chain import ChainState
 
 __all__ = ["ALERTS_LIMIT", "AlertsCache", "AlertsSnap", "LiveAlerts", "read_alerts"]
 
@@ -55,6 +60,8 @@ class AlertsSnap:
         unavailable: why there are no alerts to read here (no table), or None.
         live_at: a Curio cluster's: when its checks were last evaluated (the alerts have id
             0 and are first seen then: nothing is stored); None on ours.
+        not_evaluated: a Curio cluster's: the checks that were not evaluated and why (no
+            Lotus node), or None.
     """
 
     counts: Mapping[Severity, int] = field(default_factory=dict)
@@ -62,6 +69,7 @@ class AlertsSnap:
     listed: bool = False
     unavailable: str | None = None
     live_at: datetime | None = None
+    not_evaluated: str | None = None
 
     @classmethod
     def empty(cls) -> AlertsSnap:
@@ -122,25 +130,49 @@ class LiveAlerts:
         self.shown_every = shown_every
         self.hidden_every = hidden_every
         self.snap = AlertsSnap.empty()
+        #: the chain state the last evaluation had (None: it ran without Lotus's checks)
+        self._chain_read_at: datetime | None = None
 
-    def due(self, now: datetime, *, shown: bool) -> bool:
+    def due(self, now: datetime, *, shown: bool, chain: ChainState | None = None) -> bool:
+        """Every ``shown_every``/``hidden_every`` seconds; and at once when the Lotus node's
+        first state arrives after an evaluation without it (the console's watch reads it in
+        the background: the first refresh usually has none yet)."""
         at = self.snap.live_at
         if at is None:
+            return True
+        if chain is not None and chain.tried_at is not None and self._chain_read_at is None:
             return True
         every = self.shown_every if shown else self.hidden_every
         return abs((now - at).total_seconds()) >= every
 
-    async def read(self, db: DB, now: datetime, *, shown: bool) -> AlertsSnap:
-        """Evaluate when due (each check on its own, bounded, read-only), else the last."""
-        if not self.due(now, shown=shown):
+    async def read(
+        self, db: DB, now: datetime, *, shown: bool, chain: ChainState | None = None
+    ) -> AlertsSnap:
+        """Evaluate when due (each check on its own, bounded, read-only), else the last.
+        ``chain``: the latest state of Curio's Lotus node, or None (none given, or not read
+        yet): the checks needing it are then not evaluated."""
+        if not self.due(now, shown=shown, chain=chain):
             return self.snap
         # Here, not at the top: engine.alerts' checks import engine.snapshot.format, and a
         # module-level import of its evaluator from the snapshot package is a circle at import.
+        from engine.alerts.curio_checks import lotus_checks_text
         from engine.alerts.evaluate import evaluate_live
 
-        alerts = await evaluate_live(db)
+        if chain is not None and chain.tried_at is None:
+            chain = None
+        alerts = await evaluate_live(db, chain=chain)
+        self._chain_read_at = None if chain is None else chain.tried_at
         counts: dict[Severity, int] = {}
         for a in alerts:
             counts[a.severity] = counts.get(a.severity, 0) + 1
-        self.snap = AlertsSnap(counts, tuple(alerts[:ALERTS_LIMIT]), listed=True, live_at=now)
+        skipped = None
+        if chain is None:
+            skipped = f"{lotus_checks_text()} not evaluated: they need a Lotus node (--lotus-api)"
+        self.snap = AlertsSnap(
+            counts,
+            tuple(alerts[:ALERTS_LIMIT]),
+            listed=True,
+            live_at=now,
+            not_evaluated=skipped,
+        )
         return self.snap

@@ -219,7 +219,8 @@ class CurioSnapshotReader:
             )
         storage: StorageSnap = await section("storage", self._storage(now), StorageSnap(()))
         try:
-            alerts = await self._alerts.read(self.db, now, shown=lists is None or "alerts" in lists)
+            shown = lists is None or "alerts" in lists
+            alerts = await self._alerts.read(self.db, now, shown=shown, chain=chain)
         except HarmonyDBError as exc:  # the last evaluation stays; the pane says why
             errors.append(SectionError("alerts", _one_line(str(exc)) or type(exc).__name__))
             alerts = self._alerts.snap
