@@ -9,13 +9,10 @@ Evaluations are driven directly (``evaluate``, the AlertEval task's own code pat
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -31,7 +28,6 @@ from engine.chain import (
     send_message,
 )
 from engine.chain.expiration import expiry_close
-from engine.clock import ManualClock
 from engine.harmonydb import DB
 from engine.harmonytask import (
     EngineConfig,
@@ -42,32 +38,20 @@ from engine.harmonytask import (
     restart_task,
 )
 from engine.resources import MiB, Resources
-from engine.storage import StorageHeartbeat, attach, this_host
+from engine.storage import StorageHeartbeat, attach
 from engine.tasks import pledge_sectors
+from support.devnet import (
+    START_EPOCH,
+    Devnet,
+    open_devnet,
+    pool,  # noqa: F401  (the fixture)
+    prove_deadline,
+    sealed_path,
+    until_active,
+)
 from support.probe import wait_until
 
 S = AlertSettings()
-
-
-def _load(relative: str) -> ModuleType:
-    """A module of the tasks suite, by path (its directory is no package): the devnet of
-    ``tests/engine/tasks/conftest.py`` and the PoSt helpers of ``test_post.py`` are reused,
-    not copied."""
-    path = Path(__file__).parents[1] / relative
-    name = f"alerts_reuse_{path.stem}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
-
-
-_tasks = _load("tasks/conftest.py")
-_post = _load("tasks/test_post.py")
-pool = _tasks.pool  # the fixture: the devnet's proof workers
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -340,20 +324,12 @@ POST = ("WdPost", "WdPostSubmit", "WdPostRecover")
 
 
 @pytest.fixture
-async def devnet(db: DB, engines: Any, pool: Any, tmp_path: Path) -> Any:
-    """The tasks suite's devnet (tests/engine/tasks/conftest.py), its genesis put so that the
-    chain's epochs are about now: the deadline cron dates its ``post-missed`` events at the
-    chain's time, and the wdpost-missed check reads those of the last day."""
-    genesis = datetime.now(UTC) - timedelta(seconds=_tasks.START_EPOCH * DEVNET.block_time)
-    config, _ = await init_chain(db, DEVNET, genesis=genesis, seed=bytes(range(32)))
-    clock = ManualClock(config.time_of(_tasks.START_EPOCH))
-    (tmp_path / "seal").mkdir()
-    (tmp_path / "store").mkdir()
-    seal = await attach(db, tmp_path / "seal", host=this_host(), can_seal=True, can_store=False)
-    store = await attach(db, tmp_path / "store", host=this_host(), can_seal=False, can_store=True)
-    net = _tasks.Devnet(db, config, clock, pool, seal, store, engines)
-    await net.beat()
-    return net
+async def devnet(db: DB, engines: Any, pool: Any, tmp_path: Path) -> Devnet:  # noqa: F811
+    """The tasks suite's devnet (:mod:`support.devnet`), its genesis put so that the chain's
+    epochs are about now: the deadline cron dates its ``post-missed`` events at the chain's
+    time, and the wdpost-missed check reads those of the last day."""
+    genesis = datetime.now(UTC) - timedelta(seconds=START_EPOCH * DEVNET.block_time)
+    return await open_devnet(db, engines, pool, tmp_path, genesis=genesis)
 
 
 async def first_deadline(devnet: Any, sp_id: int) -> Any:
@@ -389,7 +365,7 @@ async def recover_and_prove(devnet: Any, info: Any, sp_id: int) -> None:
         )
 
     await devnet.settle(recovering)
-    await _post.prove_deadline(devnet, info, sp_id)
+    await prove_deadline(devnet, info, sp_id)
 
 
 async def test_a_sector_a_windowpost_could_not_read(devnet: Any) -> None:
@@ -403,15 +379,15 @@ async def test_a_sector_a_windowpost_could_not_read(devnet: Any) -> None:
     m = f"t0{miner.sp_id}"
     await devnet.engine()
     await pledge_sectors(db, miner.sp_id, 2)
-    await _post.until_active(devnet, 2)
+    await until_active(devnet, 2)
     info = await first_deadline(devnet, miner.sp_id)
     part = await devnet.value('SELECT "partition" FROM chain_sectors WHERE sector_number = 1')
     assert await raised(db, "partition-unreadable") == {}
-    sealed = await _post.sealed_path(devnet, miner.sp_id, 1)
+    sealed = await sealed_path(devnet, miner.sp_id, 1)
     good = sealed.read_bytes()
     sealed.write_bytes(bytes(len(good)))
 
-    proof = await _post.prove_deadline(devnet, info, miner.sp_id)
+    proof = await prove_deadline(devnet, info, miner.sp_id)
     (proven,) = json.loads(bytes(proof["proof_params"]))["partitions"]
     assert proven["skipped"] == [1]
     subject = f"{m} dl{info.index} p{part}"
@@ -453,7 +429,7 @@ async def test_a_deadline_closes_while_the_post_machine_is_stopped(devnet: Any) 
     await devnet.engine("sealer", names=sealing)
     post = await devnet.engine("post1", names=POST)
     await pledge_sectors(db, miner.sp_id, 1)
-    await _post.until_active(devnet, 1)
+    await until_active(devnet, 1)
     info = await first_deadline(devnet, miner.sp_id)
     await post.stop_now()
 
@@ -503,7 +479,7 @@ async def test_a_won_block_lost_for_a_missing_sector_file(devnet: Any) -> None:
 
     # (a block may be lost here already: a WinPost finishing after its epoch on a loaded box)
     await devnet.until(lambda: included_after(-1), max_epochs=400, what="a block mined")
-    sealed = await _post.sealed_path(devnet, miner.sp_id, 0)
+    sealed = await sealed_path(devnet, miner.sp_id, 0)
     good = sealed.read_bytes()
     sealed.unlink()
     latest = await devnet.value("SELECT max(epoch) FROM mining_tasks")

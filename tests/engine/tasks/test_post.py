@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from engine.chain import DeadlineInfo, new_deadline_info
+from engine.chain import new_deadline_info
 from engine.clock import ManualClock
 from engine.harmonytask import machines
-from engine.storage import SectorFileType, attach, declare_sector, find_sector, this_host
+from engine.storage import SectorFileType, attach, declare_sector, this_host
 from engine.tasks import SubmitRefused, pledge_sectors
 from engine.tasks.storage import LocalFiles
 from engine.tasks.window import WdPostRecoverTask, WdPostSubmitTask
 from engine.tasks.window.files import PartitionSector, better_host
 from engine.tasks.winning import WinPostTask, wins
 from engine.tasks.workload import Workload
+from support.devnet import prove_deadline, sealed_path, states, until_active
 
 
 class SleepWatch:
@@ -42,75 +43,6 @@ class SleepWatch:
     async def sleep_until(self, when: datetime) -> None:
         self.sleeping.set()
         await self.clock.sleep_until(when)
-
-
-async def sealed_path(devnet, sp_id: int, number: int) -> Path:
-    (loc,) = await find_sector(devnet.db, sp_id, number, SectorFileType.SEALED)
-    assert loc.local_path is not None
-    return loc.local_path
-
-
-async def states(devnet) -> dict[int, tuple[str, bool]]:
-    rows = await devnet.db.select(
-        "SELECT c.sector_number, c.state, m.is_faulty FROM chain_sectors c "
-        "JOIN sectors_meta m ON m.sp_id = c.sp_id AND m.sector_num = c.sector_number"
-    )
-    return {r["sector_number"]: (r["state"], r["is_faulty"]) for r in rows}
-
-
-async def until_active(devnet, count: int) -> None:
-    """Advance the devnet until ``count`` sectors are active (in Curio's catalogue) and their
-    files settled on the store path (MoveStorage may end after the commit message landed)."""
-
-    async def active() -> bool:
-        return (
-            await devnet.value("SELECT count(*) FROM sectors_meta") == count
-            and await devnet.value(
-                "SELECT count(*) FROM sectors_sdr_pipeline WHERE after_move_storage"
-            )
-            == count
-        )
-
-    await devnet.until(active)
-
-
-async def prove_deadline(devnet, info: DeadlineInfo, sp_id: int = 1000) -> dict:
-    """Move to the deadline's Challenge (the proof is computed), to its Open (it is sent), on
-    until it landed; returns the proof row."""
-    db = devnet.db
-
-    async def proof() -> dict | None:
-        return await db.query_row(
-            "SELECT * FROM wdpost_proofs WHERE proving_period_start = $1 AND deadline = $2 "
-            "AND sp_id = $3",
-            info.period_start,
-            info.index,
-            sp_id,
-        )
-
-    async def sent() -> bool:
-        row = await proof()
-        return row is not None and row["message_cid"] is not None
-
-    async def landed() -> bool:
-        return bool(
-            await devnet.value(
-                "SELECT count(*) FROM chain_post_submissions WHERE proving_period_start = $1 "
-                "AND deadline = $2 AND sp_id = $3",
-                info.period_start,
-                info.index,
-                sp_id,
-            )
-        )
-
-    devnet.goto(info.challenge)
-    await devnet.settle(proof)
-    devnet.goto(info.open)
-    await devnet.settle(sent)
-    await devnet.until(landed, max_epochs=info.close - info.open, pause=0.1)
-    row = await proof()
-    assert row is not None
-    return row
 
 
 async def test_a_damaged_sector_is_skipped_faulted_then_recovered_a_period_later(devnet) -> None:
