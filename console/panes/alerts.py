@@ -5,10 +5,11 @@ Each open alert with its severity, its state (``new``, ``acked``, ``muted``), ho
 was first seen, its check and what it is about; the selected alert's whole message (it names
 what to do) below the table. Keys: ``a`` acknowledges the selected alert, ``m`` mutes it for a
 while (a dialog asks how long), ``enter`` opens what it is about (the sector, the storage path,
-the machine, the task; a deadline is shown selected in the PoSt pane, a task type in the
-queues). The pane never writes: it asks the app (:class:`AlertsPane.ChangeRequested`), which
-confirms, refuses under ``--read-only`` or on a Curio cluster, and runs the engine's API off the
-event loop.
+the machine, the task's attempts; a deadline is shown selected in the PoSt pane, a task type in
+the queues, the store space in the Storage pane, the chain's head in the PoSt pane, a failed
+check's own alerts here). The pane never writes: it asks the app
+(:class:`AlertsPane.ChangeRequested`), which confirms, refuses under ``--read-only`` or on a
+Curio cluster, and runs the engine's API off the event loop.
 
 The list is read only while the pane is on screen (``LISTS``); the header's badge counts what
 needs attention at every refresh (:mod:`engine.snapshot.alerts`).
@@ -27,6 +28,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from engine.alerts.evaluate import CHECK_ERRORS
 from engine.alerts.model import Alert, Severity
 from engine.snapshot import ClusterSnapshot, duration
 
@@ -53,7 +55,21 @@ SEVERITY_LABEL = {Severity.CRITICAL: "CRIT", Severity.WARNING: "WARN", Severity.
 #: what the Curio cluster's pane says (``harmony alerts list`` evaluates them live there too)
 CURIO_NOTE = "Curio: checks evaluated live, nothing stored; ack/mute in Curio's web UI"
 
-Target = tuple[Literal["detail", "goto"], str, str]
+#: ``("detail", kind, key)``: a detail screen; ``("goto", pane, key)``: a pane, with the row
+#: ``key`` selected (None: the pane as it is); ``("filter", "alerts", text)``: this inbox,
+#: filtered
+Target = tuple[Literal["detail", "goto", "filter"], str, str | None]
+
+#: checks whose findings link to nothing by kind (Curio's message-stuck has no miner), and the
+#: pane that shows what they are about: the store paths' room; the chain's head (the PoSt
+#: pane's header, with why a Curio cluster's Lotus node could not be read), which a message
+#: waits on
+PANE_OF_CHECK = {
+    "storage-space": "storage",
+    "chain-stalled": "post",
+    "lotus-behind": "post",
+    "message-stuck": "post",
+}
 
 
 def alert_key(alert: Alert) -> str:
@@ -67,17 +83,23 @@ def severity_style(severity: Severity, styles: Styles) -> Style | str:
 
 
 def alert_target(alert: Alert, snap: ClusterSnapshot | None) -> Target | None:
-    """What ``enter`` opens for an alert, from its links: ``("detail", kind, key)`` for a
-    detail screen (sector, storage path, machine, task) or ``("goto", pane, key)`` for a row
-    of a pane (a deadline in the PoSt pane, a task type in the queues, a miner); None when it
-    links to nothing the console shows."""
+    """What ``enter`` opens for an alert, from its links (see :data:`Target`): a detail screen
+    (sector, storage path, machine, a task's attempts) or a row of a pane (a deadline in the
+    PoSt pane, a task type in the queues, a miner); by its check where it links to no thing
+    (:data:`PANE_OF_CHECK`; a failed check: its own alerts, kept as they were, in this inbox);
+    None when it links to nothing the console shows.
+
+    A deadline wins over sectors: a partition's unreadable sectors are the deadline's problem,
+    and the PoSt pane's ``enter`` checks them all (each bad one leads to its drill-down)."""
     links = alert.links
+    if alert.check == CHECK_ERRORS and links.get("check"):
+        return ("filter", "alerts", str(links["check"]))
     miner = links.get("miner")
     sectors = links.get("sectors") or ([links["sector"]] if "sector" in links else [])
-    if miner is not None and sectors:
-        return ("detail", "sector", f"{int(miner)}:{int(sectors[0])}")
     if miner is not None and links.get("deadline") is not None:
         return ("goto", "post", f"{int(miner)}:{int(links['deadline'])}")
+    if miner is not None and sectors:
+        return ("detail", "sector", f"{int(miner)}:{int(sectors[0])}")
     if links.get("path"):
         return ("detail", "storage", str(links["path"]))
     if links.get("machine") and snap is not None:
@@ -89,22 +111,34 @@ def alert_target(alert: Alert, snap: ClusterSnapshot | None) -> Target | None:
             return ("detail", "machine", str(found.id))
     task_ids = links.get("task_ids") or ([links["task_id"]] if "task_id" in links else [])
     if task_ids:
+        # its attempts: the task itself may be gone (Curio deletes a task that failed for good)
         return ("detail", "task", str(int(task_ids[0])))
     if links.get("task_type"):
         return ("goto", "tasks", str(links["task_type"]))
     if miner is not None:
         return ("goto", "miners", str(int(miner)))
+    pane = PANE_OF_CHECK.get(alert.check)
+    if pane is not None:
+        return ("goto", pane, None)
     return None
 
 
 def target_words(target: Target | None) -> str:
     if target is None:
         return "links to nothing the console shows"
-    _, kind, key = target
+    how, kind, key = target
+    if how == "filter":
+        return f"enter: the alerts of check {key} (kept as they were), here"
     if kind == "post":
+        if key is None:
+            return "enter: the chain's head in the PoSt pane"
         return f"enter: deadline {key.partition(':')[2]} in the PoSt pane"
     if kind == "tasks":
         return f"enter: {key} in the task queues"
+    if kind == "task":
+        return f"enter: task {key}'s attempts in the task history"
+    if key is None:
+        return f"enter: the {kind.capitalize()} pane"
     words = {"storage": "storage path", "miners": "miner"}.get(kind, kind)
     return f"enter: {words} {key}"
 
@@ -259,10 +293,22 @@ class AlertsPane(Pane):
             self.notify(f"alert {alert.id} links to nothing the console shows", timeout=4)
             return
         how, kind, key = target
-        if how == "detail":
+        if how == "detail" and key is not None:
             self.post_message(self.DetailRequested(kind, key))  # type: ignore[arg-type]
+        elif how == "filter" and key is not None:
+            self.show_check(key)
         else:
             self.post_message(Goto(kind, key))
+
+    def show_check(self, check: str) -> None:
+        """The inbox filtered to one check's name, its first alert of that check selected
+        (an ``alert-check`` alert's link: the alerts that check left as they were)."""
+        self.filter_text = check
+        self.rerender()
+        if self.snapshot is not None:
+            first = next((a for a in self.snapshot.alerts.alerts if a.check == check), None)
+            if first is not None:
+                self.table.select_key(alert_key(first))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "change" and self.busy:
