@@ -7,10 +7,11 @@ is read only while the pane is on screen (``LISTS``), one bounded statement
 (:mod:`engine.snapshot.events`).
 
 Keys pick the kinds (``a`` all, ``f`` failures, ``m`` machines, ``t`` tasks, ``s`` sectors,
-``o`` PoSt, ``b`` blocks), ``/`` filters by text, ``enter`` shows the selected event whole (an
-error's every line). New events come in at the top: the list follows them while the cursor is
-on the newest, and otherwise keeps the selected event where it was on screen. From 160 columns
-the selected event is shown beside the list.
+``o`` PoSt, ``b`` blocks), ``/`` filters by text, ``enter`` opens the drill-down of the sector
+an event is about (a sector failed, resumed or expired) and shows any other event whole (an
+error's every line), as ``d`` shows every event. New events come in at the top: the list
+follows them while the cursor is on the newest, and otherwise keeps the selected event where it
+was on screen. From 160 columns the selected event is shown beside the list.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..widgets.cells import Styles, text
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
 
-__all__ = ["KIND_KEYS", "LABELS", "EventsPane"]
+__all__ = ["KIND_KEYS", "LABELS", "EventsPane", "sector_key"]
 
 COLUMNS = (
     Column("Time", "time", 8),
@@ -122,7 +123,8 @@ class EventsPane(Pane):
             Binding(key, f"kind('{selector}')", label, show=key in "af", id=f"console.events.{key}")
             for key, (selector, label) in KIND_KEYS.items()
         ),
-        Binding("enter", "details", "Details", show=False, id="console.events.details"),
+        Binding("enter", "open", "Sector or details", show=False, id="console.events.open"),
+        Binding("d", "details", "Details", show=False, id="console.events.details"),
     ]
 
     #: which kinds are shown (a selector of engine.snapshot.events.kind_matches)
@@ -169,13 +171,29 @@ class EventsPane(Pane):
     def action_details(self) -> None:
         self.details_open = not self.details_open
 
+    def selected_event(self) -> EventSnap | None:
+        snap, key = self.snapshot, self.table.selected_key
+        if snap is None or key is None:
+            return None
+        return next((e for e in snap.events.events if e.key == key), None)
+
+    def action_open(self) -> None:
+        """``enter``: the sector's drill-down for an event about one sector, else the event
+        whole (``d`` shows a sector's event whole too)."""
+        event = self.selected_event()
+        key = sector_key(event) if event is not None else None
+        if key is not None:
+            self.post_message(self.DetailRequested("sector", key))
+        else:
+            self.action_details()
+
     def watch_details_open(self, open_: bool) -> None:
         self.query_one("#events-detail").set_class(open_, "-open")
         self._render_detail()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.action_details()
+        self.action_open()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._render_detail()
@@ -299,12 +317,7 @@ class EventsPane(Pane):
             return
         detail = self.query_one("#events-detail-text", Static)
         snap = self.snapshot
-        key = self.table.selected_key
-        event = (
-            next((e for e in snap.events.events if e.key == key), None)
-            if snap is not None and key is not None
-            else None
-        )
+        event = self.selected_event()
         if event is None:
             detail.update(Text("no event selected", style="dim"))
             return
@@ -336,6 +349,13 @@ class EventsPane(Pane):
             self.kind = selector
             return True
         return False
+
+
+def sector_key(event: EventSnap) -> str | None:
+    """``"sp_id:number"`` of the sector an event is about (the drill-down's key), or None."""
+    if event.sp_id is None or event.sector_number is None:
+        return None
+    return f"{event.sp_id}:{event.sector_number}"
 
 
 def _window(seconds: float) -> str:

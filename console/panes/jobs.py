@@ -8,16 +8,19 @@ machine is declared dead). A task waiting out a retry back-off is not a job: it 
 The rows come from the snapshot's running list and machines, the same ones the machines pane
 and the status line count, so the three agree in every frame. ``enter`` opens the task's
 detail (:class:`~console.screens.task.TaskScreen`), whose ``h`` shows its attempts (the tasks
-pane's history, searched for the task's id).
+pane's history, searched for the task's id) and, for a sealing task, ``s`` its sector's
+drill-down; ``s`` in the pane opens that drill-down at once.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from engine.snapshot import ClusterSnapshot
@@ -36,6 +39,10 @@ class JobsPane(Pane):
 
     SECTION = "machines"
     LISTS = frozenset({"jobs"})
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "sector", "Sector", show=False, id="console.jobs.sector"),
+    ]
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="jobs-header")
@@ -77,3 +84,12 @@ class JobsPane(Pane):
         event.stop()
         if event.row_key.value is not None:
             self.post_message(self.DetailRequested("job", str(event.row_key.value)))
+
+    def action_sector(self) -> None:
+        """``s``: the drill-down of the sector the selected job seals."""
+        job = self.table.selected_job()
+        key = job.target.sector_key if job is not None and job.target is not None else None
+        if key is None:
+            self.notify("the selected job works on no sector", timeout=3)
+            return
+        self.post_message(self.DetailRequested("sector", key))

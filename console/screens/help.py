@@ -27,6 +27,7 @@ HELP = [
             ("enter", "details of the selected machine, sector, storage path or job"),
             ("h (a job's detail)", "the task's attempts in the task history"),
             ("s (a job's detail)", "the drill-down of the sector the task seals"),
+            ("s (jobs)", "the drill-down of the sector the selected job seals"),
             ("esc", "back; clears the filter"),
         ],
     ),
@@ -74,13 +75,15 @@ HELP = [
         [
             ("a", "show all 48 deadlines or only those with sectors"),
             ("enter", "check the selected deadline's sectors are provable now (submits nothing)"),
+            ("enter (the check)", "the selected sector's drill-down (esc comes back)"),
         ],
     ),
     (
         "Events",
         [
             ("a f m t s o b", "all / failures / machines / tasks / sectors / PoSt / blocks"),
-            ("enter", "the selected event whole (an error's every line)"),
+            ("enter", "a sector's event: the sector's drill-down; any other: the event whole"),
+            ("d", "the selected event whole (an error's every line)"),
             (
                 "Curio",
                 "no record of left, cordon, uncordon, drain, retry, lost, resume, "
@@ -92,7 +95,12 @@ HELP = [
         "Alerts",
         [
             ("a / m", "acknowledge / mute for a while the selected alert (asks first)"),
-            ("enter", "open what the alert is about: sector, path, machine, deadline, task"),
+            (
+                "enter",
+                "open what the alert is about: sector, path, machine, deadline, task's "
+                "attempts; the Storage pane (store space), the PoSt pane (chain head, stuck "
+                "messages), a failed check's alerts",
+            ),
             ("header", "N alerts: open ones neither acknowledged nor muted, by worst severity"),
         ],
     ),

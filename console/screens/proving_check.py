@@ -4,8 +4,10 @@
 Each partition is checked in turn by :func:`engine.tasks.window.check.check_provable` (the
 WindowPoSt task's own code paths, fresh randomness, read-only: nothing is submitted, declared
 or written), in a worker off the event loop; the screen says which partition it is on and adds
-each partition's sectors, good or bad with the reason, as they come. ``esc`` closes it (and
-stops the check: nothing is left half-written, since it writes nothing).
+each partition's sectors, good or bad with the reason, as they come. ``enter`` on a sector (a bad
+one is selected when the check ends) opens its drill-down above the check, whose results stay
+for ``esc`` to come back to. ``esc`` closes it (and stops the check: nothing is left
+half-written, since it writes nothing).
 
 The screen knows no database: the app hands it the two engine calls, bound to its pool.
 """
@@ -24,6 +26,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from ..feed import one_line
+from ..panes.base import Pane
 from ..widgets.cells import styles_for, text
 from ..widgets.keyed_table import Column, KeyedTable
 
@@ -45,19 +48,34 @@ Partitions = Callable[[], Awaitable[list[int]]]
 CheckPartition = Callable[[int], Awaitable[list["SectorCheck"]]]
 
 
+def id_of(address: str) -> int | None:
+    """The actor id of a miner's ID address (``t01000``, ``f01000``), None for another."""
+    prefix, digits = address[:2], address[2:]
+    return int(digits) if prefix in ("t0", "f0") and digits.isdigit() else None
+
+
 class ProvingCheckScreen(ModalScreen[None]):
     """Check every sector of one deadline; good or bad per sector, with the reason."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Close", id="console.check.close"),
+        Binding("enter", "sector", "Sector drill-down", show=False, id="console.check.sector"),
     ]
 
     def __init__(
-        self, address: str, deadline: int, partitions: Partitions, check: CheckPartition
+        self,
+        address: str,
+        deadline: int,
+        partitions: Partitions,
+        check: CheckPartition,
+        *,
+        sp_id: int | None = None,
     ) -> None:
         super().__init__()
         self.address = address
         self.deadline = deadline
+        #: the miner's actor id (default: read from its ID address), the drill-down's key
+        self.sp_id = sp_id if sp_id is not None else id_of(address)
         self._partitions = partitions
         self._check = check
         #: every sector checked so far, in order
@@ -79,7 +97,7 @@ class ProvingCheckScreen(ModalScreen[None]):
             yield Static(
                 Text(
                     "reads each sector's files and proves it for a fresh challenge; submits "
-                    "nothing. esc closes",
+                    "nothing. enter: the sector's drill-down; esc closes",
                     style="dim",
                 )
             )
@@ -156,6 +174,18 @@ class ProvingCheckScreen(ModalScreen[None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_reason()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_sector()
+
+    def action_sector(self) -> None:
+        """The selected sector's drill-down, opened above this screen (``esc`` comes back)."""
+        key = self.query_one("#check-table", KeyedTable).selected_key
+        if key is None or self.sp_id is None:
+            return
+        sector = key.partition(":")[2]
+        self.app.post_message(Pane.DetailRequested("sector", f"{self.sp_id}:{sector}"))
 
     def action_close(self) -> None:
         self.workers.cancel_group(self, "proving-check")
