@@ -126,11 +126,11 @@ async def curio_live(db: DB, args: argparse.Namespace) -> tuple[list[Alert], str
     from engine.alerts.curio_checks import lotus_checks_text
 
     from .common import CLOCK
-    from .curio_proving import _chain_state, _read
+    from .curio_proving import chain_state, read_post_snap
 
     now = CLOCK.now()
-    miners = tuple(m.sp_id for m in (await _read(db, now, None)).miners)
-    chain, problem = await _chain_state(db, getattr(args, "lotus_api", None), miners, now)
+    miners = tuple(m.sp_id for m in (await read_post_snap(db, now, None)).miners)
+    chain, problem = await chain_state(db, getattr(args, "lotus_api", None), miners, now)
     alerts = await evaluate_live(db, chain=chain)
     if chain is not None:
         return alerts, ""

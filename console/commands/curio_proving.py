@@ -56,7 +56,9 @@ class CurioPost:
         return deadline_info_from_offset(p.profile, self.miner.proving_period_offset, p.head_epoch)
 
 
-async def _read(db: DB, now: datetime, chain: ChainState | None) -> PostSnap:
+async def read_post_snap(db: DB, now: datetime, chain: ChainState | None) -> PostSnap:
+    """The PoSt section of a Curio cluster, read once as the console reads it (one
+    repeatable-read transaction): the proving commands and ``alerts`` on Curio share it."""
     timing = Timing()
 
     async def read(tx: Tx) -> PostSnap:
@@ -65,7 +67,7 @@ async def _read(db: DB, now: datetime, chain: ChainState | None) -> PostSnap:
     return await db.transaction(read, isolation="repeatable_read")
 
 
-async def _chain_state(
+async def chain_state(
     db: DB, lotus_api: str | None, miners: tuple[int, ...], now: datetime
 ) -> tuple[ChainState | None, str | None]:
     """One bounded read of the Lotus node, or why there is none (one line, no token)."""
@@ -97,7 +99,7 @@ def _one_line(exc: BaseException) -> str:
 async def read_curio_post(db: DB, args: argparse.Namespace) -> CurioPost:
     """The miner asked for (``--miner``, or the cluster's only one) with its PoSt figures."""
     now = CLOCK.now()
-    post = await _read(db, now, None)
+    post = await read_post_snap(db, now, None)
     wanted: int | None = None
     if args.miner is not None:
         try:
@@ -117,9 +119,9 @@ async def read_curio_post(db: DB, args: argparse.Namespace) -> CurioPost:
     if sp_id not in ids:
         names = ", ".join(m.address for m in post.miners)
         raise CommandError(f"no miner {args.miner} in this Curio cluster (its miners: {names})")
-    state, problem = await _chain_state(db, getattr(args, "lotus_api", None), (sp_id,), now)
+    state, problem = await chain_state(db, getattr(args, "lotus_api", None), (sp_id,), now)
     if state is not None:
-        post = await _read(db, now, state)
+        post = await read_post_snap(db, now, state)
     miner = next(m for m in post.miners if m.sp_id == sp_id)
     return CurioPost(post, miner, problem)
 

@@ -68,13 +68,13 @@ async def read_snapshot(db: DB, now: datetime, lotus_api: str | None = None) -> 
         return await SnapshotReader(db).snapshot(now, lists={"miners"})
     from engine.snapshot.curio.reader import CurioSnapshotReader
 
-    from .curio_proving import _chain_state
+    from .curio_proving import chain_state
 
     first = await CurioSnapshotReader(db).snapshot(now, lists={"miners"})
     miners = tuple(m.sp_id for m in first.post.miners)
     if not miners:
         return first
-    state, _problem = await _chain_state(db, lotus_api, miners, now)
+    state, _problem = await chain_state(db, lotus_api, miners, now)
     if state is None:
         return first
     reader = CurioSnapshotReader(db, chain=_ReadOnce(state))  # type: ignore[arg-type]

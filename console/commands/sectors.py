@@ -432,10 +432,10 @@ async def read_cli_expirations(
     from engine.snapshot.expirations import read_curio_expirations, read_expirations
 
     if db.foreign:
-        from .curio_proving import _chain_state
+        from .curio_proving import chain_state
 
         now = CLOCK.now()
-        state, problem = await _chain_state(db, getattr(args, "lotus_api", None), (), now)
+        state, problem = await chain_state(db, getattr(args, "lotus_api", None), (), now)
         head = state.head_epoch if state is not None else None
         profile = state.profile() if state is not None else None
         snap = await read_curio_expirations(db, head, profile, now)

@@ -543,6 +543,29 @@ CURIO_DDL: tuple[str, ...] = (
     CREATE INDEX mining_tasks_won_sp_id_base_compute_time_index
         ON mining_tasks (won, sp_id, base_compute_time DESC)
     """,
+    # 20231225-message-waits.sql; its index 20240824-longterm-indexes.sql and
+    # 20250129-msgwait-idx.sql; created_at and its index 20250422-msg-wait-timestamp.sql. Its
+    # triggers (proofshare, balance manager, expiration manager) write tables outside the
+    # fixture and are left out.
+    """
+    CREATE TABLE message_waits (
+        signed_message_cid     TEXT PRIMARY KEY,
+        waiter_machine_id      INT REFERENCES harmony_machines (id) ON DELETE SET NULL,
+        executed_tsk_cid       TEXT,
+        executed_tsk_epoch     BIGINT,
+        executed_msg_cid       TEXT,
+        executed_msg_data      JSONB,
+        executed_rcpt_exitcode BIGINT,
+        executed_rcpt_return   BYTEA,
+        executed_rcpt_gas_used BIGINT,
+        created_at             TIMESTAMPTZ NOT NULL DEFAULT TIMEZONE('UTC', NOW())
+    )
+    """,
+    "CREATE INDEX message_waits_waiter_machine_id_index ON message_waits (waiter_machine_id)",
+    "CREATE INDEX idx_message_waits_nulls ON message_waits (waiter_machine_id) "
+    "WHERE waiter_machine_id IS NULL AND executed_tsk_cid IS NULL",
+    "CREATE INDEX idx_message_waits_created_at_executed ON message_waits (created_at) "
+    "WHERE executed_tsk_cid IS NOT NULL",
 )
 
 #: The tables this fixture has (what the check against the real migrations compares).
@@ -563,6 +586,7 @@ CURIO_TABLES: tuple[str, ...] = (
     "wdpost_proofs",
     "wdpost_recovery_tasks",
     "mining_tasks",
+    "message_waits",
 )
 
 #: the storage provider the seeded rows belong to (f01000)

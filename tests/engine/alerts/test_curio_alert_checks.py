@@ -38,45 +38,12 @@ TOKEN = "curio-alerts-token-0123456789abcdef"
 #: the devnet's head in these tests (two proving periods and more: the periods have started)
 HEAD = 1000
 
-#: ``message_waits`` as Curio's migrations leave it: 20231225-message-waits.sql, its index of
-#: 20240824-longterm-indexes.sql, 20250129-msgwait-idx.sql, and created_at with its index
-#: (20250422-msg-wait-timestamp.sql). Its triggers (proofshare, balance manager, expiration
-#: manager) write tables outside the fixture and are left out.
-MESSAGE_WAITS = (
-    """
-    CREATE TABLE message_waits (
-        signed_message_cid     TEXT PRIMARY KEY,
-        waiter_machine_id      INT REFERENCES harmony_machines (id) ON DELETE SET NULL,
-        executed_tsk_cid       TEXT,
-        executed_tsk_epoch     BIGINT,
-        executed_msg_cid       TEXT,
-        executed_msg_data      JSONB,
-        executed_rcpt_exitcode BIGINT,
-        executed_rcpt_return   BYTEA,
-        executed_rcpt_gas_used BIGINT,
-        created_at             TIMESTAMPTZ NOT NULL DEFAULT TIMEZONE('UTC', NOW())
-    )
-    """,
-    "CREATE INDEX message_waits_waiter_machine_id_index ON message_waits (waiter_machine_id)",
-    "CREATE INDEX idx_message_waits_nulls ON message_waits (waiter_machine_id) "
-    "WHERE waiter_machine_id IS NULL AND executed_tsk_cid IS NULL",
-    "CREATE INDEX idx_message_waits_created_at_executed ON message_waits (created_at) "
-    "WHERE executed_tsk_cid IS NOT NULL",
-)
-
 #: Curio's message watcher recording a landed message (tasks/message/watch.go)
 LANDED = (
     "UPDATE message_waits SET waiter_machine_id = NULL, executed_tsk_cid = $2, "
     "executed_tsk_epoch = $3, executed_msg_cid = $1, executed_rcpt_exitcode = $4, "
     "executed_rcpt_gas_used = 1000000 WHERE signed_message_cid = $1"
 )
-
-
-@pytest.fixture
-async def curio(curio_db: CurioCluster) -> CurioCluster:
-    """The seeded Curio cluster with ``message_waits``."""
-    await owner_exec(curio_db, *((sql,) for sql in MESSAGE_WAITS))
-    return curio_db
 
 
 async def live(cluster: CurioCluster, chain: ChainState | None = None) -> list[Alert]:
@@ -97,11 +64,11 @@ def checks_listed(out: str) -> set[str]:
 
 
 async def test_a_task_failed_for_good_alerts_until_it_is_out_of_the_window(
-    curio: CurioCluster,
+    curio_db: CurioCluster,
 ) -> None:
     # a Finalize attempt fails and Curio retries it: not failed for good yet
     await owner_exec(
-        curio,
+        curio_db,
         (
             "INSERT INTO harmony_task (id, name, added_by, posted_time, retries) "
             "VALUES (5001, 'Finalize', 1, now() - interval '5 minutes', 1)",
@@ -114,166 +81,166 @@ async def test_a_task_failed_for_good_alerts_until_it_is_out_of_the_window(
             "'error: finalizing: cache file missing')",
         ),
     )
-    assert found(await live(curio), "task-failed", "Finalize") == []
+    assert found(await live(curio_db), "task-failed", "Finalize") == []
     # its last retry fails too: Curio deletes the task
-    await owner_exec(curio, ("DELETE FROM harmony_task WHERE id = 5001",))
-    (alert,) = found(await live(curio), "task-failed", "Finalize")
+    await owner_exec(curio_db, ("DELETE FROM harmony_task WHERE id = 5001",))
+    (alert,) = found(await live(curio_db), "task-failed", "Finalize")
     assert alert.severity == "critical" and alert.links["task_ids"] == [5001]
     assert "cache file missing" in alert.message
     assert "/pages/task/?name=Finalize" in alert.message and "Resume All" in alert.message
     # half an hour on (Curio's FullAlertInterval), the failure is out of the window
     await owner_exec(
-        curio,
+        curio_db,
         (
             "UPDATE harmony_task_history SET work_end = work_end - interval '31 minutes' "
             "WHERE task_id = 5001",
         ),
     )
-    assert found(await live(curio), "task-failed", "Finalize") == []
+    assert found(await live(curio_db), "task-failed", "Finalize") == []
 
 
 async def test_a_path_whose_disk_check_fails_alerts_until_its_heartbeat_is_good(
-    curio: CurioCluster,
+    curio_db: CurioCluster,
 ) -> None:
-    seed = curio.seed
+    seed = curio_db.seed
     assert seed is not None
     store = seed.storage_ids[1]
-    assert found(await live(curio), "storage-path", store) == []
+    assert found(await live(curio_db), "storage-path", store) == []
     await owner_exec(
-        curio,
+        curio_db,
         (
             "UPDATE storage_path SET heartbeat_err = 'statfs /mnt/store: input/output error', "
             "last_heartbeat = now() WHERE storage_id = $1",
             store,
         ),
     )
-    (alert,) = found(await live(curio), "storage-path", store)
+    (alert,) = found(await live(curio_db), "storage-path", store)
     assert "disk check failed" in alert.message and "Fix the disk or mount" in alert.message
     await owner_exec(
-        curio,
+        curio_db,
         (
             "UPDATE storage_path SET heartbeat_err = NULL, last_heartbeat = now() - "
             "interval '1 hour' WHERE storage_id = $1",
             store,
         ),
     )
-    (stale,) = found(await live(curio), "storage-path", store)
+    (stale,) = found(await live(curio_db), "storage-path", store)
     assert "heartbeat is stale" in stale.message and "storage detach" in stale.message
     await owner_exec(
-        curio,
+        curio_db,
         ("UPDATE storage_path SET last_heartbeat = now() WHERE storage_id = $1", store),
     )
-    assert found(await live(curio), "storage-path", store) == []
+    assert found(await live(curio_db), "storage-path", store) == []
 
 
-async def test_store_space_short_of_the_sectors_being_sealed(curio: CurioCluster) -> None:
-    assert found(await live(curio), "storage-space") == []
+async def test_store_space_short_of_the_sectors_being_sealed(curio_db: CurioCluster) -> None:
+    assert found(await live(curio_db), "storage-space") == []
     # three 32 GiB sectors still to move to storage need 3 x (64 GiB + 200 MiB)
     await owner_exec(
-        curio, ("UPDATE storage_path SET available = 100::bigint << 30 WHERE can_store",)
+        curio_db, ("UPDATE storage_path SET available = 100::bigint << 30 WHERE can_store",)
     )
-    (alert,) = found(await live(curio), "storage-space")
+    (alert,) = found(await live(curio_db), "storage-space")
     assert "2 of 3 do not fit" in alert.message
     assert "storage attach --store" in alert.message
     await owner_exec(
-        curio, ("UPDATE storage_path SET available = 60::bigint << 40 WHERE can_store",)
+        curio_db, ("UPDATE storage_path SET available = 60::bigint << 40 WHERE can_store",)
     )
-    assert found(await live(curio), "storage-space") == []
+    assert found(await live(curio_db), "storage-space") == []
 
 
-async def test_faulty_sectors_alert_until_curio_records_them_proven(curio: CurioCluster) -> None:
-    assert found(await live(curio), "sectors-faulty") == []
+async def test_faulty_sectors_alert_until_curio_records_them_proven(curio_db: CurioCluster) -> None:
+    assert found(await live(curio_db), "sectors-faulty") == []
     # Curio's SectorMetadata crawl finds sector 101 in its partition's FaultySectors
     await owner_exec(
-        curio,
+        curio_db,
         ("UPDATE sectors_meta SET is_faulty = TRUE WHERE sp_id = $1 AND sector_num = 101", SP_ID),
     )
-    (alert,) = found(await live(curio), "sectors-faulty", "t01000")
+    (alert,) = found(await live(curio_db), "sectors-faulty", "t01000")
     assert alert.links["sectors"] == [101]
     assert "curio cli storage find f01000 SECTOR" in alert.message
     assert "/pages/sector/?sp=f01000&id=101" in alert.message
     await owner_exec(
-        curio,
+        curio_db,
         ("UPDATE sectors_meta SET is_faulty = FALSE WHERE sp_id = $1 AND sector_num = 101", SP_ID),
     )
-    assert found(await live(curio), "sectors-faulty") == []
+    assert found(await live(curio_db), "sectors-faulty") == []
 
 
-async def test_a_live_sector_without_a_sealed_file(curio: CurioCluster) -> None:
-    assert found(await live(curio), "sector-no-file") == []
+async def test_a_live_sector_without_a_sealed_file(curio_db: CurioCluster) -> None:
+    assert found(await live(curio_db), "sector-no-file") == []
     await owner_exec(
-        curio,
+        curio_db,
         (
             "DELETE FROM sector_location WHERE miner_id = $1 AND sector_num = 100 "
             "AND sector_filetype = 2",
             SP_ID,
         ),
     )
-    (alert,) = found(await live(curio), "sector-no-file", "t01000")
+    (alert,) = found(await live(curio_db), "sector-no-file", "t01000")
     assert alert.links["sectors"] == [100] and "storage redeclare" in alert.message
-    assert curio.seed is not None
+    assert curio_db.seed is not None
     await owner_exec(
-        curio,
+        curio_db,
         (
             "INSERT INTO sector_location (miner_id, sector_num, sector_filetype, storage_id, "
             "is_primary) VALUES ($1, 100, 2, $2, TRUE)",
             SP_ID,
-            curio.seed.storage_ids[1],
+            curio_db.seed.storage_ids[1],
         ),
     )
-    assert found(await live(curio), "sector-no-file") == []
+    assert found(await live(curio_db), "sector-no-file") == []
 
 
-async def test_a_won_block_not_included_and_a_winningpost_gap(curio: CurioCluster) -> None:
-    alerts = await live(curio)
+async def test_a_won_block_not_included_and_a_winningpost_gap(curio_db: CurioCluster) -> None:
+    alerts = await live(curio_db)
     assert found(alerts, "block-not-included") == found(alerts, "winpost-gap") == []
     # Curio's inclusion check finds the block of epoch 4499 not in the chain
-    await owner_exec(curio, ("UPDATE mining_tasks SET included = FALSE WHERE epoch = 4499",))
-    (alert,) = found(await live(curio), "block-not-included", "t01000 epoch 4499")
+    await owner_exec(curio_db, ("UPDATE mining_tasks SET included = FALSE WHERE epoch = 4499",))
+    (alert,) = found(await live(curio_db), "block-not-included", "t01000 epoch 4499")
     assert "bafy2bzaceblock4499" in alert.message and "lotus sync status" in alert.message
-    await owner_exec(curio, ("UPDATE mining_tasks SET included = TRUE WHERE epoch = 4499",))
-    assert found(await live(curio), "block-not-included") == []
+    await owner_exec(curio_db, ("UPDATE mining_tasks SET included = TRUE WHERE epoch = 4499",))
+    assert found(await live(curio_db), "block-not-included") == []
     # ten minutes without a WinningPoSt task (one per epoch is expected)
     await owner_exec(
-        curio,
+        curio_db,
         ("UPDATE mining_tasks SET base_compute_time = base_compute_time - interval '10 minutes'",),
     )
-    (gap,) = found(await live(curio), "winpost-gap", "t01000")
+    (gap,) = found(await live(curio_db), "winpost-gap", "t01000")
     assert "/pages/task/?name=WinPost" in gap.message
     await owner_exec(
-        curio,
+        curio_db,
         (
             "INSERT INTO mining_tasks (task_id, sp_id, epoch, base_compute_time, won) "
             "VALUES (5101, $1, 4520, now(), FALSE)",
             SP_ID,
         ),
     )
-    assert found(await live(curio), "winpost-gap") == []
+    assert found(await live(curio_db), "winpost-gap") == []
 
 
-async def test_a_message_pending_for_more_than_an_hour(curio: CurioCluster) -> None:
+async def test_a_message_pending_for_more_than_an_hour(curio_db: CurioCluster) -> None:
     cid = "bafy2bzacestuckmessage"
     await owner_exec(
-        curio,
+        curio_db,
         (
             "INSERT INTO message_waits (signed_message_cid, created_at) "
             "VALUES ($1, now() - interval '20 minutes')",
             cid,
         ),
     )
-    assert found(await live(curio), "message-stuck") == []
+    assert found(await live(curio_db), "message-stuck") == []
     await owner_exec(
-        curio,
+        curio_db,
         (
             "UPDATE message_waits SET created_at = created_at - interval '1 hour' "
             "WHERE signed_message_cid = $1",
             cid,
         ),
     )
-    (alert,) = found(await live(curio), "message-stuck")
+    (alert,) = found(await live(curio_db), "message-stuck")
     assert cid in alert.message and "lotus mpool replace --auto CID" in alert.message
-    await owner_exec(curio, (LANDED, cid, "bafy2bzacetipset", 4600, 0))
-    assert found(await live(curio), "message-stuck") == []
+    await owner_exec(curio_db, (LANDED, cid, "bafy2bzacetipset", 4600, 0))
+    assert found(await live(curio_db), "message-stuck") == []
 
 
 # -------------------------------------------------------------------- with the Lotus node
@@ -315,7 +282,7 @@ async def lotus(db: DB) -> AsyncIterator[tuple[ChainRpcServer, ChainWatch]]:
 
 
 async def test_a_deadline_closed_without_a_landed_proof(
-    db: DB, curio: CurioCluster, lotus: tuple[ChainRpcServer, ChainWatch]
+    db: DB, curio_db: CurioCluster, lotus: tuple[ChainRpcServer, ChainWatch]
 ) -> None:
     _, watch = lotus
     config, miner = await devnet(db)
@@ -329,7 +296,7 @@ async def test_a_deadline_closed_without_a_landed_proof(
     subject = f"t01000 dl{closed} p0"
 
     async def missed() -> list[Alert]:
-        return found(await live(curio, chain), "wdpost-missed", subject)
+        return found(await live(curio_db, chain), "wdpost-missed", subject)
 
     (alert,) = await missed()
     assert alert.severity == "critical"
@@ -339,7 +306,7 @@ async def test_a_deadline_closed_without_a_landed_proof(
     # Curio's WdPost task computed the proof, its WdPostSubmit sent it: not landed yet
     cid = "bafy2bzacewdpostlate"
     await owner_exec(
-        curio,
+        curio_db,
         (
             "INSERT INTO wdpost_proofs (sp_id, proving_period_start, deadline, partition, "
             "submit_at_epoch, submit_by_epoch, proof_params, submit_task_id) "
@@ -356,15 +323,15 @@ async def test_a_deadline_closed_without_a_landed_proof(
     (alert,) = await missed()
     assert f"its message {cid} has not landed" in alert.message
     # it landed and failed
-    await owner_exec(curio, (LANDED, cid, "bafy2bzacetipset", info.open - 12, 16))
+    await owner_exec(curio_db, (LANDED, cid, "bafy2bzacetipset", info.open - 12, 16))
     (alert,) = await missed()
     assert "with exit code 16" in alert.message
     # it landed and succeeded: nothing missed
-    await owner_exec(curio, (LANDED, cid, "bafy2bzacetipset", info.open - 12, 0))
+    await owner_exec(curio_db, (LANDED, cid, "bafy2bzacetipset", info.open - 12, 0))
     assert await missed() == []
     # another period's proof of the same deadline does not count for this one
     await owner_exec(
-        curio,
+        curio_db,
         (
             "UPDATE wdpost_proofs SET proving_period_start = proving_period_start - $1 "
             "WHERE submit_task_id = 6001",
@@ -375,14 +342,14 @@ async def test_a_deadline_closed_without_a_landed_proof(
 
 
 async def test_recovering_sectors_alert_until_proven(
-    db: DB, curio: CurioCluster, lotus: tuple[ChainRpcServer, ChainWatch]
+    db: DB, curio_db: CurioCluster, lotus: tuple[ChainRpcServer, ChainWatch]
 ) -> None:
     _, watch = lotus
     config, miner = await devnet(db)
     # a deadline whose last proof counted them all
     dl = (miner.deadline(config, HEAD).index + 10) % 48
     await add_sectors(db, dl, {0: "active", 1: "faulty", 2: "recovering", 3: "recovering"})
-    (alert,) = found(await live(curio, await watch.refresh()), "sectors-recovering", "t01000")
+    (alert,) = found(await live(curio_db, await watch.refresh()), "sectors-recovering", "t01000")
     assert alert.severity == "warning" and alert.links == {"miner": SP_ID, "deadline": dl}
     assert "2 sector(s) declared recovering (of 3 faulty)" in alert.message
     # the deadline's proof included them: active again
@@ -390,25 +357,25 @@ async def test_recovering_sectors_alert_until_proven(
         "UPDATE chain_sectors SET state = 'active' WHERE sp_id = $1 AND state = 'recovering'",
         SP_ID,
     )
-    assert found(await live(curio, await watch.refresh()), "sectors-recovering") == []
+    assert found(await live(curio_db, await watch.refresh()), "sectors-recovering") == []
 
 
 async def test_a_lotus_node_behind_the_chain_then_caught_up_then_gone(
-    db: DB, curio: CurioCluster, lotus: tuple[ChainRpcServer, ChainWatch]
+    db: DB, curio_db: CurioCluster, lotus: tuple[ChainRpcServer, ChainWatch]
 ) -> None:
     rpc, watch = lotus
     config, _ = await devnet(db, behind=600)
-    (alert,) = found(await live(curio, await watch.refresh()), "lotus-behind")
+    (alert,) = found(await live(curio_db, await watch.refresh()), "lotus-behind")
     assert alert.severity == "critical" and f"head, epoch {HEAD}," in alert.message
     assert "behind" in alert.message and "lotus sync status" in alert.message
     # it catches up (and a minute more, so a slow machine between here and the read is fine)
     await advance_chain(db, config, config.epoch_at(datetime.now(UTC)) + 30)
-    assert found(await live(curio, await watch.refresh()), "lotus-behind") == []
+    assert found(await live(curio_db, await watch.refresh()), "lotus-behind") == []
     # the node goes away: nothing from it can be judged, and the alert says so
     await rpc.stop()
     chain = await watch.refresh()
     assert chain.error is not None
-    (gone,) = found(await live(curio, chain), "lotus-behind")
+    (gone,) = found(await live(curio_db, chain), "lotus-behind")
     assert "does not answer" in gone.message
     assert "wdpost-missed, sectors-recovering and lotus-behind cannot be evaluated" in (
         gone.message
@@ -416,11 +383,11 @@ async def test_a_lotus_node_behind_the_chain_then_caught_up_then_gone(
 
 
 async def test_the_console_reader_evaluates_them_once_lotus_answers(
-    db: DB, curio: CurioCluster, lotus: tuple[ChainRpcServer, ChainWatch]
+    db: DB, curio_db: CurioCluster, lotus: tuple[ChainRpcServer, ChainWatch]
 ) -> None:
     _, watch = lotus
     await devnet(db, behind=600)
-    async with curio_session(curio, read_only=True) as curio_db:
+    async with curio_session(curio_db, read_only=True) as curio_db:
         reader = CurioSnapshotReader(curio_db, chain=watch)
         now = datetime.now(UTC)
         first = await reader.snapshot(now)  # the watch has read nothing yet
@@ -437,7 +404,7 @@ async def test_the_console_reader_evaluates_them_once_lotus_answers(
 
 async def test_without_lotus_they_are_not_evaluated_and_the_cli_says_so(
     db: DB,
-    curio: CurioCluster,
+    curio_db: CurioCluster,
     lotus: tuple[ChainRpcServer, ChainWatch],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -446,10 +413,10 @@ async def test_without_lotus_they_are_not_evaluated_and_the_cli_says_so(
     rpc, _ = lotus
     await devnet(db, behind=600)
     names = {"wdpost-missed", "sectors-recovering", "lotus-behind"}
-    assert not names & {a.check for a in await live(curio)}
+    assert not names & {a.check for a in await live(curio_db)}
 
     async def cli(*args: str) -> Any:
-        argv = ["--db", curio.url, "--schema", curio.schema, "alerts", "list", *args]
+        argv = ["--db", curio_db.url, "--schema", curio_db.schema, "alerts", "list", *args]
         parsed = build_parser().parse_args(argv)
         assert await parsed.run(parsed) == 0
         return capsys.readouterr()
