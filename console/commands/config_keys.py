@@ -124,10 +124,29 @@ _DEFAULT_IN_HELP = re.compile(r"\(default:? ([^;)]*)")
 _NUMBER_IN_HELP = re.compile(r"\((?:default:? )?([0-9][0-9.]*)\b")
 
 
+def _defaults_not_in_help() -> dict[str, str]:
+    """What applies when nothing sets these keys, from the code that applies it: their help
+    does not say it as ``(default X`` (it says "12 until set", "Default 127.0.0.1:0: ...")."""
+    from engine.harmonytask.settings import DEFAULT_MACHINE_TIMEOUT
+    from engine.storage.remote.server import DEFAULT_LISTEN
+
+    return {
+        "machine-timeout": "default: the cluster's value, "
+        f"{DEFAULT_MACHINE_TIMEOUT:g} until one is set",
+        "storage-listen": f"default {DEFAULT_LISTEN}: loopback only, any free port",
+        "max-tasks": "default: no caps beyond each type's own",
+        "alerts-webhook": "default: none, or HARMONY_ALERTS_WEBHOOK",
+        "metrics-listen": "default: off",
+    }
+
+
 def _default_text(key: Key) -> str:
-    """What applies when nothing sets ``key``, as its option's help says it."""
+    """What applies when nothing sets ``key``, as the code or its option's help says it."""
     if key.default not in (None, False):
         return f"default {key.default}"
+    known = _defaults_not_in_help().get(key.name)
+    if known is not None:
+        return known
     found = _DEFAULT_IN_HELP.search(key.help)
     if found:
         return f"default {found.group(1).strip()}"

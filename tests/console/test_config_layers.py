@@ -8,12 +8,15 @@ import argparse
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from console.cli import build_parser
 from console.commands.common import CommandError
@@ -21,6 +24,7 @@ from console.commands.config_keys import apply_layers, layer_keys
 from console.commands.machine_options import engine_config
 from engine.config_layers import LayerChanged, LayerMissing, get_layer, put_layer
 from engine.harmonydb import DB, HarmonyDBError
+from engine.harmonytask import add_tasks
 from support.cli import harmony_argv
 from support.curio_changes import curio_dumper
 from support.curio_schema import CurioCluster
@@ -153,6 +157,39 @@ async def test_every_machine_option_is_a_key(db: DB) -> None:
     assert keys == flags - {"help", "engine-only", "name", "layers"}
 
 
+async def test_effective_shows_each_keys_real_default(db: DB, capsys) -> None:
+    """Keys nothing sets are shown with what the code then applies, never "not set" where
+    something does apply (the machine timeout is the cluster's 12 s, the storage server
+    listens on loopback)."""
+    from engine.alerts import AlertSettings
+    from engine.harmonytask import EngineConfig
+    from engine.harmonytask.settings import DEFAULT_MACHINE_TIMEOUT
+    from engine.storage.remote.server import DEFAULT_LISTEN
+
+    code, out, err = await here(db, capsys, "config", "effective")
+    assert code == 0, err
+    shown = {
+        line.split(" = …")[0].lstrip("# "): line.split("(", 1)[1]
+        for line in out.splitlines()
+        if " = …" in line
+    }
+    assert set(shown) == {key.name for key in layer_keys()}  # nothing set, every key a comment
+    assert not [name for name, text in shown.items() if "not set" in text], shown
+    engine = EngineConfig()
+    expected = {
+        "machine-timeout": f"{DEFAULT_MACHINE_TIMEOUT:g} until one is set",
+        "storage-listen": f"default {DEFAULT_LISTEN}",
+        "heartbeat": f"default {engine.heartbeat_interval:g})",
+        "history-days": f"default {engine.history_retention / 86400:g})",
+        "alerts-interval": f"default {AlertSettings().interval:g}",
+        "alerts-webhook-format": "default alertmanager)",
+        "metrics-listen": "default: off)",
+        "max-tasks": "no caps",
+    }
+    for name, text in expected.items():
+        assert text in shown[name], (name, shown[name])
+
+
 async def test_edit_checks_then_stores_and_a_concurrent_edit_is_refused(
     db: DB, capsys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -202,11 +239,34 @@ async def test_edit_checks_then_stores_and_a_concurrent_edit_is_refused(
         await put_layer(db, "seal", SEAL, create_only=True)
 
 
+async def completed(url: str, task_type: str) -> float | None:
+    """``harmony_tasks_completed_total{task_type}`` as Prometheus would read it from ``url``;
+    None while the endpoint does not answer or has no such sample."""
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            text = await response.text()
+    except aiohttp.ClientError:
+        return None
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "harmony_tasks_completed_total" and sample.labels == {
+                "task_type": task_type
+            }:
+                return sample.value
+    return None
+
+
 async def test_a_new_machine_joins_with_layers_and_a_deleted_layer_fails_its_restart(
     db: DB, tmp_path: Path
 ) -> None:
+    """The issue's Done: `run --engine-only --layers base,seal` and nothing else, and
+    Prometheus scrapes it (its address from the layer too)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/metrics"
     await put_layer(db, "base", BASE)
-    await put_layer(db, "seal", SEAL)
+    await put_layer(db, "seal", SEAL + f'metrics-listen = "127.0.0.1:{port}"\n')
     argv = harmony_argv(
         db, "run", "--engine-only", "--name", "layered", "--layers", "base,seal",
         "--log-format", "json",
@@ -223,6 +283,12 @@ async def test_a_new_machine_joins_with_layers_and_a_deleted_layer_fails_its_res
             )
 
         await wait_until(joined, 30, "the layered worker to join")
+        await add_tasks(db, "noop", 3)
+
+        async def scraped() -> bool:
+            return await completed(url, "noop") == 3
+
+        await wait_until(scraped, 30, "the layered worker's endpoint to count 3 noop tasks")
         assert await db.exec("DELETE FROM harmony_config_layer WHERE title = 'seal'") == 1
         await wait_until(joined, 5, "the worker to stay")  # it keeps its merged config
         assert proc.poll() is None
@@ -238,6 +304,8 @@ async def test_a_new_machine_joins_with_layers_and_a_deleted_layer_fails_its_res
     said = "\n".join(line["msg"] for line in lines)
     assert "running noop, sleep;" in said  # tasks from the layer 'seal'
     assert "heartbeat from seal" in said and "history-days from base" in said
+    assert "metrics-listen from seal" in said
+    assert f"serving Prometheus metrics on {url}" in said
 
     # its next start reads the layers again, and fails naming the one that is gone (the same
     # call run_worker makes before it connects its engine)
