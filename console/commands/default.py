@@ -14,19 +14,19 @@ import argparse
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.harmonydb import DB, default_data_dir
-from engine.harmonytask import EngineConfig, default_identity
+from engine.harmonytask import default_identity
 
-from .common import require_cluster
-from .machine_limits import store_groups_of
-from .machine_options import alert_config, engine_config, storage_server_options
+from .common import CommandError, require_cluster
+from .given import given_options
+from .log_format import make_formatter
+from .machine_options import engine_config
+from .machine_starter import machine_starter
 
-if TYPE_CHECKING:
-    from engine.node import Node
+__all__ = ["add_console_options", "machine_starter", "run"]
 
 #: After SIGTERM, running tasks get this long to finish before they are returned to the queue.
 SIGTERM_GRACE = 30.0
@@ -75,48 +75,6 @@ def add_console_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
     )
 
 
-def machine_starter(
-    args: argparse.Namespace,
-    config: EngineConfig,
-    data_dir: Path | None,
-    opened: list[DB],
-) -> Callable[[str], Awaitable[Node]]:
-    """The console's own machine, started once its first snapshot is on screen: the same
-    engine, storage heartbeat and storage server (``--storage-listen``/``--storage-url``) as
-    ``harmony run --engine-only`` with these flags, so sectors kept on a host that runs only
-    the console are still served to the cluster's other hosts. Bad storage flags raise
-    CommandError here, before anything starts; each database the machine opens is appended
-    to ``opened`` for the caller to close."""
-    listen, url = storage_server_options(args)
-    alerts = alert_config(args)
-    store_groups = store_groups_of(args)
-    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
-
-    async def start_machine(db_url: str) -> Node:
-        # Imported here: the workload's task types load after the console's first frame.
-        from engine.node import start_node
-
-        db = await DB.open(
-            db_url, schema=args.schema, migrate=False, application_name="harmony console engine"
-        )
-        opened.append(db)
-        demo = None if getattr(args, "no_demo", False) or data_dir is None else data_dir / "demo"
-        return await start_node(
-            db,
-            args.name or default_identity("console"),
-            task_names=names,
-            demo_dir=demo,
-            config=config,
-            storage_listen=listen,
-            storage_url=url,
-            metrics_listen=getattr(args, "metrics_listen", None),
-            alerts=alerts,
-            store_groups=store_groups,
-        )
-
-    return start_machine
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -127,9 +85,10 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _route_logging(data_dir: Path | None) -> None:
+def _route_logging(args: argparse.Namespace, data_dir: Path | None) -> None:
     """While the TUI owns the terminal, log records go to a file (and to ``textual console``),
-    never to stderr, which would scribble over the screen."""
+    never to stderr, which would scribble over the screen. The file's lines are written as
+    ``--log-format`` says (json: one object per line, with this process's machine)."""
     from textual.logging import TextualHandler
 
     root = logging.getLogger()
@@ -141,9 +100,10 @@ def _route_logging(data_dir: Path | None) -> None:
         with contextlib.suppress(OSError):
             data_dir.mkdir(parents=True, exist_ok=True)
             file_handler = logging.FileHandler(data_dir / "console.log")
-            file_handler.setFormatter(
-                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-            )
+            machine = None
+            if not getattr(args, "read_only", False):
+                machine = getattr(args, "name", None) or default_identity("console")
+            file_handler.setFormatter(make_formatter(getattr(args, "log_format", None), machine))
             root.addHandler(file_handler)
     root.setLevel(level if level != logging.NOTSET else logging.WARNING)
 
@@ -158,6 +118,11 @@ async def run(args: argparse.Namespace) -> int:
 
     read_only = bool(getattr(args, "read_only", False))
     config = engine_config(args)  # bad flags fail before anything starts
+    if read_only and "metrics_listen" in given_options(args):
+        raise CommandError(
+            "--metrics-listen: the console with --read-only runs no machine, so it serves no "
+            "metrics (scrape a machine of the cluster; each serves the cluster's figures)"
+        )
     if read_only:
         require_cluster(args)  # watching must not create the cluster it would watch
     data_dir = args.data_dir or (default_data_dir() if args.db is None else None)
@@ -173,7 +138,7 @@ async def run(args: argparse.Namespace) -> int:
         data_dir=data_dir,
         lotus_api=getattr(args, "lotus_api", None),
     )
-    _route_logging(data_dir)
+    _route_logging(args, data_dir)
     try:
         await app.run_async(mouse=not getattr(args, "no_mouse", False))
     finally:

@@ -101,3 +101,40 @@ def test_text_is_the_default_and_json_is_a_choice(monkeypatch) -> None:
     monkeypatch.setenv("HARMONY_LOG_FORMAT", "json")
     assert build_parser().parse_args(["run"]).log_format == "json"
     assert not isinstance(make_formatter("text"), JsonFormatter)
+
+
+def test_the_consoles_log_file_honours_the_format(tmp_path) -> None:
+    """The console writes its log to <data dir>/console.log (the screen is the TUI's): as JSON
+    lines with its machine under `--log-format json`, as text by default."""
+    from console.commands.default import _route_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    console_log = logging.getLogger("harmony.console")
+    try:
+        for argv, where in (
+            (["--log-format", "json", "--name", "box:console"], tmp_path / "json"),
+            (["run", "--log-format", "json", "--name", "box:console"], tmp_path / "run"),
+            (["--name", "box:console"], tmp_path / "text"),
+        ):
+            _route_logging(build_parser().parse_args(argv), where)
+            console_log.warning("engine did not start:\nport taken")
+            for handler in root.handlers:
+                handler.flush()
+                if isinstance(handler, logging.FileHandler):
+                    handler.close()
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    for name in ("json", "run"):
+        [line] = (tmp_path / name / "console.log").read_text().splitlines()
+        record = json.loads(line)
+        assert record["msg"] == "engine did not start:\nport taken"
+        assert (record["level"], record["logger"]) == ("warning", "harmony.console")
+        assert record["machine"] == "box:console"
+    text = (tmp_path / "text" / "console.log").read_text()
+    assert " WARNING harmony.console: engine did not start:" in text
+    assert not text.startswith("{")

@@ -1,7 +1,8 @@
 """`harmony run --engine-only --metrics-listen` as a real process: Prometheus scrapes it over
 HTTP while it works (its counters follow the tasks it ran, the queue the database's), and it
-drains and exits 0 on SIGTERM as without metrics; a taken port fails the start. Also the
-`harmony metrics` commands."""
+drains and exits 0 on SIGTERM as without metrics; a taken port fails the start. The console's
+own machine serves the same endpoint, from the flag or from a config layer (the flags still
+win); `--read-only` has no machine and refuses the flag. Also the `harmony metrics` commands."""
 
 from __future__ import annotations
 
@@ -12,17 +13,22 @@ import signal
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from console.cli import build_parser
+from console.commands.default import machine_starter
+from console.commands.machine_options import engine_config
 from console.commands.metrics import run_dashboard, run_list
+from engine.config_layers import LayerMissing, put_layer
 from engine.harmonydb import DB
 from engine.harmonytask import add_tasks
 from engine.metrics import CATALOGUE, MetricsListenError
 from engine.node import start_node
-from support.cli import harmony_argv
+from support.cli import harmony, harmony_argv
 from support.probe import wait_until
 
 TASKS = 20
@@ -133,3 +139,93 @@ async def test_metrics_list_and_dashboard(
     printed = json.loads(capsys.readouterr().out)
     assert json.loads(out.read_text()) == printed
     assert printed["uid"] == "harmony-cluster"
+
+
+async def test_the_consoles_machine_serves_metrics(
+    db: DB, console_app: Any, first_render: Any
+) -> None:
+    """`harmony --metrics-listen PORT`: the console's own machine, started by the app once its
+    first snapshot is on screen, is scraped like a worker."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    args = build_parser().parse_args(
+        ["--schema", db.schema, "--no-demo", "--tasks", "noop", "--name", "test:console",
+         "--metrics-listen", str(port)]
+    )  # fmt: skip
+    opened: list[DB] = []
+    app = console_app(
+        db.url.dsn, db.schema, engine=machine_starter(args, engine_config(args), None, opened)
+    )
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await first_render(app, pilot)
+
+            async def serving() -> bool:
+                return bool(await values(url, "harmony_machine_info"))
+
+            await wait_until(serving, 30, "the console's metrics endpoint")
+            await add_tasks(db, "noop", 5)
+            key = (("task_type", "noop"),)
+
+            async def all_done() -> bool:
+                return (await values(url, "harmony_tasks_completed_total")).get(key) == 5
+
+            await wait_until(all_done, 30, "5 completions on the console's endpoint")
+            ((labels, one),) = (await values(url, "harmony_machine_info")).items()
+            assert dict(labels)["host_and_port"] == "test:console" and one == 1
+            node = app.engine_host.node
+            assert node is not None
+            await node.stop_now()  # what the console does once it exits
+        assert await values(url, "harmony_machine_info") == {}  # the endpoint closed with it
+    finally:
+        if app.engine_host.node is not None:
+            await app.engine_host.node.stop_now()
+        for opened_db in opened:
+            await opened_db.close()
+
+
+async def test_the_consoles_machine_takes_its_layers_under_its_flags(db: DB) -> None:
+    """`harmony --layers console` (and `harmony run --layers …` without --engine-only): the
+    layer's keys reach the console's machine, metrics-listen among them; a flag still wins."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    await put_layer(
+        db,
+        "console",
+        f'tasks = ["noop"]\nheartbeat = 4\nmetrics-listen = "127.0.0.1:{port}"\n',
+    )
+    args = build_parser().parse_args(
+        ["--schema", db.schema, "--no-demo", "--name", "test:layered-console",
+         "--heartbeat", "1", "run", "--layers", "console"]
+    )  # fmt: skip
+    assert not args.engine_only  # the console's path, not the worker's
+    opened: list[DB] = []
+    node = await machine_starter(args, engine_config(args), None, opened)(db.url.dsn)
+    try:
+        assert set(node.engine.handlers) == {"noop"}  # tasks from the layer
+        assert node.engine.config.heartbeat_interval == 1  # the flag beat the layer's 4
+        ((labels, _),) = (await values(url, "harmony_machine_info")).items()
+        assert dict(labels)["host_and_port"] == "test:layered-console"
+    finally:
+        await node.stop_now()
+        for opened_db in opened:
+            await opened_db.close()
+
+
+async def test_a_missing_layer_stops_the_consoles_machine_naming_it(db: DB) -> None:
+    args = build_parser().parse_args(["--schema", db.schema, "--no-demo", "--layers", "gone"])
+    opened: list[DB] = []
+    try:
+        with pytest.raises(LayerMissing, match="no config layer 'gone'"):
+            await machine_starter(args, engine_config(args), None, opened)(db.url.dsn)
+    finally:
+        for opened_db in opened:
+            await opened_db.close()
+    assert await db.query_value("SELECT count(*) FROM harmony_machines") == 0
+
+
+async def test_read_only_refuses_metrics_listen(db: DB) -> None:
+    """The read-only console runs no machine, so it would serve nothing: refused, not ignored."""
+    done = await harmony(db, "--read-only", "--metrics-listen", str(free_port()))
+    assert done.returncode == 1
+    assert "--metrics-listen: the console with --read-only runs no machine" in done.stderr
