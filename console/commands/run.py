@@ -21,16 +21,10 @@ from engine.harmonytask import (
 from engine.harmonytask.machine_state import MachineState
 
 from .common import CREATES_CLUSTER, CommandError, open_db
-from .config_keys import apply_layers
 from .default import add_console_options
 from .log_format import make_formatter
-from .machine_limits import store_groups_of
-from .machine_options import (
-    add_machine_options,
-    alert_config,
-    engine_config,
-    storage_server_options,
-)
+from .machine_options import add_machine_options
+from .machine_starter import layered_settings, machine_settings
 from .pipes import LogToStdout
 
 log = logging.getLogger("harmony.worker")
@@ -42,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run a machine of the cluster (the console, or headless with --engine-only)",
         description="Join the cluster as a machine: claim and run tasks. With --engine-only "
         "there is no UI: logs go to stdout; SIGTERM or SIGINT drains (running tasks finish, "
-        "nothing new starts) and exits 0; a second signal stops at once, returning running "
+        "nothing new starts) and exits 0; SIGHUP drains the same way and exits "
+        f"{EXIT_RESTART_REQUESTED}, for a supervisor to start it again with its config layers "
+        "as they are then; a second signal stops at once, returning running "
         f"tasks to the queue. Exits {EXIT_RESTART_REQUESTED} when an operator requested a "
         "restart (`harmony machine restart`), for a supervisor to restart it; "
         f"{EXIT_DB_UNREACHABLE} when it had to stop without reaching its database (peers return "
@@ -63,28 +59,25 @@ async def run_machine(args: argparse.Namespace) -> int:
 
 
 async def run_worker(args: argparse.Namespace) -> int:
-    engine_config(args)  # bad flags fail before anything connects
-    alert_config(args)
+    machine_settings(args)  # bad flags fail before anything connects
     identity = args.name or default_identity("worker")
     _log_to_stdout(args.verbose, getattr(args, "log_format", None), identity)
     db = await open_db(args, create=True)
     try:
         # Layers (base first, then --layers in order) under the flags typed here; read once:
-        # a layer changed or deleted later changes nothing until the next start.
-        merged = await apply_layers(db, args)
-        config = engine_config(args)
+        # a layer changed or deleted later changes nothing until the next start (SIGHUP: drain,
+        # then exit for the supervisor to start it again with the layers as they are then).
+        _, settings = await layered_settings(db, args)
     except BaseException:
         await db.close()
         raise
-    layered = sorted(k for k, origin in merged.origin.items() if origin != "default")
-    if layered:
-        log.info("config: %s", ", ".join(f"{k} from {merged.origin[k]}" for k in layered))
-    names = [n.strip() for n in args.tasks.split(",") if n.strip()] if args.tasks else None
     # The handlers go in before the engine starts: it may claim a task within its first
     # milliseconds, and a signal that arrived before them met the default disposition (a
-    # SIGTERM exit in the middle of the start, then a KeyboardInterrupt from a second signal).
+    # SIGTERM exit in the middle of the start, then a KeyboardInterrupt from a second signal;
+    # SIGHUP's default kills the process outright, with no drain at all).
     # A signal that comes while the node starts is acted on as soon as it is up.
     signals = 0
+    reload = True  # every signal so far was SIGHUP: exit for a restart once drained
     node = None
     stopping: list[asyncio.Task[None]] = []
 
@@ -96,10 +89,18 @@ async def run_worker(args: argparse.Namespace) -> int:
             stopping.append(asyncio.create_task(node.stop_now()))
 
     def on_signal(signum: int) -> None:
-        nonlocal signals
+        nonlocal signals, reload
         signals += 1
+        reload = reload and signum == signal.SIGHUP
         name = signal.Signals(signum).name
-        if signals == 1:
+        if signals == 1 and reload:
+            log.info(
+                "%s: draining (running tasks finish; signal again to stop now), then exiting "
+                "%d for the supervisor to start it again with its layers as they are now",
+                name,
+                EXIT_RESTART_REQUESTED,
+            )
+        elif signals == 1:
             log.info("%s: draining (running tasks finish; signal again to stop now)", name)
         elif signals == 2:
             log.warning("%s again: stopping now", name)
@@ -109,24 +110,15 @@ async def run_worker(args: argparse.Namespace) -> int:
             act(signals)
 
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        if sig == signal.SIGHUP and signal.getsignal(sig) is signal.SIG_IGN:
+            continue  # under nohup: a closed terminal must not end the worker
         loop.add_signal_handler(sig, on_signal, sig)
     try:
         from engine.node import start_node  # the workload's task types: only when needed
 
         try:
-            listen, url = storage_server_options(args)
-            node = await start_node(
-                db,
-                identity,
-                task_names=names,
-                config=config,
-                storage_listen=listen,
-                storage_url=url,
-                metrics_listen=getattr(args, "metrics_listen", None),
-                alerts=alert_config(args),
-                store_groups=store_groups_of(args),
-            )
+            node = await start_node(db, identity, **settings.start_options())
         except (ValueError, MachineIdentityInUse) as exc:
             raise CommandError(str(exc)) from None
         engine = node.engine
@@ -145,6 +137,8 @@ async def run_worker(args: argparse.Namespace) -> int:
             await node.graceful_terminate()
         for task in stopping:
             await task
+        if code == 0 and signals and reload:
+            code = EXIT_RESTART_REQUESTED  # SIGHUP: a clean drain asks for the restart
         return code
     finally:
         await db.close()

@@ -1,5 +1,5 @@
-"""The shipped systemd unit: systemd itself finds nothing wrong in it, it restarts on 100, and
-the password never reaches a command line."""
+"""The shipped systemd unit: systemd itself finds nothing wrong in it, it restarts on 100,
+reloads with SIGHUP, and the password never reaches a command line."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def test_the_unit_says_what_production_needs() -> None:
     lines = [line for line in service.splitlines() if line and not line.startswith("#")]
     assert f"RestartForceExitStatus={EXIT_RESTART_REQUESTED}" in lines
     assert "EnvironmentFile=/etc/harmony/worker.env" in lines
+    # `systemctl reload`: SIGHUP drains and exits 100, which RestartForceExitStatus restarts
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in lines
     [start] = [line for line in lines if line.startswith("ExecStart=")]
     assert start == "ExecStart=/usr/local/bin/harmony run --engine-only --layers base"
     assert "--db" not in start and "PGPASSWORD" not in start and "@" not in start

@@ -373,3 +373,66 @@ async def test_a_pending_restart_request_is_said_at_start(db: DB, workers) -> No
         f"{EXIT_RESTART_REQUESTED} once idle" in out
     )
     assert await again.exit_code() == EXIT_RESTART_REQUESTED
+
+
+async def test_sighup_drains_then_exits_100_for_a_restart(db: DB, workers) -> None:
+    """SIGHUP (`systemctl reload`): the running task finishes, nothing new starts, and the exit
+    status is 100, which the shipped unit restarts (RestartForceExitStatus): the new process
+    reads its config layers again."""
+    worker = Worker(db, "reloaded")
+    workers.append(worker)
+    await worker.joined(db)
+    (task_id,) = await add_tasks(db, "sleep", 1, {"ms": 1500})
+
+    async def running() -> bool:
+        return (
+            await db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
+            is not None
+        )
+
+    await wait_until(running, 10)
+    # As in the SIGTERM drain: once a task added now is done, the sleep has started.
+    (marker,) = await add_tasks(db, "noop", 1)
+
+    async def marker_done() -> bool:
+        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
+
+    await wait_until(marker_done, 10, "a later cycle to run a task")
+    worker.signal(signal.SIGHUP)
+    (later,) = await add_tasks(db, "noop", 1)
+    assert await worker.exit_code() == EXIT_RESTART_REQUESTED
+    assert [h.outcome for h in await task_history(db, task_id=task_id)] == ["done"]
+    assert await db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", later) is None
+    assert "SIGHUP: draining" in worker.output()
+    session = await db.query_value(
+        "SELECT session FROM harmony_machines WHERE host_and_port = 'reloaded'"
+    )
+    assert session is None  # it left the cluster cleanly
+
+
+async def test_a_stop_during_a_reloads_drain_exits_zero(db: DB, workers) -> None:
+    """SIGHUP, then SIGTERM: the operator wants it stopped, so it stops now and exits 0 (a
+    supervisor must not start it again)."""
+    worker = Worker(db, "reload-then-stop")
+    workers.append(worker)
+    await worker.joined(db)
+    (task_id,) = await add_tasks(db, "sleep", 1, {"ms": 60_000})
+
+    async def running() -> bool:
+        return (
+            await db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
+            is not None
+        )
+
+    await wait_until(running, 10)
+    (marker,) = await add_tasks(db, "noop", 1)
+
+    async def marker_done() -> bool:
+        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
+
+    await wait_until(marker_done, 10, "a later cycle to run a task")
+    worker.signal(signal.SIGHUP)
+    await asyncio.sleep(0.3)
+    worker.signal(signal.SIGTERM)
+    assert await worker.exit_code() == 0
+    assert [h.outcome for h in await task_history(db, task_id=task_id)] == ["released"]
