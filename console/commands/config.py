@@ -59,8 +59,10 @@ command line. Every layer is checked before it is stored: an unknown key or a ba
 refused with an error naming the layer and the key, and nothing is stored.
 
 A machine reads its layers once, when it starts: a changed layer takes effect at its next
-start; a deleted one makes that start fail with an error naming it (the running machine
-keeps its configuration).
+start (SIGHUP to `harmony run --engine-only`, or `systemctl reload`, drains it and exits 100
+for its supervisor to start it again); a deleted one makes that start fail with an error
+naming it (the running machine keeps its configuration). The console's own machine reads
+them the same way when it starts.
 
 On a Curio cluster, `config list` and `config get` show Curio's own layers (its
 harmony_config table, Curio's keys); harmony never writes them (use `curio config`).
