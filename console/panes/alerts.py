@@ -220,10 +220,12 @@ class AlertsPane(Pane):
             if self.matches(*cells):
                 rows[alert_key(a)] = cells
         total = len(alerts.alerts)
+        # a Curio cluster without its Lotus node: the checks that need the chain were not run,
+        # and "nothing found" must not read as "all is well" for them
+        skipped = Text(alerts.not_evaluated, styles.warn) if alerts.not_evaluated else None
         if not total:
-            header.update(
-                Text("no open alerts: nothing found that could cost power or rewards", "dim")
-            )
+            quiet = Text("no open alerts: nothing found that could cost power or rewards", "dim")
+            header.update(join_clauses([quiet, skipped], header.line_width) if skipped else quiet)
         else:
             clauses = [Text(f"{total} open alert{'s' if total != 1 else ''}", style=styles.bold)]
             need = Text()
@@ -244,6 +246,8 @@ class AlertsPane(Pane):
             problem = snap.error("alerts")
             if problem:
                 clauses.append(Text(f"not evaluated now: {problem}", styles.warn))
+            if skipped:
+                clauses.append(skipped)
             line = join_clauses(clauses, header.line_width)
             line.append(self.filter_note(len(rows), total))
             header.update(line)

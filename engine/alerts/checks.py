@@ -5,8 +5,8 @@ Every statement is bounded (a time window through a range index, a per-miner or 
 ``GROUP BY``, or a ``LIMIT``) and only SELECTs, so the same checks run under a SELECT-only role.
 Where the console already shows a figure the checks read it the same way: missed deadlines are
 the ``post-missed`` events of the Events pane (written by the chain's deadline cron), path
-health is :func:`engine.storage.listing.health_text`'s rule, failed attempts are the task
-history rows the Events pane lists, so an alert and the console never disagree.
+health is the storage list's rule (an error, or silent ``STALE_AFTER``), failed attempts are
+the task history rows the Events pane lists, so an alert and the console never disagree.
 
 Sources (Curio's alertmanager, alerts.go): WindowPost, WinningPost, TaskFailures (any sealing
 or PoSt failure, or more than 5 per type or machine in 30 minutes), PermanentStorageSpace
@@ -27,7 +27,6 @@ from engine.proofs.sizes import UnsupportedSectorSize, sector_size_of_proof
 from engine.snapshot.format import duration
 from engine.snapshot.waits import TaskNeeds, explain_tasks, type_needs
 from engine.storage.filetypes import SectorFileType
-from engine.storage.listing import health_text
 from engine.storage.missing import MISSING_CHECK_EVERY
 from engine.storage.placement import STALE_AFTER
 from engine.storage.sectors import sector_file_path
@@ -533,16 +532,24 @@ SELECT h.storage_id, h.hostname, h.heartbeat_err,
 """
 
 
+def path_trouble(error: str | None, age: float | None) -> str:
+    """What is wrong with a storage path, in words: its disk check's error, or how long it has
+    been silent (the storage list's "Stale (29075615s ago)" reads badly in a sentence)."""
+    if error is not None:
+        return f"its disk check failed ({error})"
+    if age is None:
+        return "it has sent no heartbeat yet"
+    return f"its heartbeat is stale (the last one {duration(age)} ago)"
+
+
 async def storage_path_unhealthy(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
     out = []
     for r in await tx.select(PATH_HOSTS, STALE_AFTER):
         sid, host = r["storage_id"], r["hostname"]
-        health = health_text(r["heartbeat_err"], r["age"])
+        what = path_trouble(r["heartbeat_err"], r["age"])
         if r["heartbeat_err"] is not None:
-            what = "its disk check failed"
             todo = "Fix the disk or mount; the next heartbeat clears this."
         else:
-            what = "its heartbeat is stale"
             todo = (
                 f"Is a harmony machine running on {host}? Start one, or detach the path "
                 "there if it is gone (`harmony storage detach`)."
@@ -552,8 +559,8 @@ async def storage_path_unhealthy(tx: Any, s: AlertSettings, now: datetime) -> li
                 "storage-path",
                 f"{sid} on {host}",
                 Severity.WARNING,
-                f"storage path {sid} on {host}: {what} ({health}); nothing is placed on it and "
-                f"its sectors may not be provable. {todo}",
+                f"storage path {sid} on {host}: {what}; nothing is placed on it and its sectors "
+                f"may not be provable. {todo}",
                 {"path": sid, "host": host},
             )
         )

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.snapshot.expirations import FILECOIN_EPOCHS_PER_DAY, curio_head_estimate
 from engine.snapshot.format import duration
-from engine.storage.listing import health_text
 from engine.storage.placement import STALE_AFTER
 
 from .checks import (
@@ -44,6 +43,7 @@ from .checks import (
     miner,
     missing_space,
     numbers_text,
+    path_trouble,
 )
 from .checks import space_needed as _space_needed
 from .model import AlertSettings, Finding, Severity
@@ -136,10 +136,8 @@ async def curio_storage_paths(tx: Any, s: AlertSettings, now: datetime) -> list[
             "storage-path",
             r["storage_id"],
             Severity.WARNING,
-            f"storage path {r['storage_id']}: "
-            f"{'its disk check failed' if r['heartbeat_err'] else 'its heartbeat is stale'} "
-            f"({health_text(r['heartbeat_err'], r['age'])}); nothing is placed on it and its "
-            "sectors may not be provable. "
+            f"storage path {r['storage_id']}: {path_trouble(r['heartbeat_err'], r['age'])}; "
+            "nothing is placed on it and its sectors may not be provable. "
             + (
                 "Fix the disk or mount on the node that has it; its next heartbeat clears this."
                 if r["heartbeat_err"]

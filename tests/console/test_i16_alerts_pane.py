@@ -335,6 +335,9 @@ async def test_a_curio_cluster_lists_its_checks_live_and_refuses_ack(
         assert pane.table.keys == [f"{a.check}|{a.subject}" for a in expected]
         await pilot.pause()
         assert "Curio: checks evaluated live" in screen_text(app)
+        # no Lotus node: the header says which checks did not run, not only what was found
+        text = " ".join(screen_text(app).split())  # the header breaks between words at 80
+        assert "lotus-behind not evaluated: they need a Lotus node (--lotus-api)" in text
         for key in ("a", "m"):
             await pilot.press(key)
             await pilot.pause()
