@@ -117,7 +117,7 @@ async def run(args: argparse.Namespace) -> int:
     from console.terminal import EXIT_SIGTERM
 
     read_only = bool(getattr(args, "read_only", False))
-    config = engine_config(args)  # bad flags fail before anything starts
+    engine_config(args)  # bad flags fail before anything starts (read-only ones too)
     if read_only and "metrics_listen" in given_options(args):
         raise CommandError(
             "--metrics-listen: the console with --read-only runs no machine, so it serves no "
@@ -127,7 +127,7 @@ async def run(args: argparse.Namespace) -> int:
         require_cluster(args)  # watching must not create the cluster it would watch
     data_dir = args.data_dir or (default_data_dir() if args.db is None else None)
     node_db: list[DB] = []
-    start_machine = None if read_only else machine_starter(args, config, data_dir, node_db)
+    start_machine = None if read_only else machine_starter(args, data_dir, node_db)
 
     app = make_app(
         args.db,

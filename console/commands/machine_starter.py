@@ -91,7 +91,6 @@ async def layered_settings(db: DB, args: argparse.Namespace) -> tuple[Merged, Ma
 
 def machine_starter(
     args: argparse.Namespace,
-    config: EngineConfig,
     data_dir: Path | None,
     opened: list[DB],
 ) -> Callable[[str], Awaitable[Node]]:
@@ -100,12 +99,11 @@ def machine_starter(
     metrics endpoint (``--metrics-listen``) as ``harmony run --engine-only`` with these flags
     and ``--layers``, so a key kept in a layer reaches the console's machine too.
 
-    ``config`` is the command line's (checked by the caller); bad flags raise CommandError here,
-    before anything starts. The layers are read when the machine starts (the database is
-    reachable only then); a missing layer or a merged value that does not pass raises there,
-    naming the layer or the key, and the console says the engine did not start. Each database
-    the machine opens is appended to ``opened`` for the caller to close."""
-    del config  # recomputed below, once the layers are merged under the command line
+    Bad flags raise CommandError here, before anything starts. The layers are read when the
+    machine starts (the database is reachable only then); a missing layer or a merged value
+    that does not pass raises there, naming the layer or the key, and the console says the
+    engine did not start. Each database the machine opens is appended to ``opened`` for the
+    caller to close."""
     machine_settings(args)  # the flags alone must pass before anything starts
 
     async def start_machine(db_url: str) -> Node:

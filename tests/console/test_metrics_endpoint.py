@@ -21,7 +21,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from console.cli import build_parser
 from console.commands.default import machine_starter
-from console.commands.machine_options import engine_config
 from console.commands.metrics import run_dashboard, run_list
 from engine.config_layers import LayerMissing, put_layer
 from engine.harmonydb import DB
@@ -154,7 +153,7 @@ async def test_the_consoles_machine_serves_metrics(
     )  # fmt: skip
     opened: list[DB] = []
     app = console_app(
-        db.url.dsn, db.schema, engine=machine_starter(args, engine_config(args), None, opened)
+        db.url.dsn, db.schema, engine=machine_starter(args, None, opened)
     )
     try:
         async with app.run_test(size=(80, 24)) as pilot:
@@ -200,7 +199,7 @@ async def test_the_consoles_machine_takes_its_layers_under_its_flags(db: DB) -> 
     )  # fmt: skip
     assert not args.engine_only  # the console's path, not the worker's
     opened: list[DB] = []
-    node = await machine_starter(args, engine_config(args), None, opened)(db.url.dsn)
+    node = await machine_starter(args, None, opened)(db.url.dsn)
     try:
         assert set(node.engine.handlers) == {"noop"}  # tasks from the layer
         assert node.engine.config.heartbeat_interval == 1  # the flag beat the layer's 4
@@ -217,7 +216,7 @@ async def test_a_missing_layer_stops_the_consoles_machine_naming_it(db: DB) -> N
     opened: list[DB] = []
     try:
         with pytest.raises(LayerMissing, match="no config layer 'gone'"):
-            await machine_starter(args, engine_config(args), None, opened)(db.url.dsn)
+            await machine_starter(args, None, opened)(db.url.dsn)
     finally:
         for opened_db in opened:
             await opened_db.close()

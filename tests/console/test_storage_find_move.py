@@ -16,7 +16,6 @@ import pytest
 from console.cli import build_parser
 from console.commands.common import CommandError
 from console.commands.default import machine_starter
-from console.commands.machine_options import engine_config
 from console.commands.storage_find import sector_miner
 from engine.harmonydb import DB
 from engine.storage import (
@@ -92,10 +91,10 @@ async def test_the_consoles_machine_serves_this_hosts_paths(
     flags = ["--schema", db.schema, "--no-demo", "--tasks", "noop", "--name", "test:console"]
     bad = build_parser().parse_args([*flags, "--storage-listen", "nowhere"])
     with pytest.raises(CommandError, match="--storage-listen"):  # before anything starts
-        machine_starter(bad, engine_config(bad), None, [])
+        machine_starter(bad, None, [])
     args = build_parser().parse_args([*flags, "--storage-listen", "127.0.0.1:0"])
     opened: list[DB] = []
-    starter = machine_starter(args, engine_config(args), None, opened)
+    starter = machine_starter(args, None, opened)
     failed: list[BaseException] = []
 
     async def start_machine(url: str) -> Any:  # what the app calls; its error kept for us
