@@ -40,10 +40,12 @@ show many tasks (a cached generic plan keeps that choice), a cost that grows wit
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import LiteralString, cast
 
 from engine.harmonydb import DB, AmbiguousCommit, HarmonyDBError, Tx, UniqueViolation
 
@@ -80,44 +82,75 @@ _RETURNING = """t.id, t.name, t.attempt, t.priority, t.posted_time, t.retries, t
 #: the session check of every claim: a machine declared dead claims nothing
 _LIVE = "EXISTS (SELECT 1 FROM harmony_machines m WHERE m.id = $1 AND m.session = $2)"
 
-#: the rows an earlier send of this claim took under its token ``$5`` (its reply was lost)
-_AGAIN = f"""again AS (
+
+def _again(token: str) -> str:
+    """The rows an earlier send of this claim took under its ``token`` (its reply was lost)."""
+    return f"""again AS (
     SELECT {_RETURNING}
       FROM harmony_task t
-     WHERE t.owner_id = $1 AND t.claim_token = $5
+     WHERE t.owner_id = $1 AND t.claim_token = {token}
 ), """
 
-#: take the picked rows under this claim's token ``$5``
-_TAKE = f"""UPDATE harmony_task t
+
+def _take(token: str) -> str:
+    """Take the picked rows under this claim's ``token``."""
+    return f"""UPDATE harmony_task t
    SET owner_id = $1, attempt = t.attempt + 1, claimed_at = now(), update_time = now(),
-       claim_token = $5
+       claim_token = {token}
  WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.owner_id IS NULL
 RETURNING {_RETURNING}"""
 
-#: how an ``_AGAIN`` form ends: what it took now and what an earlier send took (one of the two
-#: is empty: ``picked`` takes nothing when ``again`` found rows)
-_TAKE_AGAIN = f"""), claimed AS (
-{_TAKE}
+
+def _take_again(token: str) -> str:
+    """How an ``again`` form ends: what it took now and what an earlier send took (one of the
+    two is empty: ``picked`` takes nothing when ``again`` found rows)."""
+    return f"""), claimed AS (
+{_take(token)}
 )
 SELECT * FROM claimed
 UNION ALL
 SELECT * FROM again
 """
 
-#: up to ``$4[i]`` pending tasks of each type ``$3[i]``, best first, none of the held ``$6``
-_PICK_BY_TYPE = f"""picked AS (
+
+#: nothing new is picked when ``again`` found rows
+_NOT_AGAIN = "\n       AND NOT EXISTS (SELECT 1 FROM again)"
+
+
+@functools.cache
+def claim_by_type_sql(types: int, *, again: bool = False) -> LiteralString:
+    """The claim of up to ``n`` pending tasks of each of ``types`` task types, best first, none
+    of the held ``$4``, under the token ``$3``; the types and their limits are the pairs
+    ``$5, $6``, ``$7, $8``, ... ``again``: the re-send after a lost reply (the rows this
+    machine already holds under the token, the first send having committed, are returned as
+    they are, and nothing new is claimed).
+
+    The pairs are a VALUES list, one text per number of types, not two arrays unnested: the
+    planner then knows how many types there are, so the plan it caches for the statement (a
+    generic plan) costs what a plan for the values would, and PostgreSQL keeps it. With the
+    arrays it estimated ten types, found every generic plan dearer than a planned one, and
+    planned each claim anew: 0.13-0.16 ms of server time per claim against 0.01.
+    """
+    values = ", ".join(f"(${5 + 2 * i}::text, ${6 + 2 * i}::int)" for i in range(types))
+    pick = f"""picked AS (
     SELECT c.id
-      FROM unnest($3::text[], $4::int[]) AS lim(name, n)
+      FROM (VALUES {values}) AS lim(name, n)
       CROSS JOIN LATERAL (
           SELECT t.id FROM harmony_task t
            WHERE t.name = lim.name AND t.owner_id IS NULL AND t.failed_at IS NULL
              AND (t.retry_after IS NULL OR t.retry_after <= now())
-             AND t.id <> ALL($6::bigint[])
+             AND t.id <> ALL($4::bigint[])
            ORDER BY t.priority DESC, t.posted_time, t.id
            LIMIT lim.n
              FOR UPDATE SKIP LOCKED
       ) c
      WHERE {_LIVE}"""
+    if again:
+        sql = f"\nWITH {_again('$3')}{pick}{_NOT_AGAIN}\n{_take_again('$3')}"
+    else:
+        sql = f"\nWITH {pick}\n)\n{_take('$3')}\n"
+    return cast(LiteralString, sql)  # literal text and parameter numbers: nothing a caller wrote
+
 
 #: up to ``$4`` of the ids ``$3`` still pending and not held (``$6``), in that order of preference
 _PICK_IDS = f"""picked AS (
@@ -135,29 +168,16 @@ _PICK_IDS_END = """
        FOR UPDATE OF t SKIP LOCKED
 """
 
-#: nothing new is picked when ``again`` found rows
-_NOT_AGAIN = "\n       AND NOT EXISTS (SELECT 1 FROM again)"
-
-# A claim's first send: its token is new, so there is no earlier send to look for.
-CLAIM_BY_TYPE = f"""
-WITH {_PICK_BY_TYPE}
-)
-{_TAKE}
-"""
-
+# A claim's first send: its token (``$5``) is new, so there is no earlier send to look for.
 CLAIM_IDS = f"""
 WITH {_PICK_IDS}{_PICK_IDS_END})
-{_TAKE}
+{_take("$5")}
 """
 
 # A re-send after a lost reply: the rows this machine already holds under the claim's token
 # (the first send committed) are returned as they are, and nothing new is claimed.
-CLAIM_BY_TYPE_AGAIN = f"""
-WITH {_AGAIN}{_PICK_BY_TYPE}{_NOT_AGAIN}
-{_TAKE_AGAIN}"""
-
 CLAIM_IDS_AGAIN = f"""
-WITH {_AGAIN}{_PICK_IDS}{_NOT_AGAIN}{_PICK_IDS_END}{_TAKE_AGAIN}"""
+WITH {_again("$5")}{_PICK_IDS}{_NOT_AGAIN}{_PICK_IDS_END}{_take_again("$5")}"""
 
 PEEK = """
 SELECT id FROM harmony_task
@@ -225,14 +245,13 @@ async def claim_by_type(
     """Claim up to ``limits[name]`` pending tasks of each type, best first, in one statement,
     none of those whose attempts this machine still ``held``. Sent again after a lost reply,
     it returns the rows the first send claimed."""
-    names = list(limits)
-    counts = [limits[n] for n in names]
-    token = new_token()
-    args = (machine_id, session, names, counts, token, list(held))
+    pairs = [value for name, n in limits.items() for value in (name, n)]
+    args = (machine_id, session, new_token(), list(held), *pairs)
+    first, again = claim_by_type_sql(len(limits)), claim_by_type_sql(len(limits), again=True)
     return await resend(
         db,
-        lambda: db.select(CLAIM_BY_TYPE, *args, into=Claimed),
-        lambda: db.select(CLAIM_BY_TYPE_AGAIN, *args, into=Claimed),
+        lambda: db.select(first, *args, into=Claimed),
+        lambda: db.select(again, *args, into=Claimed),
     )
 
 

@@ -20,13 +20,7 @@ from engine.harmonytask import (
     claims,
     machines,
 )
-from engine.harmonytask.claims import (
-    CLAIM_BY_TYPE,
-    CLAIM_BY_TYPE_AGAIN,
-    CLAIM_IDS,
-    CLAIM_IDS_AGAIN,
-    Claimed,
-)
+from engine.harmonytask.claims import CLAIM_IDS, CLAIM_IDS_AGAIN, Claimed, claim_by_type_sql
 from support.probe import Probe, wait_until
 
 #: manual heartbeats (so no peer reaps and nothing but the claim path can rescue a stranded
@@ -92,10 +86,11 @@ async def test_a_claim_sent_twice_with_one_token_claims_once(probe_db: DB) -> No
     ids = await add_tasks(probe_db, "probe", 10)
     machine_id, session = await register(probe_db, "m")
     token = claims.new_token()
-    args = (machine_id, session, ["probe"], [4], token, [])
-    first = await probe_db.select(CLAIM_BY_TYPE, *args, into=Claimed)
-    again = await probe_db.select(CLAIM_BY_TYPE_AGAIN, *args, into=Claimed)
-    once_more = await probe_db.select(CLAIM_BY_TYPE_AGAIN, *args, into=Claimed)
+    args = (machine_id, session, token, [], "probe", 4)
+    claim, claim_again = claim_by_type_sql(1), claim_by_type_sql(1, again=True)
+    first = await probe_db.select(claim, *args, into=Claimed)
+    again = await probe_db.select(claim_again, *args, into=Claimed)
+    once_more = await probe_db.select(claim_again, *args, into=Claimed)
     assert len(first) == 4
     assert sorted(again, key=lambda c: c.id) == sorted(first, key=lambda c: c.id)
     assert sorted(once_more, key=lambda c: c.id) == sorted(first, key=lambda c: c.id)
@@ -119,13 +114,13 @@ async def test_a_resend_whose_first_send_never_committed_claims(probe_db: DB) ->
     ids = await add_tasks(probe_db, "probe", 6)
     machine_id, session = await register(probe_db, "m")
     by_type = await probe_db.select(
-        CLAIM_BY_TYPE_AGAIN,
+        claim_by_type_sql(1, again=True),
         machine_id,
         session,
-        ["probe"],
-        [2],
         claims.new_token(),
         [],
+        "probe",
+        2,
         into=Claimed,
     )
     assert sorted(c.id for c in by_type) == ids[:2]
