@@ -3,7 +3,9 @@ own tables (its columns differ from ours: no ``outcome`` in task history, one he
 path, ``sectors_meta`` for the sectors' chain state, one ``mining_tasks`` row per epoch).
 
 Sectors expiring soon are read from ``sectors_meta.expiration_epoch`` against the head of
-Curio's newest WinningPoSt round (``mining_tasks``).
+Curio's newest WinningPoSt round (``mining_tasks``). So is the window of the sectors a recent
+WindowPoSt skipped (Curio's wdPostCheck: the deadlines closed in the last 30 minutes), each
+proof's ``wdpost_proofs.proof_params`` decoded by :mod:`engine.curio.post_params`.
 
 Three checks need the chain as well, from the Lotus node Curio uses (:data:`CURIO_LOTUS_CHECKS`,
 given the console's :class:`~engine.snapshot.curio.chain.ChainState`): a WindowPoSt deadline
@@ -30,7 +32,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.snapshot.expirations import FILECOIN_EPOCHS_PER_DAY, curio_head_estimate
+from engine.curio.post_params import PostParamsError, decode_post_params
+from engine.snapshot.expirations import (
+    FILECOIN_BLOCK_TIME,
+    FILECOIN_EPOCHS_PER_DAY,
+    curio_head_estimate,
+)
 from engine.snapshot.format import duration
 from engine.storage.placement import STALE_AFTER
 
@@ -337,6 +344,80 @@ async def curio_pending_messages(tx: Any, s: AlertSettings, now: datetime) -> li
     ]
 
 
+#: Curio's FullAlertInterval: its wdPostCheck looks at the deadlines closed in the last 30 min
+FULL_ALERT_INTERVAL = 1800.0
+#: Curio's windowPostFinalityBuffer: a deadline closed this many epochs ago is judged
+WDPOST_FINALITY = 5
+
+#: The proofs Curio recorded for deadlines that closed in ($1, $2] (Close is submit_by_epoch).
+CURIO_RECENT_PROOFS = """
+SELECT sp_id, proving_period_start, deadline, "partition", submit_by_epoch, proof_params
+  FROM wdpost_proofs
+ WHERE submit_by_epoch > $1 AND submit_by_epoch <= $2
+ ORDER BY sp_id, deadline, "partition", proving_period_start
+ LIMIT 1000
+"""
+
+
+async def curio_partition_unreadable(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    """Curio's wdPostCheck's skipped sectors: each recent proof's ``proof_params`` decoded, and
+    every posted partition whose ``Skipped`` bitfield is not empty. Recent as Curio has it: the
+    deadline closed in the last FullAlertInterval and at least WDPOST_FINALITY epochs before the
+    head, the head being Curio's newest WinningPoSt round (none yet: nothing to judge by). A
+    proof that does not decode is said as such, and the other proofs are still read."""
+    head = await curio_head_estimate(tx, now)
+    if head is None:
+        return []
+    oldest = max(head - math.ceil(FULL_ALERT_INTERVAL / FILECOIN_BLOCK_TIME) - 1, 0)
+    out = []
+    for r in await tx.select(CURIO_RECENT_PROOFS, oldest, head - WDPOST_FINALITY):
+        sp, close = int(r["sp_id"]), int(r["submit_by_epoch"])
+        try:
+            if r["proof_params"] is None:
+                raise PostParamsError("no proof params recorded")
+            params = decode_post_params(r["proof_params"])
+        except PostParamsError as e:
+            dl, part = int(r["deadline"]), int(r["partition"])
+            out.append(
+                Finding(
+                    "partition-unreadable",
+                    f"{miner(sp)} dl{dl} p{part}",
+                    Severity.WARNING,
+                    f"{miner(sp)} deadline {dl} partition {part}: the WindowPoSt proof Curio "
+                    f"recorded for the deadline closed at epoch {close} does not decode ({e}), "
+                    "so whether it skipped sectors is unknown (Curio's own WindowPost alert "
+                    "fails on it too). See the partition's sectors in "
+                    f"{WEB_UI} (/pages/partition/?sp=f0{sp}&deadline={dl}&partition={part}) "
+                    "and the miner's faults (`sptool proving faults`).",
+                    {"miner": sp, "deadline": dl, "partition": part},
+                )
+            )
+            continue
+        dl = params.deadline
+        for p in params.partitions:
+            if not p.skipped:
+                continue
+            numbers = list(p.skipped_sectors)
+            out.append(
+                Finding(
+                    "partition-unreadable",
+                    f"{miner(sp)} dl{dl} p{p.index}",
+                    Severity.WARNING,
+                    f"{miner(sp)} deadline {dl} partition {p.index}: its WindowPoSt (the "
+                    f"deadline closed at epoch {close}) skipped {p.skipped} sector(s) it could "
+                    f"not read ({numbers_text(numbers[: s.list_limit], p.skipped)}); they are "
+                    "faulty: no power, and fined each day. Find their files (`curio cli "
+                    f"storage find f0{sp} SECTOR`, {WEB_UI}'s {sector_page(sp, numbers[0])}) "
+                    "and fix the path or its node; `curio test window-post here --deadline "
+                    f"{dl} --partition {p.index}` proves the partition without sending it. Once "
+                    "they are readable Curio's WdPostRecover declares them recovered and the "
+                    "next WindowPoSt proves them (`sptool proving faults`).",
+                    {"miner": sp, "deadline": dl, "partition": p.index, "sectors": numbers},
+                )
+            )
+    return out
+
+
 # ----------------------------------------------------------------- with the Lotus node
 
 LotusCheckFn = Callable[[Any, AlertSettings, datetime, "ChainState"], Awaitable[list[Finding]]]
@@ -355,8 +436,6 @@ class LotusCheck:
         return Check(self.name, self.title, functools.partial(self.fn, chain=chain))
 
 
-#: Curio's windowPostFinalityBuffer: a deadline closed this many epochs ago is judged
-WDPOST_FINALITY = 5
 #: Curio's chainSyncCheck: a head this many epochs behind the clock is behind
 BEHIND_EPOCHS = 5
 
@@ -549,6 +628,11 @@ CURIO_CHECKS: tuple[Check, ...] = (
     Check("sector-no-file", "live sectors with no sealed file", curio_no_file),
     Check("block-not-included", "WinningPoSt: not included, gaps", curio_winning),
     Check("message-stuck", "messages pending execution", curio_pending_messages),
+    Check(
+        "partition-unreadable",
+        "sectors a recent WindowPoSt skipped (wdpost_proofs)",
+        curio_partition_unreadable,
+    ),
 )
 
 
