@@ -939,7 +939,9 @@ async def seed_curio(conn: asyncpg.Connection) -> CurioSeed:
         "submit_at_epoch, submit_by_epoch, proof_params, submit_task_id, message_cid) "
         "VALUES ($1, 4320, 4, 0, 4440, 4500, $2, 1009, 'bafy2bzacewdpost4')",
         SP_ID,
-        b"\x82\x00\x80",
+        # SubmitWindowedPoStParams (CBOR): deadline 4, partition 0 skipping nothing, one empty
+        # StackedDrgWindow32GiBV1_1 proof, ChainCommitEpoch 4440, no randomness
+        bytes.fromhex("8504818200408182 0d40 191158 40"),
     )
     await conn.execute(
         "INSERT INTO mining_tasks (task_id, sp_id, epoch, base_compute_time, won, mined_cid, "

@@ -169,3 +169,10 @@ async def test_a_proof_that_does_not_decode_is_said_and_the_others_still_read(
     # the other checks' alerts are as they were
     after = {(a.check, a.subject) for a in await live(curio_db)}
     assert {x for x in after if x[0] != "partition-unreadable"} == others
+
+
+async def test_the_seeded_proof_skipped_nothing(curio_db: CurioCluster) -> None:
+    """The fixture's own proof (deadline 4, closed at 4500) is read like any other once the head
+    has passed its finality buffer: a minute and a half after seeding, every Curio test sees it."""
+    await at_head(curio_db, 4520)
+    assert await unreadable(curio_db) == {}
