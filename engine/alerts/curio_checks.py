@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.curio.post_params import PostParamsError, decode_post_params
 from engine.snapshot.expirations import (
-    FILECOIN_BLOCK_TIME,
     FILECOIN_EPOCHS_PER_DAY,
     curio_head_estimate,
 )
@@ -344,31 +343,38 @@ async def curio_pending_messages(tx: Any, s: AlertSettings, now: datetime) -> li
     ]
 
 
-#: Curio's FullAlertInterval: its wdPostCheck looks at the deadlines closed in the last 30 min
-FULL_ALERT_INTERVAL = 1800.0
 #: Curio's windowPostFinalityBuffer: a deadline closed this many epochs ago is judged
 WDPOST_FINALITY = 5
 
-#: The proofs Curio recorded for deadlines that closed in ($1, $2] (Close is submit_by_epoch).
+#: The latest proof Curio recorded for each of a miner's deadline partitions among the
+#: deadlines that closed in ($1, $2] (Close is submit_by_epoch).
 CURIO_RECENT_PROOFS = """
-SELECT sp_id, proving_period_start, deadline, "partition", submit_by_epoch, proof_params
+SELECT DISTINCT ON (sp_id, deadline, "partition")
+       sp_id, proving_period_start, deadline, "partition", submit_by_epoch, proof_params
   FROM wdpost_proofs
  WHERE submit_by_epoch > $1 AND submit_by_epoch <= $2
- ORDER BY sp_id, deadline, "partition", proving_period_start
+ ORDER BY sp_id, deadline, "partition", proving_period_start DESC
  LIMIT 1000
 """
 
 
 async def curio_partition_unreadable(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
-    """Curio's wdPostCheck's skipped sectors: each recent proof's ``proof_params`` decoded, and
-    every posted partition whose ``Skipped`` bitfield is not empty. Recent as Curio has it: the
-    deadline closed in the last FullAlertInterval and at least WDPOST_FINALITY epochs before the
-    head, the head being Curio's newest WinningPoSt round (none yet: nothing to judge by). A
-    proof that does not decode is said as such, and the other proofs are still read."""
+    """Curio's wdPostCheck's skipped sectors: each partition's latest proof's ``proof_params``
+    decoded, and every posted partition whose ``Skipped`` bitfield is not empty.
+
+    Latest over a proving period (a day of epochs: each deadline once) and judged
+    WDPOST_FINALITY epochs after its close, as Curio judges them, the head being Curio's newest
+    WinningPoSt round (none yet: nothing to judge by). Curio itself looks back only its 30-min
+    FullAlertInterval, for it sends each alert once; here the console shows what is true now,
+    so the alert stays until the partition's next proof skips nothing (the fix proven), as
+    partition-unreadable does on our own chain. A proof that does not decode is said as such,
+    and the other proofs are still read."""
     head = await curio_head_estimate(tx, now)
     if head is None:
         return []
-    oldest = max(head - math.ceil(FULL_ALERT_INTERVAL / FILECOIN_BLOCK_TIME) - 1, 0)
+    # a period back from the judged edge: a deadline's previous proof counts until the next
+    # one is judged
+    oldest = max(head - WDPOST_FINALITY - FILECOIN_EPOCHS_PER_DAY - 1, 0)
     out = []
     for r in await tx.select(CURIO_RECENT_PROOFS, oldest, head - WDPOST_FINALITY):
         sp, close = int(r["sp_id"]), int(r["submit_by_epoch"])

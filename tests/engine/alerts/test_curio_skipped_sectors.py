@@ -1,9 +1,9 @@
 """Curio's skipped sectors, evaluated live (:func:`evaluate_live`): a ``wdpost_proofs`` row whose
 ``proof_params`` are the CBOR SubmitWindowedPoStParams Curio's WdPost task writes, one posted
-partition skipping two sectors, raises ``partition-unreadable`` for that partition while its
-deadline is in Curio's wdPostCheck window (closed in the last 30 minutes, at least 5 epochs
-before the head); a proof that skipped nothing raises nothing, and one whose params do not
-decode is said as such without silencing the others.
+partition skipping two sectors, raises ``partition-unreadable`` for that partition from 5
+epochs after its deadline closed (Curio's finality buffer) while it is the partition's latest
+proof (a day, until the deadline's next proof); a proof that skipped nothing raises nothing,
+and one whose params do not decode is said as such without silencing the others.
 
 The head is Curio's newest WinningPoSt round (``mining_tasks``); the round written here is
 stamped an hour ahead of the clock, so the head read is its epoch exactly however slow the
@@ -65,11 +65,16 @@ async def at_head(cluster: CurioCluster, epoch: int) -> None:
 
 
 async def proof(
-    cluster: CurioCluster, params: bytes, *, deadline: int = DEADLINE, partition: int = 0
+    cluster: CurioCluster,
+    params: bytes,
+    *,
+    deadline: int = DEADLINE,
+    partition: int = 0,
+    period: int = PPS,
 ) -> None:
     """The row Curio's WdPost task inserts (submit_at/by_epoch: the deadline's Open and Close),
     sent by its WdPostSubmit."""
-    close = CLOSE + 60 * (deadline - DEADLINE)
+    close = CLOSE + 60 * (deadline - DEADLINE) + (period - PPS)
     await owner_exec(
         cluster,
         (
@@ -77,14 +82,14 @@ async def proof(
             "submit_at_epoch, submit_by_epoch, proof_params, submit_task_id, message_cid) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             SP_ID,
-            PPS,
+            period,
             deadline,
             partition,
             close - 60,
             close,
             params,
-            7100 + 10 * deadline + partition,
-            f"bafy2bzacewdpost{deadline}p{partition}",
+            7100 + 10 * deadline + partition + (period - PPS),
+            f"bafy2bzacewdpost{deadline}p{partition}e{period}",
         ),
     )
 
@@ -131,17 +136,33 @@ async def test_a_recent_proof_that_skipped_sectors_alerts_for_its_partition(
     assert await unreadable(curio_db) == {}
 
 
-async def test_only_deadlines_in_curio_s_window_count(curio_db: CurioCluster) -> None:
+async def test_a_partition_s_latest_proof_counts_until_its_next(curio_db: CurioCluster) -> None:
+    """Judged as Curio judges (5 epochs after the close), and kept while it is the partition's
+    latest proof: a day of epochs, until the next proof of that deadline replaces it."""
     await proof(curio_db, post_params(DEADLINE, [(0, SKIPPED_3_7)]))
     # closed 4 epochs before the head: inside Curio's finality buffer, not judged yet
     await at_head(curio_db, CLOSE + 4)
     assert await unreadable(curio_db) == {}
     await at_head(curio_db, CLOSE + 5)
     assert list(await unreadable(curio_db)) == [SUBJECT]
-    # the window's far edge: Curio's from = head - ceil(30 min / 30 s) - 1, deadlines after it
-    await at_head(curio_db, CLOSE + 60)
+    # an hour on (Curio's own alert, sent once, looks back 30 minutes): still the latest proof
+    await at_head(curio_db, CLOSE + 120)
     assert list(await unreadable(curio_db)) == [SUBJECT]
-    await at_head(curio_db, CLOSE + 61)
+    # the next period's proof of the deadline, all sectors read: judged, it replaces the old one
+    await proof(curio_db, post_params(DEADLINE, [(0, b"")]), period=PPS + 2880)
+    await at_head(curio_db, CLOSE + 2880 + 4)
+    assert list(await unreadable(curio_db)) == [SUBJECT]
+    await at_head(curio_db, CLOSE + 2880 + 5)
+    assert await unreadable(curio_db) == {}
+
+
+async def test_a_proof_a_day_old_and_not_followed_counts_no_more(curio_db: CurioCluster) -> None:
+    await proof(curio_db, post_params(DEADLINE, [(0, SKIPPED_3_7)]))
+    # no next proof (no machine proved the deadline since): counted until the next one would
+    # have been judged, then wdpost-missed says the rest
+    await at_head(curio_db, CLOSE + 2880 + 5)
+    assert list(await unreadable(curio_db)) == [SUBJECT]
+    await at_head(curio_db, CLOSE + 2880 + 6)
     assert await unreadable(curio_db) == {}
 
 
