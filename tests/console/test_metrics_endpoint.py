@@ -152,9 +152,7 @@ async def test_the_consoles_machine_serves_metrics(
          "--metrics-listen", str(port)]
     )  # fmt: skip
     opened: list[DB] = []
-    app = console_app(
-        db.url.dsn, db.schema, engine=machine_starter(args, None, opened)
-    )
+    app = console_app(db.url.dsn, db.schema, engine=machine_starter(args, None, opened))
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await first_render(app, pilot)
