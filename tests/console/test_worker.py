@@ -74,6 +74,28 @@ def workers() -> Iterator[list[Worker]]:
         worker.proc.communicate(timeout=30)
 
 
+async def sleep_started(db: DB, ms: int) -> int:
+    """Add one ``sleep`` task of ``ms`` and wait until a worker has started it; its id.
+
+    Claimed is not yet started: a stop that comes in between releases the task instead, with
+    no history row (nothing new starts). A task added after the claim is claimed by a later
+    cycle, so once it is done the cycle that claimed the sleep has started it."""
+    (task_id,) = await add_tasks(db, "sleep", 1, {"ms": ms})
+
+    async def claimed() -> bool:
+        owner = await db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
+        return owner is not None
+
+    await wait_until(claimed, 10, "the sleep task claimed")
+    (marker,) = await add_tasks(db, "noop", 1)
+
+    async def marker_done() -> bool:
+        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
+
+    await wait_until(marker_done, 10, "a later cycle to run a task")
+    return task_id
+
+
 async def test_three_worker_processes_run_every_task_exactly_once(db: DB, workers) -> None:
     for i in range(3):
         workers.append(Worker(db, f"proc-{i}", tasks="noop"))
@@ -102,24 +124,7 @@ async def test_sigterm_drains_running_tasks_then_exits_zero(db: DB, workers) -> 
     worker = Worker(db, "drainer")
     workers.append(worker)
     await worker.joined(db)
-    (task_id,) = await add_tasks(db, "sleep", 1, {"ms": 1500})
-
-    async def running() -> bool:
-        return (
-            await db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
-            is not None
-        )
-
-    await wait_until(running, 10)
-    # Claimed is not yet started: a stop that comes in between releases the task instead
-    # (nothing new starts). A task added now is claimed by a later cycle, so once it is done
-    # the cycle that claimed the sleep has started it.
-    (marker,) = await add_tasks(db, "noop", 1)
-
-    async def marker_done() -> bool:
-        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
-
-    await wait_until(marker_done, 10, "a later cycle to run a task")
+    task_id = await sleep_started(db, 1500)
     worker.signal(signal.SIGTERM)
     (later,) = await add_tasks(db, "noop", 1)
     assert await worker.exit_code() == 0
@@ -132,23 +137,7 @@ async def test_a_second_signal_stops_at_once_returning_the_task(db: DB, workers)
     worker = Worker(db, "impatient")
     workers.append(worker)
     await worker.joined(db)
-    (task_id,) = await add_tasks(db, "sleep", 1, {"ms": 60_000})
-
-    async def running() -> bool:
-        return (
-            await db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
-            is not None
-        )
-
-    await wait_until(running, 10)
-    # Claimed is not yet started (a stop in between gives the task back unstarted, with no
-    # history row): once a task added now is done, the cycle that claimed the sleep started it.
-    (marker,) = await add_tasks(db, "noop", 1)
-
-    async def marker_done() -> bool:
-        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
-
-    await wait_until(marker_done, 10, "a later cycle to run a task")
+    task_id = await sleep_started(db, 60_000)
     worker.signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
     worker.signal(signal.SIGINT)
@@ -382,22 +371,7 @@ async def test_sighup_drains_then_exits_100_for_a_restart(db: DB, workers) -> No
     worker = Worker(db, "reloaded")
     workers.append(worker)
     await worker.joined(db)
-    (task_id,) = await add_tasks(db, "sleep", 1, {"ms": 1500})
-
-    async def running() -> bool:
-        return (
-            await db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
-            is not None
-        )
-
-    await wait_until(running, 10)
-    # As in the SIGTERM drain: once a task added now is done, the sleep has started.
-    (marker,) = await add_tasks(db, "noop", 1)
-
-    async def marker_done() -> bool:
-        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
-
-    await wait_until(marker_done, 10, "a later cycle to run a task")
+    task_id = await sleep_started(db, 1500)
     worker.signal(signal.SIGHUP)
     (later,) = await add_tasks(db, "noop", 1)
     assert await worker.exit_code() == EXIT_RESTART_REQUESTED
@@ -416,21 +390,7 @@ async def test_a_stop_during_a_reloads_drain_exits_zero(db: DB, workers) -> None
     worker = Worker(db, "reload-then-stop")
     workers.append(worker)
     await worker.joined(db)
-    (task_id,) = await add_tasks(db, "sleep", 1, {"ms": 60_000})
-
-    async def running() -> bool:
-        return (
-            await db.query_value("SELECT owner_id FROM harmony_task WHERE id = $1", task_id)
-            is not None
-        )
-
-    await wait_until(running, 10)
-    (marker,) = await add_tasks(db, "noop", 1)
-
-    async def marker_done() -> bool:
-        return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
-
-    await wait_until(marker_done, 10, "a later cycle to run a task")
+    task_id = await sleep_started(db, 60_000)
     worker.signal(signal.SIGHUP)
     await asyncio.sleep(0.3)
     worker.signal(signal.SIGTERM)
