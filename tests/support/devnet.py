@@ -29,6 +29,7 @@ from engine.chain import (
 from engine.clock import ManualClock
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, ProcessPool, TaskEngine, TaskType
+from engine.resources import MiB
 from engine.storage import (
     AttachedPath,
     SectorFileType,
@@ -37,8 +38,8 @@ from engine.storage import (
     find_sector,
     this_host,
 )
-from engine.tasks import workload_tasks
-from support.probe import PATIENCE
+from engine.tasks import pledge_sectors, workload_tasks
+from support.probe import PATIENCE, wait_until
 
 GENESIS = datetime(2026, 1, 1, tzinfo=UTC)
 START_EPOCH = 100
@@ -235,3 +236,37 @@ async def prove_deadline(devnet: Devnet, info: DeadlineInfo, sp_id: int = 1000) 
     row = await proof()
     assert row is not None
     return row
+
+
+async def sdr_on_a_small_seal_path(
+    db: DB,
+    engines: Callable[..., Awaitable[TaskEngine]],
+    pool: ProcessPool,
+    tmp_path: Path,
+) -> tuple[Miner, list[int], list[int]]:
+    """Issue 16's scenario: two 8 MiB sectors pledged with only a 6 MiB seal path (and a store
+    path), an engine running SDR. Returns the miner, the sector numbers and their SDR task ids
+    once the poller has added the tasks (which then wait: no seal path can hold them)."""
+    config, _ = await init_chain(db, DEVNET, genesis=GENESIS, seed=bytes(range(32)))
+    clock = ManualClock(config.time_of(START_EPOCH))
+    miner = await create_miner(db, config, 8 * MiB, epoch=START_EPOCH)
+    for name in ("small", "store"):
+        (tmp_path / name).mkdir()
+    await attach(db, tmp_path / "small", can_seal=True, can_store=False, max_storage=6 * MiB)
+    await attach(db, tmp_path / "store", can_seal=False, can_store=True)
+    await StorageHeartbeat(db).beat_once()
+    sdr = [
+        t
+        for t in workload_tasks(db, pool, clock=clock, idle_tick=3600)
+        if t.type_details().name == "SDR"
+    ]
+    await engines(sdr, "sealer", db=db)
+    numbers = await pledge_sectors(db, miner.sp_id, 2)
+
+    async def tasks_added() -> bool:
+        added = "SELECT count(*) FROM sectors_sdr_pipeline WHERE task_id_sdr IS NOT NULL"
+        return await db.query_value(added) == len(numbers)
+
+    await wait_until(tasks_added, 30, "the SDR tasks added by the poller")
+    rows = await db.select("SELECT task_id_sdr FROM sectors_sdr_pipeline ORDER BY sector_number")
+    return miner, numbers, [r["task_id_sdr"] for r in rows]

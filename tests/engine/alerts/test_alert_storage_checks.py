@@ -19,10 +19,8 @@ import pytest
 from engine.alerts import AlertSettings, ack, evaluate, list_alerts, mute
 from engine.alerts.model import Alert, Severity
 from engine.chain import DEVNET, create_miner, init_chain
-from engine.clock import ManualClock
 from engine.harmonydb import DB
 from engine.harmonytask import ProcessPool
-from engine.resources import MiB
 from engine.snapshot.waits import explain_tasks
 from engine.storage import (
     SectorFileType,
@@ -32,7 +30,7 @@ from engine.storage import (
     find_sector,
     sector_file_path,
 )
-from engine.tasks import pledge_sectors, workload_tasks
+from support.devnet import sdr_on_a_small_seal_path
 from support.probe import wait_until
 
 #: no grace for sealing work waiting on storage: the tests make the wait and look at once
@@ -74,36 +72,7 @@ async def test_sdr_tasks_no_seal_path_can_hold(
     machine's scheduler turns their tasks down before claiming (no row in the task history
     says so); the alert says why from the tasks' own explanation and clears once a big seal
     path is attached."""
-    config, _ = await init_chain(
-        db, DEVNET, genesis=datetime(2026, 1, 1, tzinfo=UTC), seed=bytes(range(32))
-    )
-    clock = ManualClock(config.time_of(100))
-    miner = await create_miner(db, config, 8 * MiB, epoch=100)
-    for name in ("small", "store"):
-        (tmp_path / name).mkdir()
-    await attach(db, tmp_path / "small", can_seal=True, can_store=False, max_storage=6 * MiB)
-    await attach(db, tmp_path / "store", can_seal=False, can_store=True)
-    await StorageHeartbeat(db).beat_once()
-    sdr = [
-        t
-        for t in workload_tasks(db, pool, clock=clock, idle_tick=3600)
-        if t.type_details().name == "SDR"
-    ]
-    await engines(sdr, "sealer", db=db)
-    numbers = await pledge_sectors(db, miner.sp_id, 2)
-
-    async def tasks_added() -> bool:
-        return await db.query_value(
-            "SELECT count(*) FROM sectors_sdr_pipeline WHERE task_id_sdr IS NOT NULL"
-        ) == len(numbers)
-
-    await wait_until(tasks_added, 30, "the SDR tasks added by the poller")
-    ids = [
-        r["task_id_sdr"]
-        for r in await db.select(
-            "SELECT task_id_sdr FROM sectors_sdr_pipeline ORDER BY sector_number"
-        )
-    ]
+    miner, numbers, ids = await sdr_on_a_small_seal_path(db, engines, pool, tmp_path)
 
     async def both_wait() -> bool:
         waits = await explain_tasks(db, ids)

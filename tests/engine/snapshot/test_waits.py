@@ -5,14 +5,11 @@ type, a cordoned machine, a machine too small, a retry wait, and a queue."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.chain import DEVNET, create_miner, init_chain
-from engine.clock import ManualClock
 from engine.harmonydb import DB
 from engine.harmonytask import (
     MachineView,
@@ -29,7 +26,7 @@ from engine.harmonytask.builtin import Burn, Sleep
 from engine.resources import MiB, Resources
 from engine.snapshot.waits import explain_tasks, sector_waits
 from engine.storage import StorageHeartbeat, attach
-from engine.tasks import pledge_sectors, workload_tasks
+from support.devnet import sdr_on_a_small_seal_path
 from support.probe import wait_until
 
 
@@ -45,36 +42,7 @@ async def test_a_seal_path_too_small_then_a_big_one(
 ) -> None:
     """Two 8 MiB sectors pledged with only a 6 MiB seal path: their SDR tasks wait, and the
     why names the placement's refusal; once a big seal path is attached the why moves on."""
-    config, _ = await init_chain(
-        db, DEVNET, genesis=datetime(2026, 1, 1, tzinfo=UTC), seed=bytes(range(32))
-    )
-    clock = ManualClock(config.time_of(100))
-    miner = await create_miner(db, config, 8 * MiB, epoch=100)
-    for name in ("small", "store"):
-        (tmp_path / name).mkdir()
-    await attach(db, tmp_path / "small", can_seal=True, can_store=False, max_storage=6 * MiB)
-    await attach(db, tmp_path / "store", can_seal=False, can_store=True)
-    await StorageHeartbeat(db).beat_once()
-    sdr = [
-        t
-        for t in workload_tasks(db, pool, clock=clock, idle_tick=3600)
-        if t.type_details().name == "SDR"
-    ]
-    await engines(sdr, "sealer", db=db)
-    numbers = await pledge_sectors(db, miner.sp_id, 2)
-
-    async def tasks_added() -> bool:
-        return await db.query_value(
-            "SELECT count(*) FROM sectors_sdr_pipeline WHERE task_id_sdr IS NOT NULL"
-        ) == len(numbers)
-
-    await wait_until(tasks_added, 30, "the SDR tasks added by the poller")
-    ids = [
-        r["task_id_sdr"]
-        for r in await db.select(
-            "SELECT task_id_sdr FROM sectors_sdr_pipeline ORDER BY sector_number"
-        )
-    ]
+    miner, numbers, ids = await sdr_on_a_small_seal_path(db, engines, pool, tmp_path)
     # The engine may claim one for a moment and give it back when its reservation fails (its
     # pre-claim check sizes by the smallest sector in use): read while both wait.
     waits: dict[Any, Any] = {}
