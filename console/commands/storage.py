@@ -268,6 +268,11 @@ async def run_redeclare(args: argparse.Namespace) -> int:
             line = f"{report.storage_id} ({report.local_path}): declared {report.declared}"
             if args.drop_missing:
                 line += f", dropped {report.dropped}"
+            elif report.missing:
+                line += (
+                    f"; {report.missing} declared file(s) gone from disk, kept declared and "
+                    "marked (restore them, or --drop-missing forgets them)"
+                )
             print(line)
             for problem in report.problems:
                 print(f"  problem: {problem}")

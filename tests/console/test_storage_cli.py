@@ -111,6 +111,16 @@ def test_redeclare_reports_truncated_files_and_exits_non_zero(db: DB, tmp_path: 
     assert "Unsealed: 0; Sealed: 1; Caches: 0" in text
 
 
+def test_redeclare_says_how_many_declared_files_are_gone(db: DB, tmp_path: Path) -> None:
+    ok(harmony(db, "storage", "attach", str(tmp_path), "--store"))
+    sealed = tmp_path / "sealed" / "s-t01000-1"
+    sealed.write_bytes(b"\0" * 2048)
+    assert "declared 1\n" in ok(harmony(db, "storage", "redeclare", "--sector-size", "2KiB"))
+    sealed.unlink()
+    out = ok(harmony(db, "storage", "redeclare", "--sector-size", "2KiB"))
+    assert "declared 0; 1 declared file(s) gone from disk, kept declared and marked" in out
+
+
 @pytest.mark.parametrize(
     ("setup", "args", "message"),
     [
