@@ -19,6 +19,7 @@ from typing import Any
 from engine.harmonydb import DB
 from engine.storage import SectorFileType, find_sector, format_types, get_path
 
+from .pipeline import TASK_COLUMNS
 from .waits import Wait
 from .why import sector_why
 
@@ -111,15 +112,18 @@ class SectorDetail:
         return tuple(c for c in self.comparisons if c.agrees is False)
 
 
-PIPELINE = """
+PIPELINE = (
+    """
 SELECT p.failed, p.failed_reason, p.failed_reason_msg, p.after_sdr, p.after_tree_d,
        p.after_tree_r, p.after_precommit_msg, p.after_precommit_msg_success, p.after_porep,
        p.after_finalize, p.after_move_storage, p.after_commit_msg, p.after_commit_msg_success,
        p.tree_d_cid, p.tree_r_cid, p.precommit_msg_cid, p.commit_msg_cid,
-       p.task_id_sdr, p.task_id_tree_d, p.task_id_tree_r, p.task_id_precommit_msg,
-       p.task_id_porep, p.task_id_finalize, p.task_id_move_storage, p.task_id_commit_msg
+       """
+    + ", ".join(f"p.{c}" for c in TASK_COLUMNS)
+    + """
   FROM sectors_sdr_pipeline p WHERE p.sp_id = $1 AND p.sector_number = $2
 """
+)
 
 META = """
 SELECT cur_sealed_cid, cur_unsealed_cid, expiration_epoch, deadline, "partition", is_live,
@@ -165,18 +169,6 @@ SELECT l.sector_filetype, l.storage_id, l.is_primary, p.urls, p.can_seal, p.can_
  WHERE l.miner_id = $1 AND l.sector_num = $2
  ORDER BY l.storage_id, l.sector_filetype
 """
-
-#: the pipeline's task id columns, in stage order
-_TASK_COLUMNS = (
-    "task_id_sdr",
-    "task_id_tree_d",
-    "task_id_tree_r",
-    "task_id_precommit_msg",
-    "task_id_porep",
-    "task_id_finalize",
-    "task_id_move_storage",
-    "task_id_commit_msg",
-)
 
 
 def _db_state(pipe: Any, meta: Any) -> str:
@@ -341,7 +333,12 @@ async def read_sector_detail(db: DB, sp_id: int, sector: int) -> SectorDetail:
         row = await db.query_row(CHAIN, sp_id, sector)
         if row is not None:
             chain = ChainSide(**dict(row))
-    ids = [int(pipe[c]) for c in _TASK_COLUMNS if pipe is not None and pipe[c] is not None]
+    # each stage's task once (TreeRC's one id stands in two columns)
+    ids = list(
+        dict.fromkeys(
+            int(pipe[c]) for c in TASK_COLUMNS if pipe is not None and pipe[c] is not None
+        )
+    )
     attempts = [
         StageAttempt(
             task_id=int(r["task_id"]),
