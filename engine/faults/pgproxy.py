@@ -61,6 +61,7 @@ import contextlib
 import os
 import random
 import struct
+import time
 from collections import Counter
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -90,6 +91,8 @@ class DropRule:
     seen: int = 0
     #: the tags dropped, as the server sent them ("UPDATE 7"), in order
     dropped: list[str] = field(default_factory=list)
+    #: when each was dropped (``time.time()``, in the same order)
+    dropped_at: list[float] = field(default_factory=list)
     _random: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
@@ -369,6 +372,7 @@ class PgProxy:
                         if rule.matches(tag, link.last_sql):
                             rule.fired += 1
                             rule.dropped.append(tag)
+                            rule.dropped_at.append(time.time())
                             dropping = rule
                             break
             if dropping is None:

@@ -34,7 +34,9 @@ Afterwards the benchmark counts, from history, the queue and the machines' journ
 * **not reported added**: tasks of the benchmark's type in the database that no add reported
   (an add applied twice);
 * **side effect twice**: tasks whose side effect (made only when ``still_owned()`` said yes)
-  happened in two attempts;
+  happened in two attempts although no fault struck the first attempt's process meanwhile (a
+  reply lost on its link counts as one: the process waits out its bound and may be declared
+  dead); those a fault did strike are counted apart, at-least-once by design;
 * **longest wait**: for each fault, the tasks its machine was running when it struck, and how
   long until another process started each of them again (tasks the same process finished after
   a short fault waited no more than the fault itself).
@@ -478,12 +480,23 @@ async def _count(report: ChaosReport, run: _Run, db: DB, journal: Path) -> None:
     report.not_reported_added = len(seen - run.added)
 
     starts, ends, effects = _read_journal(journal)
+    # A lost reply is a fault too: its machine waits out its bound, may miss heartbeats for it
+    # and be declared dead, and its tasks run again elsewhere. Each counts from its drop for a
+    # machine timeout, on every process of the machine behind that proxy.
+    lost = [
+        Fault("lost-reply", m.name, at, at + run.cfg.machine_timeout, tuple(m.pids))
+        for m in run.machines
+        for rule in m.proxy.rules
+        for at in rule.dropped_at
+    ]
     for task_id, made in effects.items():
         if len(made) < 2:
             continue
         (pid, first), (_, second) = made[0], made[1]
         began = min(t for p, t in starts[task_id] if p == pid and t <= first)
-        struck = any(pid in f.pids and f.start <= second and f.end >= began for f in run.faults)
+        struck = any(
+            pid in f.pids and f.start <= second and f.end >= began for f in (*run.faults, *lost)
+        )
         if struck:
             report.side_effect_again_after_fault += 1
         else:
