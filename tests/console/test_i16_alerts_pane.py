@@ -30,7 +30,7 @@ from engine.harmonydb import DB
 from engine.snapshot import SnapshotReader
 from support.curio_schema import CurioCluster, curio_cluster
 from support.probe import wait_until
-from support.proving_check import check_cluster, flip_bytes
+from support.proving_check import check_cluster, check_from_post_pane, flip_bytes
 
 OLD_PATH = "0badf00d-1c2d-4e3f-8a9b-5c6d7e8f9a04"
 
@@ -254,17 +254,8 @@ async def test_read_only_refuses_ack_and_mute_and_checks_a_deadline(
         assert any("read-only console: cannot acknowledge alerts" in m for m in said), said
         assert any("read-only console: cannot mute alerts" in m for m in said), said
 
-        await pilot.press("5")
-        post = app.pane("post")
-        await wait_until(lambda: "1000:3" in post.filter_table.keys, 10, "deadline 3 shown")
-        post.filter_table.select_key("1000:3")
-        post.filter_table.focus()
-        await pilot.press("enter")
-        await wait_until(lambda: isinstance(app.screen, ProvingCheckScreen), 5, "the check")
-        screen = app.screen
+        screen = await check_from_post_pane(app, pilot)
         assert isinstance(screen, ProvingCheckScreen)
-        await wait_until(lambda: screen.finished, 60, "the check to end")
-        assert screen.error is None
         assert [(c.partition, c.sector, c.ok, c.kind) for c in screen.results] == [
             (0, 0, True, None),
             (0, 1, False, "corrupt"),

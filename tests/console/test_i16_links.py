@@ -22,7 +22,7 @@ from engine.alerts.store import record
 from engine.harmonydb import DB
 from support.curio_schema import CurioCluster
 from support.probe import wait_until
-from support.proving_check import check_cluster, flip_bytes
+from support.proving_check import check_cluster, check_from_post_pane, flip_bytes
 
 FINDINGS = [
     Finding(
@@ -184,17 +184,8 @@ async def test_enter_on_a_checked_sector_opens_its_drill_down(
     app = console_app(db.url.dsn, db.schema, read_only=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await first_render(app, pilot)
-        await pilot.press("5")
-        post = app.pane("post")
-        await wait_until(lambda: "1000:3" in post.filter_table.keys, 10, "deadline 3 shown")
-        post.filter_table.select_key("1000:3")
-        post.filter_table.focus()
-        await pilot.press("enter")
-        await wait_until(lambda: isinstance(app.screen, ProvingCheckScreen), 5, "the check")
-        check = app.screen
+        check = await check_from_post_pane(app, pilot)
         assert isinstance(check, ProvingCheckScreen)
-        await wait_until(lambda: check.finished, 60, "the check to end")
-        assert check.error is None
         await shows(app, pilot, "the sector's drill-down; esc closes")
         await pilot.press("enter")  # on the bad sector, selected
         await wait_until(lambda: isinstance(app.screen, SectorScreen), 5, "the drill-down")

@@ -6,14 +6,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.harmonydb import DB
 from engine.proofs.sizes import SECTOR_2KIB
 from engine.storage import SectorFileType, attach, declare_sector, sector_file_path, this_host
 
+from .probe import wait_until
 from .sealed import seal_into
 
-__all__ = ["DEADLINE", "MINER", "PARTITIONS", "CheckCluster", "check_cluster", "flip_bytes"]
+__all__ = [
+    "DEADLINE",
+    "MINER",
+    "PARTITIONS",
+    "CheckCluster",
+    "check_cluster",
+    "check_from_post_pane",
+    "flip_bytes",
+]
 
 MINER = 1000
 DEADLINE = 3
@@ -62,3 +72,22 @@ async def check_cluster(db: DB, tmp_path: Path) -> CheckCluster:
 def flip_bytes(path: Path) -> None:
     """Invert every byte of ``path``: each leaf differs, so any challenge finds it."""
     path.write_bytes(bytes(b ^ 0xFF for b in path.read_bytes()))
+
+
+async def check_from_post_pane(app: Any, pilot: Any) -> Any:
+    """In a running console on :func:`check_cluster`'s cluster: the PoSt pane, ``enter`` on
+    :data:`DEADLINE`'s row, and the provability check it opens, once finished (the screen)."""
+    from console.screens.proving_check import ProvingCheckScreen
+
+    await pilot.press("5")
+    post = app.pane("post")
+    row = f"{MINER}:{DEADLINE}"
+    await wait_until(lambda: row in post.filter_table.keys, 10, f"deadline {DEADLINE} shown")
+    post.filter_table.select_key(row)
+    post.filter_table.focus()
+    await pilot.press("enter")
+    await wait_until(lambda: isinstance(app.screen, ProvingCheckScreen), 5, "the check")
+    check = app.screen
+    await wait_until(lambda: check.finished, 60, "the check to end")
+    assert check.error is None
+    return check
