@@ -311,8 +311,11 @@ async def drain(db: DB, machine_id: int) -> None:
     await _set_flags(
         db,
         machine_id,
+        # a drain asked again (a re-sent request) keeps the first one's time and, if the
+        # machine has recorded it drained since, that record (and its one event)
         "UPDATE harmony_machines SET unschedulable = TRUE, "
-        "drain_requested_at = coalesce(drain_requested_at, now()), drained_at = NULL "
+        "drain_requested_at = coalesce(drain_requested_at, now()), "
+        "drained_at = CASE WHEN drain_requested_at IS NULL THEN NULL ELSE drained_at END "
         "WHERE id = $1",
         lambda b: (
             None

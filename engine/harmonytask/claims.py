@@ -79,8 +79,13 @@ class AddOutcomeUnknown(HarmonyDBError):
 _RETURNING = """t.id, t.name, t.attempt, t.priority, t.posted_time, t.retries, t.claimed_at,
        extract(epoch FROM t.claimed_at - t.posted_time)::float8 AS waited"""
 
-#: the session check of every claim: a machine declared dead claims nothing
-_LIVE = "EXISTS (SELECT 1 FROM harmony_machines m WHERE m.id = $1 AND m.session = $2)"
+#: the machine check of every claim: a machine declared dead claims nothing, and neither does
+#: one cordoned, draining or asked to restart (the flags its heartbeat reads: a claim that
+#: starts after such a change committed takes nothing, not only the cycles after the next beat)
+_LIVE = (
+    "EXISTS (SELECT 1 FROM harmony_machines m WHERE m.id = $1 AND m.session = $2 "
+    "AND NOT m.unschedulable AND m.restart_request IS NULL)"
+)
 
 
 def _again(token: str) -> str:

@@ -18,7 +18,11 @@ from engine.harmonytask import (
     TaskTypeDetails,
     add_tasks,
     claims,
+    cordon,
+    drain,
     machines,
+    request_restart,
+    uncordon,
 )
 from engine.harmonytask.claims import CLAIM_IDS, CLAIM_IDS_AGAIN, Claimed, claim_by_type_sql
 from support.probe import Probe, wait_until
@@ -195,3 +199,19 @@ async def test_a_release_whose_reply_is_lost_is_sent_again(
     assert await claims.release(proxied, task.id, machine_id, task.attempt) is False
     assert rule.fired == 1
     assert await owned_by(probe_db, machine_id) == set()
+
+
+async def test_a_cordoned_draining_or_restarting_machine_claims_nothing_at_once(
+    probe_db: DB,
+) -> None:
+    """The flags count from their commit, not from the machine's next heartbeat: a claim that
+    starts after a cordon, a drain or a restart request committed takes nothing."""
+    (task_id,) = await add_tasks(probe_db, "probe", 1)
+    machine_id, session = await register(probe_db, "m")
+    for flag in (cordon, drain, request_restart):
+        await flag(probe_db, machine_id)
+        assert await claims.claim_by_type(probe_db, machine_id, session, {"probe": 1}) == []
+        assert await claims.claim_ids(probe_db, machine_id, session, [task_id], 1) == []
+        await uncordon(probe_db, machine_id)
+    (task,) = await claims.claim_by_type(probe_db, machine_id, session, {"probe": 1})
+    assert task.id == task_id

@@ -44,6 +44,24 @@ async def expire(db: DB, machine_id: int) -> None:
     )
 
 
+async def test_a_drain_asked_again_after_the_machine_drained_keeps_its_one_event(
+    probe_db: DB, engines
+) -> None:
+    """A re-sent drain request (its first reply lost) after the machine recorded itself
+    drained: still drained, and one 'machine-drained' event (the second request reset the
+    record, and the machine recorded it, and its event, again)."""
+    engine = await engines([Probe(probe_db, "m")], "worker-1")
+    await drain(probe_db, engine.machine_id)
+    await engine.beat()  # nothing runs there: drained
+    await drain(probe_db, engine.machine_id)
+    await engine.beat()
+    assert (await kinds(probe_db)).count("machine-drained") == 1
+    drained_at = await probe_db.query_value(
+        "SELECT drained_at FROM harmony_machines WHERE id = $1", engine.machine_id
+    )
+    assert drained_at is not None
+
+
 async def test_a_machines_life_is_one_event_per_change(probe_db: DB, engines) -> None:
     engine = await engines([Probe(probe_db, "m")], "worker-1")
     mid = engine.machine_id

@@ -105,8 +105,9 @@ async def test_no_machine_a_cordoned_one_a_small_one(probe_db: DB, engines: Any)
     # a machine that runs it, cordoned before it could claim
     engine = await engines([Sleep(db)], "m1")
     await cordon(db, engine.machine_id)
-    # The engine learns of the cordon at its heartbeat: until then it may still claim (it did,
-    # once, under CI's load), as a Curio machine does until its next poll.
+    # A claim that starts after the cordon committed takes nothing; one already in flight
+    # (the engine's next cycle after claiming the first task) may still take that task. The
+    # engine itself stops trying at its heartbeat.
     await engine.beat()
     assert not engine.schedulable
     (cordoned_id,) = await add_tasks(db, "sleep", 1, {"ms": 1})
