@@ -25,6 +25,7 @@ from typing import Any
 
 from engine.proofs.sizes import UnsupportedSectorSize, sector_size_of_proof
 from engine.snapshot.format import duration
+from engine.snapshot.waits import NO_ROOM as WAITS_NO_ROOM
 from engine.snapshot.waits import TaskNeeds, explain_tasks, type_needs
 from engine.storage.filetypes import SectorFileType
 from engine.storage.missing import MISSING_CHECK_EVERY
@@ -596,8 +597,6 @@ SELECT t.name, count(*) AS n, (array_agg(t.id ORDER BY t.id))[1:$1] AS ids,
  GROUP BY t.name ORDER BY t.name
 """
 
-WAITS_FOR_STORAGE = "no storage path can hold its files: "
-
 
 def _file_writing_types() -> dict[str, TaskNeeds]:
     """The shipped types whose tasks need room for new sector files, or their inputs on the
@@ -633,7 +632,7 @@ async def sealing_no_path(tx: Any, s: AlertSettings, now: datetime) -> list[Find
         if not held:
             continue
         ids = [w.task_id for w in held]
-        reason = held[0].text.removeprefix(WAITS_FOR_STORAGE)
+        reason = held[0].text.removeprefix(WAITS_NO_ROOM)
         k = len(held)
         count = (
             f"{k} of the next {NO_ROOM_SAMPLE} {name} tasks"

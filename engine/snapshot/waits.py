@@ -42,12 +42,17 @@ from .format import duration
 
 __all__ = [
     "KINDS",
+    "NO_ROOM",
     "TaskNeeds",
     "Wait",
     "explain_tasks",
     "sector_waits",
     "type_needs",
 ]
+
+#: how a ``storage`` wait begins, before the placement's own reason (the storage-no-room alert
+#: quotes that reason)
+NO_ROOM = "no storage path can hold its files: "
 
 #: every kind of answer, most fundamental first (see the module docstring); ``running``,
 #: ``failed`` and ``gone`` say the task is not waiting at all
@@ -350,7 +355,7 @@ async def _explain(db: DB, row: Any, machines: list[_Machine]) -> Wait:
         if hosts:
             reason = await _storage_reason(db, name, task_id, needs, hosts)
             if reason is not None:
-                return wait("storage", f"no storage path can hold its files: {reason}")
+                return wait("storage", f"{NO_ROOM}{reason}")
     left = row["backoff_left"]
     if left is not None and left > 0:
         error = (row["last_error"] or "").strip()

@@ -30,7 +30,7 @@ from engine.storage import SectorFileType
 from engine.storage.units import size_str
 
 from ..format import duration
-from ..waits import AHEAD_CAP, Wait
+from ..waits import AHEAD_CAP, NO_ROOM, Wait
 from .machines import DEAD_AFTER, curio_machine_state
 from .tasks import RETRY_WAITS
 
@@ -161,7 +161,7 @@ async def _explain(db: DB, row: Any, machines: list[Any]) -> Wait:
     if name == "SDR":
         reason = await _sdr_storage(db)
         if reason is not None:
-            return wait("storage", f"no storage path can hold its files: {reason}")
+            return wait("storage", f"{NO_ROOM}{reason}")
     retries = int(row["retries"])
     rule = RETRY_WAITS.get(name)
     if retries and rule is not None:
