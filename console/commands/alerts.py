@@ -123,7 +123,7 @@ async def curio_live(db: DB, args: argparse.Namespace) -> tuple[list[Alert], str
     given (read once, bounded, as ``proving deadlines`` reads it), and a note saying which
     checks were not evaluated without it."""
     from engine.alerts import evaluate_live
-    from engine.alerts.curio_checks import lotus_checks_text
+    from engine.alerts.curio_checks import lotus_checks_skipped
 
     from .common import CLOCK
     from .curio_proving import chain_state, read_post_snap
@@ -134,7 +134,7 @@ async def curio_live(db: DB, args: argparse.Namespace) -> tuple[list[Alert], str
     alerts = await evaluate_live(db, chain=chain)
     if chain is not None:
         return alerts, ""
-    return alerts, f"{lotus_checks_text()} not evaluated: they need a Lotus node ({problem})."
+    return alerts, f"{lotus_checks_skipped(str(problem))}."
 
 
 def who() -> str:

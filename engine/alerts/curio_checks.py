@@ -3,9 +3,10 @@ own tables (its columns differ from ours: no ``outcome`` in task history, one he
 path, ``sectors_meta`` for the sectors' chain state, one ``mining_tasks`` row per epoch).
 
 Sectors expiring soon are read from ``sectors_meta.expiration_epoch`` against the head of
-Curio's newest WinningPoSt round (``mining_tasks``). So is the window of the sectors a recent
-WindowPoSt skipped (Curio's wdPostCheck: the deadlines closed in the last 30 minutes), each
-proof's ``wdpost_proofs.proof_params`` decoded by :mod:`engine.curio.post_params`.
+Curio's newest WinningPoSt round (``mining_tasks``). So is the window of the sectors a
+WindowPoSt skipped (as Curio's wdPostCheck finds them, in each partition's latest proof over a
+proving period), each proof's ``wdpost_proofs.proof_params`` decoded by
+:mod:`engine.curio.post_params`.
 
 Three checks need the chain as well, from the Lotus node Curio uses (:data:`CURIO_LOTUS_CHECKS`,
 given the console's :class:`~engine.snapshot.curio.chain.ChainState`): a WindowPoSt deadline
@@ -57,7 +58,13 @@ from .model import AlertSettings, Finding, Severity
 if TYPE_CHECKING:
     from engine.snapshot.curio.chain import ChainState, MinerChain
 
-__all__ = ["CURIO_CHECKS", "CURIO_LOTUS_CHECKS", "LotusCheck", "lotus_checks_text"]
+__all__ = [
+    "CURIO_CHECKS",
+    "CURIO_LOTUS_CHECKS",
+    "LotusCheck",
+    "lotus_checks_skipped",
+    "lotus_checks_text",
+]
 
 #: Curio's web UI (its ``[Subsystems] GuiAddress``, 0.0.0.0:4701 by default)
 WEB_UI = "Curio's web UI"
@@ -65,6 +72,10 @@ WEB_UI = "Curio's web UI"
 
 def sector_page(sp_id: int, number: int) -> str:
     return f"/pages/sector/?sp=f0{sp_id}&id={number}"
+
+
+def partition_page(sp_id: int, deadline: int, partition: int) -> str:
+    return f"/pages/partition/?sp=f0{sp_id}&deadline={deadline}&partition={partition}"
 
 
 #: Curio's taskFailureCheck: per task in the window, failed if no attempt succeeded and the task
@@ -393,7 +404,7 @@ async def curio_partition_unreadable(tx: Any, s: AlertSettings, now: datetime) -
                     f"recorded for the deadline closed at epoch {close} does not decode ({e}), "
                     "so whether it skipped sectors is unknown (Curio's own WindowPost alert "
                     "fails on it too). See the partition's sectors in "
-                    f"{WEB_UI} (/pages/partition/?sp=f0{sp}&deadline={dl}&partition={part}) "
+                    f"{WEB_UI} ({partition_page(sp, dl, part)}) "
                     "and the miner's faults (`sptool proving faults`).",
                     {"miner": sp, "deadline": dl, "partition": part},
                 )
@@ -548,9 +559,9 @@ async def curio_wdpost_missed(
                 f"{r['close_epoch']} without a landed WindowPoSt: {_what_went_wrong(r)}. Its "
                 "sectors are faulty now. Check that nodes with EnableWindowPost are up and "
                 f"their WdPost and WdPostSubmit tasks succeed ({WEB_UI}: /pages/task/?name="
-                f"WdPost), that the partition's sectors are readable (/pages/partition/?sp=f0"
-                f"{sp}&deadline={dl}&partition={part}; `curio test window-post here --deadline "
-                f"{dl} --partition {part}` computes its proof without sending it) and that the "
+                f"WdPost), that the partition's sectors are readable "
+                f"({partition_page(sp, dl, part)}; `curio test window-post here --deadline {dl} "
+                f"--partition {part}` computes its proof without sending it) and that the "
                 "wallet sending the proofs has funds.",
                 {"miner": sp, "deadline": dl, "partition": part},
             )
@@ -659,3 +670,8 @@ def lotus_checks_text(checks: tuple[LotusCheck, ...] = CURIO_LOTUS_CHECKS) -> st
     node says it did not evaluate."""
     names = [c.name for c in checks]
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def lotus_checks_skipped(why: str) -> str:
+    """What the CLI and the console say when the checks needing a Lotus node did not run."""
+    return f"{lotus_checks_text()} not evaluated: they need a Lotus node ({why})"

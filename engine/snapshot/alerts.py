@@ -155,7 +155,7 @@ class LiveAlerts:
             return self.snap
         # Here, not at the top: engine.alerts' checks import engine.snapshot.format, and a
         # module-level import of its evaluator from the snapshot package is a circle at import.
-        from engine.alerts.curio_checks import lotus_checks_text
+        from engine.alerts.curio_checks import lotus_checks_skipped
         from engine.alerts.evaluate import evaluate_live
 
         if chain is not None and chain.tried_at is None:
@@ -165,9 +165,7 @@ class LiveAlerts:
         counts: dict[Severity, int] = {}
         for a in alerts:
             counts[a.severity] = counts.get(a.severity, 0) + 1
-        skipped = None
-        if chain is None:
-            skipped = f"{lotus_checks_text()} not evaluated: they need a Lotus node (--lotus-api)"
+        skipped = lotus_checks_skipped("--lotus-api") if chain is None else None
         self.snap = AlertsSnap(
             counts,
             tuple(alerts[:ALERTS_LIMIT]),
