@@ -18,15 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.harmonydb import DB, default_data_dir
-from engine.harmonytask import default_identity
 
 from .common import CommandError, require_cluster
 from .given import given_options
 from .log_format import make_formatter
 from .machine_options import engine_config
-from .machine_starter import machine_starter
-
-__all__ = ["add_console_options", "machine_starter", "run"]
+from .machine_starter import console_identity, machine_starter
 
 #: After SIGTERM, running tasks get this long to finish before they are returned to the queue.
 SIGTERM_GRACE = 30.0
@@ -102,7 +99,7 @@ def _route_logging(args: argparse.Namespace, data_dir: Path | None) -> None:
             file_handler = logging.FileHandler(data_dir / "console.log")
             machine = None
             if not getattr(args, "read_only", False):
-                machine = getattr(args, "name", None) or default_identity("console")
+                machine = console_identity(args)
             file_handler.setFormatter(make_formatter(getattr(args, "log_format", None), machine))
             root.addHandler(file_handler)
     root.setLevel(level if level != logging.NOTSET else logging.WARNING)

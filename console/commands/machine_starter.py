@@ -25,10 +25,15 @@ from .machine_options import alert_config, engine_config, storage_server_options
 
 if TYPE_CHECKING:
     from engine.alerts import AlertConfig
-    from engine.config_layers import Merged
     from engine.node import Node
 
-__all__ = ["MachineSettings", "layered_settings", "machine_settings", "machine_starter"]
+__all__ = [
+    "MachineSettings",
+    "console_identity",
+    "layered_settings",
+    "machine_settings",
+    "machine_starter",
+]
 
 log = logging.getLogger("harmony.machine")
 
@@ -74,9 +79,9 @@ def machine_settings(args: argparse.Namespace) -> MachineSettings:
     )
 
 
-async def layered_settings(db: DB, args: argparse.Namespace) -> tuple[Merged, MachineSettings]:
-    """Apply the layers ``args`` names (``base`` first if it exists) under the flags typed,
-    and the settings that makes; logs which keys came from a layer. Raises what
+async def layered_settings(db: DB, args: argparse.Namespace) -> MachineSettings:
+    """Apply the layers ``args`` names (``base`` first if it exists) under the flags typed:
+    the settings that makes; logs which keys came from a layer. Raises what
     :func:`~.config_keys.apply_layers` raises (a layer missing or no longer valid), or
     :class:`~.common.CommandError` for a merged value no machine can use."""
     from .config_keys import apply_layers  # tomlkit: only where layers are read
@@ -86,7 +91,12 @@ async def layered_settings(db: DB, args: argparse.Namespace) -> tuple[Merged, Ma
     layered = sorted(k for k, origin in merged.origin.items() if origin != "default")
     if layered:
         log.info("config: %s", ", ".join(f"{k} from {merged.origin[k]}" for k in layered))
-    return merged, settings
+    return settings
+
+
+def console_identity(args: argparse.Namespace) -> str:
+    """The console's machine's name: ``--name``, else this host's console identity."""
+    return getattr(args, "name", None) or default_identity("console")
 
 
 def machine_starter(
@@ -114,10 +124,10 @@ def machine_starter(
             db_url, schema=args.schema, migrate=False, application_name="harmony console engine"
         )
         opened.append(db)
-        _, settings = await layered_settings(db, args)
+        settings = await layered_settings(db, args)
         demo = None if getattr(args, "no_demo", False) or data_dir is None else data_dir / "demo"
         return await start_node(
-            db, args.name or default_identity("console"), demo_dir=demo, **settings.start_options()
+            db, console_identity(args), demo_dir=demo, **settings.start_options()
         )
 
     return start_machine

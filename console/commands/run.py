@@ -67,7 +67,7 @@ async def run_worker(args: argparse.Namespace) -> int:
         # Layers (base first, then --layers in order) under the flags typed here; read once:
         # a layer changed or deleted later changes nothing until the next start (SIGHUP: drain,
         # then exit for the supervisor to start it again with the layers as they are then).
-        _, settings = await layered_settings(db, args)
+        settings = await layered_settings(db, args)
     except BaseException:
         await db.close()
         raise

@@ -25,6 +25,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from engine.chain.miners import parse_miner
+
 from ..feed import one_line
 from ..panes.base import Pane
 from ..widgets.cells import styles_for, text
@@ -50,8 +52,10 @@ CheckPartition = Callable[[int], Awaitable[list["SectorCheck"]]]
 
 def id_of(address: str) -> int | None:
     """The actor id of a miner's ID address (``t01000``, ``f01000``), None for another."""
-    prefix, digits = address[:2], address[2:]
-    return int(digits) if prefix in ("t0", "f0") and digits.isdigit() else None
+    try:
+        return parse_miner(address)
+    except ValueError:
+        return None
 
 
 class ProvingCheckScreen(ModalScreen[None]):

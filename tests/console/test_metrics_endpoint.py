@@ -20,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from console.cli import build_parser
-from console.commands.default import machine_starter
+from console.commands.machine_starter import machine_starter
 from console.commands.metrics import run_dashboard, run_list
 from engine.config_layers import LayerMissing, put_layer
 from engine.harmonydb import DB

@@ -15,7 +15,7 @@ import pytest
 
 from console.cli import build_parser
 from console.commands.common import CommandError
-from console.commands.default import machine_starter
+from console.commands.machine_starter import machine_starter
 from console.commands.storage_find import sector_miner
 from engine.harmonydb import DB
 from engine.storage import (
