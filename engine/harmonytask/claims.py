@@ -29,9 +29,9 @@ bench engine`` and cut its throughput by a fifth.
 A claim never picks a task this machine still holds. A failed attempt's outcome commits (the
 task is claimable again) before the attempt here has let go of its slot, when the reply of that
 commit was lost and its re-send is still finding out; a claim in that window would take the task
-a second time on the machine that has not finished with it. Each claim names the ids the machine
-holds (``$6``), and they are skipped: the task waits for its next cycle, when the old attempt is
-gone.
+a second time on the machine that has not finished with it. Each claim (and the peek before a
+``can_accept``) names the ids the machine holds, and they are skipped: the task waits for its
+next cycle, when the old attempt is gone.
 
 The UPDATE finds the picked rows by primary key (``id = ANY(ARRAY(...))``): joined to the CTE
 instead, the planner may hash-join it against a scan of the whole table once its statistics
