@@ -20,10 +20,9 @@ rows succeeded, so a retried transaction never counts anything twice.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.harmonydb import Tx
 
@@ -70,11 +69,21 @@ def _minute(ts: datetime) -> datetime:
     return ts.replace(second=0, microsecond=0)
 
 
-@dataclass
-class Bucket:
+class Bucket(NamedTuple):
+    """Counts for one task type over the window (what :meth:`HistoryWindow.per_type` gives)."""
+
     done: int = 0
     failed: int = 0
     done_seconds: float = 0.0
+
+
+#: one minute's counts of one task type: done, failed, seconds of the done attempts. A plain
+#: tuple of numbers, replaced on every change: the garbage collector stops tracking exact
+#: tuples of numbers (not a NamedTuple's), so the window's ~10,000 of them (24 h of minutes,
+#: per type) are not walked by every full collection in the console's process, as mutable
+#: records were
+Counts = tuple[int, int, float]
+NONE: Counts = (0, 0, 0.0)
 
 
 @dataclass
@@ -105,7 +114,7 @@ class HistoryWindow:
         self.slice_rows = slice_rows
         self.inline_rows = inline_rows
         self.max_new_rows = max_new_rows
-        self.buckets: dict[tuple[str, datetime], Bucket] = defaultdict(Bucket)
+        self.buckets: dict[tuple[str, datetime], Counts] = {}
         #: start of the live part: rows with work_end >= t0 - overlap are read incrementally
         self.t0: datetime | None = None
         self.watermark: datetime | None = None
@@ -165,12 +174,12 @@ class HistoryWindow:
                 continue
             end: datetime = row["work_end"]
             self.recent[row["id"]] = end
-            bucket = self.buckets[(row["name"], _minute(end))]
+            key = (row["name"], _minute(end))
             if row["result"]:
-                bucket.done += 1
-                bucket.done_seconds += max(0.0, (end - row["work_start"]).total_seconds())
+                seconds = max(0.0, (end - row["work_start"]).total_seconds())
+                self._add(key, 1, 0, seconds)
             elif row["failed"]:
-                bucket.failed += 1
+                self._add(key, 0, 1, 0.0)
             if self.watermark is None or end > self.watermark:
                 self.watermark = end
         if self.watermark is not None:
@@ -178,15 +187,16 @@ class HistoryWindow:
             cutoff = self.watermark - self.overlap
             self.recent = {i: t for i, t in self.recent.items() if t >= cutoff}
         for row in read.slice_rows:
-            bucket = self.buckets[(row["name"], row["minute"])]
-            bucket.done += row["done"]
-            bucket.failed += row["failed"]
-            bucket.done_seconds += row["done_seconds"]
+            self._add((row["name"], row["minute"]), row["done"], row["failed"], row["done_seconds"])
         if read.slice_lo is not None:
             self.backfill_lo = read.slice_lo
             if self.t0 is not None and read.slice_lo <= self.t0 - self.window:
                 self.backfill_done = True
         self._prune(now)
+
+    def _add(self, key: tuple[str, datetime], done: int, failed: int, seconds: float) -> None:
+        was_done, was_failed, was_seconds = self.buckets.get(key, NONE)
+        self.buckets[key] = (was_done + done, was_failed + failed, was_seconds + seconds)
 
     def _prune(self, now: datetime) -> None:
         oldest = _minute(now - self.window)
@@ -207,15 +217,12 @@ class HistoryWindow:
     def per_type(self, now: datetime) -> dict[str, Bucket]:
         """Totals per task type over the window ending at ``now``."""
         oldest = _minute(now - self.window)
-        totals: dict[str, Bucket] = defaultdict(Bucket)
-        for (name, minute), b in self.buckets.items():
-            if minute < oldest:
-                continue
-            t = totals[name]
-            t.done += b.done
-            t.failed += b.failed
-            t.done_seconds += b.done_seconds
-        return dict(totals)
+        totals: dict[str, Counts] = {}
+        for (name, minute), (done, failed, seconds) in self.buckets.items():
+            if minute >= oldest:
+                was_done, was_failed, was_seconds = totals.get(name, NONE)
+                totals[name] = (was_done + done, was_failed + failed, was_seconds + seconds)
+        return {name: Bucket(*counts) for name, counts in totals.items()}
 
     def chart(self, now: datetime, minutes: int = 60, name: str | None = None) -> ChartSnap:
         """Done and failed per minute for the last ``minutes`` minutes (the current one last)."""
@@ -224,10 +231,10 @@ class HistoryWindow:
         done = [0] * minutes
         failed = [0] * minutes
         index = {m: i for i, m in enumerate(stamps)}
-        for (task, minute), b in self.buckets.items():
+        for (task, minute), (done_n, failed_n, _) in self.buckets.items():
             i = index.get(minute)
             if i is None or (name is not None and task != name):
                 continue
-            done[i] += b.done
-            failed[i] += b.failed
+            done[i] += done_n
+            failed[i] += failed_n
         return ChartSnap(stamps, tuple(done), tuple(failed))
