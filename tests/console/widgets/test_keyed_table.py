@@ -8,13 +8,14 @@ here, not on an operator's screen.
 
 from __future__ import annotations
 
+from types import MethodType
 from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.cache import LRUCache
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 from console.widgets.keyed_table import Column, KeyedTable
 
@@ -222,3 +223,21 @@ async def test_hidden_and_shown_again_keeps_its_renderings_and_a_resize_does_not
         narrow = await drawn(app, pilot)
         assert cache.puts > first
     assert narrow == await fresh_rendering(rows(AGES), focus_other=True, size=(40, 20))
+
+
+async def test_cells_draw_as_datatable_draws_them() -> None:
+    """KeyedTable draws its one-line text cells itself (console.widgets.cell_render); every
+    line on screen (header, cursor row, styled and right-aligned cells, a truncated one) is
+    what DataTable's own rendering of the same cells draws."""
+    app = TableApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        table = app.table
+        shown = rows(AGES, note_style="bold red")
+        shown["m05"] = (Text("m05"), Text("1h05m", justify="right"), Text("a long note " * 5))
+        table.sync(shown)
+        table.focus()
+        table.select_key("m03")
+        ours = await drawn(app, pilot)
+        table._render_cell = MethodType(DataTable._render_cell, table)  # type: ignore[method-assign]
+        stock = await rendered_afresh(app, pilot)
+    assert ours == stock
