@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,6 +43,7 @@ from engine.clock import Clock, SystemClock
 from engine.harmonytask.workers import prestart_worker_processes
 from engine.snapshot import ClusterSnapshot, drain_plan
 
+from . import collector, strip_cycles
 from .actions import ActionFailed, AdminAction, offer, perform
 from .alert_actions import change_alert, refusal
 from .connection import DatabaseLink, Target, open_link
@@ -96,16 +96,6 @@ def _console_commands() -> type[Provider]:
     from .palette import ConsoleCommands
 
     return ConsoleCommands
-
-
-def settle_garbage_collector() -> None:
-    """Once the first frame is drawn: what exists by then (modules, widgets, styles, the
-    theme, the first snapshot) lives as long as the console, so it leaves the collector's
-    view (``gc.freeze``). A full collection walked all of it: 230-370 ms pauses of the event
-    loop, every few refreshes, on a 2-core box; it now walks what came after. Objects made
-    later are collected as before; :meth:`HarmonyConsole.on_unmount` gives the rest back."""
-    gc.collect()
-    gc.freeze()
 
 
 class HarmonyConsole(App[int]):
@@ -190,6 +180,7 @@ class HarmonyConsole(App[int]):
         theme: str | None = None,
         watchdog: bool = True,
     ) -> None:
+        strip_cycles.install()  # before any frame: every line drawn would be cyclic garbage
         super().__init__()
         self.target = target
         self.read_only = target.read_only
@@ -319,7 +310,7 @@ class HarmonyConsole(App[int]):
         now leaves the garbage collector's view."""
         if self._panes_mounted and self._first_drawn and not self.first_render.is_set():
             self.first_render.set()
-            settle_garbage_collector()
+            collector.settle()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -773,9 +764,7 @@ class HarmonyConsole(App[int]):
     async def on_unmount(self) -> None:
         self.terminal.remove()
         await self.feed.close()
-        # what was set aside at the first frame is the collector's again (a process that
-        # opens several consoles, the tests, frees each one's cycles)
-        gc.unfreeze()
+        collector.restore()
 
 
 def make_app(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import os
 import pty
 import resource
@@ -316,6 +317,7 @@ async def _ui_figures(db: DB, seconds: float, workers: int) -> dict[str, Any]:
         migrate=False,
     )
     pool = ProcessPool(workers)
+    collections = _CollectorPauses()
     lags: list[float] = []
     switches: dict[str, list[float]] = {}
     refreshes = 0
@@ -334,6 +336,7 @@ async def _ui_figures(db: DB, seconds: float, workers: int) -> dict[str, Any]:
         stop = loop.time() + seconds
         burning = [asyncio.create_task(_burn_until(pool, stop)) for _ in range(workers)]
         sampler = asyncio.create_task(sample_lag(stop))
+        collections.start()
         seen = app.snapshot
         keys = [(str(i), pane) for i, pane in enumerate(_panes(), start=1)]
         i = 0
@@ -362,21 +365,54 @@ async def _ui_figures(db: DB, seconds: float, workers: int) -> dict[str, Any]:
         for task in burning:
             await task
         await sampler
+        collections.stop()
         app.exit()
 
     try:
         await app.run_async(headless=True, size=(80, 24), auto_pilot=auto_pilot)
     finally:
+        collections.stop()
         await pool.close()
     every = [ms for samples in switches.values() for ms in samples]
     return {
         "event_loop_lag_ms": _stats(lags),
         "pane_switch_ms": _stats(every) if every else None,
         "pane_switch_ms_by_pane": {pane: _stats(v) for pane, v in switches.items()},
+        "gc_pauses_ms": collections.figures(),
         "refreshes_during_load": refreshes,
         "burn_workers": workers,
         "seconds": seconds,
     }
+
+
+class _CollectorPauses:
+    """The garbage collector's passes while the UI is measured, by generation: each is a pause
+    of the event loop (the lag's figures include them; these say how much of it they are)."""
+
+    NAMES = ("young", "middle", "full")
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._began = 0.0
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._began) * 1000)
+
+    def start(self) -> None:
+        gc.callbacks.append(self._observe)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._observe)
+
+    def figures(self) -> dict[str, dict[str, float] | int]:
+        return {
+            name: _stats(self.pauses[generation]) if self.pauses[generation] else 0
+            for generation, name in enumerate(self.NAMES)
+        }
 
 
 async def _burn_until(pool: ProcessPool, stop: float) -> None:

@@ -425,6 +425,11 @@ def _show_console(result: dict[str, Any]) -> None:
         f"event-loop lag with {ui['burn_workers']} CPU-heavy workers: "
         f"{_figure(ui['event_loop_lag_ms'])}"
     )
+    passes = ", ".join(
+        f"{name} {_figure(stats)}" if stats else f"{name} none"
+        for name, stats in ui["gc_pauses_ms"].items()
+    )
+    print(f"  of which garbage-collector passes: {passes}")
     first = result.get("first_frame")
     if first:
         print(f"first frame (console process, 80x24): {_figure(first['first_frame_s'], 's')}")

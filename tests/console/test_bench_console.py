@@ -46,6 +46,8 @@ async def test_the_console_benchmark_prints_every_measure(
     assert set(result["refresh_db_ms"]) == {"all_lists"} | {f"pane:{p}" for p in PANE_TITLES}
     assert set(result["ui"]["pane_switch_ms_by_pane"]) == set(PANE_TITLES)
     assert result["ui"]["event_loop_lag_ms"]["n"] > 0
+    # the collector's passes are reported by generation (0: none ran)
+    assert set(result["ui"]["gc_pauses_ms"]) == {"young", "middle", "full"}
     first = result["first_frame"]
     assert 0 < first["first_frame_s"]["median"] <= first["first_data_s"]["median"]
     assert result["peak_rss_mb"] > 0
@@ -69,6 +71,7 @@ async def test_the_console_benchmark_reads_as_text(
         "24 h history back-fill",
         "pane switch, key to painted: median",
         "event-loop lag with 2 CPU-heavy workers: median",
+        "of which garbage-collector passes: young",
         "peak RSS",
     ):
         assert words in out
