@@ -15,97 +15,48 @@ migrated and every session to it is read-only (see cluster_kind.py).
 A lost connection is retried only where nothing can have committed; a COMMIT or autocommit
 write whose reply was lost raises AmbiguousCommit (a ConnectionLost), a frozen link TimedOut
 within ``Bounds.reply_timeout`` (see db.py's docstring for exactly what is retried).
+
+The exports load on first use (:mod:`engine.lazy`): a command that only needs an error class
+or a URL parser does not import asyncpg and psutil, and the console draws its first frame
+before it does.
 """
 
-from __future__ import annotations
+from engine.lazy import lazy_exports
 
-import asyncio
-from pathlib import Path
-from typing import Any
-
-from .bounds import DEFAULT_BOUNDS, Bounds
-from .cluster_kind import ClusterKind, ForeignCluster, classify, curio_ledger
-from .config import DatabaseURL, parse_url, redact_url
-from .db import DB, Iteration, Tx
-from .embedded import EmbeddedPostgres, default_data_dir, install_sigterm_exit, start_embedded
-from .errors import (
-    AmbiguousCommit,
-    AuthenticationError,
-    ConfigError,
-    ConnectError,
-    ConnectionLost,
-    DatabaseMissingError,
-    EmbeddedServerError,
-    HarmonyDBError,
-    ITestSchemaRefused,
-    MigrationError,
-    QueryError,
-    ReadOnlyError,
-    RetriesExhausted,
-    TimedOut,
-    TransactionMisuse,
-    UniqueViolation,
+__all__ = lazy_exports(
+    __name__,
+    {
+        "bounds": ["DEFAULT_BOUNDS", "Bounds"],
+        "cluster_kind": ["ClusterKind", "ForeignCluster", "classify", "curio_ledger"],
+        "config": ["DatabaseURL", "parse_url", "redact_url"],
+        "connect": ["connect"],
+        "db": ["DB", "Iteration", "Tx"],
+        "embedded": [
+            "EmbeddedPostgres",
+            "default_data_dir",
+            "install_sigterm_exit",
+            "start_embedded",
+        ],
+        "errors": [
+            "AmbiguousCommit",
+            "AuthenticationError",
+            "ConfigError",
+            "ConnectError",
+            "ConnectionLost",
+            "DatabaseMissingError",
+            "EmbeddedServerError",
+            "HarmonyDBError",
+            "ITestSchemaRefused",
+            "MigrationError",
+            "QueryError",
+            "ReadOnlyError",
+            "RetriesExhausted",
+            "TimedOut",
+            "TransactionMisuse",
+            "UniqueViolation",
+        ],
+        "itest": ["itest_db", "new_itest_id"],
+        "migrations": ["MigrationStatus", "load_migrations", "migrate", "migration_status"],
+        "retry": ["RetryPolicy"],
+    },
 )
-from .itest import itest_db, new_itest_id
-from .migrations import MigrationStatus, load_migrations, migrate, migration_status
-from .retry import RetryPolicy
-
-__all__ = [
-    "DB",
-    "DEFAULT_BOUNDS",
-    "AmbiguousCommit",
-    "AuthenticationError",
-    "Bounds",
-    "ClusterKind",
-    "ConfigError",
-    "ConnectError",
-    "ConnectionLost",
-    "DatabaseMissingError",
-    "DatabaseURL",
-    "EmbeddedPostgres",
-    "EmbeddedServerError",
-    "ForeignCluster",
-    "HarmonyDBError",
-    "ITestSchemaRefused",
-    "Iteration",
-    "MigrationError",
-    "MigrationStatus",
-    "QueryError",
-    "ReadOnlyError",
-    "RetriesExhausted",
-    "RetryPolicy",
-    "TimedOut",
-    "TransactionMisuse",
-    "Tx",
-    "UniqueViolation",
-    "classify",
-    "connect",
-    "curio_ledger",
-    "default_data_dir",
-    "install_sigterm_exit",
-    "itest_db",
-    "load_migrations",
-    "migrate",
-    "migration_status",
-    "new_itest_id",
-    "parse_url",
-    "redact_url",
-    "start_embedded",
-]
-
-
-async def connect(
-    url: str | None = None, *, data_dir: Path | None = None, **open_kwargs: Any
-) -> DB:
-    """Open the cluster database: ``url`` if given, else the embedded server in ``data_dir``.
-
-    The embedded server is started (or attached to) in a thread, so the event loop keeps
-    running; this process stays registered with it until exit.
-    """
-    embedded: EmbeddedPostgres | None = None
-    if url is None:
-        embedded = await asyncio.to_thread(start_embedded, data_dir)
-        url = embedded.uri
-    db = await DB.open(url, **open_kwargs)
-    db.embedded = embedded
-    return db
