@@ -18,19 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from engine.curio import CurioActionError
 from engine.curio import abort_restart as curio_abort_restart
 from engine.curio import cordon as curio_cordon
 from engine.curio import request_restart as curio_request_restart
 from engine.curio import uncordon as curio_uncordon
-from engine.harmonydb import DB, HarmonyDBError
+from engine.harmonydb import HarmonyDBError
 from engine.harmonytask import EngineError, cordon, drain, restart_task, uncordon
 from engine.harmonytask.machine_state import MachineState
-from engine.snapshot import MachineSnap
 
 from .feed import one_line
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+    from engine.snapshot import MachineSnap
 
 __all__ = [
     "MACHINE_ACTIONS",

@@ -8,16 +8,19 @@ evaluated live and are Curio's to acknowledge, in its web UI; harmony never writ
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from engine.alerts import NoSuchAlert, ack, mute
-from engine.alerts.model import Alert
-from engine.harmonydb import DB, HarmonyDBError
+from engine.harmonydb import HarmonyDBError
 from engine.snapshot import duration
 
 from .actions import ActionFailed
 from .commands.alerts import who
 from .feed import one_line
+
+if TYPE_CHECKING:
+    from engine.alerts.model import Alert
+    from engine.harmonydb import DB
 
 __all__ = ["AlertChange", "change_alert", "refusal"]
 

@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, ClusterKind, HarmonyDBError, migrate, start_embedded
-from engine.harmonytask.wakeup import Listener
+from engine.harmonydb import ClusterKind, HarmonyDBError
 from engine.lotus import ApiInfoError, LotusNotConfigured, resolve_endpoint
-from engine.snapshot import SnapshotReader
 
 from .feed import Reader, one_line
 
 if TYPE_CHECKING:
+    from engine.harmonydb import DB
+    from engine.harmonytask.wakeup import Listener
+
     # Curio's reader and chain watch are imported where a Curio cluster is opened: the watch
     # brings the Lotus client (aiohttp), about a third of the console's imports, which a
     # console on our own cluster never uses, before its first frame.
@@ -101,6 +102,11 @@ class DatabaseLink:
 async def open_link(target: Target, on_notice: Callable[[], None]) -> DatabaseLink:
     """Open both pools and LISTEN; ``on_notice`` is called on every task or machine event (and
     after the LISTEN connection was re-established, when events may have been missed)."""
+    # Imported here: the database layer (asyncpg) loads after the console's first frame.
+    from engine.harmonydb import DB, migrate, start_embedded
+    from engine.harmonytask.wakeup import Listener
+    from engine.snapshot import SnapshotReader
+
     url, embedded = target.url, False
     if url is None:
         server = await asyncio.to_thread(start_embedded, target.data_dir)

@@ -10,8 +10,10 @@ miner t01000's deadline 3 and miner t01001's deadline 38 are open.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["FIXED_NOW", "SEED_SQL", "seed"]
 

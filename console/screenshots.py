@@ -18,16 +18,19 @@ import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.pilot import Pilot
 
 from engine.clock import ManualClock
-from engine.harmonydb import DB, itest_db
+from engine.harmonydb import itest_db
 
 from .app import HarmonyConsole, make_app
 from .fixture import FIXED_NOW, seed
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = [
     "CURIO_SHOTS",

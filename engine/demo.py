@@ -26,6 +26,7 @@ import logging
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.chain import (
     DEVNET,
@@ -38,8 +39,10 @@ from engine.chain import (
     proving_period_offset,
     require_chain,
 )
-from engine.harmonydb import DB
 from engine.storage import attach, this_host
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["DEMO_IN_FLIGHT", "DEMO_MAX_SECTORS", "DEMO_MINER", "DEMO_SECTOR_SIZE", "ensure_demo"]
 

@@ -20,7 +20,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-__all__ = ["ProcessIdentity", "boot_id", "pid_namespace", "process_start"]
+__all__ = ["ProcessIdentity", "boot_id", "default_identity", "pid_namespace", "process_start"]
 
 
 def _read(path: str) -> str | None:
@@ -100,3 +100,9 @@ class ProcessIdentity:
         if not self.sees_the_same_pids_as(holder):
             return False
         return process_start(holder.pid) != holder.start_time
+
+
+def default_identity(role: str) -> str:
+    """``<hostname>:<role>``: stable across restarts (so a restart re-adopts its tasks), and
+    distinct for the console's engine and a headless worker on the same host."""
+    return f"{socket.gethostname()}:{role}"

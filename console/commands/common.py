@@ -11,18 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.clock import SystemClock
-from engine.harmonydb import (
-    DB,
-    ForeignCluster,
-    MigrationError,
-    connect,
-    default_data_dir,
-    migration_status,
-)
-from engine.harmonydb import migrate as apply_migrations
+from engine.harmonydb import default_data_dir
 
 if TYPE_CHECKING:
     from engine.chain import ChainConfig
+    from engine.harmonydb import DB
 
 
 #: the commands' source of time (epochs, waits): the engine's and the console's one clock
@@ -127,6 +120,10 @@ async def open_db(
     nothing here migrates it, whatever ``migrate`` says; a command that writes is still
     refused under ``--read-only`` before anything connects.
     """
+    # here, not at the top: the console draws its first frame before the database layer loads
+    from engine.harmonydb import ForeignCluster, MigrationError, connect, migration_status
+    from engine.harmonydb import migrate as apply_migrations
+
     writes = migrate or create
     asked_read_only = bool(getattr(args, "read_only", False))
     if asked_read_only and writes and not read_only:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.config_layers import (
     LayerChanged,
@@ -30,7 +31,6 @@ from engine.config_layers import (
     parse_layer,
     put_layer,
 )
-from engine.harmonydb import DB
 
 from .common import CommandError, add_json_flag, open_db, print_json, print_table
 from .config_keys import (
@@ -41,6 +41,9 @@ from .config_keys import (
     new_layer_template,
 )
 from .machine_options import add_machine_options, engine_config
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 #: Larger than any sensible layer; keeps a mistaken `config set big-file` out of the database.
 MAX_LAYER_BYTES = 256 * 1024

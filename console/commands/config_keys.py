@@ -18,10 +18,12 @@ from typing import Any
 import tomlkit
 
 from engine.config_layers import Key, KeyKind, Merged, merge, parse_layer, read_layers
-from engine.harmonydb import DB
 
 from .given import given_options
 from .machine_options import add_machine_options
+
+if typing.TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = [
     "NOT_KEYS",

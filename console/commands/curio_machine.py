@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 import humanize
 
@@ -22,12 +23,14 @@ from engine.curio import (
     CurioMachine,
     find_machine,
 )
-from engine.harmonydb import DB, Tx
 from engine.snapshot.curio.machines import DEAD_AFTER, STALE_AFTER, read_machines
-from engine.snapshot.model import MachineSnap
 from engine.snapshot.timing import Timing
 
 from .common import CLOCK, CommandError, command_words, print_json, print_table
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.snapshot.model import MachineSnap
 
 __all__ = ["NO_DRAIN", "curio_action", "curio_list"]
 

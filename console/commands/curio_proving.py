@@ -15,18 +15,20 @@ import argparse
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.chain import Miner, parse_miner
 from engine.chain.deadlines import DeadlineInfo, deadline_info_from_offset
 from engine.chain.proving import DeadlineRow, ProvingInfo
-from engine.harmonydb import DB, Tx
 from engine.snapshot.curio.chain import ChainState, ChainWatch
 from engine.snapshot.curio.post import read_post
-from engine.snapshot.model import PostMiner, PostSnap
 from engine.snapshot.timing import Timing
 
 from .common import CLOCK, CommandError, print_json
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.snapshot.model import PostMiner, PostSnap
 
 __all__ = ["LOTUS_TIMEOUT", "CurioPost", "curio_deadlines", "curio_info", "read_curio_post"]
 

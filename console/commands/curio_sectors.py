@@ -21,18 +21,20 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.chain import parse_miner
-from engine.harmonydb import DB, Tx
 from engine.snapshot.curio.machines import read_machines
 from engine.snapshot.curio.pipeline import read_pipeline
 from engine.snapshot.curio.reader import DEAD_AFTER, STALE_AFTER
-from engine.snapshot.model import MachineSnap, PipelineSnap, SectorStrip
 from engine.snapshot.pipeline import stage_status
 from engine.snapshot.timing import Timing
 
 from .common import CLOCK, CommandError, print_json, print_table
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.snapshot.model import MachineSnap, PipelineSnap, SectorStrip
 
 __all__ = ["DEFAULT_LIMIT", "curio_sectors_history", "curio_sectors_list"]
 

@@ -10,14 +10,17 @@ path (``storage_path.urls``).
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, Tx
 from engine.snapshot.curio.storage import read_storage
-from engine.snapshot.model import StorageSnap
 from engine.snapshot.timing import Timing
 
 from ..storage_report import render_path
 from .common import CLOCK, print_json
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.snapshot.model import StorageSnap
 
 __all__ = ["curio_storage_list"]
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import humanize
 
-from engine.harmonydb import DB, Tx
 from engine.snapshot.curio.tasks import RETRY_WAITS, read_queues
-from engine.snapshot.model import FailedTaskSnap, HistorySnap, QueueSnap
 from engine.snapshot.timing import Timing
 
 from .common import CLOCK, print_json, print_table
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.snapshot.model import FailedTaskSnap, HistorySnap, QueueSnap
 
 __all__ = ["HISTORY_SCAN", "curio_task_history", "curio_task_list"]
 

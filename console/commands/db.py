@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, curio_ledger, migrate, migration_status
+from engine.harmonydb import curio_ledger, migrate, migration_status
 
 from .common import CREATES_CLUSTER, open_db, print_json
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,15 +15,18 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB, default_data_dir
+from engine.harmonydb import default_data_dir
 
 from .common import CommandError, require_cluster
 from .given import given_options
 from .log_format import make_formatter
 from .machine_options import engine_config
 from .machine_starter import console_identity, machine_starter
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 #: After SIGTERM, running tasks get this long to finish before they are returned to the queue.
 SIGTERM_GRACE = 30.0

@@ -6,10 +6,10 @@ Curio's semantics, confirmed first (:mod:`.curio_machine`); ``forget`` is refuse
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import humanize
 
-from engine.harmonydb import DB
 from engine.harmonytask import (
     MachineNotFound,
     cordon,
@@ -25,6 +25,9 @@ from engine.harmonytask.machine_state import MachineState
 from .arguments import positive_number
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, print_table
 from .curio_machine import curio_action, curio_list
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 #: ``drain --wait`` ends when the machine reaches one of these
 DONE_DRAINING = (MachineState.DRAINED, MachineState.OFFLINE, MachineState.DEAD)

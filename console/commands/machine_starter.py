@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB
-from engine.harmonytask import EngineConfig, default_identity
+from engine.harmonytask import EngineConfig
+from engine.process_identity import default_identity
 
 from .machine_limits import store_groups_of
 from .machine_options import alert_config, engine_config, storage_server_options
 
 if TYPE_CHECKING:
     from engine.alerts import AlertConfig
+    from engine.harmonydb import DB
     from engine.node import Node
 
 __all__ = [
@@ -117,7 +118,9 @@ def machine_starter(
     machine_settings(args)  # the flags alone must pass before anything starts
 
     async def start_machine(db_url: str) -> Node:
-        # Imported here: the workload's task types load after the console's first frame.
+        # Imported here: the database layer and the workload's task types load after the
+        # console's first frame.
+        from engine.harmonydb import DB
         from engine.node import start_node
 
         db = await DB.open(

@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 from datetime import datetime
-
-from engine.harmonydb import DB
-from engine.snapshot.model import ClusterSnapshot
+from typing import TYPE_CHECKING
 
 from .arguments import miner_address
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+    from engine.snapshot.model import ClusterSnapshot
 
 __all__ = ["read_snapshot", "register"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engine.chain import (
     ChainConfig,
@@ -18,14 +19,16 @@ from engine.chain import (
     list_miners,
 )
 from engine.chain.proving import DeadlineRow, proving_deadlines, proving_info
-from engine.harmonydb import DB, Tx
-from engine.snapshot.model import PostSnap
 from engine.snapshot.post import deadline_figures, read_post
 
 from .arguments import miner_address
 from .common import CLOCK, CommandError, add_json_flag, open_db, print_json, require_chain
 from .proving_check import add_check
 from .proving_format import format_deadlines, format_info
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.snapshot.model import PostSnap
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,8 +7,8 @@ import asyncio
 import logging
 import shlex
 import signal
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
 from engine.harmonytask import (
     EXIT_CRASHED,
     EXIT_DB_UNREACHABLE,
@@ -26,6 +26,9 @@ from .log_format import make_formatter
 from .machine_options import add_machine_options
 from .machine_starter import layered_settings, machine_settings
 from .pipes import LogToStdout
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 log = logging.getLogger("harmony.worker")
 

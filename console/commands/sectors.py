@@ -24,11 +24,11 @@ from engine.chain import (
     list_miners,
     parse_miner,
 )
-from engine.harmonydb import DB
 from engine.proofs import format_sector_size
 from engine.storage import find_sector
 
 if TYPE_CHECKING:
+    from engine.harmonydb import DB
     from engine.snapshot.expirations import ExpirationsSnap
     from engine.tasks.seal.status import SectorView
 

@@ -9,13 +9,15 @@ host serving none).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB
 from engine.storage import SectorFileType, find_sector, format_types, get_path, sector_name
 
 from .arguments import miner_address
 from .common import CommandError, open_db, print_json
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["register", "sector_miner"]
 

@@ -10,12 +10,14 @@ adds any other name for a machine that has yet to join.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB
 from engine.harmonytask.builtin import BUILTIN_NAMES, check_params
 
 from .common import CommandError
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["check_addable", "shipped_types"]
 

@@ -17,24 +17,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.widgets import Static
 
-from engine.harmonydb import DB
 from engine.snapshot import ClusterSnapshot, duration
 from engine.snapshot.format import took
 from engine.snapshot.pipeline import STATUS_WORDS
-from engine.snapshot.sealing_history import FinishedSector
 from engine.snapshot.sector_detail import SectorDetail, read_sector_detail
 
 from ..feed import one_line
 from ..navigation import ResumeRequested
 from ..panes.pipeline import STAGE_CODES
 from .detail import DetailScreen
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+    from engine.snapshot.sealing_history import FinishedSector
 
 __all__ = ["SectorScreen", "detail_text", "finished_text", "sector_text"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -21,7 +21,6 @@ from textual.css.query import NoMatches
 from textual.reactive import var
 from textual.widgets import Static
 
-from engine.harmonydb import DB
 from engine.snapshot import ClusterSnapshot, duration
 from engine.snapshot.format import took
 from engine.snapshot.jobs import Job, build_jobs
@@ -31,6 +30,9 @@ from engine.snapshot.why import why_waiting
 from ..feed import one_line
 from ..panes.base import Pane
 from .detail import DetailScreen
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["TaskScreen", "job_text", "wait_text"]
 

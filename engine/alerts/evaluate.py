@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
-
 from .checks import CHECKS, Check
 from .curio_checks import CURIO_CHECKS, CURIO_LOTUS_CHECKS, LotusCheck
 from .model import Alert, AlertSettings, Finding, Severity
 from .store import prune, record
 
 if TYPE_CHECKING:
+    from engine.harmonydb import DB
     from engine.snapshot.curio.chain import ChainState
 
 __all__ = ["CHECK_TIMEOUT", "Evaluation", "evaluate", "evaluate_live", "run_checks"]

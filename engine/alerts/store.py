@@ -15,11 +15,12 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING, Any
 
 from .model import Alert, Finding, Severity
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "ATTENTION_SCAN",

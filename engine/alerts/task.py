@@ -19,12 +19,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, HarmonyDBError, Tx
+from engine.harmonydb import HarmonyDBError
 from engine.harmonytask import (
-    AddTaskFn,
-    StillOwned,
-    TaskID,
     TaskType,
     TaskTypeDetails,
     retry_wait_exponential,
@@ -34,7 +32,17 @@ from engine.resources import MiB, Resources
 
 from .evaluate import evaluate
 from .model import AlertSettings
-from .webhook import WebhookError, WebhookTarget, deliver
+from .webhook import WebhookError, deliver
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.harmonytask import (
+        AddTaskFn,
+        StillOwned,
+        TaskID,
+    )
+
+    from .webhook import WebhookTarget
 
 __all__ = ["ALERT_EVAL", "AlertConfig", "AlertEvalTask", "alert_tasks", "configure_alert_tasks"]
 

@@ -24,13 +24,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from engine.harmonydb import DB, Tx
-
-from .model import Alert
 from .store import COLUMNS, row_to_alert
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from .model import Alert
 
 __all__ = [
     "FORMATS",

@@ -26,9 +26,8 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import Tx
 from engine.proofs import (
     WINDOW_POST_CHALLENGES,
     InvalidCID,
@@ -45,7 +44,6 @@ from engine.proofs import (
 
 from .assignment import DeadlineLoad, assign_deadlines
 from .beacon import Dst, draw_randomness, miner_entropy
-from .config import ChainConfig
 from .deadlines import new_deadline_info
 from .expiration import ExpirationInvalid, choose_expiration, sector_policy, validate_expiration
 from .messages import (
@@ -57,6 +55,11 @@ from .messages import (
     ExitCode,
 )
 from .miners import Miner
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
+
+    from .config import ChainConfig
 
 __all__ = [
     "LIVE_STATES",

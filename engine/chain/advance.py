@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING
 
 from .actor import Execution, apply_message, deadline_cron, sync_sectors_meta
 from .beacon import BeaconCache, beacon_range
 from .cids import object_cid
-from .config import ChainConfig
 from .errors import ChainNotInitialised
 from .miners import Miner
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from .config import ChainConfig
 
 __all__ = ["AdvanceResult", "LandedMessage", "advance_chain", "busy_deadlines", "next_close"]
 

@@ -17,11 +17,14 @@ import hashlib
 import struct
 from collections import OrderedDict
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, Tx
-
-from .config import ChainConfig
 from .deadlines import id_address_bytes
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from .config import ChainConfig
 
 __all__ = [
     "BeaconCache",

@@ -11,13 +11,14 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING, Any
 
 from .epochs import EpochClock
 from .errors import ChainConfigConflict, ChainNotInitialised
 from .profiles import DEVNET, MAINNET, ChainProfile
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "DEFAULT_EXPECTED_WINNERS",

@@ -31,9 +31,8 @@ give the empty key); an older tipset is refused with a message that says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import Tx
 from engine.lotus import (
     BeaconEntry,
     BitField,
@@ -52,11 +51,15 @@ from engine.lotus import DeadlineInfo as LotusDeadlineInfo
 
 from .advance import tipset_cid
 from .cids import object_cid
-from .config import ChainConfig
 from .deadlines import DeadlineInfo, new_deadline_info
 from .errors import ChainError
 from .expiration import expiry_close
-from .miners import Miner
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
+
+    from .config import ChainConfig
+    from .miners import Miner
 
 __all__ = [
     "API_VERSION",

@@ -12,12 +12,14 @@ import json
 import secrets
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
-
-from engine.harmonydb import Tx
+from typing import TYPE_CHECKING, Any
 
 from .cids import object_cid
-from .config import ChainConfig
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
+
+    from .config import ChainConfig
 
 __all__ = [
     "DECLARE_FAULTS",

@@ -7,13 +7,19 @@ creation epoch), so each miner's 48 deadlines open at their own times.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, Tx, UniqueViolation
+from engine.harmonydb import UniqueViolation
 from engine.proofs import SEALABLE_SIZES, spec_for
 
-from .config import ChainConfig
-from .deadlines import DeadlineInfo, deadline_info_from_offset, proving_period_offset
+from .deadlines import deadline_info_from_offset, proving_period_offset
 from .errors import UnknownMiner
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from .config import ChainConfig
+    from .deadlines import DeadlineInfo
 
 __all__ = [
     "FIRST_MINER_ID",

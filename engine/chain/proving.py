@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, Tx
-
-from .config import ChainConfig
 from .deadlines import DeadlineInfo, new_deadline_info
 from .miners import Miner, get_miner
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from .config import ChainConfig
 
 __all__ = ["DeadlineRow", "ProvingInfo", "proving_deadlines", "proving_info"]
 

@@ -25,12 +25,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from engine.harmonydb import DB, HarmonyDBError, Tx
-from engine.lotus import TipSetKey
+from engine.harmonydb import HarmonyDBError
 from engine.lotus.encoding import read_tipset_key
 from engine.lotus.errors import LotusDecodeError
 from engine.lotus.jsonrpc import (
@@ -45,9 +44,16 @@ from engine.lotus.jsonrpc import (
 )
 
 from . import lotus_view
-from .config import ChainConfig, require_chain
+from .config import require_chain
 from .errors import ChainError
-from .miners import Miner, get_miner
+from .miners import get_miner
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.lotus import TipSetKey
+
+    from .config import ChainConfig
+    from .miners import Miner
 
 __all__ = [
     "METHODS",

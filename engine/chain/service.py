@@ -25,13 +25,20 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from engine.clock import Clock, SystemClock, wait_event
-from engine.harmonydb import DB, HarmonyDBError
+from engine.clock import SystemClock, wait_event
+from engine.harmonydb import HarmonyDBError
 
-from .advance import AdvanceResult
 from .beacon import BeaconCache
-from .config import ChainConfig, load_chain
+from .config import load_chain
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.harmonydb import DB
+
+    from .advance import AdvanceResult
+    from .config import ChainConfig
 
 __all__ = ["ChainService"]
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import HarmonyDBError, Tx
+from engine.harmonydb import HarmonyDBError
 from engine.harmonytask import (
-    AddTaskFn,
-    StillOwned,
-    TaskID,
     TaskType,
     TaskTypeDetails,
     retry_wait_exponential,
@@ -25,7 +23,16 @@ from engine.harmonytask import (
 from engine.resources import MiB, Resources
 
 from .advance import advance_chain
-from .service import ChainService
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
+    from engine.harmonytask import (
+        AddTaskFn,
+        StillOwned,
+        TaskID,
+    )
+
+    from .service import ChainService
 
 __all__ = ["CHAIN_TICK", "ChainTick"]
 

@@ -11,8 +11,12 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, HarmonyDBError
+from engine.harmonydb import HarmonyDBError
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = [
     "BASE_LAYER",

@@ -33,10 +33,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
-from engine.harmonydb import DB, AmbiguousCommit, ReadOnlyError, Tx
+from engine.harmonydb import AmbiguousCommit, ReadOnlyError
 from engine.harmonydb.errors import INSUFFICIENT_PRIVILEGE
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "ACTIONS",

@@ -10,15 +10,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, LiteralString
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from .claims import keyed_transaction, new_token
 from .errors import MachineNotFound, TaskNotFound
 from .machine_state import MACHINE_STATE_SQL
 from .resend import resend
 from .task import MAX_NAME_LENGTH, TaskID
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 OPERATOR = 0  # harmony_task.added_by for tasks added from the command line
 

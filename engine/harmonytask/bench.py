@@ -26,12 +26,15 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB, Tx, itest_db
+from engine.harmonydb import itest_db
 
 from .admin import add_tasks
 from .bench_worker import BENCH_TASK
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 
 @dataclass

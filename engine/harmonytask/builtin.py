@@ -14,9 +14,8 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB
 from engine.resources import MiB, Resources
 
 from .task import (
@@ -28,6 +27,9 @@ from .task import (
     retry_wait_exponential,
 )
 from .workers import ProcessPool, default_pool
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 
 async def task_params(db: DB, task_id: TaskID) -> Params:

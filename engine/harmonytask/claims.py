@@ -45,12 +45,16 @@ import secrets
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import LiteralString, cast
+from typing import TYPE_CHECKING, LiteralString, cast
 
-from engine.harmonydb import DB, AmbiguousCommit, HarmonyDBError, Tx, UniqueViolation
+from engine.harmonydb import AmbiguousCommit, HarmonyDBError, UniqueViolation
 
 from .resend import resend
-from .task import ExtraFn, TaskID
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from .task import ExtraFn, TaskID
 
 
 @dataclass(frozen=True)

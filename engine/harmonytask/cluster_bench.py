@@ -35,18 +35,22 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
 from engine.faults.delay_proxy import DelayProxyProcess
-from engine.faults.netns import NetnsCluster, NetnsHost, unavailable_reason
-from engine.harmonydb import DB, Tx, itest_db
+from engine.faults.netns import NetnsCluster, unavailable_reason
+from engine.harmonydb import itest_db
 from engine.harmonydb.scratch_server import TcpPostgres
 
 from .admin import add_tasks
 from .bench import _percentile, _wait_empty, _Worker
 from .bench_worker import BENCH_TASK
+
+if TYPE_CHECKING:
+    from engine.faults.netns import NetnsHost
+    from engine.harmonydb import DB, Tx
 
 DEFAULT_HOSTS = (1, 2, 4, 8)
 DEFAULT_LATENCIES = (0.0, 1.0)

@@ -27,26 +27,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import socket
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.clock import Clock, SystemClock, wait_event
-from engine.harmonydb import DB, HarmonyDBError
+from engine.clock import SystemClock, wait_event
+from engine.harmonydb import HarmonyDBError
 from engine.metrics.tasks import TaskMetrics
-from engine.resources import Resources
+from engine.process_identity import default_identity
 
 from . import claims
 from .bounded import ABANDON_AFTER, Unfinished, bounded
-from .capacity import LocalCapacity, Running
+from .capacity import LocalCapacity
 from .config import EngineConfig
 from .errors import MachineIdentityInUse, UnknownTaskType
-from .handlers import Handler, build_handlers
+from .handlers import build_handlers
 from .housekeeping import housekeeping
 from .lifecycle import Lifecycle
-from .machine_state import MachineState, state_of_flags
-from .machines import Flags
+from .machine_state import state_of_flags
 from .membership import EXIT_RESTART_REQUESTED, Membership
 from .outcomes import CompletionBatcher, StopReason, cancel_quietly
 from .runner import AttemptHooks, AttemptRunner
@@ -54,8 +52,19 @@ from .scheduling import CycleResult, Scheduler, SchedulerHooks
 from .selfcheck import release_strays
 from .stats import Stats, Tally
 from .supervision import EXIT_CRASHED, Supervisor
-from .task import AddTaskFn, ExtraFn, MachineView, TaskID, TaskType
+from .task import MachineView
 from .wakeup import Listener
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.harmonydb import DB
+    from engine.resources import Resources
+
+    from .capacity import Running
+    from .handlers import Handler
+    from .machine_state import MachineState
+    from .machines import Flags
+    from .task import AddTaskFn, ExtraFn, TaskID, TaskType
 
 log = logging.getLogger(__name__)
 
@@ -796,9 +805,3 @@ class TaskEngine:
             log.warning("some of this machine's work was cut short while it stopped")
         self._resolve_exit(self._exit_status)
         self._capacity.close()
-
-
-def default_identity(role: str) -> str:
-    """``<hostname>:<role>``: stable across restarts (so a restart re-adopts its tasks), and
-    distinct for the console's engine and a headless worker on the same host."""
-    return f"{socket.gethostname()}:{role}"

@@ -13,11 +13,13 @@ row and storage reservations go with it (``ON DELETE CASCADE``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from engine.harmonydb import DB
+from typing import TYPE_CHECKING
 
 from .errors import EngineError, MachineNotFound
 from .settings import read_settings
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["ForgetRefused", "Forgotten", "forget_machine"]
 

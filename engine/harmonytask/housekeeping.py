@@ -8,10 +8,12 @@ nothing to do (an index range probe), so several engines doing it costs nothing 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
-from .config import EngineConfig
+    from .config import EngineConfig
 
 log = logging.getLogger(__name__)
 

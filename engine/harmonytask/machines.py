@@ -19,15 +19,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import LiteralString
+from typing import TYPE_CHECKING, LiteralString
 
-from engine.harmonydb import DB, Tx
 from engine.process_identity import ProcessIdentity
 
 from .claims import Claimed
 from .errors import MachineIdentityInUse
 from .outcomes import Outcome
 from .resend import resend
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 #: A setting's text that PostgreSQL can cast to float8 without an error (no NaN, no infinity,
 #: no overflow): anything else is read as missing, as :mod:`.settings` reads it.

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import engine as engine_package
-from engine.clock import Clock
-from engine.harmonydb import DB
-from engine.resources import Resources, Usage
 
 from . import machines, settings
-from .claims import Claimed
 from .config import ClusterDefault, EngineConfig
 from .machines import Beat, Flags
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.harmonydb import DB
+    from engine.resources import Resources, Usage
+
+    from .claims import Claimed
 
 log = logging.getLogger(__name__)
 

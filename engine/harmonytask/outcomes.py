@@ -29,12 +29,16 @@ import enum
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB, AmbiguousCommit
+from engine.harmonydb import AmbiguousCommit
 
 from .resend import resend
-from .task import TaskID
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+
+    from .task import TaskID
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from engine.harmonydb import DB, AmbiguousCommit
+from engine.harmonydb import AmbiguousCommit
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["resend"]
 

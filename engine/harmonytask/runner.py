@@ -26,20 +26,27 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine.clock import Clock, SystemClock
-from engine.harmonydb import DB, HarmonyDBError
+from engine.clock import SystemClock
+from engine.harmonydb import HarmonyDBError
 from engine.metrics.tasks import TaskMetrics
 
 from .bounded import Unfinished, bounded
-from .capacity import LocalCapacity, Running
-from .claims import Claimed
-from .config import EngineConfig
-from .handlers import Handler
+from .capacity import Running
 from .log_context import enter_task
-from .outcomes import CompletionBatcher, Outcome, StopReason, record_failure, record_returned
+from .outcomes import Outcome, record_failure, record_returned
 from .stats import Tally
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.harmonydb import DB
+
+    from .capacity import LocalCapacity
+    from .claims import Claimed
+    from .config import EngineConfig
+    from .handlers import Handler
+    from .outcomes import CompletionBatcher, StopReason
 
 log = logging.getLogger(__name__)
 

@@ -28,19 +28,24 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.clock import Clock, SystemClock, wait_event
-from engine.harmonydb import DB, HarmonyDBError
+from engine.clock import SystemClock, wait_event
+from engine.harmonydb import HarmonyDBError
 
 from . import claims, planning
-from .capacity import LocalCapacity
-from .claims import Claimed
-from .config import EngineConfig
-from .handlers import Handler
 from .outcomes import StopReason
-from .runner import AttemptRunner
-from .task import AddTaskFn, MachineView, TaskID
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.harmonydb import DB
+
+    from .capacity import LocalCapacity
+    from .claims import Claimed
+    from .config import EngineConfig
+    from .handlers import Handler
+    from .runner import AttemptRunner
+    from .task import AddTaskFn, MachineView, TaskID
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-
-from engine.harmonydb import DB
+from typing import TYPE_CHECKING
 
 from .outcomes import Outcome, record_returned
-from .task import TaskID
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+
+    from .task import TaskID
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,14 @@ that fired together each add an instance (38 of 40 trials).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from engine.clock import Clock, SystemClock
-from engine.harmonydb import Tx
 
-from .task import AddTaskFn, TaskID
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
+
+    from .task import AddTaskFn, TaskID
 
 ENSURE_ROW = """
 INSERT INTO harmony_task_singletons (task_name) VALUES ($1)

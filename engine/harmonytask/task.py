@@ -14,17 +14,19 @@ from __future__ import annotations
 import abc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.harmonydb import Tx
 from engine.resources import Resources
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
 
 TaskID = int
 MAX_NAME_LENGTH = 16  # harmony_task.name is VARCHAR(16), as in Curio
 
 #: ``extra(task_id, tx)`` writes the domain rows that belong to a new task, in the same
 #: transaction as its ``harmony_task`` row. Return True to commit, False to drop the task.
-ExtraFn = Callable[[TaskID, Tx], Awaitable[bool]]
+ExtraFn = Callable[[TaskID, "Tx"], Awaitable[bool]]
 
 
 class AddTaskFn(Protocol):

@@ -12,12 +12,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from engine.clock import Clock, SystemClock
-from engine.harmonydb import DB, HarmonyDBError
+from engine.clock import SystemClock
+from engine.harmonydb import HarmonyDBError
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.harmonydb import DB
 
 log = logging.getLogger(__name__)
 

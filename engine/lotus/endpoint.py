@@ -17,12 +17,17 @@ import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB, HarmonyDBError
+from engine.harmonydb import HarmonyDBError
 
-from .apiinfo import ApiInfo, parse_api_info_multi
+from .apiinfo import parse_api_info_multi
 from .errors import ApiInfoError, LotusNotConfigured
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+
+    from .apiinfo import ApiInfo
 
 __all__ = [
     "ENV_VAR",

@@ -27,12 +27,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, HarmonyDBError, Tx
-from engine.snapshot.events import EventKind, EventsSnap, read_events
-from engine.snapshot.model import ClusterSnapshot
+from engine.harmonydb import HarmonyDBError
+from engine.snapshot.events import EventKind, read_events
 from engine.snapshot.post import current_deadline, deadline_times, next_non_empty
 from engine.snapshot.reader import SnapshotReader
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+    from engine.snapshot.events import EventsSnap
+    from engine.snapshot.model import ClusterSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
 from engine.harmonydb.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["CountingRetryPolicy", "count_retries"]
 

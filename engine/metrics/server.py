@@ -21,14 +21,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 
-from engine.harmonydb import DB
-
 from .cluster import DEFAULT_INTERVAL, DEFAULT_WAIT, ClusterGauges
 from .collector import HarmonyCollector
 from .listen import ListenAddress, parse_listen
 from .retries import count_retries
 
 if TYPE_CHECKING:
+    from engine.harmonydb import DB
     from engine.harmonytask import TaskEngine
 
 log = logging.getLogger(__name__)

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.alerts.model import Alert, Severity
 from engine.alerts.store import ATTENTION_SCAN, attention_counts, list_alerts
-from engine.harmonydb import DB
 
 if TYPE_CHECKING:
+    from engine.alerts.model import Alert, Severity
+    from engine.harmonydb import DB
+
     from .curio.chain import ChainState
 
 __all__ = ["ALERTS_LIMIT", "AlertsCache", "AlertsSnap", "LiveAlerts", "read_alerts"]

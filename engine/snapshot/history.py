@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
-
-from engine.harmonydb import Tx
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .model import ChartSnap
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
 
 __all__ = ["Bucket", "HistoryRead", "HistoryWindow"]
 

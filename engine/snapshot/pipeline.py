@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, LiteralString
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from .model import (
     BUCKETS,
@@ -25,6 +23,9 @@ from .model import (
     StripCell,
 )
 from .sealing_history import HistoryStatements, SealingHistory, parse_search, read_history
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "HISTORY",

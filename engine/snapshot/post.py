@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.chain import (
     DeadlineInfo,
@@ -21,10 +21,12 @@ from engine.chain import (
     new_deadline_info,
 )
 from engine.chain.config import profile_from_row
-from engine.harmonydb import Tx
 
 from .format import duration
 from .model import PostDeadline, PostMiner, PostSnap
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
 
 __all__ = [
     "DeadlineFigures",

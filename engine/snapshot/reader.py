@@ -24,10 +24,9 @@ from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.chain import EpochClock
-from engine.harmonydb import DB, Tx
 from engine.harmonytask.machine_state import MACHINE_STATE_SQL, MachineState
 
 from .alerts import AlertsCache, AlertsSnap, read_alerts
@@ -59,6 +58,9 @@ from .pipeline import (
 from .post import PostCache, read_post
 from .storage import Counts, SectorBytes, read_sector_files, read_storage
 from .timing import Timing
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = ["LISTS", "SnapshotReader"]
 

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB
 from engine.storage import SectorFileType, find_sector, format_types, get_path
 
 from .pipeline import TASK_COLUMNS
-from .waits import Wait
 from .why import sector_why
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+
+    from .waits import Wait
 
 __all__ = [
     "ChainSide",

@@ -10,14 +10,17 @@ bytes of the sector files declared on each path (harmony's own data, beside the 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import Tx
 from engine.storage import HostView, SectorFileType
 from engine.storage.filetypes import FS_OVERHEAD_FINALIZED
 from engine.storage.listing import assemble, host_view
 from engine.storage.paths import StoragePathRow
 
 from .model import StorageSnap
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
 
 __all__ = [
     "COUNTS",

@@ -7,9 +7,10 @@ snapshot)."""
 from __future__ import annotations
 
 import time
-from typing import Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString
 
-from engine.harmonydb import Tx
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
 
 __all__ = ["TimedTx", "Timing"]
 

@@ -29,9 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB
 from engine.harmonytask.machine_state import MACHINE_STATE_SQL, MachineState
 from engine.resources import Resources
 from engine.storage import SectorFileType
@@ -39,6 +38,9 @@ from engine.storage.placement import load_path_states, rank
 from engine.storage.units import size_str
 
 from .format import duration
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = [
     "KINDS",

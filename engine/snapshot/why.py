@@ -5,11 +5,13 @@ so each prints the same line for the same task."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from engine.harmonydb import DB
+from typing import TYPE_CHECKING
 
 from .curio.waits import explain_curio_tasks
 from .waits import SECTOR_TASKS, Wait, explain_tasks
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["sector_why", "why_waiting"]
 

@@ -11,8 +11,7 @@ sees "1 path is seal-only, 1 denies sealed" instead of a task that never starts.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-
-from engine.harmonydb import DB
+from typing import TYPE_CHECKING
 
 from .errors import NoSuitablePath
 from .filetypes import SectorFileType
@@ -20,6 +19,9 @@ from .hosts import this_host
 from .placement import load_path_states, rank
 from .reservations import Reservation, reserve
 from .units import size_str
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["SectorOf", "SectorStorageClaim"]
 

@@ -29,10 +29,11 @@ import random
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
-from engine.harmonydb import DB, HarmonyDBError, Tx
+from engine.harmonydb import HarmonyDBError
 
 from .durable import entry_size
 from .errors import CorruptStoreMeta
@@ -40,10 +41,15 @@ from .filetypes import SectorFileType
 from .hosts import this_host
 from .meta import META_FILE, read_meta
 from .missing import MISSING_CHECK_EVERY, check_declared_files
-from .paths import LocalPath, local_paths
+from .paths import local_paths
 from .placement import STALE_AFTER
 from .reservations import cleanup_dead_reservations
 from .sectors import sector_name
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from .paths import LocalPath
 
 __all__ = ["HEARTBEAT_INTERVAL", "REDECLARE_EVERY", "PathHealth", "StorageHeartbeat"]
 

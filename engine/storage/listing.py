@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-from engine.harmonydb import DB
+from typing import TYPE_CHECKING, Any
 
 from .filetypes import SectorFileType
 from .hosts import host_url, this_host
 from .paths import StoragePathRow, split_list
 from .placement import STALE_AFTER
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["HostView", "StoragePathInfo", "health_text", "list_paths"]
 

@@ -24,8 +24,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from engine.harmonydb import DB
+from typing import TYPE_CHECKING
 
 from .errors import CorruptStoreMeta
 from .filetypes import SectorFileType
@@ -33,6 +32,9 @@ from .hosts import this_host
 from .meta import read_meta
 from .paths import LocalPath, local_paths
 from .sectors import parse_sector_name
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = [
     "CHECKED_TYPES",

@@ -34,8 +34,9 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB, Tx, UniqueViolation
+from engine.harmonydb import UniqueViolation
 
 from .durable import copy_file_into, copy_tree_into, entry_size, fsync_dir, remove_entry
 from .errors import NoSuitablePath, SectorFileSizeError, SectorNotFound, StorageError
@@ -44,7 +45,6 @@ from .hosts import is_http_url, this_host
 from .paths import get_path, local_paths, split_list
 from .placement import best_path, load_path_states, rank
 from .sectors import (
-    SectorLocation,
     declare_sector,
     find_sector,
     sector_file_path,
@@ -52,6 +52,13 @@ from .sectors import (
     undeclare_sector,
 )
 from .units import size_str
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from .sectors import (
+        SectorLocation,
+    )
 
 __all__ = ["MoveHook", "MoveResult", "RecoveryReport", "move_sector", "recover_moves"]
 

@@ -24,9 +24,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING, Any
 
 from .durable import fsync_dir
 from .errors import (
@@ -39,6 +37,9 @@ from .errors import (
 from .filetypes import SectorFileType, parse_types
 from .hosts import host_url, this_host
 from .meta import META_FILE, StoreConfig, read_meta, write_meta
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "AttachedPath",

@@ -17,14 +17,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING
 
 from .errors import NoSuitablePath
 from .filetypes import SectorFileType, parse_types
 from .hosts import this_host
 from .paths import split_list
 from .units import size_str
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "OUTSIDE_GROUPS",

@@ -20,8 +20,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING
 
 from .durable import entry_size
 from .filetypes import KNOWN_SECTOR_SIZES, SectorFileType
@@ -31,6 +30,9 @@ from .moves import recover_moves
 from .paths import LocalPath, local_paths
 from .sectors import declare_sector, parse_sector_name, undeclare_sector
 from .units import size_str
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = ["FoundFile", "RedeclareReport", "redeclare", "scan_path"]
 

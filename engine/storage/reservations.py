@@ -18,8 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING
 
 from .errors import SectorFileSizeError, SectorNotFound, StorageError
 from .filetypes import SectorFileType
@@ -27,6 +26,9 @@ from .hosts import this_host
 from .placement import load_path_states, rank
 from .sectors import declare_sector, sector_file_path
 from .units import size_str
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "Reservation",

@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-from engine.harmonydb import DB, Tx
+from typing import TYPE_CHECKING
 
 from .errors import UnknownStoragePath
 from .filetypes import SectorFileType
 from .hosts import this_host
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "SectorLocation",

@@ -17,10 +17,9 @@ WdPostRecover (0, 128 MiB); WinPost (1, 256 MiB, time sensitive).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.chain import ChainTick
-from engine.clock import Clock
-from engine.harmonydb import DB
-from engine.harmonytask import ProcessPool, TaskType
 
 from .seal import (
     CommitBatchTask,
@@ -40,6 +39,11 @@ from .seal import (
 from .window import SubmitRefused, WdPostRecoverTask, WdPostSubmitTask, WdPostTask
 from .winning import WinPostTask
 from .workload import Workload
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.harmonydb import DB
+    from engine.harmonytask import ProcessPool, TaskType
 
 __all__ = [
     "WORKLOAD_TASK_NAMES",

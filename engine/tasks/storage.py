@@ -28,9 +28,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
-from engine.harmonytask import TaskType
 from engine.storage import (
     Reservation,
     SectorFileType,
@@ -42,6 +41,10 @@ from engine.storage.hosts import is_http_url
 from engine.storage.paths import split_list
 from engine.storage.placement import OUTSIDE_GROUPS, PathState, Ranking, load_path_states, rank
 from engine.storage.units import size_str
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+    from engine.harmonytask import TaskType
 
 __all__ = [
     "LocalFiles",

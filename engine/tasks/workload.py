@@ -7,16 +7,20 @@ are handed only as a type.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.chain import ChainService
-from engine.clock import Clock
-from engine.harmonydb import DB
-from engine.harmonytask import ProcessPool
 from engine.storage import this_host
 
 from .seal.poller import SealPoller
 from .storage import PathStatesCache
 from .window.scheduler import PostScheduler
 from .winning.lottery import Lottery
+
+if TYPE_CHECKING:
+    from engine.clock import Clock
+    from engine.harmonydb import DB
+    from engine.harmonytask import ProcessPool
 
 __all__ = ["Workload"]
 

@@ -13,28 +13,24 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from engine.harmonydb import DB, HarmonyDBError, Tx
+from engine.harmonydb import HarmonyDBError
 
 from ..alerts import LiveAlerts
 from ..events import EventsSnap
 from ..expirations import ExpirationsCache, ExpirationsSnap, read_curio_expirations
-from ..jobs import JobTarget, JobTargets
+from ..jobs import JobTargets
 from ..model import (
     ClusterSnapshot,
-    MachineSnap,
     PipelineSnap,
     PostSnap,
     QueueSnap,
-    RunningTaskSnap,
     SectionError,
     StorageSnap,
 )
-from ..sealing_history import SealingHistory
-from ..storage import Counts, read_counts
-from ..timing import TimedTx, Timing
-from .chain import ChainWatch
+from ..storage import read_counts
+from ..timing import Timing
 from .events import read_curio_events
 from .kept import Kept
 from .machines import DEAD_AFTER, STALE_AFTER, read_machines
@@ -42,6 +38,19 @@ from .pipeline import ProblemCache, read_pipeline
 from .post import SectorCountCache, read_post
 from .storage import read_storage
 from .tasks import WindowCache, read_queues
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
+
+    from ..jobs import JobTarget
+    from ..model import (
+        MachineSnap,
+        RunningTaskSnap,
+    )
+    from ..sealing_history import SealingHistory
+    from ..storage import Counts
+    from ..timing import TimedTx
+    from .chain import ChainWatch
 
 __all__ = ["CurioSnapshotReader"]
 

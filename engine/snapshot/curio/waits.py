@@ -22,9 +22,8 @@ is deleted, so it is ``gone``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.harmonydb import DB
 from engine.harmonytask.machine_state import MachineState
 from engine.storage import SectorFileType
 from engine.storage.units import size_str
@@ -33,6 +32,9 @@ from ..format import duration
 from ..waits import AHEAD_CAP, NO_ROOM, Wait
 from .machines import DEAD_AFTER, curio_machine_state
 from .tasks import RETRY_WAITS
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["CURIO_SDR_SECTOR_SIZE", "SKIPPED_HEARTBEAT", "explain_curio_tasks"]
 

@@ -22,19 +22,21 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from engine.harmonydb import DB
-
 from ..durable import fsync_dir
 from ..errors import StorageError
-from ..filetypes import SectorFileType
 from ..hosts import is_http_url
 from ..sectors import find_sector, sector_name
 from .secret import ClusterSecret, cluster_secret
 from .server import TOTAL_BYTES_HEADER
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+
+    from ..filetypes import SectorFileType
 
 __all__ = ["RemoteFault", "RemoteReadError", "RemoteReader", "sector_url", "serving_all"]
 

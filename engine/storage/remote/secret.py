@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["SECRET_BYTES", "ClusterSecret", "cluster_secret"]
 

@@ -36,16 +36,18 @@ import tarfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-
-from engine.harmonydb import DB
 
 from ..filetypes import SectorFileType, parse_types
 from ..hosts import this_host
 from ..paths import URLS_ISOLATION, local_paths, refresh_host_urls
 from ..sectors import find_sector, parse_sector_name, sector_file_path
 from .secret import ClusterSecret, cluster_secret
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = [
     "DEFAULT_LISTEN",

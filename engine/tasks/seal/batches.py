@@ -9,14 +9,17 @@ through ``message_waits`` (the poller's "PComm Wait" and "Commit Wait").
 from __future__ import annotations
 
 import base64
+from typing import TYPE_CHECKING
 
 from engine.chain import PRE_COMMIT_SECTOR, PROVE_COMMIT_SECTOR, choose_expiration, send_message
-from engine.harmonydb import Tx
-from engine.harmonytask import StillOwned, TaskID
 from engine.resources import MiB, Resources
 
 from .pipeline import COMMIT, PRECOMMIT, PRECOMMIT_CHECK, mark_failed
 from .stage import SectorRow, StageTask
+
+if TYPE_CHECKING:
+    from engine.harmonydb import Tx
+    from engine.harmonytask import StillOwned, TaskID
 
 __all__ = ["CommitBatchTask", "PreCommitBatchTask"]
 

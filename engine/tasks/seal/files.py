@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
 from engine.storage import SectorFileType, SectorNotFound, find_sector
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["local_files"]
 

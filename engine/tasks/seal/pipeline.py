@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import LiteralString
+from typing import TYPE_CHECKING, LiteralString
 
-from engine.harmonydb import DB, Tx
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = [
     "STAGES",

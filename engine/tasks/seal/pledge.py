@@ -4,9 +4,12 @@ the pipeline (the demo)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.chain import get_miner
-from engine.harmonydb import DB, Tx
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB, Tx
 
 __all__ = ["AutoPledge", "auto_pledge", "pledge_sectors", "set_auto_pledge"]
 

@@ -10,9 +10,9 @@ another host only when the files are served and no live machine on a holding hos
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.chain import interactive_randomness
-from engine.harmonydb import DB
-from engine.harmonytask import StillOwned, TaskID
 from engine.proofs import (
     PoRepProof,
     porep_failure,
@@ -27,6 +27,10 @@ from engine.storage import SectorFileType, SectorNotFound
 from .files import local_files
 from .pipeline import POREP
 from .stage import SectorRow, StageTask
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
+    from engine.harmonytask import StillOwned, TaskID
 
 __all__ = ["SEED_CONFIDENCE", "PoRepTask", "prove_porep_elsewhere"]
 

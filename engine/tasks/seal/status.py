@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from engine.harmonydb import DB
+from typing import TYPE_CHECKING, Any
 
 from .porep import SEED_CONFIDENCE
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = ["SectorEvent", "SectorView", "list_sectors", "sector_events", "sector_state"]
 

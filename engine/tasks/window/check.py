@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.chain import LIVE_STATES
-from engine.harmonydb import DB
 from engine.proofs import WINDOW_POST_CHALLENGES, PostSector, SectorFault, generate_window_post
 from engine.proofs.errors import ProofError, SectorFileMissing, SectorFileUnreadable
 from engine.proofs.post import FaultKind, prove_sector
@@ -33,6 +32,7 @@ from engine.storage import this_host
 from .files import PartitionSector, locate, partition_sectors, prove_elsewhere
 
 if TYPE_CHECKING:
+    from engine.harmonydb import DB
     from engine.harmonytask import ProcessPool
 
 __all__ = [

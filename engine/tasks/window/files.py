@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engine.harmonydb import DB
 from engine.proofs import (
     PostSector,
     SectorFault,
@@ -22,6 +22,9 @@ from engine.proofs import (
 from engine.storage import SectorFileType, find_sector
 
 from ..storage import LocalFiles
+
+if TYPE_CHECKING:
+    from engine.harmonydb import DB
 
 __all__ = [
     "PartitionSector",

@@ -29,7 +29,6 @@ from engine.chain import (
     post_randomness,
     send_message,
 )
-from engine.harmonydb import Tx
 from engine.harmonytask import (
     AddTaskFn,
     StillOwned,
@@ -51,6 +50,8 @@ from .files import (
 from .scheduler import WDPOST, WDPOST_RECOVER, WDPOST_SUBMIT
 
 if TYPE_CHECKING:
+    from engine.harmonydb import Tx
+
     from ..workload import Workload
 
 __all__ = ["SubmitRefused", "WdPostRecoverTask", "WdPostSubmitTask", "WdPostTask"]
