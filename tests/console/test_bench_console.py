@@ -80,12 +80,15 @@ async def test_the_console_benchmark_reads_as_text(
     assert "first frame" not in out  # --launches 0
 
 
-def test_the_console_starts_without_the_lotus_client() -> None:
+def test_the_console_starts_without_the_lotus_client_or_the_database_driver() -> None:
     """The first frame waits for the console's imports: Curio's chain watch and its Lotus
-    client (aiohttp, about a third of them) are imported only when a Curio cluster is opened."""
+    client (aiohttp, about a third of them) are imported only when a Curio cluster is opened,
+    the database layer (asyncpg, harmonydb's pools, the engine's scheduler) when the console
+    connects, after the frame."""
     code = (
         "import sys, console.cli, console.app, console.connection; "
-        "print(sorted(m for m in ('aiohttp', 'engine.snapshot.curio.chain') if m in sys.modules))"
+        "print(sorted(m for m in ('aiohttp', 'engine.snapshot.curio.chain', 'asyncpg', "
+        "'engine.harmonydb.db', 'engine.harmonytask.engine') if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
