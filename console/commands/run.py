@@ -15,10 +15,10 @@ from engine.harmonytask import (
     EXIT_RESTART_REQUESTED,
     MachineIdentityInUse,
     MachineNotFound,
-    default_identity,
     resolve_machine,
 )
 from engine.harmonytask.machine_state import MachineState
+from engine.process_identity import default_identity
 
 from .common import CREATES_CLUSTER, CommandError, open_db
 from .default import add_console_options

@@ -41,6 +41,7 @@ from .bounded import ABANDON_AFTER, Unfinished, bounded
 from .capacity import LocalCapacity
 from .config import EngineConfig
 from .errors import MachineIdentityInUse, UnknownTaskType
+from .exit_codes import EXIT_DB_UNREACHABLE
 from .handlers import build_handlers
 from .housekeeping import housekeeping
 from .lifecycle import Lifecycle
@@ -79,11 +80,6 @@ __all__ = [
 #: How long stopping waits for a claim cycle in progress to finish (its claims are admitted and
 #: started, so a graceful stop then waits for them) before cancelling it.
 CYCLE_STOP_WAIT = 5.0
-
-#: Exit status of a process that could not leave the cluster cleanly because the database did
-#: not answer: its row still looks alive, and peers return its tasks once it has been silent for
-#: the machine timeout.
-EXIT_DB_UNREACHABLE = 3
 
 #: Every this many heartbeats the machine gives back tasks it owns but does not run (unless it
 #: provably owns none: see ``TaskEngine._owns_nothing``).

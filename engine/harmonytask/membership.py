@@ -16,6 +16,7 @@ import engine as engine_package
 
 from . import machines, settings
 from .config import ClusterDefault, EngineConfig
+from .exit_codes import EXIT_RESTART_REQUESTED
 from .machines import Beat, Flags
 
 if TYPE_CHECKING:
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["EXIT_RESTART_REQUESTED", "Beat", "Flags", "Membership", "ReapGate"]
-
-#: Exit status asking the supervisor (systemd, the console's wrapper) to start the process again.
-EXIT_RESTART_REQUESTED = 100
 
 NO_FLAGS = Flags(False, None, None, None)
 

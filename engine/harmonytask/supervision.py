@@ -18,12 +18,11 @@ from typing import Any
 
 from engine.harmonydb import HarmonyDBError
 
+from .exit_codes import EXIT_CRASHED
+
 log = logging.getLogger(__name__)
 
 __all__ = ["EXIT_CRASHED", "Supervisor"]
-
-#: Exit status of a process whose engine hit an unexpected error in a background loop.
-EXIT_CRASHED = 1
 
 
 class Supervisor:
