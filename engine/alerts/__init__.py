@@ -10,41 +10,28 @@ Public API::
     alerts = await evaluate_live(curio_db)            # a Curio cluster: read-only, not stored
     await deliver(db, WebhookTarget(url))             # what the webhook should hear now
 
-No UI imports: the CLI (``harmony alerts``) and the console render :class:`Alert`.
+No UI imports: the CLI (``harmony alerts``) and the console render :class:`Alert`. The exports
+load on first use (:mod:`engine.lazy`): the console's snapshot reads stored alerts before its
+first frame without importing every check.
 """
 
-from .checks import CHECKS, Check
-from .curio_checks import CURIO_CHECKS
-from .evaluate import Evaluation, evaluate, evaluate_live
-from .model import Alert, AlertSettings, Finding, Severity
-from .store import NoSuchAlert, ack, list_alerts, mute, prune, record
-from .task import ALERT_EVAL, AlertConfig, AlertEvalTask, alert_tasks, configure_alert_tasks
-from .webhook import WebhookError, WebhookTarget, deliver, redact
+from engine.lazy import lazy_exports
 
-__all__ = [
-    "ALERT_EVAL",
-    "CHECKS",
-    "CURIO_CHECKS",
-    "Alert",
-    "AlertConfig",
-    "AlertEvalTask",
-    "AlertSettings",
-    "Check",
-    "Evaluation",
-    "Finding",
-    "NoSuchAlert",
-    "Severity",
-    "WebhookError",
-    "WebhookTarget",
-    "ack",
-    "alert_tasks",
-    "configure_alert_tasks",
-    "deliver",
-    "evaluate",
-    "evaluate_live",
-    "list_alerts",
-    "mute",
-    "prune",
-    "record",
-    "redact",
-]
+__all__ = lazy_exports(
+    __name__,
+    {
+        "checks": ["CHECKS", "Check"],
+        "curio_checks": ["CURIO_CHECKS"],
+        "evaluate": ["Evaluation", "evaluate", "evaluate_live"],
+        "model": ["Alert", "AlertSettings", "Finding", "Severity"],
+        "store": ["NoSuchAlert", "ack", "list_alerts", "mute", "prune", "record"],
+        "task": [
+            "ALERT_EVAL",
+            "AlertConfig",
+            "AlertEvalTask",
+            "alert_tasks",
+            "configure_alert_tasks",
+        ],
+        "webhook": ["WebhookError", "WebhookTarget", "deliver", "redact"],
+    },
+)
