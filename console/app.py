@@ -319,8 +319,13 @@ class HarmonyConsole(App[int]):
             self.terminal.install()
             self.set_interval(5.0, self.terminal.check, name="tty-watchdog")
         self.screen_change_signal.subscribe(self, self._screen_changed)
-        self.run_worker(self.feed.run(), group="feed", name="feed", exit_on_error=False)
+        # Both after the first frame: connecting imports the database layer (asyncpg, the
+        # reader), tens of milliseconds the frame would otherwise wait for.
+        self.call_after_refresh(self._start_feed)
         self.call_after_refresh(self._mount_panes)
+
+    def _start_feed(self) -> None:
+        self.run_worker(self.feed.run(), group="feed", name="feed", exit_on_error=False)
 
     def _tick(self) -> None:
         with self.batch_update():
