@@ -46,7 +46,7 @@ __all__ = lazy_exports(
             "parse_params",
         ],
         "config": ["EngineConfig"],
-        "engine": ["RunningInfo", "TaskEngine", "default_identity"],
+        "engine": ["RunningInfo", "TaskEngine"],
         "errors": [
             "EngineError",
             "MachineIdentityInUse",

@@ -34,25 +34,24 @@ from typing import TYPE_CHECKING, Any
 from engine.clock import SystemClock, wait_event
 from engine.harmonydb import HarmonyDBError
 from engine.metrics.tasks import TaskMetrics
-from engine.process_identity import default_identity
 
 from . import claims
 from .bounded import ABANDON_AFTER, Unfinished, bounded
 from .capacity import LocalCapacity
 from .config import EngineConfig
 from .errors import MachineIdentityInUse, UnknownTaskType
-from .exit_codes import EXIT_DB_UNREACHABLE
+from .exit_codes import EXIT_CRASHED, EXIT_DB_UNREACHABLE
 from .handlers import build_handlers
 from .housekeeping import housekeeping
 from .lifecycle import Lifecycle
 from .machine_state import state_of_flags
-from .membership import EXIT_RESTART_REQUESTED, Membership
+from .membership import Membership
 from .outcomes import CompletionBatcher, StopReason, cancel_quietly
 from .runner import AttemptHooks, AttemptRunner
 from .scheduling import CycleResult, Scheduler, SchedulerHooks
 from .selfcheck import release_strays
 from .stats import Stats, Tally
-from .supervision import EXIT_CRASHED, Supervisor
+from .supervision import Supervisor
 from .task import MachineView
 from .wakeup import Listener
 
@@ -69,13 +68,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "EXIT_DB_UNREACHABLE",
-    "EXIT_RESTART_REQUESTED",
-    "RunningInfo",
-    "TaskEngine",
-    "default_identity",
-]
+__all__ = ["RunningInfo", "TaskEngine"]
 
 #: How long stopping waits for a claim cycle in progress to finish (its claims are admitted and
 #: started, so a graceful stop then waits for them) before cancelling it.

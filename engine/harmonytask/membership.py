@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EXIT_RESTART_REQUESTED", "Beat", "Flags", "Membership", "ReapGate"]
+__all__ = ["Beat", "Flags", "Membership", "ReapGate"]
 
 NO_FLAGS = Flags(False, None, None, None)
 

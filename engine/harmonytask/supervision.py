@@ -18,11 +18,9 @@ from typing import Any
 
 from engine.harmonydb import HarmonyDBError
 
-from .exit_codes import EXIT_CRASHED
-
 log = logging.getLogger(__name__)
 
-__all__ = ["EXIT_CRASHED", "Supervisor"]
+__all__ = ["Supervisor"]
 
 
 class Supervisor:

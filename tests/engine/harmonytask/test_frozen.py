@@ -21,7 +21,8 @@ import pytest
 from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB
 from engine.harmonytask import EngineConfig, Lifecycle, add_tasks
-from engine.harmonytask.engine import CYCLE_STOP_WAIT, EXIT_DB_UNREACHABLE
+from engine.harmonytask.engine import CYCLE_STOP_WAIT
+from engine.harmonytask.exit_codes import EXIT_DB_UNREACHABLE
 from support.probe import PATIENCE, Probe, wait_until
 
 LIVE = EngineConfig(
