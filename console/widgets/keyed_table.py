@@ -28,7 +28,7 @@ case-insensitively; an empty cell or a dash always comes last.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -44,7 +44,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from .cell_render import fits_fast_path, text_cell_line
+from .cell_render import cell_width, fits_fast_path, text_cell_line
 
 __all__ = ["Column", "KeyedTable", "sort_value"]
 
@@ -292,6 +292,68 @@ class KeyedTable(DataTable[Text]):
             return
         self._rendered_size = event.size
 
+    # ------------------------------------------------------------------ column widths
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable's, with the new rows' text cells measured by
+        :func:`~console.widgets.cell_render.cell_width`.
+
+        DataTable measures every cell of every new row through Rich's measuring protocol (and
+        builds its renderables, caching them): the first fill of the events pane's 500 rows
+        held the event loop 40-50 ms. Rows with a label or an automatic height, or a cell that
+        is not text, still go through DataTable, which also sets the scrollable size.
+        """
+        columns = self.ordered_columns
+        console = self.app.console
+        rest: list[RowKey] = []
+        for row_key in new_rows:
+            row = self.rows.get(row_key)
+            if row is None or self._row_locations.get(row_key) is None:
+                continue  # removed before the table went idle
+            data = self._data[row_key]
+            cells = [data.get(column.key) for column in columns]
+            if (
+                row.label is not None
+                or row.auto_height
+                or not all(cell is None or isinstance(cell, Text) for cell in cells)
+            ):
+                rest.append(row_key)
+                continue
+            for column, cell in zip(columns, cells, strict=True):
+                width = cell_width(cell, console)
+                if width > column.content_width:
+                    column.content_width = width
+        super()._update_dimensions(rest)
+
+    def _fit_columns(self, keys: Iterable[ColumnKey]) -> None:
+        """Size the automatic-width columns among ``keys`` to their widest cell or label now.
+
+        Cells change in place in :meth:`sync` (not through ``update_cell``), and DataTable
+        sizes a column only when rows are added: without this, an error message that grew
+        was cut at the width of the one it replaced, and a column stayed as wide as a row
+        long gone. The widths are those of a table built afresh from the same rows.
+        """
+        console = self.app.console
+        moved = False
+        for key in keys:
+            column = self.columns[key]
+            if not column.auto_width:
+                continue
+            width = max(
+                cell_width(column.label, console),
+                max((cell_width(row.get(key), console) for row in self._data.values()), default=0),
+            )
+            if width != column.content_width:
+                column.content_width = width
+                moved = True
+        if moved:
+            # every rendering of a line carries the columns' widths; DataTable's update count
+            # is in each cache key (see _drop_stale_renderings), and the scrollable size is
+            # measured again when the table goes idle
+            self._update_count += 1
+            self._require_update_dimensions = True
+            self.refresh()
+
     # ------------------------------------------------------------------ sorting
 
     def _label(self, column: Column, arrow: str = "") -> Text:
@@ -322,13 +384,17 @@ class KeyedTable(DataTable[Text]):
         """Sort by ``column`` (None: the pane's order) and redraw the header's arrow."""
         before = self.sort_column
         self.sort_column, self.sort_reverse = column, reverse
+        relabelled = []
         for index in {before, column} - {None}:
             assert index is not None
             spec = self.columns_spec[index]
             arrow = ARROWS[reverse] if index == column else ""
-            self.columns[self._column_key(spec.key)].label = self._label(spec, arrow)
+            key = self._column_key(spec.key)
+            self.columns[key].label = self._label(spec, arrow)
+            relabelled.append(key)
         # DataTable caches its header by its update count; a new label needs a new count
         self._update_count += 1
+        self._fit_columns(relabelled)  # an arrow can widen a column sized to its label
         self.refresh()
         if self.row_count:
             selected = self.selected_key
@@ -380,8 +446,9 @@ class KeyedTable(DataTable[Text]):
         self._given = list(rows)
         changed: dict[RowKey, list[ColumnKey]] = {}
         with self.app.batch_update():
-            for stale in [k for k in self.rows if k.value not in rows]:
-                self.remove_row(stale)
+            stale = [k for k in self.rows if k.value not in rows]
+            for row_key in stale:
+                self.remove_row(row_key)
             for key, cells in rows.items():
                 row_key = RowKey(key)
                 if row_key not in self.rows:
@@ -394,6 +461,9 @@ class KeyedTable(DataTable[Text]):
                         changed.setdefault(row_key, []).append(column)
             if changed:
                 self._forget_rendered(changed)
+            self._fit_columns(
+                keys if stale else {column for columns in changed.values() for column in columns}
+            )
             self._reorder(self._sorted(self._given, rows.__getitem__))
             if selected is not None and selected in rows:
                 index = self.get_row_index(selected)

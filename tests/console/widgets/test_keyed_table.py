@@ -241,3 +241,76 @@ async def test_cells_draw_as_datatable_draws_them() -> None:
         table._render_cell = MethodType(DataTable._render_cell, table)  # type: ignore[method-assign]
         stock = await rendered_afresh(app, pilot)
     assert ours == stock
+
+
+class StockApp(App[None]):
+    """A stock DataTable given the same columns and rows: the oracle for column widths."""
+
+    def __init__(self, final: dict[str, tuple[Text, ...]]) -> None:
+        super().__init__()
+        self.final = final
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False)
+        for column in COLUMNS:
+            table.add_column(Text(column.label), key=column.key, width=column.width)
+        for key, cells in self.final.items():
+            table.add_row(*cells, key=key)
+        yield table
+
+
+async def stock_widths(final: dict[str, tuple[Text, ...]]) -> list[int]:
+    app = StockApp(final)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        table = app.query_one(DataTable)
+        return [column.get_render_width(table) for column in table.columns.values()]
+
+
+def note_rows(notes: dict[str, str]) -> dict[str, tuple[Text, ...]]:
+    return {
+        key: (Text(key), Text("1s", justify="right"), Text(note)) for key, note in notes.items()
+    }
+
+
+async def test_columns_fit_their_cells_as_a_fresh_datatable_sizes_them() -> None:
+    """A cell that grows in place widens its column (it was cut at the old width), a column
+    narrows when its widest row goes or shrinks, and new rows are measured as DataTable
+    measures them: after every refresh the widths are a stock DataTable's for the same rows,
+    and the long note is drawn whole."""
+    steps = [
+        {"a": "x", "b": "yy"},
+        {"a": "a note that grew", "b": "yy"},  # in place: wider
+        {"a": "a note that grew", "b": "yy", "c": "wide \u4e2d\u6587 cell"},  # new row, wide chars
+        {"b": "yy", "c": "short"},  # the widest row gone, the next one shrunk
+        {"b": "yy"},
+        {"b": "two\nlines, the first shorter"},  # a line break: the widest line counts
+    ]
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        for notes in steps:
+            table.sync(note_rows(notes))
+            await drawn(app, pilot)
+            widths = [column.get_render_width(table) for column in table.columns.values()]
+            assert widths == await stock_widths(note_rows(notes)), notes
+        table.sync(note_rows(steps[1]))
+        assert any("a note that grew" in text for text, _ in await drawn(app, pilot))
+
+
+async def test_a_sort_arrow_widens_a_column_sized_to_its_label() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        table.sync(note_rows({"a": "x"}))
+        await drawn(app, pilot)
+        note = table.columns[table._column_key("note")]
+        assert note.content_width == len("Note")
+        table.set_sort(2)
+        header = (await drawn(app, pilot))[0][0]
+        assert "Note\u2191" in header
+        assert note.content_width == len("Note\u2191")
+        table.set_sort(None)
+        await drawn(app, pilot)
+        assert note.content_width == len("Note")
