@@ -247,15 +247,15 @@ class EventsPane(Pane):
 
     def tick(self, now: datetime) -> None:
         """Once a second: only the ages that changed are redrawn (an event never changes)."""
-        table = self.table
-        with self.app.batch_update():
-            for e in self._shown:
-                age = duration(e.age(now))
-                shown = self._ages.get(e.key)
-                if (shown is None or shown[0] != age) and e.key in table.rows:
-                    cell = text(age, "dim", right=True)
-                    self._ages[e.key] = (age, cell)
-                    table.update_cell(e.key, "age", cell)
+        moved = {}
+        for e in self._shown:
+            age = duration(e.age(now))
+            shown = self._ages.get(e.key)
+            if shown is None or shown[0] != age:
+                cell = text(age, "dim", right=True)
+                self._ages[e.key] = (age, cell)
+                moved[e.key] = cell
+        self.table.set_cells("age", moved)
 
     def _cells(self, e: EventSnap, age: str, machine: str, styles: Styles) -> tuple[Text, ...]:
         return (

@@ -104,14 +104,7 @@ class JobsTable(KeyedTable):
     def tick(self, snap: ClusterSnapshot, now: datetime) -> None:
         """Move the elapsed times on to ``now`` (once a second, between snapshots): only that
         column's cells, and only those whose text changed."""
-        with self.app.batch_update():
-            for job in self.jobs:
-                key = str(job.id)
-                if key not in self.rows:
-                    continue  # filtered out
-                cell = elapsed_cell(job, snap, now)
-                if self.get_cell(key, "elapsed") != cell:
-                    self.update_cell(key, "elapsed", cell)
+        self.set_cells("elapsed", {str(job.id): elapsed_cell(job, snap, now) for job in self.jobs})
 
     def selected_job(self) -> Job | None:
         """The job under the cursor, as last shown."""

@@ -396,11 +396,17 @@ class KeyedTable(DataTable[Text]):
         self._update_count += 1
         self._fit_columns(relabelled)  # an arrow can widen a column sized to its label
         self.refresh()
-        if self.row_count:
-            selected = self.selected_key
-            self._reorder(self._sorted(self._given, lambda key: self.get_row(key)))
-            if selected is not None:
-                self.select_key(selected)
+        self._resort(scroll=True)
+
+    def _resort(self, *, scroll: bool) -> None:
+        """Put the rows in the sort order again, the cursor on the row it was on (``scroll``:
+        and that row in view)."""
+        if not self.row_count:
+            return
+        selected = self.selected_key
+        self._reorder(self._sorted(self._given, lambda key: self.get_row(key)))
+        if selected is not None and (index := self.get_row_index(selected)) != self.cursor_row:
+            self.move_cursor(row=index, animate=False, scroll=scroll)
 
     def _column_key(self, key: str) -> ColumnKey:
         return next(k for k in self.columns if k.value == key)
@@ -469,6 +475,31 @@ class KeyedTable(DataTable[Text]):
                 index = self.get_row_index(selected)
                 if index != self.cursor_row:
                     self.move_cursor(row=index, animate=False, scroll=False)
+
+    def set_cells(self, column: str, cells: Mapping[str, Text]) -> None:
+        """Replace cells of ``column`` in place, by row key (rows not shown are skipped): the
+        once-a-second moves of ages and elapsed times between refreshes.
+
+        As in :meth:`sync`, only the changed cells' renderings go, the column fits its cells
+        and a table sorted by that column is sorted again. ``DataTable.update_cell`` would move
+        the update count with each cell (every rendering on screen drawn again, every second)
+        and measure the whole column through Rich for each cell that got narrower.
+        """
+        key = self._column_key(column)
+        changed: dict[RowKey, list[ColumnKey]] = {}
+        for row, cell in cells.items():
+            row_key = RowKey(row)
+            data = self._data.get(row_key)
+            if data is not None and not same_cell(data[key], cell):
+                data[key] = cell
+                changed[row_key] = [key]
+        if not changed:
+            return
+        with self.app.batch_update():
+            self._forget_rendered(changed)
+            self._fit_columns([key])
+            if self.sort_column is not None and self.columns_spec[self.sort_column].key == column:
+                self._resort(scroll=False)
 
     def _forget_rendered(self, changed: Mapping[RowKey, Sequence[ColumnKey]]) -> None:
         """Forget the renderings of the cells in ``changed`` (their values were replaced in

@@ -314,3 +314,45 @@ async def test_a_sort_arrow_widens_a_column_sized_to_its_label() -> None:
         table.set_sort(None)
         await drawn(app, pilot)
         assert note.content_width == len("Note")
+
+
+async def test_set_cells_renders_only_what_moved_and_sorts_again() -> None:
+    """The once-a-second tick: two ages move, two cells render (not the 36 on screen), and
+    the screen is what a fresh table shown the same rows draws; a table sorted by that
+    column is sorted again, the cursor staying on its row."""
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        cache = counting(table)
+        table.sync(rows(AGES))
+        table.focus()
+        await drawn(app, pilot)
+        first = cache.puts
+        table.set_cells("age", {"m03": Text("3s", justify="right"), "gone": Text("1s")})
+        await drawn(app, pilot)
+        assert cache.puts == first  # the same text, and a row not shown: nothing moved
+        moved = {"m03": "99s", "m07": "1m"}
+        table.set_cells("age", {k: Text(v, justify="right") for k, v in moved.items()})
+        after = await drawn(app, pilot)
+        assert cache.puts - first == 2
+        assert after == await fresh_rendering(rows(dict(AGES, **moved)), focus_other=False)
+
+        table.set_sort(1)  # by age, ascending
+        table.select_key("m05")
+        await drawn(app, pilot)
+        table.set_cells("age", {"m01": Text("1h05m", justify="right")})
+        sorted_after = await drawn(app, pilot)
+        assert table.keys[-1] == "m01"  # the oldest last
+        assert table.selected_key == "m05"
+        assert sorted_after == await rendered_afresh(app, pilot)
+
+
+async def test_set_cells_widens_an_automatic_column() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.table
+        table.sync(note_rows({"a": "x", "b": "y"}))
+        await drawn(app, pilot)
+        table.set_cells("note", {"b": Text("a much longer note")})
+        lines = await drawn(app, pilot)
+        assert any("a much longer note" in text for text, _ in lines)
