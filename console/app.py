@@ -43,7 +43,7 @@ from engine.clock import Clock, SystemClock
 from engine.harmonytask.workers import prestart_worker_processes
 from engine.snapshot import ClusterSnapshot, drain_plan
 
-from . import collector, strip_cycles
+from . import collector, strips
 from .actions import ActionFailed, AdminAction, offer, perform
 from .alert_actions import change_alert, refusal
 from .connection import DatabaseLink, Target, open_link
@@ -180,7 +180,7 @@ class HarmonyConsole(App[int]):
         theme: str | None = None,
         watchdog: bool = True,
     ) -> None:
-        strip_cycles.install()  # before any frame: every line drawn would be cyclic garbage
+        strips.install()  # before any frame: every line drawn would be cyclic garbage
         super().__init__()
         self.target = target
         self.read_only = target.read_only

@@ -267,7 +267,7 @@ class MachinesPane(Pane):
     def tick(self, now: datetime) -> None:
         snap = self.snapshot
         if self._wide and snap is not None and snap.error(self.SECTION) is None:
-            self.jobs_table.show(snap, now)  # elapsed times move on between refreshes
+            self.jobs_table.tick(snap, now)  # elapsed times move on between refreshes
 
     # ------------------------------------------------------------------ actions
 
