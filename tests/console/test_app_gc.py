@@ -6,6 +6,7 @@ gives both back when it closes."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from typing import Any
 
@@ -43,3 +44,43 @@ def test_settle_twice_restores_the_first_settings() -> None:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+def test_the_generation_due_is_cpythons_choice() -> None:
+    young = collector.IDLE_YOUNG
+    middle, old = collector.OLDER_THRESHOLDS
+    assert collector.generation_due((young, 0, 0), 0, 0) == 0
+    assert collector.generation_due((young, middle, 0), 0, 0) == 0
+    assert collector.generation_due((young, middle + 1, 0), 0, 0) == 1
+    # the full pass: past its count, once a quarter of what the last one kept is new
+    assert collector.generation_due((young, middle + 1, old + 1), 24, 100) == 1
+    assert collector.generation_due((young, 0, old + 1), 25, 100) == 2
+    assert collector.generation_due((young, 0, old), 25, 100) == 0
+
+
+async def test_passes_run_between_the_loops_steps() -> None:
+    """Objects past the idle mark, fewer than CPython's own threshold: a young pass follows
+    on the loop, from the check between its steps (CPython would not have collected yet)."""
+    passes: list[int] = []
+
+    def observe(phase: str, info: dict[str, int]) -> None:
+        if phase == "stop":
+            passes.append(info["generation"])
+
+    before = gc.get_threshold()
+    try:
+        collector.settle()
+        gc.callbacks.append(observe)
+        kept = [[] for _ in range(collector.IDLE_YOUNG + 100)]  # tracked, alive
+        assert gc.get_count()[0] < collector.YOUNG_THRESHOLD
+        assert passes == []
+        await wait_until(lambda: passes, within=5, what="a pass between the loop's steps")
+        assert passes[0] == 0
+        assert gc.get_count()[0] < collector.IDLE_YOUNG
+        del kept
+    finally:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(observe)
+        collector.restore()
+        gc.set_threshold(*before)
+    assert collector._idle is None
