@@ -323,18 +323,26 @@ async def curio_winning(tx: Any, s: AlertSettings, now: datetime) -> list[Findin
     return out
 
 
+#: Curio's ``message_waits.created_at`` is a UTC wall clock stored through the writing
+#: session's zone (``DEFAULT TIMEZONE('UTC', NOW())`` into a ``timestamptz``), and Curio's own
+#: pending-messages alert reads its wall-clock fields back as UTC. Under a database whose
+#: default zone is not UTC the stored instant is off by the zone's offset (east of UTC a
+#: message just sent would read as hours old), so the instant is rebuilt the same way: the
+#: wall clock in the zone Curio's sessions use ($2), read as UTC.
 CURIO_PENDING = """
-SELECT signed_message_cid, created_at FROM message_waits
- WHERE executed_tsk_cid IS NULL AND created_at < now() - make_interval(secs => $1)
+SELECT signed_message_cid, (created_at AT TIME ZONE $2) AT TIME ZONE 'UTC' AS sent
+  FROM message_waits
+ WHERE executed_tsk_cid IS NULL
+   AND (created_at AT TIME ZONE $2) AT TIME ZONE 'UTC' < now() - make_interval(secs => $1)
  ORDER BY created_at LIMIT 100
 """
 
 
-async def curio_pending_messages(tx: Any, s: AlertSettings, now: datetime) -> list[Finding]:
-    exists = await tx.query_value("SELECT to_regclass('message_waits') IS NOT NULL")
+async def curio_pending_messages(db: Any, s: AlertSettings, now: datetime) -> list[Finding]:
+    exists = await db.query_value("SELECT to_regclass('message_waits') IS NOT NULL")
     if not exists:
         return []
-    rows = await tx.select(CURIO_PENDING, s.message_stuck)
+    rows = await db.select(CURIO_PENDING, s.message_stuck, await db.default_timezone())
     if not rows:
         return []
     cids = [r["signed_message_cid"] for r in rows]

@@ -123,6 +123,7 @@ class DB:
         self.server_version = server_version
         self.is_yugabyte = "-YB-" in server_version
         self._notify_supported: bool | None = None
+        self._default_timezone: str | None = None
         self._closed = False
         self.on_close: list[Callable[[], Any]] = []
         #: the embedded server handle when this DB runs on one (set by ``connect``)
@@ -498,6 +499,20 @@ class DB:
             return
         # a wake-up sent twice wakes listeners twice: harmless, so a lost one is re-sent
         await self.exec("SELECT pg_notify($1, $2)", self.channel(name), payload, idempotent=True)
+
+    async def default_timezone(self) -> str:
+        """The time zone a session gets when it names none (the server's, the database's or
+        the role's ``TimeZone``): the zone another system's sessions, Curio's among them,
+        read and write wall-clock times in. harmony's own sessions ask for UTC, so a
+        connection of its own asks, once per DB."""
+        if self._default_timezone is None:
+            conn = await _raw_connect(self.url, self.bounds, timezone=None, read_only=True)
+            try:
+                with translated():
+                    self._default_timezone = str(await conn.fetchval("SHOW TimeZone"))
+            finally:
+                await conn.close()
+        return self._default_timezone
 
     async def listen_connection(self) -> asyncpg.Connection:
         """A dedicated connection (not from the pool) for LISTEN; the caller closes it."""
@@ -903,10 +918,14 @@ async def _raw_connect(
     *,
     search_path: str | None = None,
     read_only: bool = False,
+    timezone: str | None = "UTC",
 ) -> asyncpg.Connection:
     """A connection outside the pool, with the same bounds (a LISTEN connection idles for
-    hours: keepalive is what finds it dead)."""
-    settings = {**bounds.server_settings(), "timezone": "UTC"}
+    hours: keepalive is what finds it dead); ``timezone`` None leaves the session's zone to the
+    server's settings."""
+    settings = bounds.server_settings()
+    if timezone is not None:
+        settings["timezone"] = timezone
     if search_path:
         settings["search_path"] = search_path
     if read_only:

@@ -31,7 +31,7 @@ from engine.harmonydb import DB
 from engine.lotus import ApiInfo
 from engine.snapshot.curio import CurioSnapshotReader
 from engine.snapshot.curio.chain import ChainState, ChainWatch
-from support.curio_read import curio_session, owner_exec
+from support.curio_read import curio_session, owner, owner_exec, select_only
 from support.curio_schema import SP_ID, CurioCluster
 
 TOKEN = "curio-alerts-token-0123456789abcdef"
@@ -241,6 +241,48 @@ async def test_a_message_pending_for_more_than_an_hour(curio_db: CurioCluster) -
     assert cid in alert.message and "lotus mpool replace --auto CID" in alert.message
     await owner_exec(curio_db, (LANDED, cid, "bafy2bzacetipset", 4600, 0))
     assert found(await live(curio_db), "message-stuck") == []
+
+
+async def test_a_message_pending_under_a_database_zone_east_of_utc(
+    curio_db: CurioCluster,
+) -> None:
+    """Curio stores ``created_at`` as the UTC wall clock through its session's zone, and reads
+    the wall clock back as UTC (alertmanager's pendingMessagesCheck). Where the database's
+    zone is UTC+8, a message Curio just sent is stored as an instant 8 hours old: read as an
+    instant, it was stuck at once. Read as Curio reads it, it is stuck after the hour."""
+    cid = "bafy2bzacestuckeast"
+    zone = "Asia/Shanghai"
+    async with select_only(curio_db) as url:
+        role = url.split("://", 1)[1].split(":", 1)[0]
+        async with owner(curio_db) as conn:
+            # the zone the database gives a session that names none (as Curio's do)
+            await conn.execute(f"ALTER ROLE {role} SET timezone = '{zone}'")
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL timezone = '{zone}'")
+                await conn.execute(
+                    "INSERT INTO message_waits (signed_message_cid) VALUES ($1)", cid
+                )  # created_at by Curio's own default
+            stored_age = await conn.fetchval(
+                "SELECT now() - created_at FROM message_waits WHERE signed_message_cid = $1", cid
+            )
+        assert stored_age > timedelta(hours=7)  # the instant as stored: 8 hours back
+
+        async def pending() -> list[Alert]:
+            async with curio_session(curio_db, url=url, read_only=True) as db:
+                assert await db.default_timezone() == zone
+                return found(await evaluate_live(db), "message-stuck")
+
+        assert await pending() == []
+        await owner_exec(
+            curio_db,
+            (
+                "UPDATE message_waits SET created_at = created_at - interval '61 minutes' "
+                "WHERE signed_message_cid = $1",
+                cid,
+            ),
+        )
+        (alert,) = await pending()
+        assert cid in alert.message
 
 
 # -------------------------------------------------------------------- with the Lotus node
