@@ -330,8 +330,7 @@ async def curio_winning(tx: Any, s: AlertSettings, now: datetime) -> list[Findin
 #: message just sent would read as hours old), so the instant is rebuilt the same way: the
 #: wall clock in the zone Curio's sessions use ($2), read as UTC.
 CURIO_PENDING = """
-SELECT signed_message_cid, (created_at AT TIME ZONE $2) AT TIME ZONE 'UTC' AS sent
-  FROM message_waits
+SELECT signed_message_cid FROM message_waits
  WHERE executed_tsk_cid IS NULL
    AND (created_at AT TIME ZONE $2) AT TIME ZONE 'UTC' < now() - make_interval(secs => $1)
  ORDER BY created_at LIMIT 100
