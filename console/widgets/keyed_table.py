@@ -396,17 +396,18 @@ class KeyedTable(DataTable[Text]):
         self._update_count += 1
         self._fit_columns(relabelled)  # an arrow can widen a column sized to its label
         self.refresh()
-        self._resort(scroll=True)
+        self._put_in_order(self.selected_key, self.get_row, scroll=True)
 
-    def _resort(self, *, scroll: bool) -> None:
-        """Put the rows in the sort order again, the cursor on the row it was on (``scroll``:
-        and that row in view)."""
-        if not self.row_count:
-            return
-        selected = self.selected_key
-        self._reorder(self._sorted(self._given, lambda key: self.get_row(key)))
-        if selected is not None and (index := self.get_row_index(selected)) != self.cursor_row:
-            self.move_cursor(row=index, animate=False, scroll=scroll)
+    def _put_in_order(
+        self, selected: str | None, cells_of: Callable[[str], Cells], *, scroll: bool
+    ) -> None:
+        """Put the rows in the sort order (``cells_of`` gives a row's cells), the cursor on
+        ``selected`` if it is still shown (``scroll``: and that row in view)."""
+        self._reorder(self._sorted(self._given, cells_of))
+        if selected is not None and selected in self.rows:
+            index = self.get_row_index(selected)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False, scroll=scroll)
 
     def _column_key(self, key: str) -> ColumnKey:
         return next(k for k in self.columns if k.value == key)
@@ -470,11 +471,7 @@ class KeyedTable(DataTable[Text]):
             self._fit_columns(
                 keys if stale else {column for columns in changed.values() for column in columns}
             )
-            self._reorder(self._sorted(self._given, rows.__getitem__))
-            if selected is not None and selected in rows:
-                index = self.get_row_index(selected)
-                if index != self.cursor_row:
-                    self.move_cursor(row=index, animate=False, scroll=False)
+            self._put_in_order(selected, rows.__getitem__, scroll=False)
 
     def set_cells(self, column: str, cells: Mapping[str, Text]) -> None:
         """Replace cells of ``column`` in place, by row key (rows not shown are skipped): the
@@ -499,7 +496,7 @@ class KeyedTable(DataTable[Text]):
             self._forget_rendered(changed)
             self._fit_columns([key])
             if self.sort_column is not None and self.columns_spec[self.sort_column].key == column:
-                self._resort(scroll=False)
+                self._put_in_order(self.selected_key, self.get_row, scroll=False)
 
     def _forget_rendered(self, changed: Mapping[RowKey, Sequence[ColumnKey]]) -> None:
         """Forget the renderings of the cells in ``changed`` (their values were replaced in
