@@ -207,6 +207,9 @@ async def test_edit_checks_then_stores_and_a_concurrent_edit_is_refused(
     code, _, err = await here(db, capsys, "config", "edit", "seal")  # stdin is no terminal
     assert code == 1 and "key 'heartbeat': must be more than 0" in err
     assert "nothing was stored" in err
+    kept = Path(err.split("your text is kept in ")[1].split()[0])
+    assert kept.read_text() == "heartbeat = 0\n"  # what was typed is not lost
+    kept.unlink()
     assert (await get_layer(db, "seal")).version == 2
 
     # someone else stores a version while this edit is open: the edit stores nothing
