@@ -140,15 +140,25 @@ def hold_back(
 def admission_order(
     claimed: Iterable[Claimed], *, starvation_after: float, now: object = None
 ) -> list[Claimed]:
-    """Claimed tasks best first: priority plus one per ``starvation_after`` waited (each
-    task's ``waited``, by the database's clock), then the oldest, then the lowest id (a total
-    order, so ties never depend on claim order). ``now`` is ignored, accepted until the
-    scheduler stops passing it."""
+    """Claimed tasks best first: priority plus one per ``starvation_after`` waited, then the
+    oldest, then the lowest id (a total order, so ties never depend on claim order). ``now``
+    is ignored, accepted until the scheduler stops passing it.
+
+    Every wait is taken at one instant, the cycle's last claim (``claimed_at``, by the
+    database's clock like ``posted_time``). Each task's own ``waited`` ends at its own claim,
+    and a cycle's claims are statements some milliseconds apart: a type claimed later gained
+    those milliseconds, so two types added a moment apart were admitted newest first, and
+    under a limiter they share the newer took the slots the older one waited for."""
     del now
+    claimed = list(claimed)
+    if not claimed:
+        return []
     step = max(starvation_after, 1.0)
+    at = max(c.claimed_at for c in claimed)
 
     def effective(c: Claimed) -> tuple[float, datetime, int]:
-        return (-(c.priority + c.waited / step), c.posted_time, c.id)
+        waited = (at - c.posted_time).total_seconds()
+        return (-(c.priority + waited / step), c.posted_time, c.id)
 
     return sorted(claimed, key=effective)
 

@@ -127,6 +127,22 @@ def test_admission_is_by_priority_plus_age_then_oldest_then_id() -> None:
     assert [c.id for c in order] == [2, 5, 3, 4, 1]
 
 
+def test_admission_compares_waits_at_one_instant_not_at_each_claim() -> None:
+    """A cycle claims type by type, so the later claim's tasks have waited longer by the
+    time between the statements. Measured at each claim, the newer task looked older."""
+    older = Claimed(1, "alpha", 1, 0, NOW, 0, NOW + timedelta(milliseconds=10), waited=0.010)
+    newer = Claimed(
+        2, "beta", 1, 0, NOW + timedelta(milliseconds=4), 0,
+        NOW + timedelta(milliseconds=30), waited=0.026,
+    )  # fmt: skip
+    assert [c.id for c in admission_order([newer, older], starvation_after=1)] == [1, 2]
+    aged = Claimed(3, "gamma", 1, 0, NOW - timedelta(seconds=2), 0, NOW, waited=2.0)
+    boosted = Claimed(4, "delta", 1, 1, NOW, 0, NOW + timedelta(seconds=1), waited=1.0)
+    # at the last claim gamma has waited 3 s: 3 steps, more than delta's priority 1 + 0
+    assert [c.id for c in admission_order([boosted, aged], starvation_after=1)] == [3, 4]
+    assert admission_order([], starvation_after=1) == []
+
+
 def test_local_capacity_counts_attempts_and_limiter_slots_together() -> None:
     hs = handlers(Kind("t", cost=Resources(cpu=3), max=2))
     capacity = LocalCapacity(BOX)
