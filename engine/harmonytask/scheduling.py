@@ -8,8 +8,8 @@ One cycle (:meth:`Scheduler.cycle`):
    anything; types with their own ``can_accept`` look at candidates first.
 3. Admit the claimed tasks locally in order of effective priority (priority, plus one per
    ``starvation_after`` waited, every wait taken at the cycle's last claim); a task that no
-   longer fits (several types competed for the same
-   free resources) is released at once, fenced, without counting a failure.
+   longer fits (several types competed for the same free resources) is released at once,
+   fenced, without counting a failure.
 
 Aging: when a pending task that fits this machine's total capacity but not what is free now has
 waited longer than ``starvation_after``, the machine stops admitting other work until it fits.
