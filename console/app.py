@@ -43,7 +43,7 @@ from engine.clock import Clock, SystemClock
 from engine.harmonytask.workers import prestart_worker_processes
 from engine.snapshot import ClusterSnapshot, drain_plan
 
-from . import collector, strips
+from . import collector, component_styles, strips
 from .actions import ActionFailed, AdminAction, offer, perform
 from .alert_actions import change_alert, refusal
 from .connection import DatabaseLink, Target, open_link
@@ -181,6 +181,7 @@ class HarmonyConsole(App[int]):
         watchdog: bool = True,
     ) -> None:
         strips.install()  # before any frame: every line drawn would be cyclic garbage
+        component_styles.install()  # each restyle would drop a style node per component
         super().__init__()
         self.target = target
         self.read_only = target.read_only
