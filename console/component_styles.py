@@ -17,7 +17,9 @@ pass, the longest pause the console has (:mod:`console.collector`).
 Here the stylesheet is applied again to the virtual node the widget already has, and a new
 one is made only for a component that has none yet. Whether the widget is refreshed follows
 Textual's rule: its rules changed (Textual compares the new node's styles with the old one's;
-here the rules before the apply with those after).
+here the rules before the apply with those after). On the console benchmark, alternating
+120 s runs with and without this: young passes 43-44 against 82-84, middle passes 7 against
+13, no full pass against one, peak RSS 72 against 80 MB.
 
 tests/console/test_component_styles.py holds the styles against Textual's own restyle for the
 console's widgets in every state the panes use. Textual is pinned to one version in
@@ -26,6 +28,7 @@ pyproject.toml; an upgrade that changes this part fails those tests.
 
 from __future__ import annotations
 
+from textual.css.styles import RenderStyles
 from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
 
@@ -46,7 +49,7 @@ def _process_component_classes(self: Stylesheet, node: DOMNode) -> None:
         return
     refresh_node = False
     old = node._component_styles
-    kept: dict[str, object] = {}
+    kept: dict[str, RenderStyles] = {}
     for component in sorted(component_classes):
         styles = old.get(component)
         virtual = styles.node if styles is not None else None
@@ -62,7 +65,7 @@ def _process_component_classes(self: Stylesheet, node: DOMNode) -> None:
         refresh_node = refresh_node or changed
         kept[component] = virtual.styles
     node._component_styles.clear()
-    node._component_styles.update(kept)  # type: ignore[arg-type]
+    node._component_styles.update(kept)
     if refresh_node:
         node.refresh()
 
