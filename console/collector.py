@@ -33,7 +33,7 @@ keep the pauses short, taken once the first frame is drawn:
   :data:`IDLE_CHECK_S` collects the youngest generation once :data:`IDLE_YOUNG` new objects
   are waiting (half of :data:`YOUNG_THRESHOLD`, which stays as the backstop for a step that
   allocates more), choosing the generation as CPython does (its thresholds, and a full pass
-  only once the objects promoted since the last one are a quarter of those it kept). Passes
+  only once the oldest generation has grown by a quarter of what the last one kept). Passes
   are also shorter, as each generation is collected with less in it. Side by side on the
   console benchmark (15 s runs, interleaved): event-loop lag max 57 / 66 ms against 92 / 95
   ms, middle passes 8-15 ms against 27-36 ms, young passes at most 10-15 ms. A full pass
@@ -65,7 +65,7 @@ __all__ = [
 #: collected; CPython's default is 700
 YOUNG_THRESHOLD = 20_000
 #: young passes per middle one, middle passes per full one (a full pass also waits until the
-#: objects promoted since the last one are a quarter of those it kept)
+#: oldest generation has grown by a quarter of what the last one kept)
 OLDER_THRESHOLDS = (5, 10)
 #: new tracked objects before the check between the loop's steps collects
 IDLE_YOUNG = YOUNG_THRESHOLD // 2
@@ -78,9 +78,14 @@ _idle: _IdlePasses | None = None
 
 def generation_due(counts: tuple[int, int, int], pending: int, total: int) -> int:
     """The generation CPython's own collection would take with these counts: the oldest one
-    whose count passed its threshold, the full one only when the objects promoted to it
-    since its last pass (``pending``) are at least a quarter of those that pass kept
-    (``total``)."""
+    whose count passed its threshold, the full one only when what the oldest generation
+    gained since its last pass (``pending``) is at least a quarter of what that pass kept
+    (``total``).
+
+    CPython counts as gained every object it promoted. :class:`_IdlePasses` counts what is
+    still there: a promoted object that reference counting freed since (a refresh's
+    snapshot, rows of a table drawn again) is nothing a full pass would walk or free, and
+    counted, it brought the next full pass, a walk of everything alive, sooner."""
     _, middle, old = counts
     if old > OLDER_THRESHOLDS[1] and pending >= total // 4:
         return 2
@@ -94,10 +99,13 @@ class _IdlePasses:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        #: objects promoted to the oldest generation since its last pass, and those that pass
-        #: kept (settle's, since frozen): CPython's own figures, which Python cannot read
+        #: how much the oldest generation has grown since its last pass (objects promoted to
+        #: it and still there: alive, or dead in cycles), and what that pass kept (settle's,
+        #: since frozen)
         self.pending = 0
         self.total = gc.get_freeze_count()
+        #: the oldest generation's size after its last pass (settle froze all it had)
+        self._kept = 0
         self._handle = loop.call_later(IDLE_CHECK_S, self._check)
 
     def _check(self) -> None:
@@ -108,11 +116,12 @@ class _IdlePasses:
 
     def collect(self, generation: int) -> None:
         if generation == 1:
-            waiting = len(gc.get_objects(0)) + len(gc.get_objects(1))
-            self.pending += max(waiting - gc.collect(1), 0)
+            gc.collect(1)
+            self.pending = max(len(gc.get_objects(2)) - self._kept, 0)
         elif generation == 2:
             gc.collect(2)
             self.pending, self.total = 0, len(gc.get_objects(2))
+            self._kept = self.total
         else:
             gc.collect(0)
 

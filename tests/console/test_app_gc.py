@@ -84,3 +84,48 @@ async def test_passes_run_between_the_loops_steps() -> None:
         collector.restore()
         gc.set_threshold(*before)
     assert collector._idle is None
+
+
+class Node:
+    """A tracked object that can be made part of a cycle."""
+
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+async def test_a_full_pass_waits_for_growth_not_for_promotions() -> None:
+    """Objects promoted to the oldest generation and freed since by reference counting (a
+    refresh's snapshot) do not bring a full pass; cycles that died there, and objects still
+    alive, count until a full pass frees or keeps them."""
+    before = gc.get_threshold()
+    try:
+        collector.settle()
+        passes = collector._idle
+        assert passes is not None
+        quarter = passes.total // 4 + 1
+
+        alive = [Node() for _ in range(quarter)]
+        passes.collect(1)  # promoted
+        assert passes.pending >= quarter
+        del alive  # freed by reference counting, gone from the oldest generation
+        passes.collect(1)
+        assert passes.pending < quarter // 10  # CPython's count would still hold them
+
+        cycles = [Node() for _ in range(quarter)]
+        for node in cycles:
+            node.other = node
+        passes.collect(1)
+        del cycles  # dead in cycles, still tracked in the oldest generation
+        passes.collect(1)
+        assert passes.pending >= quarter
+        assert (
+            collector.generation_due(
+                (0, 0, collector.OLDER_THRESHOLDS[1] + 1), passes.pending, passes.total
+            )
+            == 2
+        )
+        passes.collect(2)
+        assert passes.pending == 0 and passes.total < quarter
+    finally:
+        collector.restore()
+        gc.set_threshold(*before)
