@@ -32,7 +32,7 @@ from textual.css.styles import RenderStyles
 from textual.css.stylesheet import Stylesheet
 from textual.dom import DOMNode
 
-__all__ = ["install"]
+__all__ = ["install", "uninstall"]
 
 _stock = Stylesheet._process_component_classes
 

@@ -89,43 +89,42 @@ async def test_passes_run_between_the_loops_steps() -> None:
 class Node:
     """A tracked object that can be made part of a cycle."""
 
+    __slots__ = ("other",)
+
     def __init__(self) -> None:
         self.other: Node | None = None
 
 
 async def test_a_full_pass_waits_for_growth_not_for_promotions() -> None:
     """Objects promoted to the oldest generation and freed since by reference counting (a
-    refresh's snapshot) do not bring a full pass; cycles that died there, and objects still
-    alive, count until a full pass frees or keeps them."""
+    refresh's snapshot) do not count towards a full pass; cycles that died there, and objects
+    still alive, count until a full pass frees or keeps them."""
+    n = 20_000
+    old = collector.OLDER_THRESHOLDS[1] + 1  # middle passes since the last full one
     before = gc.get_threshold()
     try:
         collector.settle()
         passes = collector._idle
         assert passes is not None
-        quarter = passes.total // 4 + 1
 
-        alive = [Node() for _ in range(quarter)]
+        alive = [Node() for _ in range(n)]
         passes.collect(1)  # promoted
-        assert passes.pending >= quarter
+        assert passes.pending >= n
         del alive  # freed by reference counting, gone from the oldest generation
         passes.collect(1)
-        assert passes.pending < quarter // 10  # CPython's count would still hold them
+        assert passes.pending < n // 10  # CPython's count would still hold them
+        assert collector.generation_due((0, 0, old), passes.pending, 4 * n) == 0
 
-        cycles = [Node() for _ in range(quarter)]
+        cycles = [Node() for _ in range(n)]
         for node in cycles:
             node.other = node
         passes.collect(1)
-        del cycles  # dead in cycles, still tracked in the oldest generation
+        del cycles  # dead in cycles, still in the oldest generation
         passes.collect(1)
-        assert passes.pending >= quarter
-        assert (
-            collector.generation_due(
-                (0, 0, collector.OLDER_THRESHOLDS[1] + 1), passes.pending, passes.total
-            )
-            == 2
-        )
+        assert passes.pending >= n
+        assert collector.generation_due((0, 0, old), passes.pending, 4 * n) == 2
         passes.collect(2)
-        assert passes.pending == 0 and passes.total < quarter
+        assert passes.pending == 0 and passes.total < n // 10
     finally:
         collector.restore()
         gc.set_threshold(*before)
