@@ -41,7 +41,7 @@ COLUMNS = (
     Column("Kind", "kind", 12),
     Column("Machine", "machine", 12),
     Column("Subject", "subject", 13),
-    Column("Message", "message"),
+    Column("Message", "message", fill=True),
 )
 
 #: each kind's short label (the Kind column is 12 wide: every column fits 80)

@@ -107,6 +107,10 @@ class Column:
     #: fixed width, or None to size to the content
     width: int | None = None
     right: bool = False
+    #: the last column takes the width the others leave (at least its label's), so a long
+    #: message ends in "…" at the table's edge instead of running off screen; ``width`` is
+    #: ignored
+    fill: bool = False
 
 
 Cells = Sequence[Text]
@@ -160,7 +164,10 @@ class KeyedTable(DataTable[Text]):
         #: :meth:`_drop_stale_renderings`)
         self._rendered_count = self._update_count
         for column in self.columns_spec:
-            self.add_column(self._label(column), key=column.key, width=column.width)
+            width = len(column.label) if column.fill else column.width
+            self.add_column(self._label(column), key=column.key, width=width)
+        if any(column.fill for column in self.columns_spec[:-1]):
+            raise ValueError("only the last column can fill the table's width")
 
     # ------------------------------------------------------------------ render caches
 
@@ -291,6 +298,8 @@ class KeyedTable(DataTable[Text]):
             event.prevent_default()  # DataTable's handler, which would drop them
             return
         self._rendered_size = event.size
+        if self._fit_fill():
+            self._widths_moved()
 
     # ------------------------------------------------------------------ column widths
 
@@ -324,6 +333,8 @@ class KeyedTable(DataTable[Text]):
                 if width > column.content_width:
                     column.content_width = width
         super()._update_dimensions(rest)
+        if self._fit_fill():  # the others grew: measured again when the table next goes idle
+            self._widths_moved()
 
     def _fit_columns(self, keys: Iterable[ColumnKey]) -> None:
         """Size the automatic-width columns among ``keys`` to their widest cell or label now.
@@ -346,13 +357,32 @@ class KeyedTable(DataTable[Text]):
             if width != column.content_width:
                 column.content_width = width
                 moved = True
-        if moved:
-            # every rendering of a line carries the columns' widths; DataTable's update count
-            # is in each cache key (see _drop_stale_renderings), and the scrollable size is
-            # measured again when the table goes idle
-            self._update_count += 1
-            self._require_update_dimensions = True
-            self.refresh()
+        if self._fit_fill() or moved:
+            self._widths_moved()
+
+    def _widths_moved(self) -> None:
+        """Every rendering of a line carries the columns' widths: DataTable's update count is
+        in each cache key (see :meth:`_drop_stale_renderings`), and the scrollable size is
+        measured again when the table goes idle."""
+        self._update_count += 1
+        self._require_update_dimensions = True
+        self.refresh()
+
+    def _fit_fill(self) -> bool:
+        """Give a ``fill`` column the width the other columns leave, the vertical scrollbar's
+        kept aside (it comes and goes with the rows; kept, a row never scrolls sideways by a
+        cell when it comes). Returns whether the width changed."""
+        spec = self.columns_spec[-1] if self.columns_spec else None
+        if spec is None or not spec.fill:
+            return False
+        column = self.columns[ColumnKey(spec.key)]
+        others = sum(c.get_render_width(self) for c in self.ordered_columns if c is not column)
+        room = self.size.width - self.styles.scrollbar_size_vertical - others
+        width = max(room - 2 * self.cell_padding, cell_width(column.label, self.app.console))
+        if width == column.width:
+            return False
+        column.width = width
+        return True
 
     # ------------------------------------------------------------------ sorting
 

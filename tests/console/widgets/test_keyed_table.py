@@ -356,3 +356,61 @@ async def test_set_cells_widens_an_automatic_column() -> None:
         table.set_cells("note", {"b": Text("a much longer note")})
         lines = await drawn(app, pilot)
         assert any("a much longer note" in text for text, _ in lines)
+
+
+FILL = (Column("Name", "name", 8), Column("Kind", "kind"), Column("Message", "message", fill=True))
+
+
+class FillApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(FILL, id="table")
+
+    @property
+    def table(self) -> KeyedTable:
+        return self.query_one(KeyedTable)
+
+
+def messages(kind: str, long: str) -> dict[str, tuple[Text, ...]]:
+    def cell(value: str) -> Text:
+        return Text(value, no_wrap=True, overflow="ellipsis")
+
+    return {
+        "short": (cell("m1"), cell(kind), cell("ok")),
+        "long": (cell("m2"), cell(kind), cell(long)),
+    }
+
+
+async def test_a_fill_column_takes_the_width_left_and_ends_a_long_cell_in_an_ellipsis() -> None:
+    """The message column ends at the table's edge (the vertical scrollbar's cell kept aside)
+    at every width, as the other columns grow and shrink; nothing scrolls sideways."""
+    long = "deadline closed without a WindowPoSt: " + "x" * 80
+    app = FillApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.table
+        table.sync(messages("joined", long))
+        for size, kind in [((60, 10), "joined"), ((60, 10), "PoSt missed"), ((90, 10), "left"),
+                           ((40, 10), "joined"), ((12, 10), "joined")]:  # fmt: skip
+            await pilot.resize_terminal(*size)
+            table.sync(messages(kind, long))
+            lines = await drawn(app, pilot)
+            widths = sum(c.get_render_width(table) for c in table.ordered_columns)
+            if size[0] >= 30:
+                assert widths == size[0] - 1, (size, kind)  # the scrollbar's cell
+                assert table.virtual_size.width <= table.scrollable_content_region.width
+                assert not table.show_horizontal_scrollbar
+                row = next(text for text, _ in lines if "m2" in text)
+                assert row.rstrip().endswith("…"), row
+                assert kind in row
+                assert next(text for text, _ in lines if "m1" in text).rstrip().endswith("ok")
+            else:  # too narrow for the other columns: the message keeps its label's width
+                message = table.columns[table._column_key("message")]
+                assert message.width == len("Message")
+                assert table.show_horizontal_scrollbar
+        # a new row (measured when the table goes idle) widens another column
+        await pilot.resize_terminal(60, 10)
+        wide = Text("a kind wider than any", no_wrap=True)
+        message = Text(long, no_wrap=True, overflow="ellipsis")
+        table.sync({**messages("joined", long), "new": (Text("m3"), wide, message)})
+        lines = await drawn(app, pilot)
+        assert sum(c.get_render_width(table) for c in table.ordered_columns) == 59
+        assert next(text for text, _ in lines if "m3" in text).rstrip().endswith("…")
