@@ -46,7 +46,7 @@ COLUMNS = (
     Column("Since", "since", 7, right=True),
     Column("Check", "check", 17),
     Column("About", "subject", 18),
-    Column("Message", "message"),
+    Column("Message", "message", fill=True),
 )
 
 #: severity -> its 4-cell label (the word is the meaning; colour only adds to it)

@@ -125,7 +125,7 @@ PROBLEM_COLUMNS = (
     Column("Stage", "stage", 12),
     Column("For", "age", 6, right=True),
     Column("Reason", "reason", 15),
-    Column("Message", "message"),
+    Column("Message", "message", fill=True),
 )
 
 

@@ -41,7 +41,7 @@ FAILED_COLUMNS = (
     Column("Type", "name", 13),
     Column("Failed", "age", 7, right=True),
     Column("Tries", "retries", 5, right=True),
-    Column("Last error", "error"),
+    Column("Last error", "error", fill=True),
 )
 
 HISTORY_COLUMNS = (
@@ -51,7 +51,7 @@ HISTORY_COLUMNS = (
     Column("Outcome", "outcome", 9),
     Column("Took", "took", 6, right=True),
     Column("Machine", "host", 14),
-    Column("Error", "err"),
+    Column("Error", "err", fill=True),
 )
 
 VIEWS = {"types": "queues", "failed": "failed tasks", "history": "history"}
