@@ -163,11 +163,11 @@ class KeyedTable(DataTable[Text]):
         #: DataTable's update count the cached renderings were drawn at (see
         #: :meth:`_drop_stale_renderings`)
         self._rendered_count = self._update_count
+        if any(column.fill for column in self.columns_spec[:-1]):
+            raise ValueError("only the last column can fill the table's width")
         for column in self.columns_spec:
             width = len(column.label) if column.fill else column.width
             self.add_column(self._label(column), key=column.key, width=width)
-        if any(column.fill for column in self.columns_spec[:-1]):
-            raise ValueError("only the last column can fill the table's width")
 
     # ------------------------------------------------------------------ render caches
 
