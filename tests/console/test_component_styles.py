@@ -30,6 +30,20 @@ class Part(Widget):
         return Text("part", style=self.get_component_rich_style("part--text"))
 
 
+class Bare(Widget):
+    """Its component has a rule only while the widget has the ``on`` class: with it gone, no
+    rule matches the component at all."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"bare--text"}
+    DEFAULT_CSS = """
+    Bare { height: 1; }
+    Bare.on > .bare--text { color: #00ff00; }
+    """
+
+    def render(self) -> Text:
+        return Text("bare", style=self.get_component_rich_style("bare--text"))
+
+
 class Panes(App[None]):
     CSS = """
     .hidden { display: none; }
@@ -45,6 +59,7 @@ class Panes(App[None]):
         yield Input(placeholder="filter")
         yield Static("status")
         yield Part()
+        yield Bare()
 
 
 def styled(app: App[object]) -> Iterator[tuple[DOMNode, str, DOMNode]]:
@@ -89,6 +104,8 @@ async def test_restyles_give_textuals_styles_on_the_same_style_nodes() -> None:
             ("first table hidden", lambda: app.query_one("#first").add_class("hidden")),
             ("first table shown", lambda: app.query_one("#first").remove_class("hidden")),
             ("part on", lambda: app.query_one(Part).add_class("on")),
+            ("bare on", lambda: app.query_one(Bare).add_class("on")),
+            ("bare off", lambda: app.query_one(Bare).remove_class("on")),
             ("light theme", lambda: setattr(app, "theme", "textual-light")),
             ("dark theme", lambda: setattr(app, "theme", "textual-dark")),
         ]
@@ -108,26 +125,33 @@ async def test_restyles_give_textuals_styles_on_the_same_style_nodes() -> None:
         assert focused_cursor is not None and focused_cursor != blurred
 
 
-async def paints_red_once_on(install: bool) -> tuple[bool, bool]:
-    """Whether the part's text is painted red before and after its ``on`` class is set."""
+async def painted_as_on_goes(install: bool) -> list[tuple[bool, bool]]:
+    """Whether the part's text is painted red and the bare widget's green: at first, with
+    both widgets' ``on`` class set, and with it taken away again."""
     if install:
         component_styles.install()
     else:
         component_styles.uninstall()
     app = Panes()
+    seen: list[tuple[bool, bool]] = []
     try:
         async with app.run_test(size=(40, 12)) as pilot:
-            await pilot.pause()
-            before = "#ff0000" in app.export_screenshot()
-            app.query_one(Part).add_class("on")
-            await pilot.pause()
-            return before, "#ff0000" in app.export_screenshot()
+            for change in (None, "add_class", "remove_class"):
+                if change is not None:
+                    for widget in (app.query_one(Part), app.query_one(Bare)):
+                        getattr(widget, change)("on")
+                await pilot.pause()
+                shot = app.export_screenshot()
+                seen.append(("#ff0000" in shot, "#00ff00" in shot))
     finally:
         component_styles.install()
+    return seen
 
 
 async def test_a_changed_component_style_repaints_the_widget_as_textuals_does() -> None:
-    """Only the component's rule changes with ``on``, not the widget's own: the repaint
-    comes from the component's changed rules alone."""
-    assert await paints_red_once_on(install=False) == (False, True)
-    assert await paints_red_once_on(install=True) == (False, True)
+    """Only the components' rules change with ``on``, not the widgets' own: the repaints
+    come from the components' changed rules alone, and a component no rule matches any more
+    loses the rules it had."""
+    want = [(False, False), (True, True), (False, False)]
+    assert await painted_as_on_goes(install=False) == want
+    assert await painted_as_on_goes(install=True) == want
