@@ -294,12 +294,12 @@ class KeyedTable(DataTable[Text]):
         the new pane's cells again. A row's rendering depends on the table's width (the space
         after the last column is filled), so a real change of size still clears them all.
         """
-        if event.size == self._rendered_size:
+        if self._fit_fill():  # the other columns may have changed while it was hidden
+            self._widths_moved()
+        elif event.size == self._rendered_size:
             event.prevent_default()  # DataTable's handler, which would drop them
             return
         self._rendered_size = event.size
-        if self._fit_fill():
-            self._widths_moved()
 
     # ------------------------------------------------------------------ column widths
 
@@ -373,8 +373,8 @@ class KeyedTable(DataTable[Text]):
         kept aside (it comes and goes with the rows; kept, a row never scrolls sideways by a
         cell when it comes). Returns whether the width changed."""
         spec = self.columns_spec[-1] if self.columns_spec else None
-        if spec is None or not spec.fill:
-            return False
+        if spec is None or not spec.fill or not self.size.width:
+            return False  # no fill column, or a hidden table (no width): refit when shown
         column = self.columns[ColumnKey(spec.key)]
         others = sum(c.get_render_width(self) for c in self.ordered_columns if c is not column)
         room = self.size.width - self.styles.scrollbar_size_vertical - others
@@ -390,7 +390,7 @@ class KeyedTable(DataTable[Text]):
         """A column's header, with the sort arrow; a fixed-width column gives up its label's
         last characters rather than the arrow."""
         label = column.label
-        if arrow and column.width is not None and len(label) + 1 > column.width:
+        if arrow and column.width is not None and not column.fill and len(label) + 1 > column.width:
             label = label[: max(column.width - 1, 0)]
         return Text(label + arrow, justify="right" if column.right else "left")
 

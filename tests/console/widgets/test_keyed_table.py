@@ -414,3 +414,23 @@ async def test_a_fill_column_takes_the_width_left_and_ends_a_long_cell_in_an_ell
         lines = await drawn(app, pilot)
         assert sum(c.get_render_width(table) for c in table.ordered_columns) == 59
         assert next(text for text, _ in lines if "m3" in text).rstrip().endswith("…")
+
+
+async def test_a_fill_column_synced_while_hidden_fits_when_shown() -> None:
+    """A pane's tables are synced while another pane is on screen (no width then): the fill
+    column keeps its width and fits when the table is shown again at the same size."""
+    long = "x" * 100
+    app = FillApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.table
+        table.sync(messages("joined", long))
+        await drawn(app, pilot)
+        table.display = False
+        await pilot.pause()
+        assert table.size.width == 0
+        table.sync(messages("a much wider kind", long))  # another column grows meanwhile
+        table.display = True
+        lines = await drawn(app, pilot)
+        assert sum(c.get_render_width(table) for c in table.ordered_columns) == 59
+        assert not table.show_horizontal_scrollbar
+        assert next(text for text, _ in lines if "m2" in text).rstrip().endswith("…")
