@@ -109,6 +109,8 @@ class _IdlePasses:
         self.total = gc.get_freeze_count()
         #: the oldest generation's size after its last pass (settle froze all it had)
         self._kept = 0
+        #: full passes run so far (CPython's own included: its backstop can take one)
+        self._full_passes = gc.get_stats()[2]["collections"]
         self._handle = loop.call_later(IDLE_CHECK_S, self._check)
 
     def _check(self) -> None:
@@ -119,14 +121,20 @@ class _IdlePasses:
 
     def collect(self, generation: int) -> None:
         if generation == 1:
+            if gc.get_stats()[2]["collections"] != self._full_passes:
+                self._after_full_pass()  # CPython's own, from its threshold in a busy step
             gc.collect(1)
             self.pending = max(len(gc.get_objects(2)) - self._kept, 0)
         elif generation == 2:
             gc.collect(2)
-            self.pending, self.total = 0, len(gc.get_objects(2))
-            self._kept = self.total
+            self._after_full_pass()
         else:
             gc.collect(0)
+
+    def _after_full_pass(self) -> None:
+        self.pending, self.total = 0, len(gc.get_objects(2))
+        self._kept = self.total
+        self._full_passes = gc.get_stats()[2]["collections"]
 
     def stop(self) -> None:
         self._handle.cancel()
