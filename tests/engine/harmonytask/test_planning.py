@@ -136,9 +136,13 @@ def test_admission_compares_waits_at_one_instant_not_at_each_claim() -> None:
         NOW + timedelta(milliseconds=30), waited=0.026,
     )  # fmt: skip
     assert [c.id for c in admission_order([newer, older], starvation_after=1)] == [1, 2]
+    # at the last claim (1.6 s) gamma has waited 3.6 s, delta 1.1 s (its priority 1 besides);
+    # each at its own claim, delta's 1 + 1.1 beat gamma's 2.0
     aged = Claimed(3, "gamma", 1, 0, NOW - timedelta(seconds=2), 0, NOW, waited=2.0)
-    boosted = Claimed(4, "delta", 1, 1, NOW, 0, NOW + timedelta(seconds=1), waited=1.0)
-    # at the last claim gamma has waited 3 s: 3 steps, more than delta's priority 1 + 0
+    boosted = Claimed(
+        4, "delta", 1, 1, NOW + timedelta(seconds=0.5), 0,
+        NOW + timedelta(seconds=1.6), waited=1.1,
+    )  # fmt: skip
     assert [c.id for c in admission_order([boosted, aged], starvation_after=1)] == [3, 4]
     assert admission_order([], starvation_after=1) == []
 
