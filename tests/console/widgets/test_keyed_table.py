@@ -17,6 +17,7 @@ from textual.app import App, ComposeResult
 from textual.cache import LRUCache
 from textual.widgets import DataTable, Input
 
+from console.widgets.cells import text
 from console.widgets.keyed_table import Column, KeyedTable
 
 COLUMNS = (Column("Name", "name", 8), Column("Age", "age", 8, right=True), Column("Note", "note"))
@@ -371,12 +372,10 @@ class FillApp(App[None]):
 
 
 def messages(kind: str, long: str) -> dict[str, tuple[Text, ...]]:
-    def cell(value: str) -> Text:
-        return Text(value, no_wrap=True, overflow="ellipsis")
-
+    """Cells as the panes make them (one line, cut with an ellipsis)."""
     return {
-        "short": (cell("m1"), cell(kind), cell("ok")),
-        "long": (cell("m2"), cell(kind), cell(long)),
+        "short": (text("m1"), text(kind), text("ok")),
+        "long": (text("m2"), text(kind), text(long)),
     }
 
 
@@ -408,9 +407,8 @@ async def test_a_fill_column_takes_the_width_left_and_ends_a_long_cell_in_an_ell
                 assert table.show_horizontal_scrollbar
         # a new row (measured when the table goes idle) widens another column
         await pilot.resize_terminal(60, 10)
-        wide = Text("a kind wider than any", no_wrap=True)
-        message = Text(long, no_wrap=True, overflow="ellipsis")
-        table.sync({**messages("joined", long), "new": (Text("m3"), wide, message)})
+        wide = text("a kind wider than any")
+        table.sync({**messages("joined", long), "new": (text("m3"), wide, text(long))})
         lines = await drawn(app, pilot)
         assert sum(c.get_render_width(table) for c in table.ordered_columns) == 59
         assert next(text for text, _ in lines if "m3" in text).rstrip().endswith("…")
