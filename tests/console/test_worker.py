@@ -87,13 +87,19 @@ async def sleep_started(db: DB, ms: int) -> int:
         return owner is not None
 
     await wait_until(claimed, 10, "the sleep task claimed")
+    await later_cycle_ran(db)
+    return task_id
+
+
+async def later_cycle_ran(db: DB) -> None:
+    """Wait until a cycle after the one that claimed what is owned now has run a task: then
+    that claim's tasks are started (a ``noop`` added now is claimed by a later cycle)."""
     (marker,) = await add_tasks(db, "noop", 1)
 
     async def marker_done() -> bool:
         return [h.outcome for h in await task_history(db, task_id=marker)] == ["done"]
 
     await wait_until(marker_done, 10, "a later cycle to run a task")
-    return task_id
 
 
 async def test_three_worker_processes_run_every_task_exactly_once(db: DB, workers) -> None:
@@ -268,12 +274,13 @@ async def test_a_second_signal_during_a_drain_of_several_tasks_leaves_once(db: D
     await worker.joined(db)
     ids = await add_tasks(db, "sleep", 3, {"ms": 60_000})
 
-    async def all_running() -> bool:
+    async def all_claimed() -> bool:
         return await db.query_value(
             "SELECT count(*) = 3 FROM harmony_task WHERE owner_id IS NOT NULL"
         )
 
-    await wait_until(all_running, 10)
+    await wait_until(all_claimed, 10)
+    await later_cycle_ran(db)  # claimed is not yet started (see sleep_started)
     worker.signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
     worker.signal(signal.SIGTERM)
