@@ -19,12 +19,17 @@ keep the pauses short, taken once the first frame is drawn:
   promoted. Measured on the console benchmark's cluster under CPU load (2 cores, two busy
   workers): young passes of 5-20 ms about once a second, a middle pass of 30-50 ms every
   5-10 s, no full pass in 30 s (before: one a second).
-* The middle generation is collected every 5 young passes (CPython: 10, but its young
-  passes come 30 times as often). Collected less often, it held what dies in cycles after
-  surviving one young pass, mostly Textual's virtual style nodes (a ``DOMNode`` and some 60
-  objects around it for each component class, each time a table was restyled, as on every
-  focus change): 83,000 objects after 37 s without a middle pass, and a 200 ms pause to free
-  them. Those nodes now last as long as their widget (:mod:`console.component_styles`).
+* The middle generation is collected every second young pass (CPython: every eleventh, but
+  its young passes come 30 times as often). What a refresh keeps (its snapshot, the rows and
+  cells drawn from it) survives young passes, so a middle pass walks what survived every
+  young pass since the last one: after six of them (every 5, as before) some 50,000 objects
+  and the longest pause left, up to 17-40 ms in 10 s runs of the console benchmark; after
+  two, up to 16-26 ms, for about the same collector time in all (an object that lives is
+  walked by one middle pass either way). Paired 10 s runs: event-loop lag max 58 / 45 / 50 /
+  53 ms against 68 / 66 / 44 / 69 ms. Collected far less often, the middle generation also
+  held what dies in cycles after surviving one young pass, mostly Textual's virtual style
+  nodes: 83,000 objects after 37 s without a middle pass, and a 200 ms pause to free them.
+  Those nodes now last as long as their widget (:mod:`console.component_styles`).
 
 * The passes run between the event loop's steps, not inside them. CPython collects when an
   allocation crosses the threshold, so its passes landed inside the steps that allocate the
@@ -67,9 +72,10 @@ __all__ = [
 #: new tracked objects (allocations less deallocations) before the youngest generation is
 #: collected; CPython's default is 700
 YOUNG_THRESHOLD = 20_000
-#: young passes per middle one, middle passes per full one (a full pass also waits until the
-#: oldest generation has grown by a quarter of what the last one kept)
-OLDER_THRESHOLDS = (5, 10)
+#: CPython's older thresholds: a middle pass once more than 1 young pass ran since the last one
+#: (every second), a full pass once more than 10 middle passes did (and the oldest generation
+#: has grown by a quarter of what the last one kept)
+OLDER_THRESHOLDS = (1, 10)
 #: new tracked objects before the check between the loop's steps collects
 IDLE_YOUNG = YOUNG_THRESHOLD // 2
 #: seconds between two checks

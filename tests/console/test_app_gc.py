@@ -137,3 +137,26 @@ async def test_a_full_pass_waits_for_growth_not_for_promotions() -> None:
     finally:
         collector.restore()
         gc.set_threshold(*before)
+
+
+async def test_the_middle_generation_holds_two_young_passes_of_survivors() -> None:
+    """A middle pass follows every second young pass: it walks what survived two of them, not
+    six. The objects a refresh keeps (its snapshot, the rows and cells drawn from it) survive
+    young passes, so six passes' worth was the longest single pause left after the first
+    frame."""
+    before = gc.get_threshold()
+    try:
+        collector.settle()
+        passes = collector._idle
+        assert passes is not None
+        kept: list[list[Node]] = []
+        largest = 0
+        for _ in range(10):
+            kept.append([Node() for _ in range(collector.IDLE_YOUNG)])
+            passes.collect(collector.generation_due(gc.get_count(), passes.pending, passes.total))
+            largest = max(largest, len(gc.get_objects(1)))
+        assert 2 * collector.IDLE_YOUNG <= largest < 3 * collector.IDLE_YOUNG
+        del kept
+    finally:
+        collector.restore()
+        gc.set_threshold(*before)
