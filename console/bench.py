@@ -13,7 +13,8 @@
   CPU-heavy ``burn`` work runs through the engine's process pool: event-loop lag (how late a
   10 ms timer fires, sampled by a task of its own so a slow key or refresh shows) and, per
   pane, the time from its key (``1``, ``2``, ...: a key event posted as the terminal driver
-  posts it) until the new pane has been painted;
+  posts it) until the new pane has been painted; and the host's speed meanwhile (the CPU
+  time of a fixed loop, every 0.2 s: :func:`_reference_ms`);
 * the first frame: a real ``harmony`` console process (read-only, under a pseudo-terminal of
   80x24) on the seeded schema, from its start until the tab line is on the terminal, and until
   the first machine row is;
@@ -204,6 +205,30 @@ def _stats(samples: list[float]) -> dict[str, float]:
     }
 
 
+#: steps of the fixed loop :func:`_reference_ms` times
+REFERENCE_STEPS = 5_000
+#: the lag sampler times the reference loop every this many samples (about 0.2 s)
+REFERENCE_EVERY = 20
+
+
+def _reference_ms() -> float:
+    """The CPU time of a fixed piece of pure Python: how fast this host runs the console's
+    kind of code at this moment, so that two runs' lag and pane-switch figures can be compared.
+
+    The same work does not take the same time here. On the 2-core virtual machine the figures
+    in the README come from, this loop took 0.22 ms at some moments and 0.33-0.37 ms at
+    others, seconds apart, with nothing else running (a loop 60 times as long: 25 or 48 ms,
+    its CPU time equal to its wall time): the host, not this machine's load, sets the speed.
+    A run's lag is only comparable with another's taken at a similar reference. CPU time, not
+    wall time: being preempted by the busy workers is part of what the lag measures, not of
+    the host's speed."""
+    started = time.thread_time()
+    total = 0
+    for step in range(REFERENCE_STEPS):
+        total += step * step
+    return (time.thread_time() - started) * 1000
+
+
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
@@ -319,6 +344,7 @@ async def _ui_figures(db: DB, seconds: float, workers: int) -> dict[str, Any]:
     pool = ProcessPool(workers)
     collections = _CollectorPauses()
     lags: list[float] = []
+    references: list[float] = []
     switches: dict[str, list[float]] = {}
     refreshes = 0
 
@@ -328,6 +354,8 @@ async def _ui_figures(db: DB, seconds: float, workers: int) -> dict[str, Any]:
             before = loop.time()
             await asyncio.sleep(0.01)
             lags.append((loop.time() - before - 0.01) * 1000)
+            if len(lags) % REFERENCE_EVERY == 1:  # the first sample on
+                references.append(_reference_ms())
 
     async def auto_pilot(pilot: Any) -> None:
         nonlocal refreshes
@@ -376,6 +404,8 @@ async def _ui_figures(db: DB, seconds: float, workers: int) -> dict[str, Any]:
     every = [ms for samples in switches.values() for ms in samples]
     return {
         "event_loop_lag_ms": _stats(lags),
+        "host_reference_ms": _stats(references) if references else None,
+        "host_reference_steps": REFERENCE_STEPS,
         "pane_switch_ms": _stats(every) if every else None,
         "pane_switch_ms_by_pane": {pane: _stats(v) for pane, v in switches.items()},
         "gc_pauses_ms": collections.figures(),

@@ -430,6 +430,13 @@ def _show_console(result: dict[str, Any]) -> None:
         for name, stats in ui["gc_pauses_ms"].items()
     )
     print(f"  of which garbage-collector passes: {passes}")
+    reference = ui.get("host_reference_ms")
+    if reference:
+        steps = ui["host_reference_steps"]
+        print(
+            f"host speed, CPU time of a fixed {steps:,}-step Python loop during the run "
+            f"(compare runs at similar figures): {_figure(reference)}"
+        )
     first = result.get("first_frame")
     if first:
         print(f"first frame (console process, 80x24): {_figure(first['first_frame_s'], 's')}")

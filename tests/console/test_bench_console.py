@@ -46,6 +46,9 @@ async def test_the_console_benchmark_prints_every_measure(
     assert set(result["refresh_db_ms"]) == {"all_lists"} | {f"pane:{p}" for p in PANE_TITLES}
     assert set(result["ui"]["pane_switch_ms_by_pane"]) == set(PANE_TITLES)
     assert result["ui"]["event_loop_lag_ms"]["n"] > 0
+    # the host's speed, timed while the lag was sampled (a second: some 100 samples)
+    assert result["ui"]["host_reference_ms"]["n"] >= 2
+    assert result["ui"]["host_reference_ms"]["median"] > 0
     # the collector's passes are reported by generation (0: none ran)
     assert set(result["ui"]["gc_pauses_ms"]) == {"young", "middle", "full"}
     first = result["first_frame"]
@@ -72,6 +75,7 @@ async def test_the_console_benchmark_reads_as_text(
         "pane switch, key to painted: median",
         "event-loop lag with 2 CPU-heavy workers: median",
         "of which garbage-collector passes: young",
+        "host speed, CPU time of a fixed 5,000-step Python loop during the run",
         "peak RSS",
     ):
         assert words in out
