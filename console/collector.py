@@ -35,23 +35,23 @@ keep the pauses short, taken once the first frame is drawn:
   nodes now last as long as their widget (:mod:`console.component_styles`).
 
 * The passes run between the event loop's steps, not inside them. CPython collects when an
-  allocation crosses the threshold, so its passes landed inside the steps that allocate the
-  most (a pane's rebuild from a snapshot, a paint of a new pane) and made the longest steps
-  longer: a 25-35 ms middle pass inside a 40 ms rebuild. A check on the loop every
-  :data:`IDLE_CHECK_S` collects the youngest generation once :data:`IDLE_YOUNG` new objects
-  are waiting (half of :data:`YOUNG_THRESHOLD`, which stays as the backstop for a step that
-  allocates more), choosing the generation as CPython does (its thresholds, and a full pass
-  only once the oldest generation has grown by a quarter of what the last one kept). Passes
-  are also shorter, as each generation is collected with less in it. Side by side on the
-  console benchmark (15 s runs, interleaved): event-loop lag max 57 / 66 ms against 92 / 95
-  ms, middle passes 8-15 ms against 27-36 ms, young passes at most 10-15 ms. A full pass
-  still walks every object promoted since the console settled (129,000 live ones after two
-  minutes of the benchmark: the panes' tables and widgets, the current snapshot, Textual's
-  virtual style nodes) in one pause: once in 120 s of the benchmark, 148 ms. Since those
-  style nodes last (:mod:`console.component_styles`), and the full pass waits for the oldest
-  generation to grow (:func:`generation_due`), once in 300 s, 55-59 ms: when the panes'
-  first data and caches (64,500 objects in the oldest generation within seconds, 86,000
-  after two minutes) have outgrown a quarter of what the console froze.
+  allocation crosses the threshold, so its passes landed inside the steps that allocate the most
+  (a pane's rebuild from a snapshot, a paint of a new pane) and made the longest steps longer: a
+  25-35 ms middle pass inside a 40 ms rebuild. A check on the loop every :data:`IDLE_CHECK_S`
+  collects the youngest generation once :data:`IDLE_YOUNG` new objects are waiting (half of
+  :data:`YOUNG_THRESHOLD`, which stays as the backstop for a step that allocates more), if the
+  check came on time (one that came late follows a long step, and would add its pause to that
+  step's), choosing the generation as CPython does (its thresholds, and a full pass only once the
+  oldest generation has grown by a quarter of what the last one kept). Passes are also shorter, as
+  each generation is collected with less in it. Side by side on the console benchmark (15 s runs,
+  interleaved): event-loop lag max 57 / 66 ms against 92 / 95 ms, middle passes 8-15 ms against
+  27-36 ms, young passes at most 10-15 ms. A full pass still walks every object promoted since the
+  console settled (129,000 live ones after two minutes of the benchmark: the panes' tables and
+  widgets, the current snapshot, Textual's virtual style nodes) in one pause: once in 120 s of the
+  benchmark, 148 ms. Since those style nodes last (:mod:`console.component_styles`), and the full
+  pass waits for the oldest generation to grow (:func:`generation_due`), once in 300 s, 55-59 ms:
+  when the panes' first data and caches (64,500 objects in the oldest generation within seconds,
+  86,000 after two minutes) have outgrown a quarter of what the console froze.
 
 :func:`restore` gives everything back when the console closes (a process that opens several
 consoles, the tests, frees each one's cycles).
@@ -83,6 +83,11 @@ OLDER_THRESHOLDS = (1, 32)
 IDLE_YOUNG = YOUNG_THRESHOLD // 2
 #: seconds between two checks
 IDLE_CHECK_S = 0.05
+#: a check that runs this much later than it was due finds the loop just busy (a step as long
+#: as a frame), and collects at the next calm check instead (see :class:`_IdlePasses`)
+IDLE_LATE_S = 0.005
+#: seconds until that next check
+IDLE_RETRY_S = 0.01
 
 _saved: tuple[int, ...] | None = None
 _idle: _IdlePasses | None = None
@@ -107,7 +112,14 @@ def generation_due(counts: tuple[int, int, int], pending: int, total: int) -> in
 
 
 class _IdlePasses:
-    """The collector's passes taken on the event loop between its steps (module docstring)."""
+    """The collector's passes taken on the event loop between its steps (module docstring).
+
+    Only after a calm interval: a check that runs late (by :data:`IDLE_LATE_S`) ran right after
+    a long step, a frame or a rebuild, and the loop may have more waiting (a key, the next
+    frame). A pass there added its pause to that step's, in one stretch without the loop
+    turning: a 42 ms middle pass right after an 11 ms step. It waits :data:`IDLE_RETRY_S` for
+    a check that comes on time; CPython's own threshold still collects a loop that is never
+    calm."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -120,11 +132,18 @@ class _IdlePasses:
         self._kept = 0
         #: full passes run so far (CPython's own included: its backstop can take one)
         self._full_passes = gc.get_stats()[2]["collections"]
-        self._handle = loop.call_later(IDLE_CHECK_S, self._check)
+        self._handle = self._schedule(IDLE_CHECK_S)
+
+    def _schedule(self, delay: float) -> asyncio.TimerHandle:
+        self._due = self._loop.time() + delay
+        return self._loop.call_at(self._due, self._check)
 
     def _check(self) -> None:
-        self._handle = self._loop.call_later(IDLE_CHECK_S, self._check)
         counts = gc.get_count()
+        if counts[0] >= IDLE_YOUNG and self._loop.time() - self._due > IDLE_LATE_S:
+            self._handle = self._schedule(IDLE_RETRY_S)  # the loop was just busy
+            return
+        self._handle = self._schedule(IDLE_CHECK_S)
         if counts[0] >= IDLE_YOUNG:
             self.collect(generation_due(counts, self.pending, self.total))
 

@@ -6,8 +6,10 @@ gives both back when it closes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
+import time
 from typing import Any
 
 from console import collector
@@ -84,6 +86,40 @@ async def test_passes_run_between_the_loops_steps() -> None:
         collector.restore()
         gc.set_threshold(*before)
     assert collector._idle is None
+
+
+async def test_a_pass_waits_for_a_calm_loop() -> None:
+    """A check that runs late, right after a long step, does not collect there (its pause would
+    add to that step's): the pass comes at the next check, one that runs on time."""
+    loop = asyncio.get_running_loop()
+    collected: list[float] = []
+    blocked_until: list[float] = []
+
+    def block() -> None:
+        time.sleep(0.05)  # a long step: a frame, a rebuild
+        blocked_until.append(loop.time())
+
+    before = gc.get_threshold()
+    try:
+        collector.settle()
+        passes = collector._idle
+        assert passes is not None
+        collect = passes.collect
+
+        def observed(generation: int) -> None:
+            collected.append(loop.time())
+            collect(generation)
+
+        passes.collect = observed  # type: ignore[method-assign]
+        kept = [[] for _ in range(collector.IDLE_YOUNG + 100)]  # tracked, alive
+        assert gc.get_count()[0] < collector.YOUNG_THRESHOLD
+        loop.call_at(passes._due - 0.02, block)  # the check comes due while the loop is busy
+        await wait_until(lambda: collected, within=5, what="a pass once the loop is calm")
+        assert collected[0] - blocked_until[0] >= collector.IDLE_RETRY_S - 0.001
+        del kept
+    finally:
+        collector.restore()
+        gc.set_threshold(*before)
 
 
 class Node:
