@@ -135,6 +135,8 @@ class _IdlePasses:
         self._kept = 0
         #: full passes run so far (CPython's own included: its backstop can take one)
         self._full_passes = gc.get_stats()[2]["collections"]
+        #: the loop time the next check is due at (how late it runs tells a busy loop)
+        self._due = 0.0
         self._handle = self._schedule(IDLE_CHECK_S)
 
     def _schedule(self, delay: float) -> asyncio.TimerHandle:
