@@ -12,6 +12,8 @@ import gc
 import time
 from typing import Any
 
+import pytest
+
 from console import collector
 from engine.harmonydb import DB
 from support.probe import wait_until
@@ -116,6 +118,38 @@ async def test_a_pass_waits_for_a_calm_loop() -> None:
         loop.call_at(passes._due - 0.02, block)  # the check comes due while the loop is busy
         await wait_until(lambda: collected, within=5, what="a pass once the loop is calm")
         assert collected[0] - blocked_until[0] >= collector.IDLE_RETRY_S - 0.001
+        del kept
+    finally:
+        collector.restore()
+        gc.set_threshold(*before)
+
+
+async def test_a_pass_waits_through_a_bounded_number_of_late_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a loop where every check runs late (a box whose cores are busy with other work), the
+    pass still comes, after :data:`IDLE_WAITS` retries."""
+    monkeypatch.setattr(collector, "IDLE_LATE_S", -1.0)  # every check counts as late
+    loop = asyncio.get_running_loop()
+    collected: list[float] = []
+    before = gc.get_threshold()
+    try:
+        collector.settle()
+        passes = collector._idle
+        assert passes is not None
+        collect = passes.collect
+
+        def observed(generation: int) -> None:
+            collected.append(loop.time())
+            collect(generation)
+
+        passes.collect = observed  # type: ignore[method-assign]
+        due = passes._due
+        kept = [[] for _ in range(collector.IDLE_YOUNG + 100)]  # tracked, alive
+        assert gc.get_count()[0] < collector.YOUNG_THRESHOLD
+        await wait_until(lambda: collected, within=5, what="a pass despite late checks")
+        waited = collector.IDLE_WAITS * collector.IDLE_RETRY_S
+        assert collected[0] - due >= waited - 0.001
         del kept
     finally:
         collector.restore()
