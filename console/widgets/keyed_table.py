@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -44,7 +45,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from .cell_render import cell_width, fits_fast_path, text_cell_line
+from .cell_render import CellShapes, cell_width, fits_fast_path, styled_shape
 
 __all__ = ["Column", "KeyedTable", "sort_value"]
 
@@ -116,6 +117,28 @@ class Column:
 Cells = Sequence[Text]
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What every row and cell of one frame is drawn with, read once when the frame starts:
+    each is a reactive or a CSS lookup (the table's style walks its ancestors), and DataTable
+    read them again for every line, row and cell: a quarter of drawing a screen of cells."""
+
+    #: the table's own style (DataTable's ``base_style`` of every line)
+    style: Style
+    padding: int
+    show_cursor: bool
+    show_hover_cursor: bool
+    css_foreground: bool
+    css_background: bool
+    #: each ordered column's width on screen, padding included
+    widths: tuple[int, ...]
+    #: the rows' width, the row labels' included
+    table_width: int
+    console: Console
+    #: (hover, cursor, CSS priorities) -> DataTable's component and post styles of a cell
+    cell_styles: dict[tuple[bool, bool, bool, bool], tuple[Style, Style]]
+
+
 class KeyedTable(DataTable[Text]):
     """A row-cursor DataTable whose rows are replaced by :meth:`sync`."""
 
@@ -163,6 +186,10 @@ class KeyedTable(DataTable[Text]):
         #: DataTable's update count the cached renderings were drawn at (see
         #: :meth:`_drop_stale_renderings`)
         self._rendered_count = self._update_count
+        #: the shapes of the cells drawn lately, kept across the caches' drops
+        self._shapes = CellShapes()
+        #: the constants of the frame being drawn (set only inside :meth:`render_lines`)
+        self._frame: _Frame | None = None
         if any(column.fill for column in self.columns_spec[:-1]):
             raise ValueError("only the last column can fill the table's width")
         for column in self.columns_spec:
@@ -190,7 +217,122 @@ class KeyedTable(DataTable[Text]):
     def render_lines(self, crop: Region) -> list[Strip]:
         self._check_styles()
         self._drop_stale_renderings()
-        return super().render_lines(crop)
+        self._shapes.limit = max(64, 2 * self.size.height * len(self.columns))
+        self._frame = self._new_frame()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _new_frame(self) -> _Frame | None:
+        """The frame's constants, or None where :meth:`_render_line_in_row` leaves the table to
+        DataTable (a cell or column cursor, stripes, fixed rows or columns, row labels)."""
+        if (
+            self.cursor_type != "row"
+            or self.zebra_stripes
+            or self.fixed_rows
+            or self.fixed_columns
+            or (self._labelled_row_exists and self.show_row_labels)
+        ):
+            return None
+        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
+        return _Frame(
+            style=self.rich_style,
+            padding=self.cell_padding,
+            show_cursor=self.show_cursor,
+            show_hover_cursor=self._show_hover_cursor,
+            css_foreground=self.cursor_foreground_priority == "css",
+            css_background=self.cursor_background_priority == "css",
+            widths=widths,
+            table_width=sum(widths) + self._row_label_column_width,
+            console=self.app.console,
+            cell_styles={},
+        )
+
+    def _cell_styles(
+        self, frame: _Frame, hover: bool, cursor: bool, css_fg: bool, css_bg: bool
+    ) -> tuple[Style, Style]:
+        """DataTable's ``_get_styles_to_render_cell`` for a body cell, once per frame (its own
+        cache is one LRU of 32 for every table of the app)."""
+        key = (hover, cursor, css_fg, css_bg)
+        styles = frame.cell_styles.get(key)
+        if styles is None:
+            styles = frame.cell_styles[key] = self._get_styles_to_render_cell(
+                False,
+                False,
+                False,
+                hover,
+                cursor,
+                frame.show_cursor,
+                frame.show_hover_cursor,
+                css_fg,
+                css_bg,
+            )
+        return styles
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable's, with the frame's style (DataTable reads the table's style per line)."""
+        frame = self._frame
+        if frame is None:
+            return super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        if y >= (self.header_height if self.show_header else 0):
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + self.size.width, frame.style)
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[list[list[Segment]], list[list[Segment]]]:
+        """DataTable's rendering of a body row's line under a row cursor (no labels, stripes
+        or fixed cells: see :meth:`_new_frame`), with the frame's constants; cached under
+        DataTable's own key. The header row, and any other table, take DataTable's path."""
+        frame = self._frame
+        row_index = self._row_locations.get(row_key)
+        if frame is None or row_index is None:
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        cache_key = (
+            row_key,
+            line_no,
+            base_style,
+            cursor_location,
+            hover_location,
+            "row",
+            frame.show_cursor,
+            frame.show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cached = self._row_render_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        cursor = cursor_location.row == row_index
+        hover = hover_location.row == row_index
+        scrollable: list[list[Segment]] = [
+            self._render_cell(row_index, column_index, base_style, width, cursor, hover)[line_no]
+            for column_index, width in enumerate(frame.widths)
+        ]
+        # the rest of the table's width, in the row's style (the cursor's on its row)
+        extend, _ = self._cell_styles(frame, hover, cursor, False, False)
+        extend = base_style + extend
+        extend += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        remaining = max(0, self.size.width - frame.table_width)
+        scrollable.append([Segment(" " * remaining, extend)])
+        pair: tuple[list[list[Segment]], list[list[Segment]]] = ([], scrollable)
+        self._row_render_cache[cache_key] = pair
+        return pair
+
+    def _clear_caches(self) -> None:
+        """DataTable's, and the cells' shapes: a theme or stylesheet change may change how a
+        cell's named styles read."""
+        super()._clear_caches()
+        self._shapes.clear()
 
     def _drop_stale_renderings(self) -> None:
         """Forget every rendering drawn before DataTable's update count last moved.
@@ -223,7 +365,8 @@ class KeyedTable(DataTable[Text]):
         """DataTable's cell rendering, cached under DataTable's own key, with a one-line text
         cell drawn by :func:`~console.widgets.cell_render.text_cell_line` (the same segments in
         half the time); headers, labels, fixed cells and anything else take DataTable's path."""
-        if row_index < 0 or column_index < 0 or self.fixed_rows or self.fixed_columns:
+        frame = self._frame
+        if frame is None or row_index < 0 or column_index < 0:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
         if row_key is None or self.rows[row_key].height != 1:
@@ -234,7 +377,7 @@ class KeyedTable(DataTable[Text]):
             base_style,
             cursor,
             hover,
-            self._show_hover_cursor,
+            frame.show_hover_cursor,
             self._update_count,
             self._pseudo_class_state,
         )
@@ -242,24 +385,15 @@ class KeyedTable(DataTable[Text]):
         if lines is not None:
             return lines
         cell = self._get_row_renderables(row_index).cells[column_index]
-        if not fits_fast_path(cell, width, self.cell_padding):
+        if not fits_fast_path(cell, width, frame.padding):
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
         assert isinstance(cell, Text)
-        component_style, post_style = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
+        component_style, post_style = self._cell_styles(
+            frame, hover, cursor, frame.css_foreground, frame.css_background
         )
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index})
-        line = text_cell_line(
-            cell, width, self.cell_padding, pre + component_style, post_style, self.app.console
-        )
+        shape = self._shapes.get(cell, width, frame.padding, frame.console)
+        line = styled_shape(shape, width, pre + component_style, post_style)
         self._cell_render_cache[key] = [line]
         return [line]
 

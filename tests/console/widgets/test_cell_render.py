@@ -13,7 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.renderables.styled import Styled
 
-from console.widgets.cell_render import fits_fast_path, text_cell_line
+from console.widgets.cell_render import CellShapes, fits_fast_path, styled_shape, text_cell_line
 
 CONSOLE = Console(width=200, color_system="truecolor", force_terminal=True, legacy_windows=False)
 WORDS = ["", "a", "abc", "machine-12", "1,234", "t01000:1000", "  lead", "trail  ", "日本語",
@@ -73,3 +73,51 @@ def test_the_fast_path_takes_single_line_text_in_a_column_with_room() -> None:
     assert not fits_fast_path(Text("a\tb"), 5, 1)
     assert not fits_fast_path(Text("abc"), 2, 1)  # no room inside the padding
     assert not fits_fast_path(Text("abc", no_wrap=False), 5, 1)  # wraps, even in one line
+
+
+def test_a_kept_shape_draws_as_datatable_draws_it_under_any_styles() -> None:
+    """A shape kept for a cell is styled again under whatever the row, cursor and focus ask
+    for, and draws what DataTable draws; a cell built again with the same content finds the
+    same shape, and one that differs in anything it shows does not."""
+    rng = random.Random(29)
+    shapes = CellShapes(limit=10_000)
+    checked = 0
+    for _ in range(3000):
+        cell = generated(rng)
+        padding = rng.choice([0, 1, 2])
+        width = rng.randrange(1, 24)
+        if not fits_fast_path(cell, width, padding):
+            continue
+        shape = shapes.get(cell, width, padding, CONSOLE)
+        assert shapes.get(cell.copy(), width, padding, CONSOLE) is shape
+        for pre, post in ((PRE, Style.null()), (Style.null(), Style(bgcolor="red"))):
+            drawn = styled_shape(shape, width, pre, post)
+            assert drawn == stock(cell, width, padding, pre, post), (cell, width, padding)
+        checked += 1
+    assert checked > 1500
+    base = Text("abc", style="bold", justify="left")
+    for other in (
+        Text("abd", style="bold", justify="left"),
+        Text("abc", style="red", justify="left"),
+        Text("abc", style="bold", justify="right"),
+        Text.assemble(("ab", "bold"), ("c", "red"), justify="left"),
+    ):
+        assert shapes.get(other, 8, 1, CONSOLE) is not shapes.get(base, 8, 1, CONSOLE)
+    assert shapes.get(base, 9, 1, CONSOLE) is not shapes.get(base, 8, 1, CONSOLE)
+
+
+def test_shapes_keep_two_generations_of_what_was_drawn() -> None:
+    """Bounded: at most two generations of ``limit`` shapes; a shape used again moves to the
+    newer generation and outlives the ones not used since."""
+    shapes = CellShapes(limit=4)
+    first = shapes.get(Text("keep"), 8, 1, CONSOLE)
+    zero = shapes.get(Text("cell 0"), 8, 1, CONSOLE)
+    for i in range(1, 20):
+        shapes.get(Text(f"cell {i}"), 8, 1, CONSOLE)
+        assert shapes.get(Text("keep"), 8, 1, CONSOLE) is first
+        assert len(shapes) <= 8
+    assert shapes.get(Text("cell 19"), 8, 1, CONSOLE) is shapes.get(Text("cell 19"), 8, 1, CONSOLE)
+    assert shapes.get(Text("cell 0"), 8, 1, CONSOLE) is not zero  # long gone: made again
+    assert shapes.get(Text("cell 0"), 8, 1, CONSOLE) == zero  # the same shape
+    shapes.clear()
+    assert len(shapes) == 0

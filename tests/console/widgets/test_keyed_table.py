@@ -11,10 +11,12 @@ from __future__ import annotations
 from types import MethodType
 from typing import Any
 
+import pytest
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.cache import LRUCache
+from textual.geometry import Region
 from textual.widgets import DataTable, Input
 
 from console.widgets.cells import text
@@ -64,13 +66,12 @@ def counting(table: KeyedTable) -> Counting:
 
 
 def screen_lines(app: TableApp) -> list[tuple[str, tuple[tuple[str, Style | None], ...]]]:
-    """What the table draws, line by line: text and styles (the cursor's included)."""
+    """What the table draws, line by line, as a frame draws it (``render_lines``): text and
+    styles (the cursor's included)."""
     table = app.table
-    lines = []
-    for y in range(table.size.height):
-        strip = table.render_line(y)
-        lines.append((strip.text, tuple((s.text, s.style) for s in strip)))
-    return lines
+    table._styles_cache.clear()  # the widget's lines as last drawn: draw them now
+    strips = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+    return [(strip.text, tuple((s.text, s.style) for s in strip)) for strip in strips]
 
 
 async def drawn(app: TableApp, pilot: Any) -> list[Any]:
@@ -226,22 +227,34 @@ async def test_hidden_and_shown_again_keeps_its_renderings_and_a_resize_does_not
     assert narrow == await fresh_rendering(rows(AGES), focus_other=True, size=(40, 20))
 
 
-async def test_cells_draw_as_datatable_draws_them() -> None:
-    """KeyedTable draws its one-line text cells itself (console.widgets.cell_render); every
-    line on screen (header, cursor row, styled and right-aligned cells, a truncated one) is
-    what DataTable's own rendering of the same cells draws."""
+@pytest.mark.parametrize("focused", [True, False])
+async def test_cells_draw_as_datatable_draws_them(focused: bool) -> None:
+    """KeyedTable draws its one-line text cells, its rows and its lines itself
+    (console.widgets.cell_render, the frame's constants read once); every line on screen
+    (header, cursor row, styled and right-aligned cells, a truncated one, the space after the
+    last column), focused or not, scrolled, is what DataTable's own rendering of the same
+    cells draws."""
     app = TableApp()
-    async with app.run_test(size=(40, 20)) as pilot:
+    async with app.run_test(size=(60, 20)) as pilot:
         table = app.table
-        shown = rows(AGES, note_style="bold red")
-        shown["m05"] = (Text("m05"), Text("1h05m", justify="right"), Text("a long note " * 5))
+        shown = rows({f"m{i:02d}": f"{i}s" for i in range(40)}, note_style="bold red")
+        shown["m25"] = (Text("m25"), Text("1h05m 30s", justify="right"), Text("a note"))
         table.sync(shown)
-        table.focus()
-        table.select_key("m03")
+        if focused:
+            table.focus()
+        else:
+            app.query_one("#other", Input).focus()
+        table.select_key("m27")  # scrolled down to it
+        await pilot.pause()
+        assert table.scroll_offset.y > 0
         ours = await drawn(app, pilot)
-        table._render_cell = MethodType(DataTable._render_cell, table)  # type: ignore[method-assign]
+        again = await rendered_afresh(app, pilot)  # the shapes kept, all else drawn again
+        for name in ("_render_cell", "_render_line_in_row", "render_line"):
+            setattr(table, name, MethodType(getattr(DataTable, name), table))
         stock = await rendered_afresh(app, pilot)
-    assert ours == stock
+    assert ours == again == stock
+    assert any(" 1h05m 30  " in text for text, _ in ours)  # cut at the column's width
+    assert all(text.endswith(" " * 20) for text, _ in ours)  # rows end in the table's space
 
 
 class StockApp(App[None]):
