@@ -18,13 +18,11 @@ The reader only SELECTs: it works under a role that may do nothing else.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Collection
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.chain import EpochClock
 from engine.harmonytask.machine_state import MACHINE_STATE_SQL, MachineState
@@ -44,6 +42,8 @@ from .model import (
     PostSnap,
     QueueSnap,
     RunningTaskSnap,
+    SectorProblem,
+    SectorStrip,
     StorageSnap,
     TaskTypeSnap,
 )
@@ -172,21 +172,43 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-_builder_lock = threading.Lock()
-_builder_pool: ThreadPoolExecutor | None = None
+#: the longest building a snapshot holds the event loop before it lets the loop run again
+BUILD_SLICE_S = 0.003
+#: records built between two looks at the clock while building
+BUILD_CHECK_EVERY = 32
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-def _builder() -> ThreadPoolExecutor:
-    """The thread snapshots are built on: turning the rows read into the snapshot's records
-    (the pipeline's strips, the 24 h chart) is 10-30 ms of Python per refresh at the bench's
-    size, which on the caller's event loop (the console's UI) was one uninterrupted step; on
-    this thread the loop gets the interpreter back every switch interval. Its own thread, not
-    the default executor's, which a machine's tasks may fill."""
-    global _builder_pool
-    with _builder_lock:
-        if _builder_pool is None:
-            _builder_pool = ThreadPoolExecutor(1, thread_name_prefix="harmony-snapshot")
-        return _builder_pool
+async def build_in_slices(steps: Generator[None, None, T]) -> T:
+    """Run ``steps`` (a generator that yields between parts of its work) to its value, letting
+    the event loop run every :data:`BUILD_SLICE_S` of it.
+
+    Turning the rows read into a snapshot (the pipeline's strips, the 24 h counts and chart) is
+    10-30 ms of Python a refresh at the benchmark's size. In one step it held the console's
+    loop; on a thread of its own it held the interpreter's lock against the loop, so a paint
+    that ran meanwhile took the two together (each thread takes the lock back every switch
+    interval). In slices a key or a paint waits for one slice at most, and nothing shares
+    the lock.
+    """
+    deadline = time.perf_counter() + BUILD_SLICE_S
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if time.perf_counter() >= deadline:
+            await asyncio.sleep(0)
+            deadline = time.perf_counter() + BUILD_SLICE_S
+
+
+def _each(items: Iterable[R], make: Callable[[R], T], into: list[T]) -> Generator[None, None, None]:
+    """``make`` each item into ``into``, yielding every :data:`BUILD_CHECK_EVERY` items."""
+    for i, item in enumerate(items, start=1):
+        into.append(make(item))
+        if i % BUILD_CHECK_EVERY == 0:
+            yield
 
 
 class SnapshotReader:
@@ -393,9 +415,7 @@ class SnapshotReader:
                 self._section_at[section] = now
         if problems_due and (lists is None or "sectors" in lists):
             self._problems_at = now
-        snap = await asyncio.get_running_loop().run_in_executor(
-            _builder(), self._build, raw, now, timing, task_filter
-        )
+        snap = await build_in_slices(self._build(raw, now, timing, task_filter))
         self.last_wall_ms = (time.perf_counter() - started) * 1000
         return snap
 
@@ -422,22 +442,14 @@ class SnapshotReader:
 
     def _build(
         self, raw: _Read, now: datetime, timing: Timing, history_filter: str | None
-    ) -> ClusterSnapshot:
-        machines = tuple(self._machine(r, now) for r in raw.machines)
-        running = tuple(
-            RunningTaskSnap(
-                id=r["id"],
-                name=r["name"],
-                owner_id=r["owner_id"],
-                claimed_at=r["claimed_at"],
-                posted_time=r["posted_time"],
-                attempt=r["attempt"],
-                retries=r["retries"],
-                elapsed=_age(now, r["claimed_at"]) or 0.0,
-            )
-            for r in raw.running
-        )
+    ) -> Generator[None, None, ClusterSnapshot]:
+        """The snapshot from what was read, in steps (see :func:`build_in_slices`)."""
+        machines: list[MachineSnap] = []
+        yield from _each(raw.machines, lambda r: self._machine(r, now), machines)
+        running: list[RunningTaskSnap] = []
+        yield from _each(raw.running, lambda r: self._running(r, now), running)
         totals = self.window.per_type(now)
+        yield
         names = sorted({r["name"] for r in raw.types} | set(totals))
         by_name = {r["name"]: r for r in raw.types}
         types = []
@@ -458,6 +470,8 @@ class SnapshotReader:
                     mean_seconds=(h.done_seconds / h.done) if h and h.done else None,
                 )
             )
+        chart = self.window.chart(now)
+        yield
         queues = QueueSnap(
             types=tuple(types),
             failed_tasks=tuple(
@@ -474,21 +488,28 @@ class SnapshotReader:
             failed_total=sum(t.failed for t in types),
             history=tuple(HistorySnap(**r) for r in raw.history),
             history_filter=history_filter,
-            chart=self.window.chart(now),
+            chart=chart,
             window_hours=self.window.hours_loaded,
             done_24h=sum(t.done_24h for t in types),
             failed_24h=sum(t.failed_24h for t in types),
         )
+        yield
         p = raw.pipeline
         head = raw.post.head_epoch
         summaries = build_summaries(p.summaries)
+        strips: list[SectorStrip] = []
+        yield from _each(
+            p.sectors, lambda r: build_strip(r, p.tasks, head, now, self.stuck_after), strips
+        )
+        problems: list[SectorProblem] = []
+        yield from _each(p.problems, lambda r: build_problem(r, p.tasks, head, now), problems)
         pipeline = PipelineSnap(
             head_epoch=head,
             summaries=summaries,
             loads=build_loads(summaries),
-            sectors=tuple(build_strip(r, p.tasks, head, now, self.stuck_after) for r in p.sectors),
+            sectors=tuple(strips),
             in_progress=sum(int(r["in_progress"]) for r in p.summaries),
-            problems=tuple(build_problem(r, p.tasks, head, now) for r in p.problems),
+            problems=tuple(problems),
             stuck_after=self.stuck_after,
             history=p.history,
         )
@@ -496,8 +517,8 @@ class SnapshotReader:
             taken_at=now,
             db_ms=timing.ms,
             statements=timing.statements,
-            machines=machines,
-            running=running,
+            machines=tuple(machines),
+            running=tuple(running),
             queues=queues,
             pipeline=pipeline,
             storage=raw.storage,
@@ -506,6 +527,19 @@ class SnapshotReader:
             events=self._events,
             alerts=raw.alerts,
             expirations=self._expirations.snap,
+        )
+
+    @staticmethod
+    def _running(r: dict[str, Any], now: datetime) -> RunningTaskSnap:
+        return RunningTaskSnap(
+            id=r["id"],
+            name=r["name"],
+            owner_id=r["owner_id"],
+            claimed_at=r["claimed_at"],
+            posted_time=r["posted_time"],
+            attempt=r["attempt"],
+            retries=r["retries"],
+            elapsed=_age(now, r["claimed_at"]) or 0.0,
         )
 
     def _machine(self, r: dict[str, Any], now: datetime) -> MachineSnap:

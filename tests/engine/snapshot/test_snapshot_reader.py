@@ -687,3 +687,35 @@ def test_duration_and_countdown_formats() -> None:
 def test_reader_queries_take_now_as_a_parameter() -> None:
     source = inspect.getsource(reader_module.SnapshotReader.snapshot)
     assert "now" in source and "datetime.now" not in source
+
+
+async def test_a_snapshot_is_built_in_slices_that_let_the_loop_run() -> None:
+    """Building yields to the event loop every BUILD_SLICE_S of work (a key or a paint waits
+    for one slice, not the whole build), and the value is the generator's."""
+    import asyncio
+    import time
+
+    def steps() -> Any:
+        for _ in range(40):
+            began = time.perf_counter()
+            while time.perf_counter() - began < 0.001:  # a millisecond of work a step
+                pass
+            yield
+        return "built"
+
+    turns: list[float] = []
+
+    async def other() -> None:
+        while True:
+            turns.append(time.perf_counter())
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    began = time.perf_counter()
+    assert await reader_module.build_in_slices(steps()) == "built"
+    ended = time.perf_counter()
+    watcher.cancel()
+    during = [t for t in turns if began < t < ended]
+    # 40 ms of work in slices of BUILD_SLICE_S (3 ms): the loop ran between them
+    assert len(during) >= 40 * 0.001 / reader_module.BUILD_SLICE_S / 2
