@@ -204,6 +204,7 @@ class HarmonyConsole(App[int]):
         self.first_render = asyncio.Event()
         self._first_drawn = False
         self._panes_mounted = False
+        self._warming = False
         #: the panes made so far, by name, and the mounts not yet awaited
         self._panes: dict[str, Pane] = {}
         self._mounting: dict[str, AwaitMount] = {}
@@ -307,9 +308,23 @@ class HarmonyConsole(App[int]):
         self._settle()
 
     def _settle(self) -> None:
-        """Every pane is mounted and the first snapshot drawn: tests may look, and what exists
-        now leaves the garbage collector's view."""
-        if self._panes_mounted and self._first_drawn and not self.first_render.is_set():
+        """Every pane is mounted and the first snapshot drawn: the hidden panes fill their
+        tables, then tests may look, and what exists now leaves the garbage collector's view."""
+        if self._panes_mounted and self._first_drawn and not self._warming:
+            self._warming = True
+            self._warm_panes()
+
+    @work(group="panes", exit_on_error=False, name="warm-panes", description="fill the panes")
+    async def _warm_panes(self) -> None:
+        """Fill each hidden pane's tables from the first snapshot, one pane at a time, letting
+        keys and refreshes through between them: a pane's first fill (500 events, 300 jobs)
+        had been the key's own step when the pane was first shown, 20-30 ms of the event loop
+        beside the first layout of the pane."""
+        try:
+            for pane in list(self._panes.values()):
+                pane.warm()
+                await asyncio.sleep(0.005)
+        finally:  # a pane that cannot render says so when shown; the console settles anyway
             self.first_render.set()
             collector.settle()
 

@@ -206,6 +206,16 @@ class Pane(Vertical):
                 self.render_snapshot(snap)
         self._refresh_offers()
 
+    def warm(self) -> None:
+        """Hidden, render the current snapshot once, so the tables have their rows before the
+        pane is first shown (see ``HarmonyConsole._warm_panes``); shown, it renders again (its
+        header is fitted to a width a hidden pane does not have), which then only changes what
+        moved."""
+        if self.snapshot is None or self.is_active or not self.is_mounted:
+            return
+        self.rerender(hidden=True)
+        self._behind = True
+
     def _refresh_offers(self) -> None:
         """Redraw the footer's keys only when a snapshot changed what they offer (a machine
         that became cordoned offers uncordon). Refreshing the bindings at every snapshot made

@@ -52,6 +52,23 @@ async def test_jobs_show_target_machine_elapsed_and_state_at_80x24(
         assert _rows(app)["101"][4] == "41m"
 
 
+async def test_hidden_panes_are_filled_before_they_are_first_shown(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any
+) -> None:
+    """Once the console has settled, the panes not on screen already hold the first snapshot's
+    rows (their first fill is not the step of the key that shows them); shown, the pane is
+    rendered again for its width."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        assert app.active_pane == "machines"
+        assert len(_rows(app)) == 6  # the jobs pane was never shown
+        assert app.query_one("#events-table").row_count > 0
+        await pilot.press("6")
+        text = await shows(app, pilot, "6 jobs", "t01000:1000")
+        assert "4 running, 2 stopping" in text and "on 3 machines" in text
+
+
 async def test_jobs_at_160x48_show_the_host(
     cluster: DB, console_app: Any, first_render: Any, shows: Any
 ) -> None:
