@@ -46,6 +46,10 @@ async def test_the_console_benchmark_prints_every_measure(
     assert set(result["refresh_db_ms"]) == {"all_lists"} | {f"pane:{p}" for p in PANE_TITLES}
     assert set(result["ui"]["pane_switch_ms_by_pane"]) == set(PANE_TITLES)
     assert result["ui"]["event_loop_lag_ms"]["n"] > 0
+    # measured once the console has loaded its 24 h history; the lag while it loads apart
+    assert result["ui"]["history_loaded_after_s"] >= 0
+    loading = result["ui"]["event_loop_lag_loading_ms"]
+    assert loading is None or loading["n"] > 0
     # the host's speed, timed while the lag was sampled (a second: some 100 samples)
     assert result["ui"]["host_reference_ms"]["n"] >= 2
     assert result["ui"]["host_reference_ms"]["median"] > 0
