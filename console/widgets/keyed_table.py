@@ -12,7 +12,9 @@ Rows come and go through DataTable's public API (``add_row``, ``remove_row``, ``
 render caches are kept through Textual 8.2's private ones (see :meth:`KeyedTable._forget_rendered`,
 :meth:`KeyedTable._check_styles`): a stock DataTable re-renders every visible cell after any
 change, focus change or re-show, which made a pane switch render its whole screen of cells
-(tests/console/widgets/test_keyed_table.py holds them to a cache-less rendering).
+(tests/console/widgets/test_keyed_table.py holds them to a cache-less rendering). A body row's
+line is drawn by :meth:`KeyedTable._render_line_in_row`, Textual 8.2's code for a row cursor
+with the frame's constants read once; the same tests hold it to DataTable's own.
 
 Sorting, htop style: ``>`` sorts by the next column, ``<`` by the previous one, past either end
 back to the pane's own order; ``S`` reverses. (Not ``s``: the events pane's ``s`` shows the
@@ -121,7 +123,8 @@ Cells = Sequence[Text]
 class _Frame:
     """What every row and cell of one frame is drawn with, read once when the frame starts:
     each is a reactive or a CSS lookup (the table's style walks its ancestors), and DataTable
-    read them again for every line, row and cell: a quarter of drawing a screen of cells."""
+    read them again for every line, row and cell: a third of drawing a screen of cells (230
+    cells with their shapes kept: 8.8 ms, 5.8 ms with the frame)."""
 
     #: the table's own style (DataTable's ``base_style`` of every line)
     style: Style
@@ -363,8 +366,10 @@ class KeyedTable(DataTable[Text]):
         hover: bool = False,
     ) -> list[list[Segment]]:
         """DataTable's cell rendering, cached under DataTable's own key, with a one-line text
-        cell drawn by :func:`~console.widgets.cell_render.text_cell_line` (the same segments in
-        half the time); headers, labels, fixed cells and anything else take DataTable's path."""
+        cell drawn from its kept shape (:class:`~console.widgets.cell_render.CellShapes`: the
+        same segments as DataTable's renderer, which took twice as long, and only styled again
+        when the cell shows what it showed); headers, labels, fixed cells and anything else
+        take DataTable's path."""
         frame = self._frame
         if frame is None or row_index < 0 or column_index < 0:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)

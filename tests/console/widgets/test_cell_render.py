@@ -5,6 +5,7 @@ the oracle, over generated cells of every kind the fast path accepts."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 from rich.console import Console
 from rich.padding import Padding
@@ -49,15 +50,20 @@ def generated(rng: random.Random) -> Text:
     return cell
 
 
-def test_generated_cells_draw_as_datatable_draws_them() -> None:
-    rng = random.Random(13)
-    checked = 0
-    for _ in range(6000):
+def fast_path_cases(rng: random.Random, tries: int) -> Iterator[tuple[Text, int, int]]:
+    """Generated cells, column widths and paddings the fast path takes."""
+    for _ in range(tries):
         cell = generated(rng)
         padding = rng.choice([0, 1, 2])
         width = rng.randrange(1, 24)
-        if not fits_fast_path(cell, width, padding):
-            continue
+        if fits_fast_path(cell, width, padding):
+            yield cell, width, padding
+
+
+def test_generated_cells_draw_as_datatable_draws_them() -> None:
+    rng = random.Random(13)
+    checked = 0
+    for cell, width, padding in fast_path_cases(rng, 6000):
         pre = rng.choice([PRE, PRE + Style(bold=True), Style.null()])
         post = rng.choice([Style.null(), Style(color="yellow"), Style(bgcolor="red")])
         fast = text_cell_line(cell, width, padding, pre, post, CONSOLE)
@@ -82,12 +88,7 @@ def test_a_kept_shape_draws_as_datatable_draws_it_under_any_styles() -> None:
     rng = random.Random(29)
     shapes = CellShapes(limit=10_000)
     checked = 0
-    for _ in range(3000):
-        cell = generated(rng)
-        padding = rng.choice([0, 1, 2])
-        width = rng.randrange(1, 24)
-        if not fits_fast_path(cell, width, padding):
-            continue
+    for cell, width, padding in fast_path_cases(rng, 3000):
         shape = shapes.get(cell, width, padding, CONSOLE)
         assert shapes.get(cell.copy(), width, padding, CONSOLE) is shape
         for pre, post in ((PRE, Style.null()), (Style.null(), Style(bgcolor="red"))):
