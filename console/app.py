@@ -44,23 +44,12 @@ from engine.harmonytask.workers import prestart_worker_processes
 from engine.snapshot import ClusterSnapshot, drain_plan
 
 from . import collector, component_styles, strips
-from .actions import ActionFailed, AdminAction, offer, perform
-from .alert_actions import change_alert, refusal
 from .connection import DatabaseLink, Target, open_link
 from .engine_host import EngineHost, NodeFactory, StopHow
 from .feed import Feed, FeedState, next_interval, one_line
 from .navigation import Goto, ResumeRequested
-from .panes import PANE_TITLES
-from .panes.alerts import AlertsPane
+from .panes import PANE_KINDS, PANE_TITLES
 from .panes.base import Pane
-from .panes.events import EventsPane
-from .panes.jobs import JobsPane
-from .panes.machines import MachinesPane
-from .panes.miners import MinersPane
-from .panes.pipeline import PipelinePane
-from .panes.post import PostPane
-from .panes.storage import StoragePane
-from .panes.tasks import TasksPane
 from .terminal import TerminalGuard
 from .widgets.cells import miner_address
 from .widgets.key_bar import KeyBar
@@ -71,21 +60,15 @@ if TYPE_CHECKING:
 
     from engine.node import Node
 
+    from .actions import AdminAction
+    from .panes.alerts import AlertsPane
+    from .panes.machines import MachinesPane
+    from .panes.post import PostPane
+    from .panes.tasks import TasksPane
     from .screens.machine import MachineScreen
 
-__all__ = ["HarmonyConsole", "NodeFactory", "make_app"]
+__all__ = ["PANE_KINDS", "HarmonyConsole", "NodeFactory", "make_app"]
 
-PANE_KINDS: dict[str, type[Pane]] = {
-    "machines": MachinesPane,
-    "tasks": TasksPane,
-    "pipeline": PipelinePane,
-    "storage": StoragePane,
-    "post": PostPane,
-    "jobs": JobsPane,
-    "miners": MinersPane,
-    "events": EventsPane,
-    "alerts": AlertsPane,
-}
 #: the pane on screen at the start
 FIRST_PANE = "machines"
 
@@ -380,7 +363,7 @@ class HarmonyConsole(App[int]):
     async def _chain_note(self, note: str) -> None:
         """Why the chain's figures are missing (a Curio cluster's Lotus node), on the PoSt pane."""
         post = await self.pane_ready("post")
-        assert isinstance(post, PostPane)
+        assert isinstance(post, PANE_KINDS["post"])
         post.chain_note = note
 
     def _feed_changed(self, state: FeedState) -> None:
@@ -595,7 +578,7 @@ class HarmonyConsole(App[int]):
         """A task's attempts: the tasks pane's history, searched for its id."""
         tasks = await self.pane_ready("tasks")
         self.show_pane("tasks")
-        assert isinstance(tasks, TasksPane)
+        assert isinstance(tasks, PANE_KINDS["tasks"])
         tasks.show_view("history")
         tasks.filter_text = task_id
 
@@ -608,8 +591,9 @@ class HarmonyConsole(App[int]):
 
     # ------------------------------------------------------------------ actions
 
-    @on(MachinesPane.ActionRequested)
-    def _machine_action(self, event: MachinesPane.ActionRequested) -> None:
+    def on_machines_pane_action_requested(self, event: MachinesPane.ActionRequested) -> None:
+        from .actions import AdminAction, offer
+
         if self.read_only or self.busy or self.snapshot is None:
             return
         snap = self.snapshot
@@ -634,16 +618,18 @@ class HarmonyConsole(App[int]):
         )
         self.push_screen(dialog, confirmed)
 
-    @on(TasksPane.RestartRequested)
-    def _restart(self, event: TasksPane.RestartRequested) -> None:
+    def on_tasks_pane_restart_requested(self, event: TasksPane.RestartRequested) -> None:
+        from .actions import AdminAction, offer
+
         cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
         if not self.read_only and not self.busy and offer(cluster, "restart"):
             self.admin(AdminAction("restart", event.task_id))
 
-    @on(AlertsPane.ChangeRequested)
-    def _alert_change(self, event: AlertsPane.ChangeRequested) -> None:
+    def on_alerts_pane_change_requested(self, event: AlertsPane.ChangeRequested) -> None:
         """``a``/``m`` in the Alerts pane: refused (read-only, Curio) or confirmed, then done
         in the admin group off the event loop."""
+        from .alert_actions import refusal
+
         cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
         why = refusal(event.kind, read_only=self.read_only, cluster=cluster)
         if why is not None:
@@ -664,6 +650,9 @@ class HarmonyConsole(App[int]):
 
     @work(group="admin", exit_on_error=False, name="alert-admin", description="alert change")
     async def alert_admin(self, kind: Any, alert: Any, seconds: float = 0.0) -> None:
+        from .actions import ActionFailed
+        from .alert_actions import change_alert
+
         link = self.feed.link
         if link is None or link.action_db is None:
             return
@@ -676,8 +665,7 @@ class HarmonyConsole(App[int]):
             self.busy = False
             self.refresh_now()
 
-    @on(PostPane.CheckRequested)
-    def _proving_check(self, event: PostPane.CheckRequested) -> None:
+    def on_post_pane_check_requested(self, event: PostPane.CheckRequested) -> None:
         """``enter`` on a deadline: its provability check, on the reader's pool (it only
         reads), in the screen's worker."""
         from engine.tasks.window.check import check_provable, deadline_partitions
@@ -709,6 +697,8 @@ class HarmonyConsole(App[int]):
     @on(ResumeRequested)
     def _resume(self, event: ResumeRequested) -> None:
         """``r`` on a failed sector: refused read-only or on a Curio cluster, else confirmed."""
+        from .actions import AdminAction, offer
+
         cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
         if self.read_only or not offer(cluster, "resume"):
             why = "the console is read-only" if self.read_only else "Curio's sectors are read-only"
@@ -727,6 +717,8 @@ class HarmonyConsole(App[int]):
     @work(group="admin", exit_on_error=False, name="admin", description="operator action")
     async def admin(self, action: AdminAction) -> None:
         """The one worker that changes the cluster; one action at a time (``busy``)."""
+        from .actions import ActionFailed, perform
+
         link = self.feed.link
         if link is None or link.action_db is None:
             return

@@ -1,10 +1,20 @@
 """The panes of the main screen, in key order (``1``, ``2``, ...).
 
-Titles are short: every tab fits on one line at 80 columns."""
+Titles are short: every tab fits on one line at 80 columns. A pane's module is imported when
+the pane is first made (:data:`PANE_KINDS`): the first pane's before the first frame, the
+others' after it, as the console mounts them.
+"""
 
 from __future__ import annotations
 
-__all__ = ["PANE_TITLES"]
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .base import Pane
+
+__all__ = ["PANE_KINDS", "PANE_TITLES"]
 
 #: pane id -> tab title; the order is the keys' order
 PANE_TITLES: dict[str, str] = {
@@ -18,3 +28,41 @@ PANE_TITLES: dict[str, str] = {
     "events": "Events",
     "alerts": "Alerts",
 }
+
+#: pane id -> its module in this package and its class
+_CLASSES: dict[str, tuple[str, str]] = {
+    "machines": ("machines", "MachinesPane"),
+    "tasks": ("tasks", "TasksPane"),
+    "pipeline": ("pipeline", "PipelinePane"),
+    "storage": ("storage", "StoragePane"),
+    "post": ("post", "PostPane"),
+    "jobs": ("jobs", "JobsPane"),
+    "miners": ("miners", "MinersPane"),
+    "events": ("events", "EventsPane"),
+    "alerts": ("alerts", "AlertsPane"),
+}
+
+
+class _PaneKinds(Mapping[str, "type[Pane]"]):
+    """The pane classes by id, in key order, each module imported when its class is first
+    asked for. The eight panes not on screen at the start, with the engine's modules they
+    read (the alert checks, the PoSt and sealing models), were about a fifth of the imports
+    before the first frame."""
+
+    def __getitem__(self, name: str) -> type[Pane]:
+        module, attr = _CLASSES[name]
+        kind: type[Pane] = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        return kind
+
+    def __contains__(self, name: object) -> bool:  # without importing anything
+        return name in _CLASSES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_CLASSES)
+
+    def __len__(self) -> int:
+        return len(_CLASSES)
+
+
+#: pane id -> its class (imported on first use), in key order
+PANE_KINDS: Mapping[str, type[Pane]] = _PaneKinds()
