@@ -41,7 +41,6 @@ from textual.widgets import Input, TabbedContent, TabPane
 
 from engine.clock import Clock, SystemClock
 from engine.harmonytask.workers import prestart_worker_processes
-from engine.snapshot import ClusterSnapshot, drain_plan
 
 from . import collector, component_styles, strips
 from .connection import DatabaseLink, Target, open_link
@@ -59,6 +58,7 @@ if TYPE_CHECKING:
     from textual.command import Provider
 
     from engine.node import Node
+    from engine.snapshot import ClusterSnapshot
 
     from .actions import AdminAction
     from .panes.alerts import AlertsPane
@@ -599,6 +599,8 @@ class HarmonyConsole(App[int]):
         snap = self.snapshot
         if not offer(snap.cluster, event.kind, snap.machine(event.machine_id)):
             return
+        from engine.snapshot import drain_plan
+
         plan = drain_plan(snap, event.machine_id, self.now)
         if plan is None:
             self.notify(

@@ -24,10 +24,12 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from engine.clock import Clock, wait_event
-from engine.snapshot import ClusterSnapshot
+
+if TYPE_CHECKING:
+    from engine.snapshot import ClusterSnapshot
 
 __all__ = [
     "MIN_REFRESH",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.text import Text
 from textual.actions import parse as parse_action
@@ -29,11 +29,14 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widgets import Static
 
-from engine.snapshot import ClusterSnapshot, duration
+from engine.snapshot import duration
 
 from ..feed import FeedState
 from ..widgets.cells import Styles, styles_for
 from ..widgets.keyed_table import KeyedTable
+
+if TYPE_CHECKING:
+    from engine.snapshot import ClusterSnapshot
 
 __all__ = ["DetailKind", "Pane", "PaneHeader"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -26,7 +26,7 @@ from textual.reactive import var
 from textual.widgets import DataTable, Static
 
 from engine.harmonytask.machine_state import MachineState
-from engine.snapshot import ClusterSnapshot, MachineSnap, duration
+from engine.snapshot import duration
 from engine.snapshot.hosts import group_hosts
 
 from ..actions import MachineAction, offer
@@ -35,6 +35,9 @@ from ..widgets.clauses import join_clauses
 from ..widgets.jobs_table import JobsTable
 from ..widgets.keyed_table import Column, KeyedTable
 from .base import Pane, PaneHeader
+
+if TYPE_CHECKING:
+    from engine.snapshot import ClusterSnapshot, MachineSnap
 
 __all__ = ["MachinesPane", "machine_cells", "state_style"]
 

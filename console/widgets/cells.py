@@ -9,13 +9,17 @@ alone (bars use ``#``/``*``, states are words, the deadline strip has one glyph 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import App
 from textual.color import Color
 
-from engine.snapshot import ClusterSnapshot, duration
+from engine.snapshot import duration
+
+if TYPE_CHECKING:
+    from engine.snapshot import ClusterSnapshot
 
 __all__ = [
     "Styles",

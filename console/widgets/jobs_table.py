@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from engine.snapshot import ClusterSnapshot, duration
-from engine.snapshot.jobs import Job, build_jobs
+from engine.snapshot import duration
 
 from .cells import Styles, ident, styles_for, text
 from .keyed_table import Column, KeyedTable
+
+if TYPE_CHECKING:
+    from engine.snapshot import ClusterSnapshot
+    from engine.snapshot.jobs import Job
 
 __all__ = ["JOB_COLUMNS", "JobsTable", "job_cells"]
 
@@ -92,6 +96,8 @@ class JobsTable(KeyedTable):
         # asked for at each render: the theme may change
         styles = self._styles() if self._styles is not None else styles_for(self.app)
         prefix = snap.post.miners[0].address_prefix if snap.post.miners else "t0"
+        from engine.snapshot.jobs import build_jobs  # with the first snapshot, after the frame
+
         jobs = self.jobs = build_jobs(snap)
         rows = {}
         for job in jobs:

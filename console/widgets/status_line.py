@@ -12,14 +12,18 @@ the process.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from engine.snapshot import ClusterSnapshot, duration
+from engine.snapshot import duration
 
 from ..feed import FeedState
+
+if TYPE_CHECKING:
+    from engine.snapshot import ClusterSnapshot
 
 __all__ = ["StatusLine"]
 

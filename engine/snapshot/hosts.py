@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .model import MachineSnap
+if TYPE_CHECKING:
+    from .model import MachineSnap
 
 __all__ = ["HostSnap", "group_hosts"]
 
