@@ -29,39 +29,28 @@ PANE_TITLES: dict[str, str] = {
     "alerts": "Alerts",
 }
 
-#: pane id -> its module in this package and its class
-_CLASSES: dict[str, tuple[str, str]] = {
-    "machines": ("machines", "MachinesPane"),
-    "tasks": ("tasks", "TasksPane"),
-    "pipeline": ("pipeline", "PipelinePane"),
-    "storage": ("storage", "StoragePane"),
-    "post": ("post", "PostPane"),
-    "jobs": ("jobs", "JobsPane"),
-    "miners": ("miners", "MinersPane"),
-    "events": ("events", "EventsPane"),
-    "alerts": ("alerts", "AlertsPane"),
-}
-
 
 class _PaneKinds(Mapping[str, "type[Pane]"]):
     """The pane classes by id, in key order, each module imported when its class is first
-    asked for. The eight panes not on screen at the start, with the engine's modules they
-    read (the alert checks, the PoSt and sealing models), were about a fifth of the imports
-    before the first frame."""
+    asked for: pane ``events`` is ``EventsPane`` in ``console/panes/events.py``. The eight
+    panes not on screen at the start, with the engine's modules they read (the alert checks,
+    the PoSt and sealing models), were about a fifth of the imports before the first frame."""
 
     def __getitem__(self, name: str) -> type[Pane]:
-        module, attr = _CLASSES[name]
-        kind: type[Pane] = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        if name not in PANE_TITLES:
+            raise KeyError(name)
+        module = importlib.import_module(f"{__name__}.{name}")
+        kind: type[Pane] = getattr(module, f"{name.capitalize()}Pane")
         return kind
 
     def __contains__(self, name: object) -> bool:  # without importing anything
-        return name in _CLASSES
+        return name in PANE_TITLES
 
     def __iter__(self) -> Iterator[str]:
-        return iter(_CLASSES)
+        return iter(PANE_TITLES)
 
     def __len__(self) -> int:
-        return len(_CLASSES)
+        return len(PANE_TITLES)
 
 
 #: pane id -> its class (imported on first use), in key order

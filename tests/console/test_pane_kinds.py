@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from console.panes import PANE_KINDS, PANE_TITLES
 from console.panes.base import Pane
 
@@ -18,6 +20,8 @@ def test_every_pane_has_its_class_in_key_order() -> None:
         assert issubclass(kind, Pane)
         assert PANE_KINDS[name] is kind
     assert "nothing" not in PANE_KINDS
+    with pytest.raises(KeyError):
+        PANE_KINDS["nothing"]
 
 
 def _imported(code: str, *names: str) -> list[str]:
