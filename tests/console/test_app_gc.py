@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -90,17 +91,12 @@ async def test_passes_run_between_the_loops_steps() -> None:
     assert collector._idle is None
 
 
-async def test_a_pass_waits_for_a_calm_loop() -> None:
-    """A check that runs late, right after a long step, does not collect there (its pause would
-    add to that step's): the pass comes at the next check, one that runs on time."""
+@contextlib.contextmanager
+def observed_passes() -> Iterator[tuple[Any, list[float]]]:
+    """The console's collector settled, the loop time of each of its idle passes recorded;
+    the process's settings given back after."""
     loop = asyncio.get_running_loop()
     collected: list[float] = []
-    blocked_until: list[float] = []
-
-    def block() -> None:
-        time.sleep(0.05)  # a long step: a frame, a rebuild
-        blocked_until.append(loop.time())
-
     before = gc.get_threshold()
     try:
         collector.settle()
@@ -113,15 +109,29 @@ async def test_a_pass_waits_for_a_calm_loop() -> None:
             collect(generation)
 
         passes.collect = observed  # type: ignore[method-assign]
+        yield passes, collected
+    finally:
+        collector.restore()
+        gc.set_threshold(*before)
+
+
+async def test_a_pass_waits_for_a_calm_loop() -> None:
+    """A check that runs late, right after a long step, does not collect there (its pause would
+    add to that step's): the pass comes at the next check, one that runs on time."""
+    loop = asyncio.get_running_loop()
+    blocked_until: list[float] = []
+
+    def block() -> None:
+        time.sleep(0.05)  # a long step: a frame, a rebuild
+        blocked_until.append(loop.time())
+
+    with observed_passes() as (passes, collected):
         kept = [[] for _ in range(collector.IDLE_YOUNG + 100)]  # tracked, alive
         assert gc.get_count()[0] < collector.YOUNG_THRESHOLD
         loop.call_at(passes._due - 0.02, block)  # the check comes due while the loop is busy
         await wait_until(lambda: collected, within=5, what="a pass once the loop is calm")
         assert collected[0] - blocked_until[0] >= collector.IDLE_RETRY_S - 0.001
         del kept
-    finally:
-        collector.restore()
-        gc.set_threshold(*before)
 
 
 async def test_a_pass_waits_through_a_bounded_number_of_late_checks(
@@ -130,20 +140,7 @@ async def test_a_pass_waits_through_a_bounded_number_of_late_checks(
     """On a loop where every check runs late (a box whose cores are busy with other work), the
     pass still comes, after :data:`IDLE_WAITS` retries."""
     monkeypatch.setattr(collector, "IDLE_LATE_S", -1.0)  # every check counts as late
-    loop = asyncio.get_running_loop()
-    collected: list[float] = []
-    before = gc.get_threshold()
-    try:
-        collector.settle()
-        passes = collector._idle
-        assert passes is not None
-        collect = passes.collect
-
-        def observed(generation: int) -> None:
-            collected.append(loop.time())
-            collect(generation)
-
-        passes.collect = observed  # type: ignore[method-assign]
+    with observed_passes() as (passes, collected):
         due = passes._due
         kept = [[] for _ in range(collector.IDLE_YOUNG + 100)]  # tracked, alive
         assert gc.get_count()[0] < collector.YOUNG_THRESHOLD
@@ -151,9 +148,6 @@ async def test_a_pass_waits_through_a_bounded_number_of_late_checks(
         waited = collector.IDLE_WAITS * collector.IDLE_RETRY_S
         assert collected[0] - due >= waited - 0.001
         del kept
-    finally:
-        collector.restore()
-        gc.set_threshold(*before)
 
 
 class Node:
