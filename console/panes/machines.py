@@ -13,7 +13,9 @@ targets (``Pane.Needs``): at 80 columns the machines pane reads what it always r
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Hashable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
@@ -34,12 +36,13 @@ from ..widgets.cells import Styles, age, bar, num, short_size, text
 from ..widgets.clauses import join_clauses
 from ..widgets.jobs_table import JobsTable
 from ..widgets.keyed_table import Column, KeyedTable
+from ..widgets.row_cache import RowCache
 from .base import Pane, PaneHeader
 
 if TYPE_CHECKING:
     from engine.snapshot import ClusterSnapshot, MachineSnap
 
-__all__ = ["MachinesPane", "machine_cells", "state_style"]
+__all__ = ["MachinesPane", "machine_cells", "machine_signature", "state_style"]
 
 COLUMNS = (
     Column("Machine", "name", 12),
@@ -133,6 +136,42 @@ def machine_cells(m: MachineSnap, styles: Styles) -> tuple[Text, ...]:
     )
 
 
+#: the columns that move with the clock and each heartbeat (kept apart from the rest of a row)
+CONTACT = next(i for i, c in enumerate(COLUMNS) if c.key == "contact")
+UPTIME = next(i for i, c in enumerate(COLUMNS) if c.key == "uptime")
+
+
+def machine_signature(m: MachineSnap) -> Hashable:
+    """Everything :func:`machine_cells` draws a machine's row from but its contact and uptime
+    (:func:`contact_signature`, :func:`uptime_signature`): while this is the same, so are the
+    row's other cells."""
+    return (
+        m.name,
+        m.host_and_port,
+        m.state,
+        m.reports_load,
+        m.cpu,
+        m.ram,
+        m.gpu,
+        m.cpu_load,
+        m.ram_used,
+        m.gpu_used,
+        m.running,
+        m.version,
+    )
+
+
+def contact_signature(m: MachineSnap) -> Hashable:
+    """What the contact cell reads: it changes with every heartbeat and every second."""
+    return (m.state == MachineState.OFFLINE, m.alive, m.stale, duration(m.contact_age))
+
+
+def uptime_signature(m: MachineSnap) -> Hashable:
+    """What the uptime cell reads (start-up to the last heartbeat)."""
+    uptime = m.uptime
+    return None if uptime is None else duration(uptime)
+
+
 def capacity_clauses(machines: tuple[MachineSnap, ...]) -> list[Text]:
     """The cluster's cores and their use, each host counted once (machines on one host share
     its cores), and how many hosts when that differs from the live machines."""
@@ -173,6 +212,11 @@ class MachinesPane(Pane):
     def __init__(self, *, id: str | None = None, read_only: bool = False) -> None:
         super().__init__(id=id, read_only=read_only)
         self._wide = False  # the jobs are beside the machines (the screen is -wide)
+        #: each machine's row as last built, and its contact and uptime cells as last drawn
+        #: (1,000 machines are not built again at each refresh)
+        self._rows: RowCache[tuple[Text, ...]] = RowCache()
+        self._contacts: RowCache[Text] = RowCache()
+        self._uptimes: RowCache[Text] = RowCache()
 
     def compose(self) -> ComposeResult:
         yield PaneHeader(self.WAITING, id="machines-header")
@@ -239,10 +283,19 @@ class MachinesPane(Pane):
         clauses.append(Text(f"{len(snap.running)} running"))
         clauses.extend(capacity_clauses(snap.machines))
         rows = {}
-        for m in snap.machines:
-            cells = machine_cells(m, styles)
-            if self.matches(*cells):
-                rows[str(m.id)] = cells
+        with (
+            self._rows.building(styles) as row,
+            self._contacts.building(styles) as contact,
+            self._uptimes.building() as uptime,
+        ):
+            for m in snap.machines:
+                key = str(m.id)
+                cells = list(row(key, machine_signature(m), partial(machine_cells, m, styles)))
+                heard = partial(contact_cell, m, styles)
+                cells[CONTACT] = contact(key, contact_signature(m), heard)
+                cells[UPTIME] = uptime(key, uptime_signature(m), partial(age, m.uptime))
+                if self.matches(*cells):
+                    rows[key] = cells
         line = join_clauses(clauses, header.line_width)
         line.append(self.filter_note(len(rows), len(snap.machines)))
         header.update(line)

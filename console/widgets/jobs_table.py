@@ -8,8 +8,9 @@ task id, so the cursor, the scroll and the sort order survive every refresh.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -18,12 +19,13 @@ from engine.snapshot import duration
 
 from .cells import Styles, ident, styles_for, text
 from .keyed_table import Column, KeyedTable
+from .row_cache import RowCache
 
 if TYPE_CHECKING:
     from engine.snapshot import ClusterSnapshot
     from engine.snapshot.jobs import Job
 
-__all__ = ["JOB_COLUMNS", "JobsTable", "job_cells"]
+__all__ = ["JOB_COLUMNS", "JobsTable", "job_cells", "job_signature"]
 
 #: through State, the columns fit 80 columns; the host follows where there is room
 JOB_COLUMNS = (
@@ -38,8 +40,28 @@ JOB_COLUMNS = (
 )
 
 
-def elapsed_cell(job: Job, snap: ClusterSnapshot, now: datetime | None) -> Text:
-    return Text(duration(job.elapsed(snap, now)), justify="right", no_wrap=True)
+#: the one column that moves while a job runs (between refreshes too)
+ELAPSED = next(i for i, c in enumerate(JOB_COLUMNS) if c.key == "elapsed")
+
+
+def elapsed_cell(shown: str) -> Text:
+    return Text(shown, justify="right", no_wrap=True)
+
+
+def job_signature(job: Job, prefix: str) -> Hashable:
+    """Everything :func:`job_cells` draws a job's row from but its elapsed time: while this is
+    the same, so is the row."""
+    machine = job.machine
+    return (
+        job.task.id,
+        job.task.name,
+        job.task.owner_id,
+        job.task.attempt,
+        job.target,
+        prefix,
+        job.state,
+        None if machine is None else (machine.label, machine.host_and_port),
+    )
 
 
 def job_cells(
@@ -58,7 +80,7 @@ def job_cells(
         text(job.task.name, styles.bold),
         text(job.target.label(prefix) if job.target is not None else "-"),
         text(machine.label if machine is not None else f"#{job.task.owner_id}"),
-        elapsed_cell(job, snap, now),
+        elapsed_cell(duration(job.elapsed(snap, now))),
         text(job.state, state_style),
         ident(job.task.attempt),
         text(machine.host_and_port if machine is not None else "", "dim"),
@@ -83,6 +105,10 @@ class JobsTable(KeyedTable):
         self._styles = styles
         #: every job of the last snapshot shown, filtered or not
         self.jobs: list[Job] = []
+        #: the rows as last built, and their elapsed cells as last drawn (the tick redraws
+        #: only those): 2,000 running jobs are not built again at each refresh
+        self._rows: RowCache[tuple[Text, ...]] = RowCache()
+        self._elapsed: RowCache[Text] = RowCache()
 
     def show(
         self,
@@ -99,18 +125,34 @@ class JobsTable(KeyedTable):
         from engine.snapshot.jobs import build_jobs  # with the first snapshot, after the frame
 
         jobs = self.jobs = build_jobs(snap)
+        elapsed = self._elapsed_cells(snap, now)
         rows = {}
-        for job in jobs:
-            cells = job_cells(job, snap, now, styles, prefix)
-            if keep is None or keep(cells):
-                rows[str(job.id)] = cells
+        with self._rows.building(styles) as row:
+            for job in jobs:
+                key = str(job.id)
+                build = partial(job_cells, job, snap, now, styles, prefix)
+                built = row(key, job_signature(job, prefix), build)
+                cells = (*built[:ELAPSED], elapsed[key], *built[ELAPSED + 1 :])
+                if keep is None or keep(cells):
+                    rows[key] = cells
         self.sync(rows)
         return len(rows), len(jobs)
 
     def tick(self, snap: ClusterSnapshot, now: datetime) -> None:
         """Move the elapsed times on to ``now`` (once a second, between snapshots): only that
         column's cells, and only those whose text changed."""
-        self.set_cells("elapsed", {str(job.id): elapsed_cell(job, snap, now) for job in self.jobs})
+        self.set_cells("elapsed", self._elapsed_cells(snap, now))
+
+    def _elapsed_cells(self, snap: ClusterSnapshot, now: datetime | None) -> dict[str, Text]:
+        """Every job's elapsed cell at ``now``: the one already drawn while its text is the
+        same."""
+        cells = {}
+        with self._elapsed.building() as cell:
+            for job in self.jobs:
+                key = str(job.id)
+                shown = duration(job.elapsed(snap, now))
+                cells[key] = cell(key, shown, partial(elapsed_cell, shown))
+        return cells
 
     def selected_job(self) -> Job | None:
         """The job under the cursor, as last shown."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import is_
 from typing import ClassVar
 
 from rich.console import Console
@@ -92,7 +93,10 @@ def sort_value(plain: str) -> SortValue:
 def same_cell(old: object, new: Text) -> bool:
     """A cell shows the same as before: same text, same spans, same base style (``Text``'s
     own ``==`` ignores the style a whole cell is drawn in, so a state that turned from green
-    to red would have kept its old colour)."""
+    to red would have kept its old colour). The same object is the same cell: panes that keep
+    their rows (:class:`~console.widgets.row_cache.RowCache`) hand the table the cells it has."""
+    if old is new:
+        return True
     return (
         isinstance(old, Text)
         and old == new
@@ -621,16 +625,20 @@ class KeyedTable(DataTable[Text]):
         keys = [self._column_key(c.key) for c in self.columns_spec]
         self._given = list(rows)
         changed: dict[RowKey, list[ColumnKey]] = {}
+        # by the key's own string: a RowKey hashes in Python, 2-3 lookups a row at each sync
+        shown = {row_key.value: (row_key, data) for row_key, data in self._data.items()}
         with self.app.batch_update():
-            stale = [k for k in self.rows if k.value not in rows]
+            stale = [row_key for key, (row_key, _) in shown.items() if key not in rows]
             for row_key in stale:
                 self.remove_row(row_key)
             for key, cells in rows.items():
-                row_key = RowKey(key)
-                if row_key not in self.rows:
+                hit = shown.get(key)
+                if hit is None:
                     self.add_row(*cells, key=key)
                     continue
-                data = self._data[row_key]
+                row_key, data = hit
+                if len(data) == len(cells) and all(map(is_, data.values(), cells)):
+                    continue  # the cells it has (a pane's RowCache): nothing to compare
                 for column, cell in zip(keys, cells, strict=True):
                     if not same_cell(data[column], cell):
                         data[column] = cell

@@ -138,3 +138,22 @@ async def wait_text(app: HarmonyConsole, pilot: Any, *needles: str, within: floa
 def shows() -> Any:
     """``await shows(app, pilot, "text", ...)``: wait until the screen shows the texts."""
     return wait_text
+
+
+async def wait_refreshed(app: HarmonyConsole, pilot: Any) -> None:
+    """Ask for a refresh and pause until its snapshot has been read and drawn."""
+    before = app.snapshot
+    app.refresh_now()
+    deadline = asyncio.get_running_loop().time() + 10 * PATIENCE
+    while app.snapshot is before:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("no refresh came")
+        await pilot.pause()
+        await asyncio.sleep(0.05)
+    await pilot.pause()
+
+
+@pytest.fixture
+def refreshed() -> Any:
+    """``await refreshed(app, pilot)``: a refresh asked for, read and drawn."""
+    return wait_refreshed

@@ -13,7 +13,8 @@ from console.panes.jobs import JobsPane
 from console.panes.tasks import TasksPane
 from console.screens.task import TaskScreen
 from console.screenshots import fixture_app, settle
-from console.widgets.jobs_table import JobsTable
+from console.widgets.jobs_table import JobsTable, job_cells
+from console.widgets.keyed_table import same_cell
 from engine.harmonydb import DB
 from support.curio_schema import CurioCluster, curio_cluster
 
@@ -79,6 +80,45 @@ async def test_jobs_at_160x48_show_the_host(
         text = await shows(app, pilot, "6 jobs", "node-a:worker")
         line = next(line for line in text.splitlines() if " 101 " in line)
         assert "node-a:worker" in line and "t01000:1000" in line
+
+
+async def test_a_refresh_builds_only_the_jobs_that_changed(
+    cluster: DB, console_app: Any, first_render: Any, shows: Any, refreshed: Any
+) -> None:
+    """Rows are kept while they read the same (2,000 jobs are not built again at each
+    refresh); the elapsed cells are redrawn apart, and the table reads as a fresh build."""
+    app = console_app(cluster.url.dsn, cluster.schema)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await first_render(app, pilot)
+        await pilot.press("6")
+        await shows(app, pilot, "6 jobs")
+        table = app.query_one("#jobs-table", JobsTable)
+        await refreshed(app, pilot)
+        assert table._rows.built == 0 and table._elapsed.built == 0
+        # node-a drains: its jobs turn "stopping", no other row is built again
+        on_a = [str(j.id) for j in table.jobs if j.task.owner_id == 1]
+        await cluster.exec(
+            "UPDATE harmony_machines SET unschedulable = true,"
+            " drain_requested_at = '2026-01-01 11:59:00+00' WHERE id = 1"
+        )
+        await refreshed(app, pilot)
+        assert table._rows.built == len(on_a) < len(table.jobs)
+        assert table._elapsed.built == 0
+        assert {_rows(app)[key][5] for key in on_a} == {"stopping"}
+        assert _rows(app)["101"][3:6] == ["node-a", "40m", "stopping"]
+        # the clock moves on (machines not yet stale): elapsed times move (the tick or the
+        # refresh redraws them), no row is built again
+        before = _rows(app)
+        app.clock.advance(5)
+        await refreshed(app, pilot)
+        assert [key for key, row in _rows(app).items() if row[4] != before[key][4]]
+        assert table._rows.built == 0
+        styles = app.query_one(JobsPane).palette
+        snap = app.snapshot
+        for job in table.jobs:
+            fresh = job_cells(job, snap, app.clock.now(), styles)
+            drawn = table.get_row(str(job.id))
+            assert all(same_cell(a, b) for a, b in zip(drawn, fresh, strict=True)), job.id
 
 
 async def test_a_job_whose_machine_is_lost_says_owner_lost(

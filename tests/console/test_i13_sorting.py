@@ -4,7 +4,6 @@ refresh and is kept per table (per pane, per view) for the session."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -46,21 +45,8 @@ def _labels(table: KeyedTable) -> list[str]:
     return [c.label.plain for c in table.columns.values()]
 
 
-async def _refreshed(app: Any, pilot: Any) -> None:
-    """Until a new snapshot has been read and drawn."""
-    before = app.snapshot
-    app.refresh_now()
-    for _ in range(200):
-        await pilot.pause()
-        if app.snapshot is not before:
-            await pilot.pause()
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("no refresh came")
-
-
 async def test_sort_keys_order_rows_show_an_arrow_and_survive_refreshes(
-    cluster: DB, console_app: Any, first_render: Any, shows: Any
+    cluster: DB, console_app: Any, first_render: Any, shows: Any, refreshed: Any
 ) -> None:
     app = console_app(cluster.url.dsn, cluster.schema)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -77,7 +63,7 @@ async def test_sort_keys_order_rows_show_an_arrow_and_survive_refreshes(
         assert _column(machines, 0) == sorted(names, key=str.casefold, reverse=True)
         assert _labels(machines)[0] == "Machine\u2193"
         order = machines.keys
-        await _refreshed(app, pilot)
+        await refreshed(app, pilot)
         assert machines.keys == order and _labels(machines)[0] == "Machine\u2193"
 
         # the jobs pane: by Elapsed (5th column) with ``>``, the longest last
@@ -90,7 +76,7 @@ async def test_sort_keys_order_rows_show_an_arrow_and_survive_refreshes(
         assert jobs.keys == ["106", "104", "103", "102", "101", "105"]
         # the clock moves on and a refresh comes: the order holds
         app.clock.advance(30)
-        await _refreshed(app, pilot)
+        await refreshed(app, pilot)
         assert jobs.keys == ["106", "104", "103", "102", "101", "105"]
         # Target: tasks without one come last, ascending or descending
         await pilot.press("less_than_sign", "less_than_sign")
