@@ -159,8 +159,11 @@ class Pane(Vertical):
         if header:
             header.first().update(waiting_text(self.feed_state, self.retry_at, self.now))
 
-    def watch_filter_text(self, text: str) -> None:
+    def _watch_filter_text(self, text: str) -> None:
+        # private: Textual calls it before the public watcher, which panes override
         self._needle = text.lower()
+
+    def watch_filter_text(self) -> None:
         self.rerender()
 
     def watch_active_pane(self) -> None:
