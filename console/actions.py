@@ -6,8 +6,8 @@ Each is one call of an engine API on the actions' own pool (see :mod:`console.co
 on our own cluster the engine's admin API (cordon, uncordon, drain; restart a task), on a Curio
 cluster :mod:`engine.curio`'s, with Curio's semantics (cordon, uncordon, request and abort a
 restart; each one explicit read-write transaction on a session that is otherwise read-only).
-Which of them a cluster offers, and on which machine, is :func:`offer`'s to say, so the panes
-and screens ask it instead of knowing the kinds of cluster.
+Which of them a cluster offers, and on which machine, is :func:`console.offers.offer`'s to say,
+so the panes and screens ask it instead of knowing the kinds of cluster.
 
 :func:`perform` returns what to tell the operator, or raises :class:`ActionFailed` with the
 reason; the app runs it in its one admin worker, one at a time, with the keys that would start
@@ -27,26 +27,17 @@ from engine.curio import request_restart as curio_request_restart
 from engine.curio import uncordon as curio_uncordon
 from engine.harmonydb import HarmonyDBError
 from engine.harmonytask import EngineError, cordon, drain, restart_task, uncordon
-from engine.harmonytask.machine_state import MachineState
 
 from .feed import one_line
+from .offers import MachineAction
 
 if TYPE_CHECKING:
     from engine.harmonydb import DB
-    from engine.snapshot import MachineSnap
 
-__all__ = [
-    "MACHINE_ACTIONS",
-    "ActionFailed",
-    "AdminAction",
-    "MachineAction",
-    "offer",
-    "perform",
-]
+__all__ = ["CURIO_ACTIONS", "MACHINE_ACTIONS", "ActionFailed", "AdminAction", "perform"]
 
-MachineAction = Literal["cordon", "uncordon", "drain", "request_restart", "abort_restart"]
-
-#: our own cluster's machine actions (engine.harmonytask's admin API)
+#: our own cluster's machine actions (engine.harmonytask's admin API; the keys are
+#: :data:`console.offers.HARMONY_MACHINE_ACTIONS`)
 MACHINE_ACTIONS: dict[str, Callable[[DB, int], Awaitable[None]]] = {
     "cordon": cordon,
     "uncordon": uncordon,
@@ -59,32 +50,14 @@ async def _curio_drain(db: DB, machine_id: int) -> object:
     return await curio_cordon(db, machine_id)
 
 
-#: a Curio cluster's (engine.curio: Curio's own statements, cmd/curio/rpc and web/api/webrpc)
+#: a Curio cluster's (engine.curio: Curio's own statements, cmd/curio/rpc and web/api/webrpc;
+#: the keys are those of :data:`console.offers.CURIO_STATES`)
 CURIO_ACTIONS: dict[str, Callable[[DB, int], Awaitable[object]]] = {
     "cordon": curio_cordon,
     "uncordon": curio_uncordon,
     "drain": _curio_drain,
     "request_restart": curio_request_restart,
     "abort_restart": curio_abort_restart,
-}
-
-#: on a Curio cluster, the states each action makes sense in (greyed otherwise): a restart is
-#: only requested on a cordoned machine (Curio's GUI offers it there), an abort only where one
-#: is pending; a requested restart implies the cordon, which uncordon clears alone
-CURIO_STATES: dict[str, frozenset[MachineState]] = {
-    "cordon": frozenset({MachineState.ACTIVE}),
-    "uncordon": frozenset({MachineState.CORDONED, MachineState.RESTARTING}),
-    "drain": frozenset({MachineState.ACTIVE, MachineState.CORDONED}),
-    "request_restart": frozenset({MachineState.CORDONED}),
-    "abort_restart": frozenset({MachineState.RESTARTING}),
-}
-
-#: what each kind of cluster offers ("restart" is restarting a failed task: Curio deletes a
-#: task at its failure limit, so there is nothing to restart, and the console restarts none;
-#: "resume" is resuming a failed sector, whose Curio semantics are not implemented here)
-OFFERED: dict[str, frozenset[str]] = {
-    "harmony": frozenset({*MACHINE_ACTIONS, "restart", "resume"}),
-    "curio": frozenset(CURIO_ACTIONS),
 }
 
 PAST = {
@@ -95,28 +68,6 @@ PAST = {
     "abort_restart": "restart request withdrawn",
 }
 CURIO_PAST = {**PAST, "drain": "cordoned (Curio has no drain: its running tasks go on)"}
-
-
-def offer(
-    cluster: str, kind: str, machine: MachineSnap | None = None, *, busy: bool = False
-) -> bool | None:
-    """Whether an action key applies, as Textual's ``check_action`` wants it: False (the
-    cluster has no such action, or, on a Curio cluster, not for this machine's state:
-    hidden), None (not now: no machine selected, or an action under way: greyed), True.
-
-    ``machine`` is the selected one (None: no selection); ``kind`` "restart" is a task's,
-    "resume" a sector's."""
-    if kind not in OFFERED.get(cluster, frozenset()):
-        return False
-    if busy:
-        return None
-    if kind in ("restart", "resume"):
-        return True
-    if machine is None:
-        return None
-    # On a Curio cluster what does not apply to this machine now is hidden, not greyed: only
-    # what applies shows in the footer (80 columns).
-    return cluster != "curio" or machine.state in CURIO_STATES[kind]
 
 
 class ActionFailed(Exception):

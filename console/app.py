@@ -592,7 +592,8 @@ class HarmonyConsole(App[int]):
     # ------------------------------------------------------------------ actions
 
     def on_machines_pane_action_requested(self, event: MachinesPane.ActionRequested) -> None:
-        from .actions import AdminAction, offer
+        from .actions import AdminAction
+        from .offers import offer
 
         if self.read_only or self.busy or self.snapshot is None:
             return
@@ -621,7 +622,8 @@ class HarmonyConsole(App[int]):
         self.push_screen(dialog, confirmed)
 
     def on_tasks_pane_restart_requested(self, event: TasksPane.RestartRequested) -> None:
-        from .actions import AdminAction, offer
+        from .actions import AdminAction
+        from .offers import offer
 
         cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
         if not self.read_only and not self.busy and offer(cluster, "restart"):
@@ -699,7 +701,8 @@ class HarmonyConsole(App[int]):
     @on(ResumeRequested)
     def _resume(self, event: ResumeRequested) -> None:
         """``r`` on a failed sector: refused read-only or on a Curio cluster, else confirmed."""
-        from .actions import AdminAction, offer
+        from .actions import AdminAction
+        from .offers import offer
 
         cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
         if self.read_only or not offer(cluster, "resume"):

@@ -1,6 +1,6 @@
 """Pane 1: machines and their resources; cordon, uncordon and drain the selected one.
 
-Which actions a cluster offers, and on which machine states, is :func:`console.actions.offer`'s
+Which actions a cluster offers, and on which machine states, is :func:`console.offers.offer`'s
 to say (a Curio cluster: cordon, uncordon, restart once cordoned, abort a restart; its ``d``
 cordons and shows the running tasks, as Curio has no drain). A machine that reports no live
 load (Curio's record none) shows its capacity and says so, never a bar of "?".
@@ -31,7 +31,7 @@ from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import duration
 from engine.snapshot.hosts import group_hosts
 
-from ..actions import MachineAction, offer
+from ..offers import MachineAction, offer
 from ..widgets.cells import Styles, age, bar, num, short_size, text
 from ..widgets.clauses import join_clauses
 from ..widgets.jobs_table import JobsTable

@@ -16,7 +16,7 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 from engine.snapshot import ClusterSnapshot
 from engine.snapshot.format import took
 
-from ..actions import offer
+from ..offers import offer
 from ..widgets.cells import age, ident, num, text
 from ..widgets.chart import ThroughputChart
 from ..widgets.clauses import join_clauses

@@ -34,7 +34,7 @@ from engine.snapshot import (
 )
 from engine.storage import size_str
 
-from ..actions import MachineAction, offer
+from ..offers import MachineAction, offer
 from ..panes.machines import MachinesPane, state_style
 from ..widgets.cells import age, ident, num, styles_for, text
 from ..widgets.key_bar import KeyBar

@@ -59,3 +59,14 @@ def test_the_first_frame_does_not_wait_for_the_snapshots_model() -> None:
     )
     imported = _imported(code, "engine.snapshot.model", "engine.snapshot.pipeline")
     assert imported == []
+
+
+def test_the_first_pane_asks_what_applies_without_loading_the_actions() -> None:
+    """The machines pane's keys ask :mod:`console.offers`; the actions (the engine's admin API,
+    Curio's machine statements) load when the operator first confirms one."""
+    code = (
+        "import console.cli, console.app\n"
+        "from console.panes import PANE_KINDS\n"
+        "PANE_KINDS['machines']"
+    )
+    assert _imported(code, "console.actions", "engine.curio", "engine.harmonytask.admin") == []
