@@ -4,18 +4,13 @@ actions performed (``console.actions``) are exactly those offered."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 
 from console import actions
 from console.offers import CURIO_STATES, HARMONY_MACHINE_ACTIONS, OFFERED, offer
 from engine.harmonytask.machine_state import MachineState
-from engine.snapshot import MachineSnap
-
-NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-MACHINE = MachineSnap(1, "node-a:worker", "node-a", MachineState.ACTIVE, 8, 1 << 34, 0.0, 0.1,
-                      1 << 30, None, NOW, 1.0, False, None, None, (), 0)  # fmt: skip
+from support.console_records import MACHINE
 
 
 def test_every_action_offered_is_one_the_console_performs() -> None:

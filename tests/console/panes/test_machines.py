@@ -8,8 +8,6 @@ from dataclasses import fields, replace
 from datetime import timedelta
 from typing import Any
 
-from rich.style import Style
-
 from console.fixture import FIXED_NOW
 from console.panes.machines import (
     CONTACT,
@@ -20,34 +18,11 @@ from console.panes.machines import (
     machine_signature,
     uptime_signature,
 )
-from console.widgets.cells import Styles
 from console.widgets.keyed_table import KeyedTable, same_cell
 from engine.harmonydb import DB
 from engine.harmonytask.machine_state import MachineState
 from engine.snapshot import MachineSnap
-
-STYLES = Styles(*(Style(color=c) for c in ("green", "yellow", "red", "blue", "cyan")),
-                dim=Style(dim=True), bold=Style(bold=True))  # fmt: skip
-
-BASE = MachineSnap(
-    id=1,
-    host_and_port="node-a:worker",
-    name="node-a",
-    state=MachineState.ACTIVE,
-    cpu=32,
-    ram=1 << 38,
-    gpu=1.0,
-    cpu_load=0.25,
-    ram_used=1 << 36,
-    gpu_used=0.5,
-    last_contact=FIXED_NOW,
-    contact_age=3.2,
-    stale=False,
-    startup_time=FIXED_NOW - timedelta(hours=5),
-    version="0.1.0",
-    tasks=("SDR",),
-    running=2,
-)
+from support.console_records import MACHINE, STYLES
 
 #: other values of every field of MachineSnap (a field added there must be added here)
 VARIANTS: dict[str, list[Any]] = {
@@ -74,13 +49,13 @@ VARIANTS: dict[str, list[Any]] = {
     "host": ["boot:b1"],
 }
 
-BASES = [
-    BASE,
-    replace(BASE, state=MachineState.OFFLINE),
-    replace(BASE, state=MachineState.DEAD),
-    replace(BASE, stale=True),
-    replace(BASE, reports_load=False, cpu_load=None, ram_used=None, gpu_used=None),
-    replace(BASE, gpu=0.0, gpu_used=None),
+MACHINES = [
+    MACHINE,
+    replace(MACHINE, state=MachineState.OFFLINE),
+    replace(MACHINE, state=MachineState.DEAD),
+    replace(MACHINE, stale=True),
+    replace(MACHINE, reports_load=False, cpu_load=None, ram_used=None, gpu_used=None),
+    replace(MACHINE, gpu=0.0, gpu_used=None),
 ]
 
 
@@ -88,7 +63,7 @@ def test_every_field_that_changes_a_row_changes_its_signature() -> None:
     assert set(VARIANTS) == {f.name for f in fields(MachineSnap)}
     signature_of = {CONTACT: contact_signature, UPTIME: uptime_signature}
     checked = 0
-    for base in BASES:
+    for base in MACHINES:
         before = machine_cells(base, STYLES)
         for name, values in VARIANTS.items():
             for value in values:

@@ -9,40 +9,16 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from rich.style import Style
-
 from console.fixture import FIXED_NOW
-from console.widgets.cells import Styles
 from console.widgets.jobs_table import ELAPSED, job_cells, job_signature
 from console.widgets.keyed_table import same_cell
-from engine.harmonytask.machine_state import MachineState
-from engine.snapshot import MachineSnap
 from engine.snapshot.jobs import Job, JobTarget
 from engine.snapshot.model import RunningTaskSnap
+from support.console_records import MACHINE, STYLES
 
-STYLES = Styles(*(Style(color=c) for c in ("green", "yellow", "red", "blue", "cyan")),
-                dim=Style(dim=True), bold=Style(bold=True))  # fmt: skip
+#: what job_cells reads of the snapshot (the time it was taken, to move elapsed times on)
 SNAP: Any = SimpleNamespace(taken_at=FIXED_NOW)
 
-MACHINE = MachineSnap(
-    id=1,
-    host_and_port="node-a:worker",
-    name="node-a",
-    state=MachineState.ACTIVE,
-    cpu=32,
-    ram=1 << 38,
-    gpu=1.0,
-    cpu_load=0.25,
-    ram_used=1 << 36,
-    gpu_used=0.5,
-    last_contact=FIXED_NOW,
-    contact_age=3.2,
-    stale=False,
-    startup_time=None,
-    version="0.1.0",
-    tasks=("SDR",),
-    running=2,
-)
 TASK = RunningTaskSnap(
     id=101,
     name="SDR",
