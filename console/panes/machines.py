@@ -42,7 +42,14 @@ from .base import Pane, PaneHeader
 if TYPE_CHECKING:
     from engine.snapshot import ClusterSnapshot, MachineSnap
 
-__all__ = ["MachinesPane", "machine_cells", "machine_signature", "state_style"]
+__all__ = [
+    "MachinesPane",
+    "contact_signature",
+    "machine_cells",
+    "machine_signature",
+    "state_style",
+    "uptime_signature",
+]
 
 COLUMNS = (
     Column("Machine", "name", 12),
