@@ -47,6 +47,7 @@ from .connection import DatabaseLink, Target, open_link
 from .engine_host import EngineHost, NodeFactory, StopHow
 from .feed import Feed, FeedState, next_interval, one_line
 from .navigation import Goto, ResumeRequested
+from .offers import offer
 from .panes import PANE_KINDS, PANE_TITLES
 from .panes.base import Pane
 from .terminal import TerminalGuard
@@ -593,7 +594,6 @@ class HarmonyConsole(App[int]):
 
     def on_machines_pane_action_requested(self, event: MachinesPane.ActionRequested) -> None:
         from .actions import AdminAction
-        from .offers import offer
 
         if self.read_only or self.busy or self.snapshot is None:
             return
@@ -623,7 +623,6 @@ class HarmonyConsole(App[int]):
 
     def on_tasks_pane_restart_requested(self, event: TasksPane.RestartRequested) -> None:
         from .actions import AdminAction
-        from .offers import offer
 
         cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
         if not self.read_only and not self.busy and offer(cluster, "restart"):
@@ -702,7 +701,6 @@ class HarmonyConsole(App[int]):
     def _resume(self, event: ResumeRequested) -> None:
         """``r`` on a failed sector: refused read-only or on a Curio cluster, else confirmed."""
         from .actions import AdminAction
-        from .offers import offer
 
         cluster = self.snapshot.cluster if self.snapshot is not None else "harmony"
         if self.read_only or not offer(cluster, "resume"):
