@@ -307,6 +307,11 @@ async def run_chaos(args: argparse.Namespace) -> int:
         print(
             f"adds: {report.adds} ({report.adds_unknown} outcome unknown, "
             f"{report.adds_failed_and_resent} failed; each sent again under its key)"
+            + (
+                f"; the adder's link opened again {report.adder_opens_failed} time(s)"
+                if report.adder_opens_failed
+                else ""
+            )
         )
         for label, value in (
             ("tasks added", report.added),
@@ -320,6 +325,8 @@ async def run_chaos(args: argparse.Namespace) -> int:
             ("re-run after their owner died or was cut off", report.reruns_after_fault),
         ):
             print(f"  {label:<46} {value:>7,}")
+        for made in report.unexplained_effects:
+            print(f"    {made}")
         waits = ", ".join(f"{k} {v:.1f} s" for k, v in report.longest_wait_by_fault.items())
         print(f"longest wait after the owner died or was cut off: {report.longest_wait_s:.1f} s")
         if waits:

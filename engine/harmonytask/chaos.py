@@ -118,6 +118,8 @@ class ChaosReport:
     adds: int = 0
     adds_unknown: int = 0
     adds_failed_and_resent: int = 0
+    #: the adder's link failed to open (a reply lost while it opened) and was opened again
+    adder_opens_failed: int = 0
     added: int = 0
     done_once: int = 0
     done_twice: int = 0
@@ -131,6 +133,9 @@ class ChaosReport:
     #: was recorded) (by design: the cluster cannot know the effect was
     #: made; such effects must be idempotent, or made in the transaction that records the task)
     side_effect_again_after_fault: int = 0
+    #: for each of ``side_effect_twice``, who made it and when (seconds into the run), so a
+    #: failed run says where to look in the journal and the machines' logs
+    unexplained_effects: list[str] = field(default_factory=list)
     reruns_after_fault: int = 0
     longest_wait_s: float = 0.0
     longest_wait_by_fault: dict[str, float] = field(default_factory=dict)
@@ -231,6 +236,7 @@ class _Run:
         self.cfg, self.db, self.url, self.restart_db = cfg, db, url, restart_db
         self.work_dir, self.progress = work_dir, progress
         self.rng = random.Random(cfg.seed)
+        self.began_at = time.time()
         self.proxies: list[PgProxy] = []
         self.machines: list[_Machine] = []
         self.faults: list[Fault] = []
@@ -253,37 +259,58 @@ class _Run:
 
     async def add_all(self) -> None:
         cfg = self.cfg
-        proxy = await self.proxy()
-        adder = await DB.open(
-            proxy.url(self.url),
-            schema=self.db.schema,
-            migrate=False,
-            application_name="harmony bench chaos adder",
-        )
         try:
-            batches = math.ceil(cfg.tasks / cfg.batch)
-            begin = time.monotonic()
-            for i in range(batches):
-                await asyncio.sleep(
-                    max(0.0, begin + i * cfg.add_seconds / batches - time.monotonic())
-                )
-                count = min(cfg.batch, cfg.tasks - i * cfg.batch)
-                self.added.update(await self._add_known(adder, count))
-                self.report_counts["adds"] += 1
+            adder = await self._open_adder(await self.proxy())
+            try:
+                batches = math.ceil(cfg.tasks / cfg.batch)
+                begin = time.monotonic()
+                for i in range(batches):
+                    await asyncio.sleep(
+                        max(0.0, begin + i * cfg.add_seconds / batches - time.monotonic())
+                    )
+                    count = min(cfg.batch, cfg.tasks - i * cfg.batch)
+                    self.added.update(await self._add_known(adder, count))
+                    self.report_counts["adds"] += 1
+            finally:
+                await adder.close()
         finally:
-            await adder.close()
             self.adding_done.set()
 
+    async def _open_adder(self, proxy: PgProxy) -> DB:
+        """The adder's link, opened again until it opens: its link loses replies like every
+        other, and one lost while it opens must not end the run (the machines' supervisor
+        starts them again for the same reason). Gives up after ``deadline`` seconds."""
+        give_up = time.monotonic() + self.cfg.deadline
+        while True:
+            try:
+                return await DB.open(
+                    proxy.url(self.url),
+                    schema=self.db.schema,
+                    migrate=False,
+                    application_name="harmony bench chaos adder",
+                )
+            except HarmonyDBError:
+                if time.monotonic() > give_up:
+                    raise
+                self.report_counts["adder_opens_failed"] += 1
+            await asyncio.sleep(0.5)
+
     async def _add_known(self, adder: DB, count: int) -> list[int]:
-        """One keyed add, sent again under the same key until its outcome is known."""
+        """One keyed add, sent again under the same key until its outcome is known (or, after
+        ``deadline`` seconds of failing, the run fails: the database is gone)."""
         key = f"chaos-{self.rng.randrange(1 << 62):x}"
+        give_up = time.monotonic() + self.cfg.deadline
         while True:
             try:
                 return await add_tasks(adder, CHAOS_TASK, count, key=key)
-            except AddOutcomeUnknown:
-                self.report_counts["adds_unknown"] += 1
-            except HarmonyDBError:
-                self.report_counts["adds_failed_and_resent"] += 1
+            except HarmonyDBError as exc:
+                unknown = isinstance(exc, AddOutcomeUnknown)
+                self.report_counts["adds_unknown" if unknown else "adds_failed_and_resent"] += 1
+                if time.monotonic() > give_up:
+                    raise HarmonyDBError(
+                        f"an add was sent for {self.cfg.deadline:g} s under one key and its "
+                        f"outcome is still not known: {exc}"
+                    ) from exc
             await asyncio.sleep(0.5)
 
     # ------------------------------------------------------------------ faults
@@ -312,7 +339,11 @@ class _Run:
     async def _machine_fault(self, machine: _Machine, kind: str) -> None:
         cfg = self.cfg
         pids = (machine.proc.pid,) if machine.proc is not None else ()
-        start = time.time()
+        # Recorded as it strikes, its end set when it ends: a stop or freeze still held when
+        # the queue empties (the run then cancels it) struck all the same, and what its
+        # machine's tasks went through (run again elsewhere) is counted against it.
+        fault = Fault(kind, machine.name, time.time(), time.time(), pids)
+        self.faults.append(fault)
         try:
             if kind == "kill":
                 machine.signal(signal.SIGKILL)
@@ -329,26 +360,33 @@ class _Run:
                 finally:
                     machine.signal(signal.SIGCONT)
                     machine.proxy.thaw()
-            self.faults.append(Fault(kind, machine.name, start, time.time(), pids))
+                    fault.end = time.time()
             await asyncio.sleep(1.0)  # let it come back before the next fault on it
         finally:
             machine.busy = False
 
     async def _restart_database(self) -> None:
-        start = time.time()
-        if self.restart_db is not None:
-            self.progress("restarting the database server")
-            await asyncio.to_thread(self.restart_db)
-        else:
-            self.progress("cutting every link to the database for 3 s (stands in for a restart)")
-            for proxy in self.proxies:
-                proxy.refusing = True
-                proxy.sever()
-            await asyncio.sleep(3.0)
-            for proxy in self.proxies:
-                proxy.refusing = False
         pids = tuple(m.proc.pid for m in self.machines if m.proc is not None)
-        self.faults.append(Fault("restart", None, start, time.time(), pids))
+        fault = Fault("restart", None, time.time(), time.time(), pids)
+        self.faults.append(fault)  # as it strikes (see _machine_fault)
+        try:
+            if self.restart_db is not None:
+                self.progress("restarting the database server")
+                await asyncio.to_thread(self.restart_db)
+            else:
+                self.progress(
+                    "cutting every link to the database for 3 s (stands in for a restart)"
+                )
+                for proxy in self.proxies:
+                    proxy.refusing = True
+                    proxy.sever()
+                try:
+                    await asyncio.sleep(3.0)
+                finally:
+                    for proxy in self.proxies:
+                        proxy.refusing = False
+        finally:
+            fault.end = time.time()
 
     async def _queue_empty(self) -> bool:
         try:
@@ -358,8 +396,12 @@ class _Run:
         except HarmonyDBError:
             return False  # the database is restarting
 
-    async def wait_done(self) -> None:
-        await self.adding_done.wait()
+    async def wait_done(self, adder: asyncio.Task[None]) -> None:
+        """Until the queue is empty after the last add, for at most ``deadline`` seconds; at
+        once when the adder failed (the caller raises its error)."""
+        await asyncio.wait([adder])
+        if adder.cancelled() or adder.exception() is not None:
+            return
         deadline = time.monotonic() + self.cfg.deadline
         # The queue is in another process's hands: there is no event to wait on, only rows.
         while time.monotonic() < deadline and not await self._queue_empty():  # noqa: ASYNC110
@@ -405,7 +447,7 @@ async def run_chaos_bench(
         adder = asyncio.create_task(run.add_all())
         faults = asyncio.create_task(run.make_faults())
         try:
-            await run.wait_done()
+            await run.wait_done(adder)
             await adder
         finally:
             adder.cancel()
@@ -445,6 +487,7 @@ async def _count(report: ChaosReport, run: _Run, db: DB, journal: Path) -> None:
     report.adds = run.report_counts["adds"]
     report.adds_unknown = run.report_counts["adds_unknown"]
     report.adds_failed_and_resent = run.report_counts["adds_failed_and_resent"]
+    report.adder_opens_failed = run.report_counts["adder_opens_failed"]
     report.added = len(run.added)
     report.machine_starts = sum(len(m.pids) for m in run.machines)
     exits: Counter[str] = Counter()
@@ -501,6 +544,12 @@ async def _count(report: ChaosReport, run: _Run, db: DB, journal: Path) -> None:
             report.side_effect_again_after_fault += 1
         else:
             report.side_effect_twice += 1
+            names = {p: m.name for m in run.machines for p in m.pids}
+            at = [f"{names.get(p, '?')} (pid {p}) at {t - run.began_at:.2f} s" for p, t in made]
+            report.unexplained_effects.append(
+                f"task {task_id}: attempt began {began - run.began_at:.2f} s; made by "
+                + ", then by ".join(at)
+            )
     waits: dict[str, float] = defaultdict(float)
     reruns = 0
     for fault in run.faults:
