@@ -84,7 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "was cut off. Without --db it runs a throwaway PostgreSQL of its own (so it may "
         "restart it); with --db it works in a scratch schema of that server, which it never "
         "restarts: it cuts every link for 3 s instead. Exits 1 when a task was lost, "
-        "stranded or done twice.",
+        "stranded or done twice, an add was applied twice, or a side effect was made twice "
+        "with neither a fault nor its machine's silence to explain it.",
     )
     chaos.add_argument(
         "--engines", type=positive_int, default=3, help="engine processes (default 3)"
@@ -322,6 +323,8 @@ async def run_chaos(args: argparse.Namespace) -> int:
             ("in the queue, never reported added", report.not_reported_added),
             ("side effect made twice, no fault on the first", report.side_effect_twice),
             ("side effect made again after a fault", report.side_effect_again_after_fault),
+            ("side effect again: machine silent, no fault", report.side_effect_again_after_silence),
+            ("machines declared dead", report.declared_dead),
             ("re-run after their owner died or was cut off", report.reruns_after_fault),
         ):
             print(f"  {label:<46} {value:>7,}")

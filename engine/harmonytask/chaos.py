@@ -36,7 +36,9 @@ Afterwards the benchmark counts, from history, the queue and the machines' journ
 * **side effect twice**: tasks whose side effect (made only when ``still_owned()`` said yes)
   happened in two attempts although no fault struck the first attempt's process meanwhile (a
   reply lost on its link counts as one: the process waits out its bound and may be declared
-  dead); those a fault did strike are counted apart, at-least-once by design;
+  dead); those a fault did strike are counted apart, at-least-once by design, and so are those
+  whose first machine the cluster declared dead meanwhile with no fault to cause it (silent for
+  a machine timeout all the same: a process starved of CPU on a loaded host);
 * **longest wait**: for each fault, the tasks its machine was running when it struck, and how
   long until another process started each of them again (tasks the same process finished after
   a short fault waited no more than the fault itself).
@@ -133,6 +135,11 @@ class ChaosReport:
     #: was recorded) (by design: the cluster cannot know the effect was
     #: made; such effects must be idempotent, or made in the transaction that records the task)
     side_effect_again_after_fault: int = 0
+    #: a second attempt made it after the cluster declared the first one's machine dead (no
+    #: heartbeat for a machine timeout) with no fault injected: silent all the same, by design
+    side_effect_again_after_silence: int = 0
+    #: machines declared dead during the run (``machine-dead`` events), with or without a fault
+    declared_dead: int = 0
     #: for each of ``side_effect_twice``, who made it and when (seconds into the run), so a
     #: failed run says where to look in the journal and the machines' logs
     unexplained_effects: list[str] = field(default_factory=list)
@@ -532,6 +539,15 @@ async def _count(report: ChaosReport, run: _Run, db: DB, journal: Path) -> None:
         for rule in m.proxy.rules
         for at in rule.dropped_at
     ]
+    # When the cluster declared each machine dead (the reaping peer's clock: this host's).
+    dead: dict[str, list[float]] = defaultdict(list)
+    for row in await db.select(
+        "SELECT machine, extract(epoch FROM at)::float8 AS at FROM cluster_events "
+        "WHERE kind = 'machine-dead'"
+    ):
+        dead[row["machine"]].append(row["at"])
+    report.declared_dead = sum(map(len, dead.values()))
+    names = {p: m.name for m in run.machines for p in m.pids}
     for task_id, made in effects.items():
         if len(made) < 2:
             continue
@@ -542,9 +558,10 @@ async def _count(report: ChaosReport, run: _Run, db: DB, journal: Path) -> None:
         )
         if struck:
             report.side_effect_again_after_fault += 1
+        elif any(began <= t <= second for t in dead[names.get(pid, "")]):
+            report.side_effect_again_after_silence += 1
         else:
             report.side_effect_twice += 1
-            names = {p: m.name for m in run.machines for p in m.pids}
             at = [f"{names.get(p, '?')} (pid {p}) at {t - run.began_at:.2f} s" for p, t in made]
             report.unexplained_effects.append(
                 f"task {task_id}: attempt began {began - run.began_at:.2f} s; made by "

@@ -5,13 +5,22 @@ benchmark's own figures for the README come from a full run, not from here."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
 from engine.faults.pgproxy import PgProxy
 from engine.harmonydb import DB
-from engine.harmonytask.chaos import ChaosConfig, _Machine, _Run, run_chaos_bench
+from engine.harmonytask.chaos import (
+    ChaosConfig,
+    ChaosReport,
+    Fault,
+    _count,
+    _Machine,
+    _Run,
+    run_chaos_bench,
+)
 
 
 @pytest.mark.slow
@@ -89,3 +98,41 @@ async def test_the_wait_for_the_queue_ends_at_once_when_the_adder_failed(
     await asyncio.wait_for(run.wait_done(adder), 5)
     with pytest.raises(RuntimeError):
         await adder
+
+
+async def test_a_side_effect_made_again_is_put_down_to_a_fault_a_silence_or_nothing(
+    db: DB, tmp_path: Path
+) -> None:
+    """Three tasks whose effect was made twice, by a second machine's process (pid 200): the
+    first made on a machine a fault struck (pid 102), on one the cluster declared dead with no
+    fault (chaos-0, pid 101: a starved process is silent all the same), and on one nothing
+    happened to (pid 103): only the last breaks the promise."""
+    run = _Run(ChaosConfig(machine_timeout=3), db, "", None, tmp_path, lambda _: None)
+    for name, pid in (("chaos-0", 101), ("chaos-1", 102), ("chaos-2", 103), ("chaos-3", 200)):
+        machine = _Machine(name, PgProxy("127.0.0.1", 9), "", db.schema, tmp_path)
+        machine.pids = [pid]
+        run.machines.append(machine)
+    t0 = time.time() - 60
+    run.faults.append(Fault("stop", "chaos-1", t0 + 1, t0 + 4, (102,)))
+    await db.exec(
+        "INSERT INTO cluster_events (at, kind, machine, message) "
+        "VALUES (to_timestamp($1), 'machine-dead', 'chaos-0', 'no heartbeat')",
+        t0 + 3,
+    )
+    journal = tmp_path / "journal"
+    journal.write_text(
+        "".join(
+            f"S {task} {pid} {t0:.6f}\nE {task} {pid} {t0 + 0.5:.6f}\n"
+            f"S {task} 200 {t0 + 5:.6f}\nE {task} 200 {t0 + 5.5:.6f}\n"
+            for task, pid in ((1, 101), (2, 102), (3, 103))
+        )
+    )
+    report = ChaosReport(server="", config={})
+    await _count(report, run, db, journal)
+    assert report.declared_dead == 1
+    assert report.side_effect_again_after_fault == 1
+    assert report.side_effect_again_after_silence == 1
+    assert report.side_effect_twice == 1
+    assert [e.split(":")[0] for e in report.unexplained_effects] == ["task 3"]
+    assert "chaos-2 (pid 103)" in report.unexplained_effects[0]
+    assert not report.kept_the_promise
