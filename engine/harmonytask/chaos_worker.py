@@ -31,6 +31,7 @@ import sys
 import time
 
 from engine.harmonydb import DB, HarmonyDBError
+from engine.harmonydb.driver_log import OneLineDriverWarnings
 
 from .config import EngineConfig
 from .engine import TaskEngine
@@ -112,4 +113,6 @@ if __name__ == "__main__":
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(process)d %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OneLineDriverWarnings())
     sys.exit(asyncio.run(main(*sys.argv[1:6])))
