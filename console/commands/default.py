@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.harmonydb import default_data_dir
+from engine.harmonydb.driver_log import OneLineDriverWarnings
 
 from .common import CommandError, require_cluster
 from .given import given_options
-from .log_format import make_formatter
+from .log_format import dress
 from .machine_options import engine_config
 from .machine_starter import console_identity, machine_starter
 
@@ -95,7 +96,9 @@ def _route_logging(args: argparse.Namespace, data_dir: Path | None) -> None:
     level = root.level
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    root.addHandler(TextualHandler())
+    textual = TextualHandler()  # Textual's own formatting
+    textual.addFilter(OneLineDriverWarnings())
+    root.addHandler(textual)
     if data_dir is not None:
         with contextlib.suppress(OSError):
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -103,8 +106,7 @@ def _route_logging(args: argparse.Namespace, data_dir: Path | None) -> None:
             machine = None
             if not getattr(args, "read_only", False):
                 machine = console_identity(args)
-            file_handler.setFormatter(make_formatter(getattr(args, "log_format", None), machine))
-            root.addHandler(file_handler)
+            root.addHandler(dress(file_handler, getattr(args, "log_format", None), machine))
     root.setLevel(level if level != logging.NOTSET else logging.WARNING)
 
 

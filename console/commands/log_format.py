@@ -12,11 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
+from engine.harmonydb.driver_log import OneLineDriverWarnings
 from engine.harmonytask.log_context import current_task
 
-__all__ = ["LOG_FORMATS", "TEXT_FORMAT", "JsonFormatter", "make_formatter"]
+__all__ = ["LOG_FORMATS", "TEXT_FORMAT", "JsonFormatter", "dress", "make_formatter"]
+
+H = TypeVar("H", bound=logging.Handler)
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -55,3 +58,11 @@ def make_formatter(log_format: str | None, machine: str | None = None) -> loggin
     if log_format == "json":
         return JsonFormatter(machine)
     return logging.Formatter(TEXT_FORMAT)
+
+
+def dress(handler: H, log_format: str | None, machine: str | None = None) -> H:
+    """``handler`` with the ``--log-format`` formatter, and the driver's warnings in one line
+    (:mod:`engine.harmonydb.driver_log`): every handler a command logs through."""
+    handler.setFormatter(make_formatter(log_format, machine))
+    handler.addFilter(OneLineDriverWarnings())
+    return handler

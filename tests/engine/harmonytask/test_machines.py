@@ -4,6 +4,7 @@ wake-ups in notify and polling modes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -144,9 +145,13 @@ async def test_graceful_terminate_with_a_grace_period_returns_ordinary_work_but_
     ) == {"owner_id": None, "retries": 0}
 
 
-async def test_a_dropped_listener_reconnects_and_catches_up(probe_db: DB, engines) -> None:
+async def test_a_dropped_listener_reconnects_and_catches_up(
+    probe_db: DB, engines, caplog: pytest.LogCaptureFixture
+) -> None:
     """Notifications sent while the LISTEN connection was down are lost; the reconnect wakes
-    the scheduler so nothing waits for the (hour-long) safety poll."""
+    the scheduler so nothing waits for the (hour-long) safety poll. Its log line says which
+    listener (a worker holds the engine's and the chain's)."""
+    caplog.set_level(logging.INFO, "engine.harmonytask.wakeup")
     probe = Probe(probe_db, "m")
     engine = await engines([probe], "m", config=NOTIFY)
     listener = engine.listener
@@ -158,5 +163,6 @@ async def test_a_dropped_listener_reconnects_and_catches_up(probe_db: DB, engine
     await wait_until(lambda: probe.started == [missed], 5, "the catch-up after reconnecting")
     await wait_until(lambda: listener.connected, 5)
     assert listener.server_pid not in (None, old_pid)
+    assert "notification listener (task, machine) reconnected" in caplog.messages
     (later,) = await add_tasks(probe_db, "probe", 1)
     await wait_until(lambda: probe.started == [missed, later], 2)
