@@ -138,3 +138,41 @@ def test_the_consoles_log_file_honours_the_format(tmp_path) -> None:
     text = (tmp_path / "text" / "console.log").read_text()
     assert " WARNING harmony.console: engine did not start:" in text
     assert not text.startswith("{")
+
+
+def test_every_handler_a_command_logs_through_puts_driver_warnings_in_one_line(
+    tmp_path,
+) -> None:
+    """`harmony run --engine-only` (stdout), every other command (stderr) and the console
+    (Textual and its file) each install their own handlers; asyncpg's pool warnings must reach
+    each in one line, not with a traceback per retry while the server is gone."""
+    from console.cli import configure_logging
+    from console.commands.default import _route_logging
+    from console.commands.run import _log_to_stdout
+    from engine.harmonydb.driver_log import OneLineDriverWarnings
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    installed: list[logging.Handler] = []
+    try:
+        for install in (
+            lambda: configure_logging(0),
+            lambda: _log_to_stdout(0, "json", "box:worker"),
+            lambda: _route_logging(build_parser().parse_args([]), tmp_path),
+        ):
+            for handler in list(root.handlers):
+                root.removeHandler(handler)
+            install()
+            installed += root.handlers
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in installed:
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    assert len(installed) == 4, installed  # stderr, stdout, Textual, the console's file
+    for handler in installed:
+        assert any(isinstance(f, OneLineDriverWarnings) for f in handler.filters), handler
